@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (or reuse) the local virtual environment and install vstream_ros with everything it needs.
+# Safe to run again: an unchanged environment costs a few seconds.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$VSTREAM_REPO"
+
+VENV="${VSTREAM_VENV:-$VSTREAM_REPO/.venv}"
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV with $("$PY" --version)"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+
+# The build tools (CMake + rosidl from the ROS 2 wheels) go into the venv once, so that rebuilding
+# the interfaces reuses them and the cached build dir instead of a fresh isolated environment.
+mapfile -t BUILD_REQS < <("$VENV/bin/python" - <<'PYEOF'
+import tomllib
+for req in tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]:
+    print(req)
+PYEOF
+)
+echo "[setup] build tools"
+"${PIP[@]}" "${BUILD_REQS[@]}" 2> >(grep -v "^WARNING: Location" >&2)
+echo "[setup] vstream_ros and its dependencies"
+"${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+echo "[setup] done: $VENV"

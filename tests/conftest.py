@@ -1,0 +1,17 @@
+"""Test-wide environment: DDS stays on loopback, each run gets its own domain, nothing downloads.
+
+scripts/env.sh sets the same for the README's commands; these defaults cover a bare `pytest`.
+"""
+
+import os
+import random
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_loopback.xml"))
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
