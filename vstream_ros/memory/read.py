@@ -1,0 +1,68 @@
+"""What a memory read hands to an answerer: the tokens, and for each group of them the evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+KINDS = ("abstract", "temporal", "retrieved", "spatial")
+
+
+@dataclass(frozen=True)
+class TokenGroup:
+    """A run of tokens that came from one memory slot (or one frame), with the time it covers.
+
+    `weight` is the number of frames the slot summarises (for retrieved frames: of the slot they
+    represent); an answerer may replace it with a relevance score.
+    """
+
+    kind: str
+    start: float          # first stamp covered, seconds
+    end: float            # last stamp covered, seconds
+    stamp: float          # the group's representative time (frame-weighted mean for a temporal slot)
+    weight: float
+    offset: int           # first row of the group in MemoryRead.tokens
+    length: int           # rows in MemoryRead.tokens
+    camera: str = ""
+
+
+@dataclass
+class MemoryRead:
+    """A consistent read of a memory: tokens [N, D] in the order A | T (time order) | R | S."""
+
+    tokens: torch.Tensor
+    groups: list[TokenGroup] = field(default_factory=list)
+    frames_seen: int = 0
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.tokens.shape[0])
+
+    def tokens_by_kind(self) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        for g in self.groups:
+            counts[g.kind] += g.length
+        return counts
+
+    def span(self) -> tuple[float, float] | None:
+        """Earliest and latest stamps the read rests on, or None for an empty read."""
+        if not self.groups:
+            return None
+        return min(g.start for g in self.groups), max(g.end for g in self.groups)
+
+    def group_tokens(self, group: TokenGroup) -> torch.Tensor:
+        return self.tokens[group.offset: group.offset + group.length]
+
+    @staticmethod
+    def concat(reads: list[tuple[str, MemoryRead]]) -> MemoryRead:
+        """Join per-camera reads in the given order, naming the camera in each group."""
+        tokens, groups, offset, frames = [], [], 0, 0
+        for camera, r in reads:
+            tokens.append(r.tokens)
+            groups += [replace(g, camera=camera, offset=g.offset + offset) for g in r.groups]
+            offset += r.num_tokens
+            frames += r.frames_seen
+        if not tokens:
+            raise ValueError("nothing to concatenate")
+        return MemoryRead(torch.cat(tokens), groups, frames)

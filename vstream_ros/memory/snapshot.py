@@ -1,0 +1,86 @@
+"""Memory snapshots on disk: safetensors tensors plus JSON metadata, written atomically, never pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+FORMAT = "vstream_ros.star_memory"
+FORMAT_VERSION = 1
+_META_KEY = "vstream_ros"
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot that cannot be restored: corrupt, of another format version, config or encoder."""
+
+
+def write_snapshot(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Write tensors and metadata to `path` so that a crash leaves either the old or the new file.
+
+    The bytes go to a temporary file beside the target, are fsynced, renamed over the target, and the
+    directory is fsynced so the rename itself survives a power cut.
+    """
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    header = {_META_KEY: json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta})}
+    data = save(cpu, metadata=header)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def read_snapshot(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a snapshot written by `write_snapshot`; anything unreadable raises SnapshotError."""
+    path = Path(path).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SnapshotError(f"cannot read memory snapshot {path}: {e}") from e
+    try:
+        tensors = load(data)
+        header = _read_header(data)
+        meta = json.loads(header[_META_KEY])
+    except (SafetensorError, ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
+        raise SnapshotError(f"memory snapshot {path} is corrupt: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SnapshotError(f"{path} is not a vstream_ros memory snapshot")
+    if meta.get("version") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"memory snapshot {path} has format version {meta.get('version')}, this build reads {FORMAT_VERSION}"
+        )
+    return tensors, meta
+
+
+def _read_header(data: bytes) -> dict:
+    """The safetensors JSON header's __metadata__ (safetensors.torch.load does not return it)."""
+    n = int.from_bytes(data[:8], "little")
+    if n <= 0 or 8 + n > len(data):
+        raise ValueError("bad safetensors header length")
+    return json.loads(data[8: 8 + n])["__metadata__"]
+
+
+def quarantine(path: str | os.PathLike) -> Path:
+    """Move a snapshot that could not be restored aside, keeping it for inspection; returns the new path."""
+    path = Path(path).expanduser()
+    aside = path.with_name(f"{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(path, aside)
+    return aside
