@@ -240,7 +240,8 @@ def test_checkpoint_problems_are_named(tmp_path, caplog):
     extra = dict(state)
     extra["model.mm_resampler.weight"] = torch.zeros(2)
     with caplog.at_level("WARNING"):
-        m = FlashVStreamModel.from_pretrained(write_released_checkpoint(source, tmp_path / "extra", extra), device="cpu")
+        path = write_released_checkpoint(source, tmp_path / "extra", extra)
+        m = FlashVStreamModel.from_pretrained(path, device="cpu")
     assert m.load_report.unexpected == ["model.mm_resampler.weight"]
     assert "model.mm_resampler.weight" in caplog.text
 
