@@ -299,14 +299,23 @@ class FlashVStreamModel(nn.Module):
         pieces = self._stream(memory.tokens, question, max_new_tokens, cancel, stats)
         return Answer(pieces, list(memory.groups), stats=stats)
 
+    def answer_from_tokens(self, tokens: torch.Tensor, question: str, max_new_tokens: int,
+                           stop_at_eos: bool = True) -> dict:
+        """Answer from raw memory tokens [N, D] at once: {"text", "tokens", "ttft_s", "total_s", ...}.
+        Benchmarks use it (with stop_at_eos=False for a fixed number of decoded tokens)."""
+        stats: dict = {}
+        text = "".join(self._stream(tokens, question, max_new_tokens, None, stats, stop_at_eos))
+        return {**stats, "text": text}
+
     def _stream(self, tokens: torch.Tensor, question: str, max_new_tokens: int,
-                cancel: threading.Event | None, stats: dict) -> Iterator[str]:
+                cancel: threading.Event | None, stats: dict, stop_at_eos: bool = True) -> Iterator[str]:
         t0 = time.perf_counter()
         embeds = self.prompt_embeddings(tokens, question)
         stats.update(prompt_tokens=int(embeds.shape[1]), tokens=0)
         ids: list[int] = []
         text = ""
-        for tok in greedy_decode(self.llm, embeds, max_new_tokens, self.tokenizer.eos_token_id, cancel):
+        eos = self.tokenizer.eos_token_id if stop_at_eos else None
+        for tok in greedy_decode(self.llm, embeds, max_new_tokens, eos, cancel):
             if not ids:
                 stats["ttft_s"] = time.perf_counter() - t0
             ids.append(tok)

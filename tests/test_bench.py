@@ -1,0 +1,30 @@
+"""The benchmarks run end to end on this machine (their figures are not asserted: timings never are)."""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def run_bench(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True,
+                         timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout
+    doc = json.loads(text[: text.index("\n}\n") + 2])
+    assert "|" in text[text.index("\n}\n"):], "the short table follows the JSON"
+    return doc
+
+
+def test_memory_bench_runs():
+    doc = run_bench("memory.py", "--points", "10,100", "--reps", "3", "--baseline-max", "100")
+    assert [r["frames_seen"] for r in doc["ours"]] == [10, 100]
+    assert doc["flat"]["bytes_equal"] is True and doc["flat"]["tokens_at_last"] == 681
+    assert all(r["measured"] for r in doc["baseline_upstream"])
+
+
+def test_model_bench_runs_tiny():
+    doc = run_bench("model.py", "--tiny", "--reps", "1", "--curve", "1,1000", "--new-tokens", "4")
+    assert doc["config"] == "tiny" and doc["memory_tokens"] == 489
+    assert doc["latency_curve"][1]["baseline_s"] is None   # 1000 frames do not fit the tiny context
