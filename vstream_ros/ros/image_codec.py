@@ -1,0 +1,91 @@
+"""sensor_msgs Image / CompressedImage -> RGB uint8 arrays, with a named reason for every refusal.
+
+OpenCV does the colour conversions (Bayer, YUV 4:2:2) and the JPEG/PNG decoding; no cv_bridge (there
+is no ROS 2 wheel of it).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vstream_ros.engine import FrameRejected
+
+# encoding -> (channels, bytes per channel)
+_LAYOUT = {
+    "rgb8": (3, 1), "bgr8": (3, 1), "rgba8": (4, 1), "bgra8": (4, 1), "mono8": (1, 1), "8UC1": (1, 1),
+    "8UC3": (3, 1), "mono16": (1, 2), "16UC1": (1, 2), "yuv422": (2, 1), "uyvy": (2, 1),
+    "yuv422_yuy2": (2, 1), "yuyv": (2, 1),
+    "bayer_rggb8": (1, 1), "bayer_bggr8": (1, 1), "bayer_gbrg8": (1, 1), "bayer_grbg8": (1, 1),
+}
+# ROS Bayer names are the sensor's first row; OpenCV names the second row's pattern (as cv_bridge maps them)
+_BAYER = {"bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+          "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB}
+SUPPORTED_ENCODINGS = tuple(_LAYOUT)
+
+
+def check_image(msg, max_pixels: int = 4096 * 4096) -> None:
+    """Header checks of a sensor_msgs/Image (sizes, step, encoding): cheap, for every frame."""
+    h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
+    if h == 0 or w == 0:
+        raise FrameRejected("zero_size", f"image of {w}x{h} pixels")
+    if h * w > max_pixels:
+        raise FrameRejected("too_large", f"{w}x{h} exceeds {max_pixels} pixels")
+    if enc not in _LAYOUT:
+        raise FrameRejected("unsupported_encoding", f"encoding {enc!r}; supported: {', '.join(_LAYOUT)}")
+    channels, depth = _LAYOUT[enc]
+    row = w * channels * depth
+    if step < row:
+        raise FrameRejected("bad_step", f"step {step} < width {w} x {channels * depth} bytes for {enc}")
+    if len(msg.data) < step * h:
+        raise FrameRejected("truncated", f"{len(msg.data)} bytes of data, expected step x height = {step * h}")
+
+
+def image_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
+    """A sensor_msgs/Image as uint8 [H, W, 3] RGB; FrameRejected names what is wrong with it."""
+    check_image(msg, max_pixels)
+    h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
+    channels, depth = _LAYOUT[enc]
+    row = w * channels * depth
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    rows = data[: step * h].reshape(h, step)[:, :row]
+    if depth == 2:
+        dt = np.dtype(">u2" if msg.is_bigendian else "<u2")
+        gray16 = np.ascontiguousarray(rows).view(dt).reshape(h, w).astype(np.uint16)
+        gray = cv2.normalize(gray16, None, 0, 255, cv2.NORM_MINMAX, dtype=cv2.CV_8U)   # scaled to 8 bits
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    px = np.ascontiguousarray(rows).reshape(h, w, channels)
+    if enc in ("rgb8", "8UC3"):
+        return px
+    if enc == "bgr8":
+        return cv2.cvtColor(px, cv2.COLOR_BGR2RGB)
+    if enc == "rgba8":
+        return cv2.cvtColor(px, cv2.COLOR_RGBA2RGB)
+    if enc == "bgra8":
+        return cv2.cvtColor(px, cv2.COLOR_BGRA2RGB)
+    if enc in ("mono8", "8UC1"):
+        return cv2.cvtColor(px[..., 0], cv2.COLOR_GRAY2RGB)
+    if enc in ("yuv422", "uyvy"):
+        return cv2.cvtColor(px, cv2.COLOR_YUV2RGB_UYVY)
+    if enc in ("yuv422_yuy2", "yuyv"):
+        return cv2.cvtColor(px, cv2.COLOR_YUV2RGB_YUY2)
+    return cv2.cvtColor(px[..., 0], _BAYER[enc])
+
+
+def compressed_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
+    """A sensor_msgs/CompressedImage (JPEG or PNG) as uint8 [H, W, 3] RGB."""
+    fmt = msg.format.lower()
+    if "compresseddepth" in fmt or not (fmt == "" or any(k in fmt for k in ("jpeg", "jpg", "png"))):
+        raise FrameRejected("unsupported_format", f"compressed format {msg.format!r}; supported: jpeg, png")
+    buf = np.frombuffer(msg.data, dtype=np.uint8)
+    if buf.size == 0:
+        raise FrameRejected("zero_size", "empty compressed image")
+    is_jpeg = buf.size > 2 and buf[0] == 0xFF and buf[1] == 0xD8
+    if is_jpeg and b"\xff\xd9" not in bytes(buf[-64:]):   # some encoders pad after the marker
+        raise FrameRejected("corrupt_compressed", "JPEG data is truncated (no end-of-image marker)")
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FrameRejected("corrupt_compressed", f"cannot decode {buf.size} bytes as {msg.format or 'an image'}")
+    if bgr.shape[0] * bgr.shape[1] > max_pixels:
+        raise FrameRejected("too_large", f"{bgr.shape[1]}x{bgr.shape[0]} exceeds {max_pixels} pixels")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

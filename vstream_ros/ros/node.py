@@ -1,0 +1,384 @@
+"""The `vstream` node: a managed lifecycle node around the StreamEngine.
+
+configure: load the backend, restore the memory snapshot   | activate: subscribe to the cameras
+deactivate: unsubscribe (questions still answered)         | cleanup: free the models (and the GPU)
+shutdown, SIGINT, SIGTERM: save the memory.
+
+Run: `vstream_node --ros-args --params-file config/vstream.yaml` (or `python -m vstream_ros.ros.node`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import time
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_srvs.srv import Trigger
+
+from vstream_ros.action import Ask
+from vstream_ros.engine import EngineConfig, FrameRejected, QueryResult, StreamEngine
+from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
+from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
+from vstream_ros.ros.params import BY_NAME, MEMORY_FIELDS, PARAMS
+from vstream_ros.srv import Query
+
+# engine settings a parameter change reaches at run time
+RUNTIME_ENGINE = ("sample_rate_hz", "on_stamp_jump_back", "autosave_period_s", "max_question_chars",
+                  "default_max_new_tokens", "max_new_tokens_limit", "answer_timeout_s")
+
+
+def to_time(t: float) -> Time:
+    if not math.isfinite(t) or t <= 0:
+        return Time()
+    sec = math.floor(t)
+    ns = round((t - sec) * 1e9)
+    if ns >= 1_000_000_000:
+        sec, ns = sec + 1, ns - 1_000_000_000
+    return Time(sec=int(sec), nanosec=int(ns))
+
+
+def to_seconds(t: Time) -> float:
+    return t.sec + t.nanosec * 1e-9
+
+
+def request_window(start: Time, end: Time) -> tuple[float, float] | None:
+    """Query/Ask window: zero stamps mean unbounded; both zero: no window."""
+    t0, t1 = to_seconds(start), to_seconds(end)
+    if t0 == 0 and t1 == 0:
+        return None
+    return (t0 if t0 > 0 else -math.inf, t1 if t1 > 0 else math.inf)
+
+
+def camera_name(topic: str) -> str:
+    """/front/image_raw/compressed -> front (image_transport suffixes dropped)."""
+    parts = [p for p in topic.split("/") if p]
+    while len(parts) > 1 and parts[-1] in ("compressed", "image_raw", "image", "image_rect", "image_color",
+                                           "image_rect_color"):
+        parts.pop()
+    return "/".join(parts) or "camera"
+
+
+def fill_response(res, result: QueryResult):
+    res.success, res.error, res.answer = result.success, result.error, result.answer
+    res.evidence = [Evidence(stamp=to_time(g.start), stamp_end=to_time(g.end), camera=g.camera, kind=g.kind,
+                             weight=float(g.weight)) for g in result.evidence]
+    res.latency_s = float(result.latency_s)
+    res.frames_in_memory = int(result.frames_in_memory)
+    return res
+
+
+class VStreamNode(LifecycleNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("vstream", **kwargs)
+        for p in PARAMS:
+            self.declare_parameter(p.name, p.default, p.descriptor())
+        self.engine: StreamEngine | None = None
+        self._subs = []
+        self._ingest_groups: list[MutuallyExclusiveCallbackGroup] = []
+        self._query_group = ReentrantCallbackGroup()
+        self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._max_pixels = self.p("max_image_pixels")
+        self._last_diag: dict[str, tuple[float, int, int, int]] = {}
+        # Services exist in every state: before configure they answer that the model is not loaded.
+        self.create_service(Query, "~/query", self._on_query, callback_group=self._query_group)
+        self.create_service(Trigger, "~/save_memory", self._on_save, callback_group=self._query_group)
+        self.create_service(Trigger, "~/reset_memory", self._on_reset, callback_group=self._query_group)
+        self._ask = ActionServer(self, Ask, "~/ask", execute_callback=self._execute_ask,
+                                 goal_callback=lambda _: GoalResponse.ACCEPT,
+                                 cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=self._query_group)
+        self._state_pub = self.create_publisher(MemoryState, "~/memory_state", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = self.create_timer(self.p("memory_state_period_s"), self._publish_state,
+                                        callback_group=self._timer_group)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def p(self, name: str):
+        return self.get_parameter(name).value
+
+    # ------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        from vstream_ros.memory import MemoryConfig
+        from vstream_ros.models import load_backend
+
+        t0 = time.monotonic()
+        try:
+            overrides = {k: self.p(k) for k in MEMORY_FIELDS}
+            backend = load_backend(self.p("backend"), device=self.p("device"), dtype=self.p("dtype"),
+                                   model_path=self.p("model_path"), vision_tower_path=self.p("vision_tower_path"))
+            memory_config = MemoryConfig(**{**backend.memory_config.to_dict(), **overrides})
+            config = EngineConfig(**{k: self.p(k) for k in RUNTIME_ENGINE}, snapshot_path=self.p("snapshot_path"),
+                                  encoder_batch_size=self.p("encoder_batch_size"),
+                                  answer_queue_size=self.p("answer_queue_size"))
+            engine = StreamEngine(backend, config, memory_config)
+        except Exception as e:   # a bad model path or an out-of-memory GPU: say so, stay unconfigured
+            self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
+            return TransitionCallbackReturn.FAILURE
+        status = engine.restore()
+        (self.get_logger().error if status.startswith("ERROR") else self.get_logger().info)(status)
+        engine.start()
+        self.engine = engine
+        enc = backend.encoder
+        self.get_logger().info(
+            f"backend {backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s; memory "
+            f"{memory_config.full_tokens(enc.feature_grid)} tokens per camera")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        topics = list(self.p("camera_topics"))
+        names = [n for n in self.p("camera_names") if n] or []
+        if names and len(names) != len(topics):
+            self.get_logger().error(f"camera_names has {len(names)} names for {len(topics)} topics")
+            return TransitionCallbackReturn.FAILURE
+        names = names or [camera_name(t) for t in topics]
+        known = dict(self.get_topic_names_and_types())
+        qos = QoSProfile(depth=self.p("qos_depth"), reliability=ReliabilityPolicy.RELIABLE) \
+            if self.p("qos_reliability") == "reliable" \
+            else QoSProfile(depth=self.p("qos_depth"), reliability=qos_profile_sensor_data.reliability,
+                            durability=qos_profile_sensor_data.durability, history=qos_profile_sensor_data.history)
+        for topic, name in zip(topics, names, strict=True):
+            resolved = self.resolve_topic_name(topic)
+            types = known.get(resolved, [])
+            compressed = "sensor_msgs/msg/CompressedImage" in types or (not types and resolved.endswith("/compressed"))
+            group = MutuallyExclusiveCallbackGroup()   # one camera's frames in order; cameras in parallel
+            self._ingest_groups.append(group)
+            cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
+            self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
+                                                       callback_group=group))
+            self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        for s in self._subs:
+            self.destroy_subscription(s)
+        self._subs.clear()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._close_engine()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._close_engine()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _close_engine(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            # after SIGINT the context is gone and rosout with it: log to stderr then
+            log = self.get_logger() if self.context.ok() else None
+            try:
+                engine.close()   # stops the workers, saves the memory, frees the models
+                text = f"memory saved to {engine.config.snapshot_path}" if engine.config.snapshot_path else ""
+                if text:
+                    log.info(text) if log else print(f"[vstream] {text}", file=sys.stderr)
+            except OSError as e:
+                text = f"could not save the memory: {e}"
+                log.error(text) if log else print(f"[vstream] ERROR: {text}", file=sys.stderr)
+
+    # --------------------------------------------------------------- ingest
+    def _on_image(self, camera: str, msg: Image) -> None:
+        if self.engine is None:
+            return
+        try:
+            check_image(msg, self._max_pixels)
+        except FrameRejected as e:
+            self.engine.reject(camera, e)
+            self.get_logger().warning(f"{camera}: refused a frame: {e}", throttle_duration_sec=5.0)
+            return
+        self._offer(camera, msg, image_to_rgb)
+
+    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+        if self.engine is not None:
+            self._offer(camera, msg, compressed_to_rgb)
+
+    def _offer(self, camera: str, msg, decode) -> None:
+        stamp = to_seconds(msg.header.stamp)
+        status = self.engine.offer(camera, stamp, functools.partial(decode, msg, self._max_pixels))
+        if status.startswith("rejected"):
+            self.get_logger().warning(f"{camera}: {status} (stamp {stamp:.3f})", throttle_duration_sec=5.0)
+
+    # ------------------------------------------------------------ questions
+    def _submit(self, req, on_piece=None):
+        if self.engine is None:
+            return None
+        return self.engine.ask(req.question, request_window(req.start, req.end), list(req.cameras),
+                               int(req.max_new_tokens), on_piece)
+
+    def _not_loaded(self) -> QueryResult:
+        return QueryResult(False, "the model is not loaded yet: the node is not configured")
+
+    def _on_query(self, req: Query.Request, res: Query.Response) -> Query.Response:
+        job = self._submit(req)
+        if job is None:
+            return fill_response(res, self._not_loaded())
+        return fill_response(res, job.wait(self.engine.config.answer_timeout_s + 10.0))
+
+    def _execute_ask(self, goal_handle) -> Ask.Result:
+        feedback = Ask.Feedback()
+
+        def on_piece(text: str, tokens: int) -> None:
+            feedback.partial_answer, feedback.tokens = text, tokens
+            goal_handle.publish_feedback(feedback)
+
+        job = self._submit(goal_handle.request, on_piece)
+        if job is None:
+            goal_handle.abort()
+            return fill_response(Ask.Result(), self._not_loaded())
+        while not job.done.wait(0.05):
+            if goal_handle.is_cancel_requested:
+                job.cancel.set()
+        result = fill_response(Ask.Result(), job.result)
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif job.result.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
+
+    def _on_save(self, req, res):
+        if self.engine is None:
+            res.success, res.message = False, "the model is not loaded yet"
+        elif not self.engine.config.snapshot_path:
+            res.success, res.message = False, "snapshot_path is empty: persistence is off"
+        else:
+            try:
+                path = self.engine.save()
+                res.success, res.message = True, f"saved {self.engine.memory.frames_seen} frames to {path}"
+            except OSError as e:
+                res.success, res.message = False, f"could not save: {e}"
+        return res
+
+    def _on_reset(self, req, res):
+        if self.engine is None:
+            res.success, res.message = False, "the model is not loaded yet"
+        else:
+            self.engine.reset()
+            res.success, res.message = True, "memory cleared"
+        return res
+
+    # ---------------------------------------------------------- parameters
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        changes = {}
+        for prm in params:
+            spec = BY_NAME.get(prm.name)
+            if spec and spec.choices and prm.value not in spec.choices:
+                return SetParametersResult(successful=False, reason=f"{prm.name} must be one of {spec.choices}")
+            if prm.name in RUNTIME_ENGINE:
+                changes[prm.name] = prm.value
+        if self.engine is not None and changes:
+            try:
+                self.engine.update_config(**changes)
+            except ValueError as e:
+                return SetParametersResult(successful=False, reason=str(e))
+        for prm in params:
+            if prm.name == "max_image_pixels":
+                self._max_pixels = prm.value
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------ state reporting
+    def _publish_state(self) -> None:
+        msg = MemoryState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        diag = DiagnosticArray(header=msg.header)
+        engine = self.engine
+        if engine is None:
+            diag.status.append(DiagnosticStatus(level=DiagnosticStatus.WARN, name="vstream: model",
+                                                message="not loaded (node not configured)", hardware_id="vstream"))
+            self._diag_pub.publish(diag)
+            self._state_pub.publish(msg)
+            return
+        now = time.monotonic()
+        for cam, s in engine.camera_state().items():
+            st, tok, nbytes, rng = s["stats"], s["tokens"], s["bytes"], s["stamp_range"]
+            msg.cameras.append(CameraMemoryState(
+                camera=cam, frames_received=st.received, frames_sampled=st.sampled, frames_encoded=st.encoded,
+                frames_dropped=st.dropped, frames_rejected=st.rejected,
+                first_stamp=to_time(rng[0]) if rng else Time(), last_stamp=to_time(rng[1]) if rng else Time(),
+                tokens_spatial=tok.get("spatial", 0), tokens_temporal=tok.get("temporal", 0),
+                tokens_abstract=tok.get("abstract", 0), tokens_retrieved=tok.get("retrieved", 0),
+                bytes_device=nbytes["device"], bytes_host=nbytes["host"], ingest_lag_s=st.ingest_lag_s,
+                last_encode_latency_s=st.last_encode_latency_s))
+            diag.status.append(self._camera_diagnostic(cam, st, now))
+        msg.answer_queue_length = engine.queue_length
+        msg.last_answer_latency_s = engine.last_answer_latency_s
+        diag.status.append(self._engine_diagnostic(engine))
+        self._state_pub.publish(msg)
+        self._diag_pub.publish(diag)
+
+    def _camera_diagnostic(self, cam: str, st, now: float) -> DiagnosticStatus:
+        prev = self._last_diag.get(cam, (now, st.encoded, st.overwritten, st.rejected))
+        self._last_diag[cam] = (now, st.encoded, st.overwritten, st.rejected)
+        dt = max(now - prev[0], 1e-6)
+        rate, overwritten, rejected = (st.encoded - prev[1]) / dt, st.overwritten - prev[2], st.rejected - prev[3]
+        period = self.p("memory_state_period_s")
+        level, problems = DiagnosticStatus.OK, []
+        if rejected:
+            level, problems = DiagnosticStatus.WARN, [f"{rejected} frames refused"]
+        if overwritten:
+            level = DiagnosticStatus.WARN
+            problems.append(f"{overwritten} sampled frames overwritten before encoding (encoder too slow)")
+        if st.ingest_lag_s > max(2.0, 4 * period):
+            level = DiagnosticStatus.ERROR
+            problems.append(f"ingest lag {st.ingest_lag_s:.2f} s")
+        values = {"encode_rate_hz": f"{rate:.2f}", "received": st.received, "sampled": st.sampled,
+                  "encoded": st.encoded, "dropped": st.dropped, "rejected": st.rejected,
+                  "ingest_lag_s": f"{st.ingest_lag_s:.3f}", "resets": st.resets,
+                  **{f"rejected_{k}": v for k, v in st.rejected_by_reason.items()}}
+        return DiagnosticStatus(level=level, name=f"vstream: camera {cam}", hardware_id="vstream",
+                                message="; ".join(problems) or "ok",
+                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+    def _engine_diagnostic(self, engine: StreamEngine) -> DiagnosticStatus:
+        import torch
+
+        level, problems = DiagnosticStatus.OK, []
+        values = {"answer_queue": engine.queue_length, "answer_queue_size": engine.config.answer_queue_size,
+                  "last_answer_latency_s": f"{engine.last_answer_latency_s:.3f}",
+                  "frames_in_memory": engine.memory.frames_seen, "snapshot": engine.snapshot_status}
+        if engine.queue_length >= engine.config.answer_queue_size:
+            level, problems = DiagnosticStatus.WARN, ["answer queue full"]
+        dev = engine.backend.encoder.device
+        if dev.type == "cuda":
+            free, total = torch.cuda.mem_get_info(dev)
+            values["device_memory_used_fraction"] = f"{1 - free / total:.3f}"
+            if free / total < 0.05:
+                level = DiagnosticStatus.ERROR
+                problems.append("device memory nearly full")
+        return DiagnosticStatus(level=level, name="vstream: engine", hardware_id="vstream",
+                                message="; ".join(problems) or "ok",
+                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = VStreamNode()
+    executor = MultiThreadedExecutor(num_threads=4 + node.p("answer_queue_size"))
+    executor.add_node(node)
+    if node.p("autostart") and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        node.trigger_activate()
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._close_engine()      # saves the memory (SIGINT and SIGTERM land here)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
