@@ -18,17 +18,29 @@ from rclpy.node import Node
 PROCS = Path(__file__).resolve().parent / "procs"
 
 
-class Proc:
-    """A child Python process that inherits the test's loopback DDS environment."""
+_next_domain = int(os.environ["ROS_DOMAIN_ID"])
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+
+def fresh_domain() -> int:
+    """A DDS domain of its own for one test's processes, so nodes of different tests never meet."""
+    global _next_domain
+    _next_domain = _next_domain % 100 + 1
+    return _next_domain
+
+
+class Proc:
+    """A child Python process with the test's loopback DDS environment, on `domain` if given."""
+
+    def __init__(self, args: list[str], log_path: Path, domain: int | None = None) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.popen = subprocess.Popen(
-            [sys.executable, *args], stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
-        )
+        env = dict(os.environ)
+        if domain is not None:
+            env["ROS_DOMAIN_ID"] = str(domain)
+        self.popen = subprocess.Popen([sys.executable, *args], stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
+        """Signal the process and wait; kill it if it does not end in time. Safe to call twice."""
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
             try:
@@ -40,16 +52,17 @@ class Proc:
         return self.popen.returncode
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
 
 class Client:
     """An rclpy node of the test process with its own context, spun on demand."""
 
-    def __init__(self, name: str = "test_client") -> None:
+    def __init__(self, name: str = "test_client", domain: int | None = None) -> None:
         self.context = Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain)
         self.node = Node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

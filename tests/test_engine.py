@@ -211,6 +211,8 @@ def test_snapshot_survives_restart_and_corrupt_one_is_moved_aside(backend, tmp_p
     e2 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
     assert e2.restore().startswith("restored 5 frames of 2 camera(s)")
     assert e2.memory.memories["a"].stamp_range() == (1.0, 3.0)
+    state = e2.camera_state()      # restored cameras are reported before any new frame arrives
+    assert set(state) == {"a", "b"} and state["a"]["stamp_range"] == (1.0, 3.0) and state["a"]["tokens"]["temporal"]
     path.write_bytes(b"not a snapshot at all")
     e3 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
     status = e3.restore()

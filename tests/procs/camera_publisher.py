@@ -3,7 +3,8 @@
 Usage: camera_publisher.py DURATION_S [RATE_HZ] [T0_S]
 Content changes every 2 s of stamp time (a different colour and pattern per scene), so a memory can
 be checked against known spans. Stamps advance exactly 1/RATE per frame from T0 (default: now).
-Prints one line per second; exits after DURATION_S or on SIGINT.
+Waits (up to 20 s) for a subscriber on both topics first. Prints one line per second; exits after
+DURATION_S or on SIGINT.
 """
 
 import sys
@@ -36,6 +37,10 @@ def main() -> None:
     t0 = float(sys.argv[3]) if len(sys.argv) > 3 else node.get_clock().now().nanoseconds * 1e-9
     raw = node.create_publisher(Image, "/cam0/image_raw", qos_profile_sensor_data)
     jpg = node.create_publisher(CompressedImage, "/cam1/image_raw/compressed", qos_profile_sensor_data)
+    deadline = time.monotonic() + 20      # frames sent before discovery matched would be lost
+    while (raw.get_subscription_count() == 0 or jpg.get_subscription_count() == 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print("subscribed", flush=True)
     frames = [scene_frame(s) for s in range(len(COLOURS))]
     jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
     start, i, sent = time.monotonic(), 0, 0

@@ -124,13 +124,15 @@ class VStreamNode(LifecycleNode):
         except Exception as e:   # a bad model path or an out-of-memory GPU: say so, stay unconfigured
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
             return TransitionCallbackReturn.FAILURE
+        warm = engine.warm_up()
         status = engine.restore()
         (self.get_logger().error if status.startswith("ERROR") else self.get_logger().info)(status)
         engine.start()
         self.engine = engine
         enc = backend.encoder
         self.get_logger().info(
-            f"backend {backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s; memory "
+            f"backend {backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s "
+            f"(warm-up {warm:.1f} s); memory "
             f"{memory_config.full_tokens(enc.feature_grid)} tokens per camera")
         return TransitionCallbackReturn.SUCCESS
 
@@ -318,7 +320,7 @@ class VStreamNode(LifecycleNode):
         self._diag_pub.publish(diag)
 
     def _camera_diagnostic(self, cam: str, st, now: float) -> DiagnosticStatus:
-        prev = self._last_diag.get(cam, (now, st.encoded, st.overwritten, st.rejected))
+        prev = self._last_diag.get(cam, (now - self.p("memory_state_period_s"), 0, 0, 0))   # new camera: from 0
         self._last_diag[cam] = (now, st.encoded, st.overwritten, st.rejected)
         dt = max(now - prev[0], 1e-6)
         rate, overwritten, rejected = (st.encoded - prev[1]) / dt, st.overwritten - prev[2], st.rejected - prev[3]
