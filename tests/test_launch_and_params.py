@@ -7,8 +7,9 @@ import pytest
 import yaml
 from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 
-from conftest import REPO
 from vstream_ros.ros.params import PARAMS
+
+from conftest import REPO
 
 LAUNCH = REPO / "launch" / "vstream.launch.py"
 
