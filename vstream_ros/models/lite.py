@@ -39,6 +39,7 @@ LIMITATIONS = ("lite backend: sees only ImageNet object classes (no colours, tex
 # objects that were shown score 0.43-0.64, absent ones (giraffe, dog, person, car) at most 0.38.
 MATCH_THRESHOLD = 0.40
 EVIDENCE_SLOTS = 3
+TIME_EVIDENCE_SLOTS = 5     # for "what did you see in the last N seconds?"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SYSTEM_PROMPT = ("You are a robot's visual memory. You get observations: time spans and the objects recognised "
                  "in them. Answer the question in one short sentence using only these observations, and say when.")
@@ -159,8 +160,9 @@ class LiteAnswerer:
         if last and slots:   # "what did you see in the last 10 seconds?": a question about time, not objects
             n = float(last.group(1) or 1) * {"s": 1, "m": 60, "h": 3600}[last.group(2)[0].lower()]
             newest = max(s.group.end for s in slots)
-            chosen = sorted((s for s in slots if s.group.end >= newest - n), key=lambda s: s.group.start)
-            evidence = [(1.0, s) for s in chosen if s.group.kind != "retrieved"] or [(1.0, s) for s in chosen]
+            recent = [s for s in slots if s.group.end >= newest - n and s.group.kind != "retrieved"]
+            chosen = sorted(recent, key=lambda s: -s.group.weight)[: TIME_EVIDENCE_SLOTS]   # the biggest slots
+            evidence = [(1.0, s) for s in sorted(chosen, key=lambda s: s.group.start)]
         else:
             ranked = self.rank(question, slots) if slots else []
             stats["best_similarity"] = ranked[0][0] if ranked else 0.0

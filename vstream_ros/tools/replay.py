@@ -1,0 +1,144 @@
+"""vstream-replay: publish a rosbag2 (mcap or sqlite3) over DDS with its original timing, scaled.
+
+    vstream-replay BAG [--rate R] [--loop] [--topics T ...] [--remap FROM:=TO ...]
+
+The recorded CDR bytes are published as they are, so header stamps stay as recorded. --rate 0
+publishes as fast as the subscribers acknowledge (reliable QoS), losing nothing. Ctrl-C stops cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from vstream_ros.tools.rosenv import ensure_loopback
+
+ensure_loopback()
+
+import rclpy  # noqa: E402
+from rclpy.duration import Duration  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from vstream_ros.tools.bags import BagError, normalize_type, open_bag  # noqa: E402
+
+
+def message_class(msgtype: str):
+    """'sensor_msgs/msg/Image' -> the rclpy class; BagError if no installed package provides it."""
+    pkg, kind, name = normalize_type(msgtype).split("/")
+    try:
+        return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+    except (ImportError, AttributeError):
+        raise BagError(f"cannot publish {msgtype}: no installed Python package provides it "
+                       f"(install the ROS package {pkg}, or leave the topic out with --topics)") from None
+
+
+def parse_remaps(remaps: list[str]) -> dict[str, str]:
+    out = {}
+    for r in remaps:
+        if ":=" not in r:
+            raise BagError(f"--remap takes FROM:=TO, got {r!r}")
+        a, b = r.split(":=", 1)
+        out[a] = b
+    return out
+
+
+def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[str] | None = None,
+           remap: dict[str, str] | None = None, wait_subscribers: float = 10.0, reliable: bool = True,
+           progress: bool = True, node: Node | None = None) -> dict:
+    """Publish the bag's messages; returns {"published": n, "seconds": s, "topics": {...}}.
+
+    Waits up to `wait_subscribers` seconds for a subscriber on every topic first (messages sent before
+    discovery would be lost)."""
+    if rate < 0:
+        raise BagError("--rate must be >= 0")
+    reader = open_bag(bag)
+    own = node is None
+    if own:
+        rclpy.init()
+        node = rclpy.create_node("vstream_replay")
+    try:
+        conns = [c for c in reader.connections if not topics or c.topic in topics]
+        if topics:
+            missing = set(topics) - {c.topic for c in reader.connections}
+            if missing:
+                raise BagError(f"topics not in the bag: {sorted(missing)}; it has {sorted(reader.topics)}")
+        if not conns:
+            raise BagError(f"nothing to publish in {bag}")
+        remap = remap or {}
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE if reliable or rate == 0
+                         else ReliabilityPolicy.BEST_EFFORT)
+        pubs = {}
+        for c in conns:   # one publisher per topic, even if the bag has several connections for it
+            name = remap.get(c.topic, c.topic)
+            key = (name, normalize_type(c.msgtype))
+            if key not in pubs:
+                pubs[key] = node.create_publisher(message_class(c.msgtype), name, qos)
+        by_conn = {c.id: pubs[(remap.get(c.topic, c.topic), normalize_type(c.msgtype))] for c in conns}
+        deadline = time.monotonic() + wait_subscribers
+        while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        total = sum(c.msgcount for c in conns)
+        published, t_start, n_loops = 0, time.monotonic(), 0
+        counts = dict.fromkeys((k[0] for k in pubs), 0)
+        bar = tqdm(total=total, unit="msg", desc=f"replay {Path(bag).name}", disable=not progress, file=sys.stderr)
+        try:
+            while True:
+                first, wall0 = None, time.monotonic()
+                for conn, t_ns, raw in reader.messages(connections=conns):
+                    first = t_ns if first is None else first
+                    if rate > 0:
+                        delay = wall0 + (t_ns - first) / 1e9 / rate - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    pub = by_conn[conn.id]
+                    pub.publish(raw)
+                    if rate == 0:
+                        pub.wait_for_all_acked(Duration(seconds=5))
+                    published += 1
+                    counts[pub.topic_name] = counts.get(pub.topic_name, 0) + 1
+                    bar.update(1)
+                n_loops += 1
+                if not loop:
+                    break
+                bar.reset()
+        except KeyboardInterrupt:
+            print("\nreplay stopped", file=sys.stderr)
+        finally:
+            bar.close()
+        for p in pubs.values():   # let reliable subscribers take the last messages
+            p.wait_for_all_acked(Duration(seconds=2))
+        return {"published": published, "seconds": time.monotonic() - t_start, "loops": n_loops, "topics": counts}
+    finally:
+        reader.close()
+        if own:
+            node.destroy_node()
+            rclpy.try_shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vstream-replay", description=__doc__.split("\n")[0])
+    ap.add_argument("bag", help="bag folder (or its .mcap / .db3 file)")
+    ap.add_argument("--rate", type=float, default=1.0, help="time scale; 0: as fast as subscribers acknowledge")
+    ap.add_argument("--loop", action="store_true", help="start again at the end (stamps then jump back)")
+    ap.add_argument("--topics", nargs="*", help="only these topics")
+    ap.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO")
+    ap.add_argument("--best-effort", action="store_true", help="best-effort QoS (default reliable)")
+    ap.add_argument("--wait-subscribers", type=float, default=10.0, metavar="S")
+    args = ap.parse_args(argv)
+    try:
+        out = replay(args.bag, args.rate, args.loop, args.topics, parse_remaps(args.remap), args.wait_subscribers,
+                     not args.best_effort)
+    except BagError as e:
+        print(f"vstream-replay: {e}", file=sys.stderr)
+        return 2
+    print(f"published {out['published']} messages in {out['seconds']:.1f} s: {out['topics']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
