@@ -85,7 +85,8 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
         total = sum(c.msgcount for c in conns)
         published, t_start, n_loops = 0, time.monotonic(), 0
         counts = dict.fromkeys((k[0] for k in pubs), 0)
-        bar = tqdm(total=total, unit="msg", desc=f"replay {Path(bag).name}", disable=not progress, file=sys.stderr)
+        bar = tqdm(total=total, unit="msg", desc=f"replay {Path(bag).name}", disable=not progress, file=sys.stderr,
+                   mininterval=0.5)
         try:
             while True:
                 first, wall0 = None, time.monotonic()
