@@ -17,7 +17,7 @@ import math
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -66,6 +66,18 @@ class CameraStats:
     resets: int = 0
     last_encode_latency_s: float = 0.0
     ingest_lag_s: float = 0.0              # from offer() to the memory update, newest encoded frame
+
+
+@dataclass(frozen=True)
+class FrameTiming:
+    """One encoded frame: for benchmarks and evaluation reports (the engine keeps the newest ones)."""
+
+    camera: str
+    stamp: float
+    encode_s: float        # the encoder's batch time divided by the frames in the batch
+    update_s: float        # the memory update of this frame
+    lag_s: float           # from offer() to the end of the update
+    done_wall: float       # time.time() at the end of the update (to compare with header stamps)
 
 
 @dataclass
@@ -135,6 +147,7 @@ class StreamEngine:
         self.snapshot_status = "no snapshot path"
         self._threads: list[threading.Thread] = []
         self._encoding = False                        # the encoder worker holds a batch
+        self.frame_log: deque[FrameTiming] = deque(maxlen=100_000)   # bounded: about 10 MB at most
         self._last_save = time.monotonic()
 
     # ---------------------------------------------------------------- life
@@ -293,6 +306,7 @@ class StreamEngine:
                 continue
             encode_s = time.perf_counter() - t0
             for (cam, slot), f in zip(group, feats, strict=True):
+                t1 = time.perf_counter()
                 try:
                     with self._memory_lock:
                         if slot.reset_first:
@@ -302,11 +316,14 @@ class StreamEngine:
                 except (ValueError, torch.OutOfMemoryError) as e:
                     self._fail([(cam, slot)], "memory_update", str(e))
                     continue
+                lag = time.monotonic() - slot.offered
+                self.frame_log.append(FrameTiming(cam, slot.stamp, encode_s / len(group), time.perf_counter() - t1,
+                                                  lag, time.time()))
                 with self._ingest_lock:
                     st = self.stats[cam]
                     st.encoded += 1
                     st.last_encode_latency_s = encode_s / len(group)
-                    st.ingest_lag_s = time.monotonic() - slot.offered
+                    st.ingest_lag_s = lag
 
     def _fail(self, group, reason: str, detail: str) -> None:
         log.warning("dropping %d frame(s): %s", len(group), detail)

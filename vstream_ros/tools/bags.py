@@ -40,31 +40,36 @@ def open_bag(path: str | Path) -> Reader:
     return reader
 
 
-def write_image_bag(path: str | Path, frames: Iterable[tuple[float, str, np.ndarray]], compressed: bool = True,
-                    storage: str = "mcap", jpeg_quality: int = 90) -> Path:
-    """Write (stamp_s, topic, rgb uint8 frame) as sensor_msgs/CompressedImage (JPEG) or Image (rgb8).
+def image_message(stamp: float, topic: str, rgb: np.ndarray, compressed: bool, jpeg_quality: int = 90):
+    """A rosbags sensor_msgs/CompressedImage (JPEG) or Image (rgb8) stamped `stamp` seconds."""
+    ns = round(stamp * 1e9)
+    types = TYPESTORE.types
+    header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=ns // 10**9,
+                                                                                    nanosec=ns % 10**9),
+                                          frame_id=topic.strip("/"))
+    if compressed:
+        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        return types["sensor_msgs/msg/CompressedImage"](header=header, format="jpeg", data=jpg.reshape(-1))
+    h, w = rgb.shape[:2]
+    return types["sensor_msgs/msg/Image"](header=header, height=h, width=w, encoding="rgb8", is_bigendian=0,
+                                          step=w * 3, data=np.ascontiguousarray(rgb).reshape(-1))
 
-    Stamps go both into header.stamp and the bag's receive time, as a recorder would."""
+
+def write_image_bag(path: str | Path, frames: Iterable[tuple[float, str, np.ndarray]],
+                    raw_topics: Iterable[str] = (), storage: str = "mcap") -> Path:
+    """Write (stamp_s, topic, rgb uint8 frame) as sensor_msgs/Image (rgb8) on `raw_topics` and
+    CompressedImage (JPEG) on every other topic. Stamps go both into header.stamp and the bag's
+    receive time, as a recorder would."""
     path = Path(path)
     shutil.rmtree(path, ignore_errors=True)
-    msg_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
-    cls = TYPESTORE.types[msg_type]
-    header_cls, time_cls = TYPESTORE.types["std_msgs/msg/Header"], TYPESTORE.types["builtin_interfaces/msg/Time"]
+    raw = set(raw_topics)
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     conns = {}
     with Writer(path, version=9, storage_plugin=plugin) as w:
         for stamp, topic, rgb in frames:
+            mtype = "sensor_msgs/msg/Image" if topic in raw else "sensor_msgs/msg/CompressedImage"
             if topic not in conns:
-                conns[topic] = w.add_connection(topic, msg_type, typestore=TYPESTORE)
-            ns = round(stamp * 1e9)
-            header = header_cls(stamp=time_cls(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=topic.strip("/"))
-            if compressed:
-                ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY,
-                                                                                     jpeg_quality])
-                msg = cls(header=header, format="jpeg", data=jpg.reshape(-1))
-            else:
-                h, wd = rgb.shape[:2]
-                msg = cls(header=header, height=h, width=wd, encoding="rgb8", is_bigendian=0, step=wd * 3,
-                          data=np.ascontiguousarray(rgb).reshape(-1))
-            w.write(conns[topic], ns, TYPESTORE.serialize_cdr(msg, msg_type))
+                conns[topic] = w.add_connection(topic, mtype, typestore=TYPESTORE)
+            msg = image_message(stamp, topic, rgb, topic not in raw)
+            w.write(conns[topic], round(stamp * 1e9), TYPESTORE.serialize_cdr(msg, mtype))
     return path

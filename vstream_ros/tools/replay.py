@@ -91,6 +91,8 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
             while True:
                 first, wall0 = None, time.monotonic()
                 for conn, t_ns, raw in reader.messages(connections=conns):
+                    if not node.context.ok():          # rclpy's SIGINT handler shut the context down
+                        raise KeyboardInterrupt
                     first = t_ns if first is None else first
                     if rate > 0:
                         delay = wall0 + (t_ns - first) / 1e9 / rate - time.monotonic()
@@ -98,7 +100,7 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
                             time.sleep(delay)
                     pub = by_conn[conn.id]
                     pub.publish(raw)
-                    if rate == 0:
+                    if rate == 0 and node.context.ok():
                         pub.wait_for_all_acked(Duration(seconds=5))
                     published += 1
                     counts[pub.topic_name] = counts.get(pub.topic_name, 0) + 1
@@ -111,8 +113,9 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
             print("\nreplay stopped", file=sys.stderr)
         finally:
             bar.close()
-        for p in pubs.values():   # let reliable subscribers take the last messages
-            p.wait_for_all_acked(Duration(seconds=2))
+        if node.context.ok():
+            for p in pubs.values():   # let reliable subscribers take the last messages
+                p.wait_for_all_acked(Duration(seconds=2))
         return {"published": published, "seconds": time.monotonic() - t_start, "loops": n_loops, "topics": counts}
     finally:
         reader.close()

@@ -1,0 +1,198 @@
+"""vstream-synth, vstream-replay and vstream-eval, as a user runs them."""
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vstream_ros.tools.bags import TYPESTORE, open_bag
+from vstream_ros.tools.questions import load_questions
+from vstream_ros.tools.synth import synth
+
+from conftest import REPO
+from rosproc import PROCS, Proc, fresh_domain
+
+QA = REPO.parent / "shared" / "data" / "qa"
+
+
+def run_tool(module: str, *args, timeout=600, env_domain=None):
+    import os
+
+    env = dict(os.environ)
+    if env_domain is not None:
+        env["ROS_DOMAIN_ID"] = str(env_domain)
+    return subprocess.run([sys.executable, "-m", f"vstream_ros.tools.{module}", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+
+def bag_stamps(bag: Path) -> dict[str, list[int]]:
+    reader = open_bag(bag)
+    out: dict[str, list[int]] = {}
+    for conn, _, raw in reader.messages():
+        msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+        out.setdefault(conn.topic, []).append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+    reader.close()
+    return out
+
+
+def test_synth_is_deterministic_and_has_raw_and_compressed_cameras(tmp_path):
+    a, qa = synth(tmp_path / "a.mcap", cameras=2, seconds=4, scene_seconds=2, fps=5, seed=3)
+    b, _ = synth(tmp_path / "b", cameras=2, seconds=4, scene_seconds=2, fps=5, seed=3)
+    assert (a / "a.mcap").read_bytes()[-2000:] != b"" and a.name == "a"
+    assert bag_stamps(a) == bag_stamps(b)
+    ra, rb = open_bag(a), open_bag(b)
+    assert {t: i.msgtype for t, i in ra.topics.items()} == {
+        "/cam0/image_raw": "sensor_msgs/msg/Image", "/cam1/image_raw/compressed": "sensor_msgs/msg/CompressedImage"}
+    ma = [raw for _, _, raw in ra.messages()]
+    mb = [raw for _, _, raw in rb.messages()]
+    assert ma == mb            # bit for bit under the same seed
+    qs, errors = load_questions(qa)
+    assert not errors and len(qs) == 4 and {q.type for q in qs} == {"what-shape", "describe"}
+    assert all(q.correct and q.answer in q.options for q in qs if q.multiple_choice)
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
+    bag, _ = synth(tmp_path / "scenes", cameras=2, seconds=3, scene_seconds=1, fps=10, storage=storage)
+    expected = bag_stamps(bag)
+    n = sum(map(len, expected.values()))
+    domain = fresh_domain()
+    sub = Proc([str(PROCS / "count_subscriber.py"), str(tmp_path / "got.json"), str(n),
+                "/cam0/image_raw", "/cam1/image_raw/compressed:compressed"], tmp_path / "sub.log", domain)
+    try:
+        out = run_tool("replay", bag, "--rate", "4", env_domain=domain)
+        assert out.returncode == 0, out.stderr
+        assert f"published {n} messages" in out.stdout
+        assert sub.popen.wait(30) == 0
+    finally:
+        sub.stop()
+    got = json.loads((tmp_path / "got.json").read_text())
+    assert got == expected
+
+
+def test_replay_can_be_interrupted(tmp_path):
+    bag, _ = synth(tmp_path / "long", cameras=1, seconds=30, scene_seconds=5, fps=10)
+    domain = fresh_domain()
+    proc = Proc(["-m", "vstream_ros.tools.replay", str(bag), "--rate", "1", "--wait-subscribers", "0"],
+                tmp_path / "replay.log", domain)
+    import time
+
+    deadline = time.monotonic() + 60
+    while "replay long" not in proc.output() and time.monotonic() < deadline:   # the progress bar is up
+        time.sleep(0.05)
+    assert proc.stop(signal.SIGINT) == 0, proc.output()
+    assert "replay stopped" in proc.output() and "published" in proc.output()
+
+
+def test_replay_errors_are_clear(tmp_path):
+    out = run_tool("replay", tmp_path / "nothing")
+    assert out.returncode == 2 and "no bag at" in out.stderr
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "metadata.yaml").write_text(
+        "rosbag2_bagfile_information: {version: 9, storage_identifier: zip}")
+    out = run_tool("replay", tmp_path / "junk")
+    assert out.returncode == 2 and "cannot open bag" in out.stderr
+    bag, _ = synth(tmp_path / "s", cameras=1, seconds=1, fps=2)
+    out = run_tool("replay", bag, "--topics", "/nope")
+    assert out.returncode == 2 and "not in the bag" in out.stderr
+
+
+def report_of(out: Path) -> dict:
+    report = json.loads((out / "report.json").read_text())
+    for key in ("summary", "system", "question_errors", "question_file_errors", "backend"):
+        assert key in report
+    for key in ("accuracy", "accuracy_by_type", "answer_latency_s_p50", "answer_latency_s_p95", "ttft_s_p50",
+                "ttft_s_p95"):
+        assert key in report["summary"]
+    for key in ("ingest_frames_per_s", "encode_ms_p50", "encode_ms_p95", "memory_update_ms_p50",
+                "memory_update_ms_p95", "memory_curve"):
+        assert report["system"][key] is not None, key
+    for png in ("latency_memory.png", "accuracy_by_type.png"):
+        assert (out / png).stat().st_size > 5000
+    assert (out / "report.md").read_text().startswith("# vstream-eval")
+    return report
+
+
+@pytest.mark.parametrize("backend", ["tiny", "lite"])
+def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
+    bag, qfile = synth(tmp_path / "scenes", cameras=2, seconds=12, scene_seconds=4, fps=5)
+    out = run_tool("evaluate", bag, "--questions", qfile, "--backend", backend, "--out", tmp_path / "r",
+                   "--max-new-tokens", "12")
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = report_of(tmp_path / "r")
+    assert report["summary"]["answered"] == 6 and report["summary"]["errors"] == 0
+    answers = [json.loads(ln) for ln in (tmp_path / "r" / "answers.jsonl").read_text().splitlines()]
+    assert len(answers) == 6
+    for a in answers:
+        assert a["frames_in_memory"] <= (a["ask_at"] + 1) * 2 + 2, "only frames seen up to the question"
+        assert all(e["end_s"] <= a["ask_at"] + 1e-6 for e in a["evidence"])
+        assert "correct" in a
+
+
+def test_long_stream_keeps_memory_flat(tmp_path):
+    bag, qfile = synth(tmp_path / "long", cameras=1, seconds=250, scene_seconds=25, fps=10, size=(48, 64))
+    out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "tiny", "--out", tmp_path / "r",
+                   "--sample-rate", "10", "--max-new-tokens", "2", "--limit", "4")
+    assert out.returncode == 0, out.stderr[-2000:]
+    system = report_of(tmp_path / "r")["system"]
+    assert system["frames_encoded"] >= 2400
+    curve = system["memory_curve"]
+    assert len(curve) > 50
+    assert len({(p["bytes_device"], p["bytes_host"]) for p in curve}) == 1
+    assert len({p["tokens"] for p in curve if p["frames_seen"] >= 25}) == 1
+
+
+def test_eval_reports_bad_items_and_goes_on(tmp_path):
+    bag, qfile = synth(tmp_path / "s", cameras=1, seconds=6, scene_seconds=3, fps=5)
+    qs = json.loads(qfile.read_text())
+    qs.append({"id": "late", "video_id": "s", "question": "What now?", "answer": "x", "timestamp": 500})
+    qs.append({"id": "no-answer", "video_id": "s", "question": "What?"})
+    qs.append({"id": "no-question", "video_id": "s", "answer": "y"})
+    qfile.write_text(json.dumps(qs))
+    out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "tiny", "--out", tmp_path / "r",
+                   "--max-new-tokens", "2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "question no-answer: no answer" in out.stderr and "question no-question: no question text" in out.stderr
+    report = report_of(tmp_path / "r")
+    assert report["summary"]["answered"] == 4
+    (late,) = report["question_errors"]
+    assert late["id"] == "late" and "stream ends" in late["error"]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "`late`" in md and "`no-answer`" in md
+    out = run_tool("evaluate", tmp_path / "missing.mp4", "--questions", qfile, "--backend", "tiny")
+    assert out.returncode == 2 and "no such bag or video" in out.stderr
+
+
+def test_eval_reads_a_video_file(tmp_path):
+    video = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(60):
+        w.write(np.full((48, 64, 3), (i * 4) % 255, np.uint8))
+    w.release()
+    (tmp_path / "q.json").write_text(json.dumps([{"id": 1, "video_id": "clip", "question": "What is there?",
+                                                  "answer": "grey", "timestamp": 5.0}]))
+    out = run_tool("evaluate", video, "--questions", tmp_path / "q.json", "--backend", "tiny", "--out",
+                   tmp_path / "r", "--max-new-tokens", "2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    (answer,) = [json.loads(ln) for ln in (tmp_path / "r" / "answers.jsonl").read_text().splitlines()]
+    assert answer["success"] and answer["frames_in_memory"] == 6    # 0..5 s at 1 Hz, nothing after
+
+
+@pytest.mark.skipif(not QA.exists(), reason="../shared/data/qa (non-commercial question files) is not here")
+@pytest.mark.parametrize("name", ["rvs_ego_ego4d_oe.json", "rvs_movie_movienet_oe.json", "ovo_bench_new.json",
+                                  "streamingbench_realtime.json", "flashvstream_qwen_test_qa/mlvu_test_qa.json",
+                                  "flashvstream_qwen_test_qa/videomme_test_qa.json"])
+def test_real_question_files_load_as_they_are(name):
+    qs, errors = load_questions(QA / name)
+    assert len(qs) > 0.9 * (len(qs) + len(errors))
+    for q in qs[:200]:
+        assert q.question and q.answer
+        if q.multiple_choice:
+            assert q.correct and q.options[ord(q.correct) - 65] == q.answer
+    if name.startswith("rvs"):
+        assert all(q.window and q.ask_at == q.window[1] for q in qs)

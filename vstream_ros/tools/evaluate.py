@@ -1,0 +1,384 @@
+"""vstream-eval: accuracy and streaming performance of a backend on a bag or a video, in one report.
+
+    vstream-eval BAG|VIDEO --questions QA.json [--backend lite|tiny|flash_vstream] [--out DIR]
+
+Frames go straight into the StreamEngine (no DDS) in stamp order, sampled at the node's rate and as
+fast as the machine allows. Each question is asked at its timestamp, with only what was seen up to
+then in memory (the streaming protocol). Writes answers.jsonl, report.json, report.md and PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from vstream_ros.engine import EngineConfig, FrameRejected, StreamEngine
+from vstream_ros.tools.questions import LETTERS, Question, load_questions
+
+Frame = tuple[str, float, Callable[[], np.ndarray]]   # camera, stamp (s), decoder
+_STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "and", "or", "with", "it",
+         "this", "that", "be", "by", "for", "from", "as", "into", "their", "his", "her", "its"}
+
+
+# ------------------------------------------------------------------ inputs
+VIDEO_T0 = 1.0   # video frames are stamped VIDEO_T0 + index / fps: a zero stamp means "unset" in ROS
+
+
+def video_frames(path: Path) -> Iterator[Frame]:
+    """Frames of a video file (OpenCV), stamped by index / fps; only the frames the sampler keeps are decoded."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"cannot open video {path}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    i = 0
+    try:
+        while cap.grab():
+            def decode(cap=cap, i=i) -> np.ndarray:
+                ok, bgr = cap.retrieve()
+                if not ok:
+                    raise FrameRejected("corrupt_video_frame", f"frame {i} of {path.name} does not decode")
+                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield "video", VIDEO_T0 + i / fps, decode
+            i += 1
+    finally:
+        cap.release()
+
+
+def bag_frames(path: Path) -> Iterator[Frame]:
+    """Image and CompressedImage messages of a rosbag2, one camera per topic, stamped by header.stamp."""
+    from vstream_ros.ros.image_codec import compressed_to_rgb, image_to_rgb
+    from vstream_ros.tools.bags import TYPESTORE, normalize_type, open_bag
+
+    reader = open_bag(path)
+    try:
+        conns = [c for c in reader.connections if normalize_type(c.msgtype) in
+                 ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")]
+        if not conns:
+            raise ValueError(f"{path} has no Image or CompressedImage topic: {sorted(reader.topics)}")
+        names = {c.topic: c.topic.strip("/").removesuffix("/compressed").removesuffix("/image_raw") or c.topic
+                 for c in conns}
+        for conn, _, raw in reader.messages(connections=conns):
+            mtype = normalize_type(conn.msgtype)
+            msg = TYPESTORE.deserialize_cdr(raw, mtype)
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            decode = compressed_to_rgb if mtype.endswith("CompressedImage") else image_to_rgb
+            yield names[conn.topic], stamp, (lambda m=msg, d=decode: d(m))
+    finally:
+        reader.close()
+
+
+def open_input(path: Path) -> Iterator[Frame]:
+    if not path.exists():
+        raise ValueError(f"no such bag or video: {path}")
+    if path.is_dir() or path.suffix in (".mcap", ".db3"):
+        return bag_frames(path)
+    return video_frames(path)
+
+
+# ----------------------------------------------------------------- scoring
+def normalize(text: str) -> str:
+    words = re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split()
+    return " ".join(w for w in words if w not in ("a", "an", "the"))
+
+
+def chosen_letter(prediction: str, q: Question) -> str:
+    """The option a prediction picks: a standalone letter (A, (A), A.) or else the option's text."""
+    valid = LETTERS[: len(q.options)]
+    m = re.search(rf"(?:^|[\s(])([{valid}])(?:[).:,\s]|$)", prediction.strip())
+    if m:
+        return m.group(1)
+    low = normalize(prediction)
+    for i, opt in enumerate(q.options):
+        if normalize(opt) and normalize(opt) in low:
+            return LETTERS[i]
+    return ""
+
+
+def score(prediction: str, q: Question) -> dict:
+    if q.multiple_choice:
+        letter = chosen_letter(prediction, q)
+        return {"chosen": letter, "correct": float(letter == q.correct)}
+    gold, pred = normalize(q.answer), normalize(prediction)
+    keys = [w for w in gold.split() if w not in _STOP]
+    keyword = sum(w in pred.split() for w in keys) / len(keys) if keys else 0.0
+    exact = float(bool(gold) and (gold == pred or f" {gold} " in f" {pred} "))
+    return {"exact": exact, "keyword": keyword, "correct": float(exact or keyword >= 0.5)}
+
+
+# -------------------------------------------------------------------- run
+def rss_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, max_new_tokens: int,
+             use_windows: bool, progress: bool = True) -> tuple[list[dict], dict]:
+    from tqdm import tqdm
+
+    frames = open_input(input_path)
+    pending: Frame | None = None
+    t_first: float | None = None
+    fed, memory_curve, records = 0, [], []
+    feed_time = 0.0
+    bar = tqdm(total=len(questions), unit="question", disable=not progress, file=sys.stderr)
+
+    def feed_until(limit: float) -> bool:
+        """Offer frames up to stamp `limit` (absolute); False once the input is exhausted."""
+        nonlocal pending, t_first, fed, feed_time
+        t0 = time.perf_counter()
+        try:
+            while True:
+                if pending is None:
+                    pending = next(frames, None)
+                    if pending is None:
+                        return False
+                cam, stamp, decode = pending
+                if t_first is None:
+                    t_first = stamp
+                if stamp > limit:
+                    return True
+                status = engine.offer(cam, stamp, decode, wait=True)
+                pending = None
+                if status == "sampled":
+                    fed += 1
+                    if fed % 25 == 0:
+                        engine.flush()
+                        memory_curve.append(memory_point(engine))
+        finally:
+            engine.flush()
+            feed_time += time.perf_counter() - t0
+
+    order = sorted(questions, key=lambda q: (q.ask_at is None, q.ask_at or 0.0))
+    for q in order:
+        rec = {"id": q.id, "type": q.type, "question": q.question, "answer": q.answer, "ask_at": q.ask_at,
+               "options": q.options, "correct_option": q.correct}
+        if t_first is None:
+            feed_until(-np.inf)            # read the first frame's stamp
+        if t_first is None:
+            raise ValueError(f"{input_path} has no frames")
+        more = feed_until(t_first + q.ask_at if q.ask_at is not None else np.inf)
+        if q.ask_at is not None and not more and q.ask_at > engine_span(engine, t_first) + 1.0:
+            rec["error"] = (f"asked at {q.ask_at:.1f} s but the stream ends at "
+                            f"{engine_span(engine, t_first):.1f} s; not asked")
+            records.append(rec)
+            bar.update(1)
+            continue
+        window = None
+        if use_windows and q.window is not None:
+            window = (t_first + q.window[0], t_first + q.window[1])
+        result = engine.ask(q.prompt(), window=window, max_new_tokens=max_new_tokens).wait()
+        rec |= {"prediction": result.answer, "success": result.success, "error": result.error,
+                "latency_s": result.latency_s, "ttft_s": result.stats.get("ttft_s"), "tokens": result.tokens,
+                "frames_in_memory": result.frames_in_memory,
+                "evidence": [{"kind": g.kind, "camera": g.camera, "start_s": g.start - t_first,
+                              "end_s": g.end - t_first, "weight": g.weight} for g in result.evidence]}
+        if result.success:
+            rec |= score(result.answer, q)
+        memory_curve.append(memory_point(engine))
+        records.append(rec)
+        bar.update(1)
+    while feed_until(np.inf):   # the rest of the stream, for the throughput and memory figures
+        pass
+    bar.close()
+    memory_curve.append(memory_point(engine))
+    timings = list(engine.frame_log)
+    system = {
+        "frames_offered_sampled": fed, "frames_encoded": len(timings),
+        "ingest_frames_per_s": len(timings) / feed_time if feed_time else None,
+        "encode_ms_p50": _ms(pct([t.encode_s for t in timings], 50)),
+        "encode_ms_p95": _ms(pct([t.encode_s for t in timings], 95)),
+        "memory_update_ms_p50": _ms(pct([t.update_s for t in timings], 50)),
+        "memory_update_ms_p95": _ms(pct([t.update_s for t in timings], 95)),
+        "stream_seconds": engine_span(engine, t_first or 0.0),
+        "memory_curve": memory_curve,
+        "per_frame": [{"i": i, "encode_ms": 1e3 * t.encode_s, "update_ms": 1e3 * t.update_s}
+                      for i, t in enumerate(timings)],
+    }
+    return records, system
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else 1e3 * v
+
+
+def engine_span(engine: StreamEngine, t_first: float) -> float:
+    ends = [m.last_stamp for m in engine.memory.memories.values() if m.last_stamp is not None]
+    return (max(ends) - t_first) if ends else 0.0
+
+
+def memory_point(engine: StreamEngine) -> dict:
+    b = engine.memory.nbytes()
+    tokens = sum(sum(m.tokens_by_kind().values()) for m in engine.memory.memories.values())
+    return {"frames_seen": engine.memory.frames_seen, "tokens": tokens, "bytes_device": b["device"],
+            "bytes_host": b["host"], "rss_bytes": rss_bytes()}
+
+
+def summarize(records: list[dict]) -> dict:
+    answered = [r for r in records if r.get("success")]
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for r in answered:
+        by_type[r["type"] or "all"].append(r["correct"])
+    lat = [r["latency_s"] for r in answered]
+    ttft = [r["ttft_s"] for r in answered if r.get("ttft_s") is not None]
+    return {
+        "questions": len(records), "answered": len(answered), "errors": len(records) - len(answered),
+        "accuracy": statistics.mean(r["correct"] for r in answered) if answered else None,
+        "accuracy_by_type": {k: statistics.mean(v) for k, v in sorted(by_type.items())},
+        "answer_latency_s_p50": pct(lat, 50), "answer_latency_s_p95": pct(lat, 95),
+        "ttft_s_p50": pct(ttft, 50), "ttft_s_p95": pct(ttft, 95),
+    }
+
+
+def write_report(out: Path, meta: dict, records: list[dict], system: dict, load_errors: list) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "answers.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    summary = summarize(records)
+    report = {**meta, "summary": summary, "system": {k: v for k, v in system.items() if k != "per_frame"},
+              "question_file_errors": [asdict(e) for e in load_errors],
+              "question_errors": [{"id": r["id"], "error": r["error"]} for r in records if r.get("error")]}
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    pf = system["per_frame"]
+    axes[0].plot([p["i"] for p in pf], [p["encode_ms"] for p in pf], ".", ms=2, label="encode (ms/frame)")
+    axes[0].plot([p["i"] for p in pf], [p["update_ms"] for p in pf], ".", ms=2, label="memory update (ms/frame)")
+    answered = [r for r in records if r.get("success")]
+    axes[0].plot([r["frames_in_memory"] for r in answered], [1e3 * r["latency_s"] for r in answered], "x",
+                 label="answer latency (ms)")
+    axes[0].set_xlabel("frames seen")
+    axes[0].set_yscale("log")
+    axes[0].legend()
+    axes[0].set_title("latency vs frames seen")
+    mc = system["memory_curve"]
+    axes[1].plot([m["frames_seen"] for m in mc], [(m["bytes_device"] + m["bytes_host"]) / 2**20 for m in mc],
+                 label="memory tensors (MiB)")
+    axes[1].plot([m["frames_seen"] for m in mc], [m["rss_bytes"] / 2**20 for m in mc], label="process RSS (MiB)")
+    axes[1].set_xlabel("frames seen")
+    axes[1].set_yscale("log")
+    axes[1].legend()
+    axes[1].set_title("memory vs frames seen")
+    fig.tight_layout()
+    fig.savefig(out / "latency_memory.png", dpi=100)
+    plt.close(fig)
+    acc = summary["accuracy_by_type"]
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(acc) + 2), 3.5))
+    ax.bar(list(acc), list(acc.values()))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"accuracy by question type ({meta['backend']})")
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_by_type.png", dpi=100)
+    plt.close(fig)
+
+    s, sy = summary, report["system"]
+    fmt = lambda v, f="{:.3f}": "n/a" if v is None else f.format(v)   # noqa: E731
+    lines = [
+        f"# vstream-eval: {meta['input']}", "",
+        f"backend `{meta['backend']}`, questions `{meta['questions_file']}`, sampling {meta['sample_rate_hz']} Hz", "",
+        "| accuracy | answered | errors | answer latency p50 / p95 (s) | TTFT p50 / p95 (s) |",
+        "|---|---|---|---|---|",
+        f"| {fmt(s['accuracy'])} | {s['answered']}/{s['questions']} | {s['errors']} | "
+        f"{fmt(s['answer_latency_s_p50'])} / {fmt(s['answer_latency_s_p95'])} | "
+        f"{fmt(s['ttft_s_p50'])} / {fmt(s['ttft_s_p95'])} |", "",
+        "| ingest frames/s | encode ms p50 / p95 | memory update ms p50 / p95 | memory MiB (start / end) "
+        "| RSS MiB (end) |",
+        "|---|---|---|---|---|",
+        f"| {fmt(sy['ingest_frames_per_s'], '{:.1f}')} | {fmt(sy['encode_ms_p50'], '{:.1f}')} / "
+        f"{fmt(sy['encode_ms_p95'], '{:.1f}')} | {fmt(sy['memory_update_ms_p50'], '{:.2f}')} / "
+        f"{fmt(sy['memory_update_ms_p95'], '{:.2f}')} | "
+        f"{(mc[0]['bytes_device'] + mc[0]['bytes_host']) / 2**20:.1f} / "
+        f"{(mc[-1]['bytes_device'] + mc[-1]['bytes_host']) / 2**20:.1f} | {mc[-1]['rss_bytes'] / 2**20:.0f} |", "",
+        "## Accuracy by type", "", "| type | accuracy |", "|---|---|",
+        *[f"| {k} | {v:.3f} |" for k, v in s["accuracy_by_type"].items()], "",
+        "![latency and memory](latency_memory.png)", "", "![accuracy by type](accuracy_by_type.png)", "",
+    ]
+    errs = report["question_errors"] + report["question_file_errors"]
+    if errs:
+        lines += ["## Items not scored", "", *[f"- `{e.get('id', e.get('item'))}`: {e['error']}" for e in errs], ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vstream-eval", description=__doc__.split("\n")[0])
+    ap.add_argument("input", type=Path, help="rosbag2 folder (mcap or sqlite3) or a video file")
+    ap.add_argument("--questions", type=Path, required=True)
+    ap.add_argument("--video-id", help="only the questions of this video (default: the input's name; "
+                                       "'all' for every question in the file)")
+    ap.add_argument("--backend", default="lite")
+    ap.add_argument("--model-path", default="")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--sample-rate", type=float, default=1.0, help="frames per second kept (the node's default)")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--use-windows", action="store_true", help="restrict each question to its annotated span")
+    ap.add_argument("--limit", type=int, help="at most this many questions")
+    ap.add_argument("--out", type=Path, default=Path("out/eval"))
+    args = ap.parse_args(argv)
+
+    from vstream_ros.models import load_backend
+
+    try:
+        video = None if args.video_id == "all" else (args.video_id or args.input.stem)
+        questions, load_errors = load_questions(args.questions, video)
+        if not questions and video is not None and args.video_id is None:
+            questions, load_errors = load_questions(args.questions)   # a file made for this input only
+        for e in load_errors:
+            print(f"vstream-eval: question {e.item}: {e.error} (skipped)", file=sys.stderr)
+        if not questions:
+            raise ValueError(f"no questions for {video or args.input} in {args.questions}")
+        questions = questions[: args.limit] if args.limit else questions
+        backend = load_backend(args.backend, device=args.device, model_path=args.model_path)
+        engine = StreamEngine(backend, EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600,
+                                                    max_new_tokens_limit=max(512, args.max_new_tokens)))
+        engine.start()
+        try:
+            records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows)
+        finally:
+            engine.stop()
+    except ValueError as e:
+        print(f"vstream-eval: {e}", file=sys.stderr)
+        return 2
+    meta = {"input": str(args.input), "questions_file": str(args.questions), "backend": args.backend,
+            "sample_rate_hz": args.sample_rate, "max_new_tokens": args.max_new_tokens,
+            "use_windows": args.use_windows}
+    report = write_report(args.out, meta, records, system, load_errors)
+    s = report["summary"]
+    print(f"{s['answered']}/{s['questions']} answered, accuracy {s['accuracy']}, "
+          f"report: {args.out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
