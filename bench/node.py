@@ -1,0 +1,146 @@
+"""The node under camera load: CPU use and frame-to-memory latency, and query round trips.
+
+    python bench/node.py [--backend lite|tiny] [--cameras 1,4] [--seconds 10]
+
+Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
+The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
+use is this process's CPU time over the window. Frame-to-memory latency is from header.stamp to the
+end of the memory update. Then the same question goes 20 times through ~/query over DDS and 20 times
+straight to the engine. Prints one JSON document, then a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))   # run from a checkout as well
+
+from vstream_ros.tools.rosenv import ensure_loopback  # noqa: E402
+
+ensure_loopback()
+
+
+def publish_cameras(n: int, seconds: float, ready) -> None:
+    """Child process: n raw 640x480 cameras at 30 Hz, wall-clock stamps."""
+    import numpy as np
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    rclpy.init()
+    node = rclpy.create_node("bench_cameras")
+    pubs = [node.create_publisher(Image, f"/bench{i}/image_raw", qos_profile_sensor_data) for i in range(n)]
+    frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
+    while any(p.get_subscription_count() == 0 for p in pubs):
+        time.sleep(0.02)
+    ready.set()
+    start, k = time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        for i, p in enumerate(pubs):
+            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % 4])
+            msg.header.stamp = node.get_clock().now().to_msg()
+            p.publish(msg)
+        k += 1
+        time.sleep(max(0.0, start + k / 30 - time.monotonic()))
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def pct(v: list[float], p: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def run(cameras: int, backend: str, seconds: float) -> dict:
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    from vstream_ros.ros.node import VStreamNode
+    from vstream_ros.srv import Query
+
+    rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
+                     "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
+    node = VStreamNode()
+    node.trigger_configure()
+    node.trigger_activate()
+    ex = MultiThreadedExecutor(num_threads=8)
+    ex.add_node(node)
+    spinner = threading.Thread(target=ex.spin, daemon=True)
+    spinner.start()
+    ready = mp.get_context("spawn").Event()
+    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready))
+    pub.start()
+    ready.wait(60)
+    time.sleep(3.0)                               # warm-up: discovery settled, first frames encoded
+    engine = node.engine
+    n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
+    received0 = sum(s.received for s in engine.stats.values())
+    time.sleep(seconds)
+    cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
+    frames = list(engine.frame_log)[n0:]
+    received = sum(s.received for s in engine.stats.values()) - received0
+    lat = [f.done_wall - f.stamp for f in frames]
+    pub.join()
+
+    client = rclpy.create_node("bench_client")
+    cli = client.create_client(Query, "/vstream/query")
+    cli.wait_for_service(10)
+    ros_rtt, direct = [], []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        fut = cli.call_async(Query.Request(question="What did you see?", max_new_tokens=1))
+        while not fut.done():
+            rclpy.spin_once(client, timeout_sec=0.01)
+        assert fut.result().success, fut.result().error
+        ros_rtt.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        assert engine.ask("What did you see?", max_new_tokens=1).wait(60).success
+        direct.append(time.perf_counter() - t0)
+    ex.shutdown()
+    node._close_engine()
+    client.destroy_node()
+    node.destroy_node()
+    rclpy.shutdown()
+    return {
+        "cameras": cameras, "backend": backend, "window_s": wall, "frames_received_per_s": received / wall,
+        "frames_encoded": len(frames), "node_cpu_cores": cpu / wall,
+        "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
+        "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
+        "query_ros_ms_p50": 1e3 * statistics.median(ros_rtt), "query_engine_ms_p50": 1e3 * statistics.median(direct),
+        "query_ros_over_engine": statistics.median(ros_rtt) / statistics.median(direct),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backend", default="lite")
+    ap.add_argument("--cameras", default="1,4")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    rows = [run(int(n), args.backend, args.seconds) for n in args.cameras.split(",")]
+    print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
+    print("\n| cameras | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['cameras']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
+              f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
+              f"{r['query_ros_ms_p50']:.1f} / {r['query_engine_ms_p50']:.1f} "
+              f"(x{r['query_ros_over_engine']:.2f}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
