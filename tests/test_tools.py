@@ -134,6 +134,20 @@ def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
         assert "correct" in a
 
 
+def test_local_llm_judge_scores_open_answers(tmp_path):
+    bag, qfile = synth(tmp_path / "j", cameras=1, seconds=4, scene_seconds=2, fps=5)
+    out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "lite", "--out", tmp_path / "r",
+                   "--max-new-tokens", "12", "--judge", "smollm2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = report_of(tmp_path / "r")
+    assert report["judge"] == "smollm2"
+    answers = [json.loads(ln) for ln in (tmp_path / "r" / "answers.jsonl").read_text().splitlines()]
+    judged = [a["judge"] for a in answers if not a["options"]]
+    assert len(judged) == 2 and all(j["pred"] in ("yes", "no", None) and j["raw"] for j in judged)
+    s = report["summary"]
+    assert s["judge_unparsed"] + sum(j["pred"] is not None for j in judged) == 2
+
+
 def test_long_stream_keeps_memory_flat(tmp_path):
     bag, qfile = synth(tmp_path / "long", cameras=1, seconds=250, scene_seconds=25, fps=10, size=(48, 64))
     out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "tiny", "--out", tmp_path / "r",

@@ -237,8 +237,17 @@ def memory_point(engine: StreamEngine) -> dict:
             "bytes_host": b["host"], "rss_bytes": rss_bytes()}
 
 
+def add_judgements(records: list[dict], judge) -> None:
+    """Judge every answered open-ended question (after the stream, so timings are not disturbed)."""
+    for r in records:
+        if r.get("success") and not r["options"]:
+            r["judge"] = judge.judge(r["question"], r["answer"], r["prediction"])
+
+
 def summarize(records: list[dict]) -> dict:
     answered = [r for r in records if r.get("success")]
+    judged = [r["judge"] for r in answered if r.get("judge")]
+    usable = [j for j in judged if j["pred"] is not None]
     by_type: dict[str, list[float]] = defaultdict(list)
     for r in answered:
         by_type[r["type"] or "all"].append(r["correct"])
@@ -250,6 +259,9 @@ def summarize(records: list[dict]) -> dict:
         "accuracy_by_type": {k: statistics.mean(v) for k, v in sorted(by_type.items())},
         "answer_latency_s_p50": pct(lat, 50), "answer_latency_s_p95": pct(lat, 95),
         "ttft_s_p50": pct(ttft, 50), "ttft_s_p95": pct(ttft, 95),
+        "judge_accuracy": statistics.mean(j["pred"] == "yes" for j in usable) if usable else None,
+        "judge_score": statistics.mean(j["score"] for j in usable if j["score"] is not None) if usable else None,
+        "judge_unparsed": len(judged) - len(usable),
     }
 
 
@@ -306,7 +318,10 @@ def write_report(out: Path, meta: dict, records: list[dict], system: dict, load_
     fmt = lambda v, f="{:.3f}": "n/a" if v is None else f.format(v)   # noqa: E731
     lines = [
         f"# vstream-eval: {meta['input']}", "",
-        f"backend `{meta['backend']}`, questions `{meta['questions_file']}`, sampling {meta['sample_rate_hz']} Hz", "",
+        f"backend `{meta['backend']}`, questions `{meta['questions_file']}`, sampling {meta['sample_rate_hz']} Hz, "
+        f"judge: {meta['judge']}", "",
+        f"judge accuracy {fmt(s['judge_accuracy'])}, judge score {fmt(s['judge_score'], '{:.2f}')} "
+        f"({s['judge_unparsed']} judgements unparsed)" if s["judge_accuracy"] is not None else "", "",
         "| accuracy | answered | errors | answer latency p50 / p95 (s) | TTFT p50 / p95 (s) |",
         "|---|---|---|---|---|",
         f"| {fmt(s['accuracy'])} | {s['answered']}/{s['questions']} | {s['errors']} | "
@@ -344,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--use-windows", action="store_true", help="restrict each question to its annotated span")
     ap.add_argument("--limit", type=int, help="at most this many questions")
+    ap.add_argument("--judge", help="judge open-ended answers with a local LLM: 'smollm2' or a model folder")
     ap.add_argument("--out", type=Path, default=Path("out/eval"))
     args = ap.parse_args(argv)
 
@@ -367,10 +383,15 @@ def main(argv: list[str] | None = None) -> int:
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows)
         finally:
             engine.stop()
+        if args.judge:
+            from vstream_ros.tools.judge import LocalJudge
+
+            add_judgements(records, LocalJudge(args.judge, "cpu" if args.device == "auto" else args.device))
     except ValueError as e:
         print(f"vstream-eval: {e}", file=sys.stderr)
         return 2
     meta = {"input": str(args.input), "questions_file": str(args.questions), "backend": args.backend,
+            "judge": args.judge or "none (keyword and exact match only)",
             "sample_rate_hz": args.sample_rate, "max_new_tokens": args.max_new_tokens,
             "use_windows": args.use_windows}
     report = write_report(args.out, meta, records, system, load_errors)
