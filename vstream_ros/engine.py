@@ -361,18 +361,20 @@ class StreamEngine:
         job.max_new_tokens = max(1, min(int(n), c.max_new_tokens_limit))
         if self._stop.is_set() or not self._threads:
             return "the engine is not running"
-        known = self.memory.cameras
+        with self._memory_lock:   # the encoder worker may be adding a camera
+            known = self.memory.cameras
+            frames = self.memory.frames_seen
+            spans = {c: m.stamp_range() for c, m in self.memory.memories.items()}
         unknown = [x for x in job.cameras if x not in known]
         if unknown:
             return f"no frames from camera(s) {unknown}; cameras with frames: {known}"
-        if not known or self.memory.frames_seen == 0:
+        if not known or frames == 0:
             return "the memory is empty: no frame has been encoded yet"
         if job.window is not None:
             t0, t1 = job.window
             if t0 > t1:
                 return f"the time window starts ({t0:.3f}) after it ends ({t1:.3f})"
-            spans = [self.memory.memories[x].stamp_range() for x in (job.cameras or known)]
-            if not any(s and s[1] >= t0 and s[0] <= t1 for s in spans):
+            if not any(s and s[1] >= t0 and s[0] <= t1 for c, s in spans.items() if c in (job.cameras or known)):
                 return f"nothing in memory between {t0:.3f} and {t1:.3f}"
         return ""
 
@@ -488,14 +490,15 @@ class StreamEngine:
         """Per camera: counters, memory tokens and bytes, stamp range (for ~/memory_state)."""
         with self._ingest_lock:
             stats = {c: replace(s, rejected_by_reason=Counter(s.rejected_by_reason)) for c, s in self.stats.items()}
-        for cam in self.memory.cameras:      # restored from a snapshot, no frame received yet
-            stats.setdefault(cam, CameraStats())
         out = {}
-        for cam, st in sorted(stats.items()):
-            m = self.memory.memories.get(cam)
-            out[cam] = {"stats": st, "tokens": m.tokens_by_kind() if m else {},
-                        "bytes": m.nbytes() if m else {"device": 0, "host": 0},
-                        "stamp_range": m.stamp_range() if m else None}
+        with self._memory_lock:
+            for cam in self.memory.cameras:      # restored from a snapshot, no frame received yet
+                stats.setdefault(cam, CameraStats())
+            for cam, st in sorted(stats.items()):
+                m = self.memory.memories.get(cam)
+                out[cam] = {"stats": st, "tokens": m.tokens_by_kind() if m else {},
+                            "bytes": m.nbytes() if m else {"device": 0, "host": 0},
+                            "stamp_range": m.stamp_range() if m else None}
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -114,3 +115,20 @@ def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
                 "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[dtype]
     except KeyError:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, float16 or bfloat16") from None
+
+
+def stream_text(tokenizer, tokens: Iterator[int], stats: dict, t0: float,
+                prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Detokenize as tokens come: yields (new text, text so far), holding back half a UTF-8 character.
+    Records `ttft_s` (from t0) and `tokens` in stats."""
+    ids: list[int] = []
+    text = prefix
+    for tok in tokens:
+        if not ids:
+            stats["ttft_s"] = time.perf_counter() - t0
+        ids.append(tok)
+        stats["tokens"] = len(ids)
+        full = prefix + tokenizer.decode(ids, skip_special_tokens=True)
+        if len(full) > len(text) and not full.endswith("\ufffd"):
+            yield full[len(text):], full
+            text = full

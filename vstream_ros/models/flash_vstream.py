@@ -35,6 +35,7 @@ from vstream_ros.models.base import (
     pick_device,
     pick_dtype,
     resize_center_crop,
+    stream_text,
     to_uint8_batch,
 )
 from vstream_ros.models.checkpoint import (
@@ -312,18 +313,10 @@ class FlashVStreamModel(nn.Module):
         t0 = time.perf_counter()
         embeds = self.prompt_embeddings(tokens, question)
         stats.update(prompt_tokens=int(embeds.shape[1]), tokens=0)
-        ids: list[int] = []
-        text = ""
         eos = self.tokenizer.eos_token_id if stop_at_eos else None
-        for tok in greedy_decode(self.llm, embeds, max_new_tokens, eos, cancel):
-            if not ids:
-                stats["ttft_s"] = time.perf_counter() - t0
-            ids.append(tok)
-            stats["tokens"] = len(ids)
-            full = self.tokenizer.decode(ids, skip_special_tokens=True)
-            if len(full) > len(text) and not full.endswith("\ufffd"):   # hold back half a UTF-8 character
-                yield full[len(text):]
-                text = full
+        for piece, _ in stream_text(self.tokenizer, greedy_decode(self.llm, embeds, max_new_tokens, eos, cancel),
+                                    stats, t0):
+            yield piece
         stats["total_s"] = time.perf_counter() - t0
         stats["cancelled"] = bool(cancel and cancel.is_set())
 

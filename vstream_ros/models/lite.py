@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from vstream_ros.memory import MemoryConfig, MemoryRead, TokenGroup
-from vstream_ros.models.base import Answer, Backend, pick_device, resize_center_crop, to_uint8_batch
+from vstream_ros.models.base import Answer, Backend, pick_device, resize_center_crop, stream_text, to_uint8_batch
 from vstream_ros.models.flash_vstream import greedy_decode
 
 log = logging.getLogger(__name__)
@@ -188,22 +188,14 @@ class LiteAnswerer:
         chat = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         ids = self.tokenizer(chat + ANSWER_PREFIX, return_tensors="pt", add_special_tokens=False).input_ids
         embeds = self.llm.get_input_embeddings()(ids.to(self.llm.device))
-        out, text = [], ANSWER_PREFIX
         yield ANSWER_PREFIX
-        for tok in greedy_decode(self.llm, embeds, max_new_tokens, self.tokenizer.eos_token_id, cancel):
-            if not out:
-                stats["ttft_s"] = time.perf_counter() - t0
-            out.append(tok)
-            stats["tokens"] = len(out)
-            full = ANSWER_PREFIX + self.tokenizer.decode(out, skip_special_tokens=True)
-            end = _SENTENCE_END.search(full, len(ANSWER_PREFIX))
-            if end:
-                full = full[: end.start() + 1]
-            if len(full) > len(text) and not full.endswith("\ufffd"):
-                yield full[len(text):]
-                text = full
-            if end or "\n" in full:
+        tokens = greedy_decode(self.llm, embeds, max_new_tokens, self.tokenizer.eos_token_id, cancel)
+        for piece, full in stream_text(self.tokenizer, tokens, stats, t0, prefix=ANSWER_PREFIX):
+            end = _SENTENCE_END.search(full, len(ANSWER_PREFIX)) or re.search(r"\n", full)
+            if end:   # keep the first sentence (or line) only
+                yield piece[: max(0, len(piece) - (len(full) - end.start() - 1))].rstrip("\n")
                 break
+            yield piece
         stats["total_s"] = time.perf_counter() - t0
 
 
