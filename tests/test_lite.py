@@ -78,3 +78,10 @@ def test_encoder_contract(lite):
     assert lite.memory_config.full_tokens(enc.feature_grid) == 25 + 25 * 16 + 4 * 49
     (top,) = enc.label(enc.encode(data.coffee()).mean((1, 2)))
     assert top[0][0] == "espresso" and top[0][1] > 0.5
+
+
+def test_question_naming_no_object_gets_the_main_things_seen(lite, stream):
+    read, spans = stream
+    ans = lite.answerer.answer(read, "What did you see?", max_new_tokens=24)
+    assert ans.text().startswith("I saw") and 1 <= len(ans.evidence) <= 5
+    assert [g.start for g in ans.evidence] == sorted(g.start for g in ans.evidence)

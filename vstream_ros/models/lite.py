@@ -157,8 +157,10 @@ class LiteAnswerer:
         slots = self.describe(memory)
         stats: dict = {"slots": len(slots)}
         last = _LAST.search(question)
-        if last and slots:   # "what did you see in the last 10 seconds?": a question about time, not objects
-            n = float(last.group(1) or 1) * {"s": 1, "m": 60, "h": 3600}[last.group(2)[0].lower()]
+        general = not _STEM.sub("", question).strip(" ?.!")          # "What did you see?": no object named
+        if (last or general) and slots:   # a question about time, not objects: the biggest slots of the span
+            n = float(last.group(1) or 1) * {"s": 1, "m": 60, "h": 3600}[last.group(2)[0].lower()] if last \
+                else float("inf")
             newest = max(s.group.end for s in slots)
             recent = [s for s in slots if s.group.end >= newest - n and s.group.kind != "retrieved"]
             chosen = sorted(recent, key=lambda s: -s.group.weight)[: TIME_EVIDENCE_SLOTS]   # the biggest slots

@@ -25,6 +25,20 @@ def normalize_type(msgtype: str) -> str:
     return f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else msgtype
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def payload(raw: bytes | memoryview) -> bytes:
+    """The CDR bytes of a stored message. Bags recorded with per-message zstd compression, opened
+    without their metadata (a split or a partial bag), hand the compressed bytes over: decompress them."""
+    raw = bytes(raw)
+    if raw[:4] == _ZSTD_MAGIC:
+        from backports import zstd  # a dependency of rosbags
+
+        return zstd.decompress(raw)
+    return raw
+
+
 def open_bag(path: str | Path) -> Reader:
     """An opened rosbags Reader; BagError with the reason for a missing or unreadable bag."""
     path = Path(path).expanduser()
@@ -32,6 +46,10 @@ def open_bag(path: str | Path) -> Reader:
         raise BagError(f"no bag at {path}")
     if path.is_file() and path.suffix in (".mcap", ".db3"):
         path = path.parent if (path.parent / "metadata.yaml").exists() else path
+    elif path.is_dir() and not (path / "metadata.yaml").exists():
+        files = sorted(path.glob("*.mcap")) + sorted(path.glob("*.db3"))
+        if len(files) == 1:     # an old or partial bag: the storage file alone (rosbags reads it so)
+            path = files[0]
     try:
         reader = Reader(path)
         reader.open()

@@ -57,9 +57,10 @@ def video_frames(path: Path) -> Iterator[Frame]:
 
 
 def bag_frames(path: Path) -> Iterator[Frame]:
-    """Image and CompressedImage messages of a rosbag2, one camera per topic, stamped by header.stamp."""
+    """Image and CompressedImage messages of a rosbag2, one camera per topic, stamped by header.stamp
+    (by the bag's receive time where the header was never stamped)."""
     from vstream_ros.ros.image_codec import compressed_to_rgb, image_to_rgb
-    from vstream_ros.tools.bags import TYPESTORE, normalize_type, open_bag
+    from vstream_ros.tools.bags import TYPESTORE, normalize_type, open_bag, payload
 
     reader = open_bag(path)
     try:
@@ -69,10 +70,13 @@ def bag_frames(path: Path) -> Iterator[Frame]:
             raise ValueError(f"{path} has no Image or CompressedImage topic: {sorted(reader.topics)}")
         names = {c.topic: c.topic.strip("/").removesuffix("/compressed").removesuffix("/image_raw") or c.topic
                  for c in conns}
-        for conn, _, raw in reader.messages(connections=conns):
+        if len(set(names.values())) < len(names):    # /image and /image/compressed: keep them apart
+            names = {c.topic: c.topic.strip("/") for c in conns}
+        for conn, t_ns, raw in reader.messages(connections=conns):
             mtype = normalize_type(conn.msgtype)
-            msg = TYPESTORE.deserialize_cdr(raw, mtype)
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            msg = TYPESTORE.deserialize_cdr(payload(raw), mtype)
+            # header.stamp, or the recorder's receive time for frames that were never stamped
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 or t_ns * 1e-9
             decode = compressed_to_rgb if mtype.endswith("CompressedImage") else image_to_rgb
             yield names[conn.topic], stamp, (lambda m=msg, d=decode: d(m))
     finally:

@@ -121,8 +121,8 @@ def load_questions(path: str | Path, video: str | None = None) -> tuple[list[Que
             errors.append(ItemError(f"item {i}", "not an object"))
             continue
         vid = str(item.get("video_id", item.get("video", item.get("video_path", ""))))
-        paths = {vid, str(item.get("video_path", "")), str(item.get("video", ""))}
-        if not any(matches(v) for v in paths if v):
+        paths = [v for v in (vid, str(item.get("video_path", "")), str(item.get("video", ""))) if v]
+        if paths and not any(matches(v) for v in paths):   # an item naming no video belongs to any input
             continue
         convs = item.get("conversations")
         entries = [(f"{vid}#{j}", c) for j, c in enumerate(convs)] if isinstance(convs, list) else \

@@ -24,7 +24,7 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from vstream_ros.tools.bags import BagError, normalize_type, open_bag  # noqa: E402
+from vstream_ros.tools.bags import BagError, normalize_type, open_bag, payload  # noqa: E402
 
 
 def message_class(msgtype: str):
@@ -99,7 +99,7 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
                         if delay > 0:
                             time.sleep(delay)
                     pub = by_conn[conn.id]
-                    pub.publish(raw)
+                    pub.publish(payload(raw))
                     if rate == 0 and node.context.ok():
                         pub.wait_for_all_acked(Duration(seconds=5))
                     published += 1
