@@ -324,8 +324,8 @@ def write_report(out: Path, meta: dict, records: list[dict], system: dict, load_
         f"# vstream-eval: {meta['input']}", "",
         f"backend `{meta['backend']}`, questions `{meta['questions_file']}`, sampling {meta['sample_rate_hz']} Hz, "
         f"judge: {meta['judge']}", "",
-        f"judge accuracy {fmt(s['judge_accuracy'])}, judge score {fmt(s['judge_score'], '{:.2f}')} "
-        f"({s['judge_unparsed']} judgements unparsed)" if s["judge_accuracy"] is not None else "", "",
+        *([f"judge accuracy {fmt(s['judge_accuracy'])}, judge score {fmt(s['judge_score'], '{:.2f}')} "
+           f"({s['judge_unparsed']} judgements unparsed)", ""] if s["judge_accuracy"] is not None else []),
         "| accuracy | answered | errors | answer latency p50 / p95 (s) | TTFT p50 / p95 (s) |",
         "|---|---|---|---|---|",
         f"| {fmt(s['accuracy'])} | {s['answered']}/{s['questions']} | {s['errors']} | "
