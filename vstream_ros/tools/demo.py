@@ -93,22 +93,20 @@ def plot_timeline(snapshot: Path, shows, png: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import torch
 
-    from vstream_ros.memory import MultiCameraMemory
+    from vstream_ros.memory import MemoryConfig, MultiCameraMemory
     from vstream_ros.memory.snapshot import read_snapshot
-    from vstream_ros.models.base import pick_device
     from vstream_ros.models.lite import LiteEncoder
 
     tensors, meta = read_snapshot(snapshot)
-    from vstream_ros.memory import MemoryConfig
-
     mem = MultiCameraMemory(MemoryConfig.from_dict(meta["config"]), meta["dim"], tuple(meta["grid"]),
                             encoder_id=meta["encoder_id"])
     mem.load_state_dict(tensors, meta)
-    enc = LiteEncoder(pick_device("cpu"))
+    enc = LiteEncoder(torch.device("cpu"))
     read = mem.read()
     groups = [g for g in read.groups if g.kind in ("temporal", "retrieved")]
-    labels = enc.label(__import__("torch").stack([read.group_tokens(g).mean(0) for g in groups]), k=1)
+    labels = enc.label(torch.stack([read.group_tokens(g).mean(0) for g in groups]), k=1)
     fig, ax = plt.subplots(figsize=(11, 0.32 * len(groups) + 1.8))
     colours = plt.cm.tab10.colors
     for i, s in enumerate(shows):
