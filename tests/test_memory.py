@@ -329,9 +329,14 @@ def test_cuda_update_matches_cpu():
     g = torch.Generator().manual_seed(0)
     frames = torch.randn(60, *CLIP_GRID, 64, generator=g)
     cpu, gpu = (STARMemory(MemoryConfig(), 64, CLIP_GRID, device=d) for d in ("cpu", "cuda"))
+    on_gpu = frames.cuda()
     for i in range(60):
         cpu.update(frames[i], float(i))
-        gpu.update(frames[i], float(i))
+        torch.cuda.set_sync_debug_mode("error")    # any host-device sync inside update() raises
+        try:
+            gpu.update(on_gpu[i], float(i))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
     rc, rg = cpu.read(), gpu.read()
     assert [g.start for g in rc.groups] == [g.start for g in rg.groups]
     assert torch.allclose(rc.tokens, rg.tokens.cpu(), atol=1e-4)
