@@ -106,6 +106,20 @@ def test_bad_frames_are_counted_and_nothing_is_lost(backend):
         e.stop()
 
 
+def test_counters_add_up_while_a_frame_is_being_decoded(backend):
+    e = StreamEngine(backend, EngineConfig())
+    inside = {}
+
+    def slow_decode():
+        st = e.stats["cam"]      # read the counters as a reporter would, mid-decode
+        inside["sum"] = (st.received, st.sampled + st.dropped + st.rejected)
+        return frame()
+    e.offer("cam", 1.0, slow_decode)
+    assert inside["sum"][0] == inside["sum"][1]
+    st = e.stats["cam"]
+    assert st.received == st.sampled + st.dropped + st.rejected == 1
+
+
 def test_decoder_only_runs_for_due_frames(backend):
     e = engine_with(backend, sample_rate_hz=1.0)
     calls = []

@@ -202,16 +202,19 @@ class StreamEngine:
         `wait=True` (offline tools: replay into the engine, evaluation) blocks until the camera's slot
         is free instead of overwriting it, so no sampled frame is lost.
         """
+        # `received` is counted together with the outcome, so that received = sampled + dropped +
+        # rejected holds whenever the counters are read, also while a frame is being decoded.
         now = time.monotonic()
         with self._ingest_lock:
             st = self.stats.setdefault(camera, CameraStats())
-            st.received += 1
             if not math.isfinite(stamp) or stamp <= 0.0:
+                st.received += 1
                 return self._reject(st, "bad_stamp")
             reset_first = False
             last = self._last_stamp.get(camera)
             if last is not None and stamp < last:
                 if self.config.on_stamp_jump_back == "refuse":
+                    st.received += 1
                     return self._reject(st, "stamp_jumped_back")
                 reset_first = True                     # a new stream: start this camera's memory again
                 st.resets += 1
@@ -219,6 +222,7 @@ class StreamEngine:
             due = self._next_due.get(camera)
             if due is not None and stamp < due:
                 self._last_stamp[camera] = stamp
+                st.received += 1
                 st.dropped += 1
                 return "dropped"
         # decode outside the lock: it may take milliseconds
@@ -226,6 +230,7 @@ class StreamEngine:
             image = check_rgb(frame() if callable(frame) else frame)
         except FrameRejected as e:
             with self._ingest_lock:
+                st.received += 1
                 return self._reject(st, e.reason, detail=str(e))
         with self._frames_ready:
             while wait and camera in self._slots and not self._stop.is_set():
@@ -241,6 +246,7 @@ class StreamEngine:
                 st.overwritten += 1
                 reset_first = reset_first or old.reset_first
             self._slots[camera] = _Slot(image, stamp, now, reset_first)
+            st.received += 1
             st.sampled += 1
             self._frames_ready.notify()
         return "sampled"
