@@ -335,3 +335,40 @@ def test_time_conversion_round_trip():
     assert request_window(to_time(0), to_time(0)) is None
     lo, hi = request_window(to_time(5.0), to_time(0))
     assert lo == 5.0 and hi == math.inf
+
+
+def test_bad_model_path_leaves_the_node_unconfigured_and_answering(tmp_path):
+    domain = fresh_domain()
+    node = start_node(tmp_path, domain, backend="flash_vstream", model_path=str(tmp_path / "no_such_model"))
+    obs = Observer(domain)
+    try:
+        assert obs.spin_until(obs.query.service_is_ready, 60), node.output()
+        res = obs.ask_query()
+        assert not res.success and "not loaded" in res.error
+        assert obs.spin_until(lambda: "configure failed" in node.output(), 30), node.output()
+        assert "config.json" in node.output() and node.popen.poll() is None
+    finally:
+        obs.close()
+        node.stop()
+
+
+def test_memory_parameters_override_the_model_only_when_changed():
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from vstream_ros.ros.node import VStreamNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, args=["--ros-args", "-p", "backend:=tiny", "-p", "temporal_slots:=10",
+                                  "-p", "snapshot_path:=''", "-p", "autostart:=false"])
+    try:
+        node = VStreamNode(context=ctx)
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        cfg = node.engine.memory.config
+        assert cfg.temporal_slots == 10              # set on the command line
+        assert cfg.abstract_hidden == 16             # the tiny model's own q/k width, not the default 32
+        node._close_engine()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)

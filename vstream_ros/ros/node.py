@@ -113,7 +113,8 @@ class VStreamNode(LifecycleNode):
 
         t0 = time.monotonic()
         try:
-            overrides = {k: self.p(k) for k in MEMORY_FIELDS}
+            # memory sizes come from the model's config; a parameter set to other than its default wins
+            overrides = {k: v for k in MEMORY_FIELDS if (v := self.p(k)) != BY_NAME[k].default}
             backend = load_backend(self.p("backend"), device=self.p("device"), dtype=self.p("dtype"),
                                    model_path=self.p("model_path"), vision_tower_path=self.p("vision_tower_path"))
             memory_config = MemoryConfig(**{**backend.memory_config.to_dict(), **overrides})
@@ -121,10 +122,10 @@ class VStreamNode(LifecycleNode):
                                   encoder_batch_size=self.p("encoder_batch_size"),
                                   answer_queue_size=self.p("answer_queue_size"))
             engine = StreamEngine(backend, config, memory_config)
+            warm = engine.warm_up()
         except Exception as e:   # a bad model path or an out-of-memory GPU: say so, stay unconfigured
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
             return TransitionCallbackReturn.FAILURE
-        warm = engine.warm_up()
         status = engine.restore()
         (self.get_logger().error if status.startswith("ERROR") else self.get_logger().info)(status)
         engine.start()
