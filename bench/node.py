@@ -59,17 +59,13 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def pct(v: list[float], p: float) -> float:
-    s = sorted(v)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
-
-
 def run(cameras: int, backend: str, seconds: float) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
     from vstream_ros.ros.node import VStreamNode
     from vstream_ros.srv import Query
+    from vstream_ros.tools.evaluate import pct
 
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])

@@ -17,6 +17,7 @@ from std_srvs.srv import Trigger
 from vstream_ros.action import Ask
 from vstream_ros.memory.snapshot import read_snapshot
 from vstream_ros.msg import MemoryState
+from vstream_ros.ros.stamps import to_seconds, to_time
 from vstream_ros.srv import Query
 
 from conftest import REPO
@@ -75,15 +76,11 @@ class Observer(Client):
     def wait_settled(self, timeout=10.0) -> None:
         """Until a ~/memory_state published after this call shows every sampled frame encoded."""
         since = self.node.get_clock().now().nanoseconds * 1e-9 + 0.3
-        assert self.spin_until(lambda: self.state is not None and stamp_s(self.state.header.stamp) > since and all(
+        assert self.spin_until(lambda: self.state is not None and to_seconds(self.state.header.stamp) > since and all(
             c.frames_encoded == c.frames_sampled for c in self.state.cameras), timeout), self.state
 
     def ask_query(self, question="What did you see?", **kw) -> Query.Response:
         return self.call(self.query, Query.Request(question=question, **kw), timeout=60)
-
-
-def stamp_s(t) -> float:
-    return t.sec + t.nanosec * 1e-9
 
 
 def published_range(camera: Proc) -> tuple[float, float]:
@@ -147,18 +144,18 @@ def test_query_cites_evidence_from_both_cameras_within_the_published_span(stream
     assert res.latency_s > 0 and res.frames_in_memory >= 30
     assert {e.camera for e in res.evidence} == {"cam0", "cam1"}
     for e in res.evidence:
-        assert first - 1e-6 <= stamp_s(e.stamp) <= stamp_s(e.stamp_end) <= last + 1e-6, e
+        assert first - 1e-6 <= to_seconds(e.stamp) <= to_seconds(e.stamp_end) <= last + 1e-6, e
         assert e.kind in ("abstract", "temporal", "retrieved", "spatial")
     # a window selects what lies in it, and a camera filter selects the camera
     t0, t1 = first + 2.0, first + 4.0
-    res = obs.ask_query("What was there?", start=_t(t0), end=_t(t1), cameras=["cam1"], max_new_tokens=4)
+    res = obs.ask_query("What was there?", start=to_time(t0), end=to_time(t1), cameras=["cam1"], max_new_tokens=4)
     assert res.success, res.error
     assert {e.camera for e in res.evidence} == {"cam1"}
-    assert all(stamp_s(e.stamp_end) >= t0 - 1e-6 and stamp_s(e.stamp) <= t1 + 1e-6 for e in res.evidence)
+    assert all(to_seconds(e.stamp_end) >= t0 - 1e-6 and to_seconds(e.stamp) <= t1 + 1e-6 for e in res.evidence)
     # refusals, each immediate and explained
     for kw, err in ((dict(question="   "), "empty"), (dict(question="x" * 2001), "limit"),
                     (dict(question="?", cameras=["left"]), "camera"),
-                    (dict(question="?", start=_t(last + 100), end=_t(last + 200)), "nothing in memory")):
+                    (dict(question="?", start=to_time(last + 100), end=to_time(last + 200)), "nothing in memory")):
         r = obs.call(obs.query, Query.Request(**kw))
         assert not r.success and err in r.error, (kw, r.error)
 
@@ -200,13 +197,6 @@ def test_ask_action_streams_feedback_and_cancels(streaming):
     result = goal.result().get_result_async()
     assert obs.spin_until(result.done, 30)
     assert result.result().status == GoalStatus.STATUS_SUCCEEDED and result.result().result.success
-
-
-def _t(s: float):
-    from builtin_interfaces.msg import Time
-
-    ns = round(s * 1e9)
-    return Time(sec=ns // 10**9, nanosec=ns % 10**9)
 
 
 # ------------------------------------------------------------ malformed input
@@ -252,7 +242,7 @@ def memory_summary(obs: Observer) -> tuple:
     res = obs.ask_query(max_new_tokens=1)
     assert res.success, res.error
     cams = obs.cams()
-    return res.frames_in_memory, {k: (stamp_s(c.first_stamp), stamp_s(c.last_stamp)) for k, c in cams.items()}
+    return res.frames_in_memory, {k: (to_seconds(c.first_stamp), to_seconds(c.last_stamp)) for k, c in cams.items()}
 
 
 def test_memory_survives_restarts_kills_and_corruption(tmp_path):
@@ -328,7 +318,7 @@ def test_services_answer_before_configure(tmp_path):
 
 
 def test_time_conversion_round_trip():
-    from vstream_ros.ros.node import request_window, to_seconds, to_time
+    from vstream_ros.ros.stamps import request_window
 
     for t in (1.5, 1700000000.123456789, 0.999999999999):
         assert abs(to_seconds(to_time(t)) - t) < 1e-6

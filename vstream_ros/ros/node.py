@@ -10,7 +10,6 @@ Run: `vstream_node --ros-args --params-file config/vstream.yaml` (or `python -m 
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import time
 
@@ -31,33 +30,12 @@ from vstream_ros.engine import EngineConfig, FrameRejected, QueryResult, StreamE
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
 from vstream_ros.ros.params import BY_NAME, MEMORY_FIELDS, PARAMS
+from vstream_ros.ros.stamps import request_window, to_seconds, to_time
 from vstream_ros.srv import Query
 
 # engine settings a parameter change reaches at run time
 RUNTIME_ENGINE = ("sample_rate_hz", "on_stamp_jump_back", "autosave_period_s", "max_question_chars",
                   "default_max_new_tokens", "max_new_tokens_limit", "answer_timeout_s")
-
-
-def to_time(t: float) -> Time:
-    if not math.isfinite(t) or t <= 0:
-        return Time()
-    sec = math.floor(t)
-    ns = round((t - sec) * 1e9)
-    if ns >= 1_000_000_000:
-        sec, ns = sec + 1, ns - 1_000_000_000
-    return Time(sec=int(sec), nanosec=int(ns))
-
-
-def to_seconds(t: Time) -> float:
-    return t.sec + t.nanosec * 1e-9
-
-
-def request_window(start: Time, end: Time) -> tuple[float, float] | None:
-    """Query/Ask window: zero stamps mean unbounded; both zero: no window."""
-    t0, t1 = to_seconds(start), to_seconds(end)
-    if t0 == 0 and t1 == 0:
-        return None
-    return (t0 if t0 > 0 else -math.inf, t1 if t1 > 0 else math.inf)
 
 
 def camera_name(topic: str) -> str:

@@ -26,6 +26,7 @@ from rclpy.node import Node  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from vstream_ros.msg import MemoryState  # noqa: E402
+from vstream_ros.ros.stamps import to_seconds  # noqa: E402
 from vstream_ros.srv import Query  # noqa: E402
 from vstream_ros.tools.bags import write_image_bag  # noqa: E402
 from vstream_ros.tools.photos import PHOTOS, photo_frames, schedule  # noqa: E402
@@ -39,10 +40,6 @@ T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same cloc
 
 def clock(t: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t * 10) % 10}"
-
-
-def stamp_s(t) -> float:
-    return t.sec + t.nanosec * 1e-9
 
 
 class Client:
@@ -168,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n  Q: {q}\n  A: {res.answer if res.success else 'ERROR: ' + res.error}   "
                   f"({res.latency_s:.1f} s)")
             for e in res.evidence:
-                a, b = stamp_s(e.stamp), stamp_s(e.stamp_end)
+                a, b = to_seconds(e.stamp), to_seconds(e.stamp_end)
                 on_camera = sorted({s.name for s in shows if s.start <= b and a < s.end})
                 print(f"     evidence {e.kind:<9} {clock(a)} - {clock(b)}  camera {e.camera}  "
                       f"(relevance {e.weight:.2f})  on camera then: {', '.join(on_camera)}")
@@ -180,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"encoded {c.frames_encoded}, dropped {c.frames_dropped}, rejected {c.frames_rejected}; "
                   f"memory {tokens} tokens ({c.tokens_abstract} A + {c.tokens_temporal} T + "
                   f"{c.tokens_retrieved} R + {c.tokens_spatial} S), {(c.bytes_device + c.bytes_host) / 2**20:.1f} MiB, "
-                  f"{clock(stamp_s(c.first_stamp))} - {clock(stamp_s(c.last_stamp))}")
+                  f"{clock(to_seconds(c.first_stamp))} - {clock(to_seconds(c.last_stamp))}")
         saved = client.call(client.save, Trigger.Request())
         png = out / "memory_timeline.png"
         plot_timeline(out / "memory.safetensors", shows, png)
