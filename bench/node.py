@@ -86,7 +86,7 @@ def run(cameras: int, backend: str, seconds: float) -> dict:
     received0 = sum(s.received for s in engine.stats.values())
     time.sleep(seconds)
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
-    frames = list(engine.frame_log)[n0:]
+    frames = engine.frame_log.since(n0)
     received = sum(s.received for s in engine.stats.values()) - received0
     lat = [f.done_wall - f.stamp for f in frames]
     pub.join()

@@ -6,7 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from vstream_ros.engine import EngineConfig, FrameRejected, StreamEngine
+from vstream_ros.engine import EngineConfig, Outcome, StreamEngine
+from vstream_ros.engine.ingest import SAMPLED, rejected
+from vstream_ros.frames import FrameRejected
 from vstream_ros.memory.snapshot import read_snapshot
 from vstream_ros.models import load_backend
 
@@ -21,7 +23,7 @@ def frame(v=100, h=24, w=32):
 
 
 def engine_with(backend, **cfg):
-    e = StreamEngine(backend, EngineConfig(**cfg))
+    e = StreamEngine(backend, EngineConfig(**{"snapshot_path": "", **cfg}))
     e.start()
     return e
 
@@ -39,7 +41,7 @@ def test_sampling_is_by_stamp_not_by_count(backend):
         st = e.stats["cam"]
         assert st.received == 90 and st.received == st.sampled + st.dropped + st.rejected
         assert st.sampled == st.encoded == 6                   # 0, 0.5, ... 2.5 s
-        assert status.count("sampled") == 6
+        assert [x.outcome for x in status].count(Outcome.SAMPLED) == 6
         # the same 3 s at 10 Hz keep the same number of frames
         e.reset()
         feed(e, "cam", [2000.0 + i / 10 for i in range(30)])
@@ -53,12 +55,12 @@ def test_live_offers_keep_the_latest_frame(backend):
     e = StreamEngine(backend, EngineConfig(sample_rate_hz=10.0))   # not started: nothing is encoded
     statuses = [e.offer("cam", 1.0 + i, frame()) for i in range(5)]
     st = e.stats["cam"]
-    assert statuses == ["sampled"] * 5
+    assert statuses == [SAMPLED] * 5
     assert (st.sampled, st.dropped, st.overwritten) == (1, 4, 4)
     e.start()
     try:
         assert e.flush() and st.encoded == 1
-        assert e.memory.memories["cam"].stamp_range() == (5.0, 5.0)   # the newest one
+        assert e.memory.stamp_range("cam") == (5.0, 5.0)   # the newest one
     finally:
         e.stop()
 
@@ -67,18 +69,18 @@ def test_stamp_jump_back_resets_or_is_refused(backend):
     e = engine_with(backend, sample_rate_hz=1.0, on_stamp_jump_back="reset")
     try:
         feed(e, "cam", [10.0, 11.0, 12.0, 13.0])
-        assert e.flush() and e.memory.memories["cam"].frames_seen == 4
-        assert feed(e, "cam", [10.5]) == ["sampled"]           # the bag looped: a new stream
+        assert e.flush() and e.memory.camera_frames("cam") == 4
+        assert feed(e, "cam", [10.5]) == [SAMPLED]           # the bag looped: a new stream
         assert e.flush()
-        assert e.memory.memories["cam"].frames_seen == 1 and e.stats["cam"].resets == 1
-        assert e.memory.memories["cam"].stamp_range() == (10.5, 10.5)
+        assert e.memory.camera_frames("cam") == 1 and e.stats["cam"].resets == 1
+        assert e.memory.stamp_range("cam") == (10.5, 10.5)
     finally:
         e.stop()
     e = engine_with(backend, sample_rate_hz=1.0, on_stamp_jump_back="refuse")
     try:
         feed(e, "cam", [10.0, 11.0])
-        assert feed(e, "cam", [10.5]) == ["rejected: stamp_jumped_back"]
-        assert e.flush() and e.memory.memories["cam"].frames_seen == 2
+        assert feed(e, "cam", [10.5]) == [rejected("stamp_jumped_back")]
+        assert e.flush() and e.memory.camera_frames("cam") == 2
         assert e.stats["cam"].rejected_by_reason == {"stamp_jumped_back": 1}
     finally:
         e.stop()
@@ -88,20 +90,20 @@ def test_bad_frames_are_counted_and_nothing_is_lost(backend):
     e = engine_with(backend)
     try:
         feed(e, "cam", [1.0, 2.0])
-        assert e.offer("cam", 3.0, np.zeros((24, 32), np.uint8)) == "rejected: bad_image"
-        assert e.offer("cam", 4.0, frame(h=1, w=1)) == "rejected: zero_size"
-        assert e.offer("cam", 0.0, frame()) == "rejected: bad_stamp"
-        assert e.offer("cam", float("nan"), frame()) == "rejected: bad_stamp"
+        assert e.offer("cam", 3.0, np.zeros((24, 32), np.uint8)) == rejected("bad_image")
+        assert e.offer("cam", 4.0, frame(h=1, w=1)) == rejected("zero_size")
+        assert e.offer("cam", 0.0, frame()) == rejected("bad_stamp")
+        assert e.offer("cam", float("nan"), frame()) == rejected("bad_stamp")
 
         def undecodable():
             raise FrameRejected("corrupt_compressed", "not a JPEG")
-        assert e.offer("cam", 5.0, undecodable) == "rejected: corrupt_compressed"
-        assert e.reject("cam", FrameRejected("bad_step", "x")) == "rejected: bad_step"
+        assert e.offer("cam", 5.0, undecodable) == rejected("corrupt_compressed")
+        assert e.reject("cam", FrameRejected("bad_step", "x")) == rejected("bad_step")
         feed(e, "cam", [6.0])
         assert e.flush()
         st = e.stats["cam"]
         assert st.rejected == 6 and st.encoded == 3 and st.received == st.sampled + st.dropped + st.rejected
-        assert e.memory.memories["cam"].frames_seen == 3
+        assert e.memory.camera_frames("cam") == 3
     finally:
         e.stop()
 
@@ -224,9 +226,10 @@ def test_snapshot_survives_restart_and_corrupt_one_is_moved_aside(backend, tmp_p
     assert meta["frames_seen"] == 5
     e2 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
     assert e2.restore().startswith("restored 5 frames of 2 camera(s)")
-    assert e2.memory.memories["a"].stamp_range() == (1.0, 3.0)
+    assert e2.memory.stamp_range("a") == (1.0, 3.0)
     state = e2.camera_state()      # restored cameras are reported before any new frame arrives
-    assert set(state) == {"a", "b"} and state["a"]["stamp_range"] == (1.0, 3.0) and state["a"]["tokens"]["temporal"]
+    assert set(state) == {"a", "b"} and state["a"].memory.stamp_range == (1.0, 3.0)
+    assert state["a"].memory.tokens["temporal"]
     path.write_bytes(b"not a snapshot at all")
     e3 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
     status = e3.restore()

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 
-from vstream_ros.ros.params import PARAMS
+from vstream_ros.ros.params import PARAMS, descriptor
 
 from conftest import REPO
 
@@ -26,7 +26,7 @@ def test_yaml_declares_exactly_the_node_parameters_with_their_defaults():
 
 def test_every_parameter_has_a_descriptor_with_a_description():
     for p in PARAMS:
-        d = p.descriptor()
+        d = descriptor(p)
         assert d.description and d.name == p.name
         if p.range is not None:
             assert d.floating_point_range or d.integer_range

@@ -220,7 +220,7 @@ def test_multi_camera_read_names_cameras_in_order():
     with pytest.raises(KeyError):
         mc.read(cameras=["left"])
     mc.reset("rear")
-    assert mc.memories["rear"].frames_seen == 0 and mc.memories["front"].frames_seen == 5
+    assert mc.camera_frames("rear") == 0 and mc.camera_frames("front") == 5
 
 
 # ---------------------------------------------------------------- snapshots

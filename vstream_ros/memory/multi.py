@@ -1,8 +1,15 @@
-"""One STAR memory per camera, read together with each group naming its camera."""
+"""One STAR memory per camera, read together with each group naming its camera.
+
+The one owner of what the memory holds: per camera, its stamps (order is checked by the camera's
+memory), its span, its resets and its summary. Safe to share between threads: every public method
+holds one lock for its whole duration, and reads hand out copies.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 
 import torch
 
@@ -12,11 +19,22 @@ from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snap
 from vstream_ros.memory.star import Stamps, STARMemory
 
 
+@dataclass(frozen=True)
+class CameraSummary:
+    """What one camera's memory holds now (for ~/memory_state and reports), without reading it."""
+
+    frames_seen: int
+    tokens: dict[str, int]
+    bytes: dict[str, int]
+    stamp_range: tuple[float, float] | None
+
+
 class MultiCameraMemory:
     """Memories keyed by camera name, created on a camera's first frame.
 
     A read concatenates the selected cameras in the order asked for (all cameras: sorted by name),
     each as A | T | R | S, so the token layout is stable from one question to the next.
+    `version` grows with every change (update, reset, load), so a saver knows when it is behind.
     """
 
     def __init__(
@@ -30,40 +48,93 @@ class MultiCameraMemory:
     ) -> None:
         self.config, self.dim, self.grid = config, dim, (int(grid[0]), int(grid[1]))
         self.device, self.dtype, self.encoder_id = torch.device(device), dtype, encoder_id
-        self.memories: dict[str, STARMemory] = {}
+        self._memories: dict[str, STARMemory] = {}
         self._projections: tuple = (None, None)
+        self._lock = threading.RLock()
+        self.version = 0
 
     def _new(self) -> STARMemory:
         m = STARMemory(self.config, self.dim, self.grid, self.device, self.dtype, self.encoder_id)
         m.set_abstract_projections(*self._projections)
         return m
 
-    def camera(self, name: str) -> STARMemory:
-        if name not in self.memories:
-            self.memories[name] = self._new()
-        return self.memories[name]
-
+    # ------------------------------------------------------------------ state
     @property
     def cameras(self) -> list[str]:
-        return sorted(self.memories)
+        with self._lock:
+            return sorted(self._memories)
 
     @property
     def frames_seen(self) -> int:
-        return sum(m.frames_seen for m in self.memories.values())
+        with self._lock:
+            return sum(m.frames_seen for m in self._memories.values())
 
+    def camera_frames(self, camera: str) -> int:
+        """Frames the camera's memory has taken in (0 for a camera it does not know)."""
+        with self._lock:
+            m = self._memories.get(camera)
+            return m.frames_seen if m else 0
+
+    def last_stamp(self, camera: str) -> float | None:
+        with self._lock:
+            m = self._memories.get(camera)
+            return m.last_stamp if m else None
+
+    def stamp_range(self, camera: str | None = None) -> tuple[float, float] | None:
+        """First and last stamp of one camera, or of all cameras together; None when empty."""
+        with self._lock:
+            ranges = [r for c, m in self._memories.items() if camera in (None, c) and (r := m.stamp_range())]
+        if not ranges:
+            return None
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+    def summary(self, camera: str) -> CameraSummary | None:
+        with self._lock:
+            m = self._memories.get(camera)
+            if m is None:
+                return None
+            return CameraSummary(m.frames_seen, m.tokens_by_kind(), m.nbytes(), m.stamp_range())
+
+    def nbytes(self) -> dict[str, int]:
+        total = {"device": 0, "host": 0}
+        with self._lock:
+            for m in self._memories.values():
+                for k, v in m.nbytes().items():
+                    total[k] += v
+        return total
+
+    def tokens(self) -> int:
+        """Tokens a full read of every camera returns now."""
+        with self._lock:
+            return sum(sum(m.tokens_by_kind().values()) for m in self._memories.values())
+
+    # ---------------------------------------------------------------- changes
     def set_abstract_projections(self, q, k) -> None:
-        self._projections = (q, k)
-        for m in self.memories.values():
-            m.set_abstract_projections(q, k)
+        with self._lock:
+            self._projections = (q, k)
+            for m in self._memories.values():
+                m.set_abstract_projections(q, k)
 
     def update(self, camera: str, features: torch.Tensor, stamps: Stamps) -> None:
-        self.camera(camera).update(features, stamps)
+        """Add frames of one camera; ValueError (nothing changed) for stamps before its last one."""
+        with self._lock:
+            m = self._memories.get(camera)
+            if m is None:
+                m = self._new()
+            m.update(features, stamps)
+            self._memories[camera] = m
+            self.version += 1
 
     def reset(self, camera: str | None = None) -> None:
-        for name, m in self.memories.items():
-            if camera is None or name == camera:
-                m.reset()
+        """Forget one camera (a new stream started on it) or every camera."""
+        with self._lock:
+            if camera is None:
+                self._memories.clear()
+            else:
+                self._memories.pop(camera, None)
+            self.version += 1
 
+    # ------------------------------------------------------------------- read
     def read(
         self,
         cameras: list[str] | None = None,
@@ -71,31 +142,26 @@ class MultiCameraMemory:
         include_abstract: bool | None = None,
     ) -> MemoryRead:
         """Read the named cameras (empty or None: all). Unknown names raise KeyError."""
-        names = list(cameras) if cameras else self.cameras
-        unknown = [c for c in names if c not in self.memories]
-        if unknown:
-            raise KeyError(f"no memory for camera(s) {unknown}; known: {self.cameras}")
-        if not names:
-            return MemoryRead(torch.zeros(0, self.dim, device=self.device, dtype=self.dtype), [], 0)
-        return MemoryRead.concat([(c, self.memories[c].read(window, include_abstract)) for c in names])
-
-    def nbytes(self) -> dict[str, int]:
-        total = {"device": 0, "host": 0}
-        for m in self.memories.values():
-            for k, v in m.nbytes().items():
-                total[k] += v
-        return total
+        with self._lock:
+            names = list(cameras) if cameras else sorted(self._memories)
+            unknown = [c for c in names if c not in self._memories]
+            if unknown:
+                raise KeyError(f"no memory for camera(s) {unknown}; known: {sorted(self._memories)}")
+            if not names:
+                return MemoryRead(torch.zeros(0, self.dim, device=self.device, dtype=self.dtype), [], 0)
+            return MemoryRead.concat([(c, self._memories[c].read(window, include_abstract)) for c in names])
 
     # --------------------------------------------------------------- snapshot
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
-        tensors, cams = {}, []
-        for idx, name in enumerate(self.cameras):
-            t, meta = self.memories[name].state_dict()
-            tensors.update({f"{idx}.{k}": v for k, v in t.items()})
-            cams.append({"name": name, **meta})
-        meta = {"config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
-                "encoder_id": self.encoder_id, "frames_seen": self.frames_seen, "cameras": cams}
-        return tensors, meta
+        with self._lock:
+            tensors, cams = {}, []
+            for idx, name in enumerate(sorted(self._memories)):
+                t, meta = self._memories[name].state_dict()
+                tensors.update({f"{idx}.{k}": v for k, v in t.items()})
+                cams.append({"name": name, **meta})
+            meta = {"config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
+                    "encoder_id": self.encoder_id, "frames_seen": self.frames_seen, "cameras": cams}
+            return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Replace all cameras with the snapshot's; on SnapshotError nothing changes."""
@@ -109,7 +175,9 @@ class MultiCameraMemory:
                 restored[cam["name"]] = m
         except (KeyError, TypeError) as e:
             raise SnapshotError(f"snapshot camera table is incomplete: {e}") from e
-        self.memories = restored
+        with self._lock:
+            self._memories = restored
+            self.version += 1
 
     def save(self, path: str | os.PathLike) -> None:
         write_snapshot(path, *self.state_dict())

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from vstream_ros.frames import check_batch
 from vstream_ros.memory import MemoryConfig, MemoryRead, TokenGroup
 
 
@@ -78,10 +79,7 @@ def to_uint8_batch(frames: torch.Tensor | np.ndarray, device: torch.device) -> t
     x = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
     if x.dim() == 3:
         x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[-1] != 3 or x.dtype != torch.uint8:
-        raise ValueError(f"frames must be uint8 [B, H, W, 3] RGB, got {x.dtype} {tuple(x.shape)}")
-    if x.shape[1] < 2 or x.shape[2] < 2:
-        raise ValueError(f"frames are too small: {tuple(x.shape)}")
+    check_batch(tuple(x.shape), x.dtype)
     return x.to(device, non_blocking=True)
 
 
@@ -102,6 +100,14 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def device_memory_used(device: torch.device) -> float | None:
+    """Fraction of an accelerator's memory in use (None on a CPU)."""
+    if device.type != "cuda":
+        return None
+    free, total = torch.cuda.mem_get_info(device)
+    return 1.0 - free / total
 
 
 def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vstream_ros.engine import FrameRejected
+from vstream_ros.frames import FrameRejected
 
 # encoding -> (channels, bytes per channel)
 _LAYOUT = {

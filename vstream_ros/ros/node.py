@@ -26,25 +26,18 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from vstream_ros.action import Ask
-from vstream_ros.engine import EngineConfig, FrameRejected, QueryResult, StreamEngine
+from vstream_ros.cameras import camera_names
+from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
+from vstream_ros.engine import EngineConfig, Health, Outcome, QueryResult, StreamEngine, build_engine
+from vstream_ros.frames import FrameRejected
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
-from vstream_ros.ros.params import BY_NAME, MEMORY_FIELDS, PARAMS
+from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, descriptor
 from vstream_ros.ros.stamps import request_window, to_seconds, to_time
 from vstream_ros.srv import Query
 
 # engine settings a parameter change reaches at run time
-RUNTIME_ENGINE = ("sample_rate_hz", "on_stamp_jump_back", "autosave_period_s", "max_question_chars",
-                  "default_max_new_tokens", "max_new_tokens_limit", "answer_timeout_s")
-
-
-def camera_name(topic: str) -> str:
-    """/front/image_raw/compressed -> front (image_transport suffixes dropped)."""
-    parts = [p for p in topic.split("/") if p]
-    while len(parts) > 1 and parts[-1] in ("compressed", "image_raw", "image", "image_rect", "image_color",
-                                           "image_rect_color"):
-        parts.pop()
-    return "/".join(parts) or "camera"
+RUNTIME_ENGINE = runtime_names(EngineConfig)
 
 
 def fill_response(res, result: QueryResult):
@@ -60,7 +53,7 @@ class VStreamNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vstream", **kwargs)
         for p in PARAMS:
-            self.declare_parameter(p.name, p.default, p.descriptor())
+            self.declare_parameter(p.name, p.default, descriptor(p))
         self.engine: StreamEngine | None = None
         self._subs = []
         self._ingest_groups: list[MutuallyExclusiveCallbackGroup] = []
@@ -84,22 +77,16 @@ class VStreamNode(LifecycleNode):
     def p(self, name: str):
         return self.get_parameter(name).value
 
+    def settings(self, cls: type):
+        """A settings dataclass filled from this node's parameters of the same names."""
+        return cls(**{spec.name: self.p(spec.name) for spec in SECTIONS[cls]})
+
     # ------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        from vstream_ros.memory import MemoryConfig
-        from vstream_ros.models import load_backend
-
         t0 = time.monotonic()
         try:
-            # memory sizes come from the model's config; a parameter set to other than its default wins
-            overrides = {k: v for k in MEMORY_FIELDS if (v := self.p(k)) != BY_NAME[k].default}
-            backend = load_backend(self.p("backend"), device=self.p("device"), dtype=self.p("dtype"),
-                                   model_path=self.p("model_path"), vision_tower_path=self.p("vision_tower_path"))
-            memory_config = MemoryConfig(**{**backend.memory_config.to_dict(), **overrides})
-            config = EngineConfig(**{k: self.p(k) for k in RUNTIME_ENGINE}, snapshot_path=self.p("snapshot_path"),
-                                  encoder_batch_size=self.p("encoder_batch_size"),
-                                  answer_queue_size=self.p("answer_queue_size"))
-            engine = StreamEngine(backend, config, memory_config)
+            engine = build_engine(self.settings(BackendConfig), self.settings(EngineConfig),
+                                  self.settings(MemorySizes))
             warm = engine.warm_up()
         except Exception as e:   # a bad model path or an out-of-memory GPU: say so, stay unconfigured
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
@@ -108,11 +95,11 @@ class VStreamNode(LifecycleNode):
         (self.get_logger().error if status.startswith("ERROR") else self.get_logger().info)(status)
         engine.start()
         self.engine = engine
-        enc = backend.encoder
+        enc = engine.backend.encoder
         self.get_logger().info(
-            f"backend {backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s "
+            f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s "
             f"(warm-up {warm:.1f} s); memory "
-            f"{memory_config.full_tokens(enc.feature_grid)} tokens per camera")
+            f"{engine.memory.config.full_tokens(enc.feature_grid)} tokens per camera")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -121,7 +108,7 @@ class VStreamNode(LifecycleNode):
         if names and len(names) != len(topics):
             self.get_logger().error(f"camera_names has {len(names)} names for {len(topics)} topics")
             return TransitionCallbackReturn.FAILURE
-        names = names or [camera_name(t) for t in topics]
+        names = names or camera_names(topics)
         known = dict(self.get_topic_names_and_types())
         qos = QoSProfile(depth=self.p("qos_depth"), reliability=ReliabilityPolicy.RELIABLE) \
             if self.p("qos_reliability") == "reliable" \
@@ -186,7 +173,7 @@ class VStreamNode(LifecycleNode):
     def _offer(self, camera: str, msg, decode) -> None:
         stamp = to_seconds(msg.header.stamp)
         status = self.engine.offer(camera, stamp, functools.partial(decode, msg, self._max_pixels))
-        if status.startswith("rejected"):
+        if status.outcome is Outcome.REJECTED:
             self.get_logger().warning(f"{camera}: {status} (stamp {stamp:.3f})", throttle_duration_sec=5.0)
 
     # ------------------------------------------------------------ questions
@@ -280,9 +267,11 @@ class VStreamNode(LifecycleNode):
             self._diag_pub.publish(diag)
             self._state_pub.publish(msg)
             return
-        now = time.monotonic()
-        for cam, s in engine.camera_state().items():
-            st, tok, nbytes, rng = s["stats"], s["tokens"], s["bytes"], s["stamp_range"]
+        for cam, r in engine.camera_state().items():
+            st, mem = r.stats, r.memory
+            tok = mem.tokens if mem else {}
+            nbytes = mem.bytes if mem else {"device": 0, "host": 0}
+            rng = mem.stamp_range if mem else None
             msg.cameras.append(CameraMemoryState(
                 camera=cam, frames_received=st.received, frames_sampled=st.sampled, frames_encoded=st.encoded,
                 frames_dropped=st.dropped, frames_rejected=st.rejected,
@@ -291,55 +280,16 @@ class VStreamNode(LifecycleNode):
                 tokens_abstract=tok.get("abstract", 0), tokens_retrieved=tok.get("retrieved", 0),
                 bytes_device=nbytes["device"], bytes_host=nbytes["host"], ingest_lag_s=st.ingest_lag_s,
                 last_encode_latency_s=st.last_encode_latency_s))
-            diag.status.append(self._camera_diagnostic(cam, st, now))
         msg.answer_queue_length = engine.queue_length
         msg.last_answer_latency_s = engine.last_answer_latency_s
-        diag.status.append(self._engine_diagnostic(engine))
+        diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
         self._state_pub.publish(msg)
         self._diag_pub.publish(diag)
 
-    def _camera_diagnostic(self, cam: str, st, now: float) -> DiagnosticStatus:
-        prev = self._last_diag.get(cam, (now - self.p("memory_state_period_s"), 0, 0, 0))   # new camera: from 0
-        self._last_diag[cam] = (now, st.encoded, st.overwritten, st.rejected)
-        dt = max(now - prev[0], 1e-6)
-        rate, overwritten, rejected = (st.encoded - prev[1]) / dt, st.overwritten - prev[2], st.rejected - prev[3]
-        period = self.p("memory_state_period_s")
-        level, problems = DiagnosticStatus.OK, []
-        if rejected:
-            level, problems = DiagnosticStatus.WARN, [f"{rejected} frames refused"]
-        if overwritten:
-            level = DiagnosticStatus.WARN
-            problems.append(f"{overwritten} sampled frames overwritten before encoding (encoder too slow)")
-        if st.ingest_lag_s > max(2.0, 4 * period):
-            level = DiagnosticStatus.ERROR
-            problems.append(f"ingest lag {st.ingest_lag_s:.2f} s")
-        values = {"encode_rate_hz": f"{rate:.2f}", "received": st.received, "sampled": st.sampled,
-                  "encoded": st.encoded, "dropped": st.dropped, "rejected": st.rejected,
-                  "ingest_lag_s": f"{st.ingest_lag_s:.3f}", "resets": st.resets,
-                  **{f"rejected_{k}": v for k, v in st.rejected_by_reason.items()}}
-        return DiagnosticStatus(level=level, name=f"vstream: camera {cam}", hardware_id="vstream",
-                                message="; ".join(problems) or "ok",
-                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
 
-    def _engine_diagnostic(self, engine: StreamEngine) -> DiagnosticStatus:
-        import torch
-
-        level, problems = DiagnosticStatus.OK, []
-        values = {"answer_queue": engine.queue_length, "answer_queue_size": engine.config.answer_queue_size,
-                  "last_answer_latency_s": f"{engine.last_answer_latency_s:.3f}",
-                  "frames_in_memory": engine.memory.frames_seen, "snapshot": engine.snapshot_status}
-        if engine.queue_length >= engine.config.answer_queue_size:
-            level, problems = DiagnosticStatus.WARN, ["answer queue full"]
-        dev = engine.backend.encoder.device
-        if dev.type == "cuda":
-            free, total = torch.cuda.mem_get_info(dev)
-            values["device_memory_used_fraction"] = f"{1 - free / total:.3f}"
-            if free / total < 0.05:
-                level = DiagnosticStatus.ERROR
-                problems.append("device memory nearly full")
-        return DiagnosticStatus(level=level, name="vstream: engine", hardware_id="vstream",
-                                message="; ".join(problems) or "ok",
-                                values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+def diagnostic(h: Health) -> DiagnosticStatus:
+    return DiagnosticStatus(level=bytes([int(h.level)]), name=h.name, hardware_id="vstream", message=h.message,
+                            values=[KeyValue(key=k, value=v) for k, v in h.values.items()])
 
 
 def main(args: list[str] | None = None) -> int:

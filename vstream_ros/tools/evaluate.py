@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vstream_ros.engine import EngineConfig, FrameRejected, StreamEngine
+from vstream_ros.cameras import camera_names
+from vstream_ros.engine import EngineConfig, Outcome, StreamEngine, build_engine
+from vstream_ros.frames import FrameRejected
 from vstream_ros.tools.questions import LETTERS, Question, load_questions
 
 Frame = tuple[str, float, Callable[[], np.ndarray]]   # camera, stamp (s), decoder
@@ -68,10 +70,8 @@ def bag_frames(path: Path) -> Iterator[Frame]:
                  ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")]
         if not conns:
             raise ValueError(f"{path} has no Image or CompressedImage topic: {sorted(reader.topics)}")
-        names = {c.topic: c.topic.strip("/").removesuffix("/compressed").removesuffix("/image_raw") or c.topic
-                 for c in conns}
-        if len(set(names.values())) < len(names):    # /image and /image/compressed: keep them apart
-            names = {c.topic: c.topic.strip("/") for c in conns}
+        topics = sorted({c.topic for c in conns})
+        names = dict(zip(topics, camera_names(topics), strict=True))
         for conn, t_ns, raw in reader.messages(connections=conns):
             mtype = normalize_type(conn.msgtype)
             msg = TYPESTORE.deserialize_cdr(payload(raw), mtype)
@@ -167,7 +167,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                     return True
                 status = engine.offer(cam, stamp, decode, wait=True)
                 pending = None
-                if status == "sampled":
+                if status.outcome is Outcome.SAMPLED:
                     fed += 1
                     if fed % 25 == 0:
                         engine.flush()
@@ -209,7 +209,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
         pass
     bar.close()
     memory_curve.append(memory_point(engine))
-    timings = list(engine.frame_log)
+    timings = engine.frame_log.since(0)
     system = {
         "frames_offered_sampled": fed, "frames_encoded": len(timings),
         "ingest_frames_per_s": len(timings) / feed_time if feed_time else None,
@@ -230,14 +230,13 @@ def _ms(v: float | None) -> float | None:
 
 
 def engine_span(engine: StreamEngine, t_first: float) -> float:
-    ends = [m.last_stamp for m in engine.memory.memories.values() if m.last_stamp is not None]
-    return (max(ends) - t_first) if ends else 0.0
+    span = engine.memory.stamp_range()
+    return (span[1] - t_first) if span else 0.0
 
 
 def memory_point(engine: StreamEngine) -> dict:
     b = engine.memory.nbytes()
-    tokens = sum(sum(m.tokens_by_kind().values()) for m in engine.memory.memories.values())
-    return {"frames_seen": engine.memory.frames_seen, "tokens": tokens, "bytes_device": b["device"],
+    return {"frames_seen": engine.memory.frames_seen, "tokens": engine.memory.tokens(), "bytes_device": b["device"],
             "bytes_host": b["host"], "rss_bytes": rss_bytes()}
 
 
@@ -367,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("out/eval"))
     args = ap.parse_args(argv)
 
-    from vstream_ros.models import load_backend
+    from vstream_ros.config import BackendConfig
 
     try:
         video = None if args.video_id == "all" else (args.video_id or args.input.stem)
@@ -379,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         if not questions:
             raise ValueError(f"no questions for {video or args.input} in {args.questions}")
         questions = questions[: args.limit] if args.limit else questions
-        backend = load_backend(args.backend, device=args.device, model_path=args.model_path)
-        engine = StreamEngine(backend, EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600,
-                                                    max_new_tokens_limit=max(512, args.max_new_tokens)))
+        engine = build_engine(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
+                              EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
+                                           max_new_tokens_limit=max(512, args.max_new_tokens)))
         engine.start()
         try:
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows)

@@ -1,0 +1,170 @@
+"""The answer service: questions in, answers with evidence out, never in the way of ingest.
+
+Owns the bounded question queue, the checks a question passes before it is queued, and the answer
+worker thread. The worker reads the memory (a copy, under the memory's lock only for the read) and
+generates outside any lock, so encoding never waits for an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from vstream_ros.engine.config import EngineConfig
+from vstream_ros.engine.worker import Worker
+from vstream_ros.memory import MultiCameraMemory, TokenGroup
+from vstream_ros.models.base import Answerer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QueryResult:
+    success: bool
+    error: str = ""
+    answer: str = ""
+    evidence: list[TokenGroup] = field(default_factory=list)
+    latency_s: float = 0.0
+    frames_in_memory: int = 0
+    tokens: int = 0
+    limitations: str = ""
+    stats: dict = field(default_factory=dict)
+
+
+class QuestionJob:
+    """A question in flight. `on_piece(text_so_far, tokens)` is called from the answer worker."""
+
+    def __init__(self, question: str, window, cameras, max_new_tokens: int,
+                 on_piece: Callable[[str, int], None] | None) -> None:
+        self.question, self.window, self.cameras = question, window, cameras
+        self.max_new_tokens, self.on_piece = max_new_tokens, on_piece
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+        self.submitted = time.monotonic()
+        self.result: QueryResult | None = None
+
+    def wait(self, timeout: float | None = None) -> QueryResult:
+        if not self.done.wait(timeout):
+            self.cancel.set()
+            self.done.wait(5.0)
+        return self.result or QueryResult(False, "timed out waiting for the answer")
+
+    def finish(self, result: QueryResult) -> None:
+        result.latency_s = time.monotonic() - self.submitted
+        self.result = result
+        self.done.set()
+
+
+class AnswerService(Worker):
+    thread_name = "vstream-answer"
+
+    def __init__(self, config: Callable[[], EngineConfig], memory: MultiCameraMemory, answerer: Answerer) -> None:
+        super().__init__()
+        self._config = config
+        self.memory, self.answerer = memory, answerer
+        self._queue: queue.Queue[QuestionJob] = queue.Queue(maxsize=config().answer_queue_size)
+        self.last_answer_latency_s = 0.0
+
+    # ---------------------------------------------------------------- life
+    def stop(self) -> None:
+        """Stop the worker; questions still queued are answered with an error, not left hanging."""
+        super().stop()
+        while True:
+            try:
+                self._queue.get_nowait().finish(QueryResult(False, "the engine stopped"))
+            except queue.Empty:
+                break
+
+    @property
+    def queue_length(self) -> int:
+        return self._queue.qsize()
+
+    # ------------------------------------------------------------ questions
+    def ask(self, question: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
+            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None) -> QuestionJob:
+        """Queue a question; returns at once. A job refused here is already finished with an error."""
+        job = QuestionJob(question, window, list(cameras or []), max_new_tokens, on_piece)
+        error = self._validate(job)
+        if error:
+            job.finish(QueryResult(False, error, frames_in_memory=self.memory.frames_seen))
+            return job
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            job.finish(QueryResult(False, f"too many questions waiting ({self._queue.maxsize}); try again shortly"))
+        return job
+
+    def _validate(self, job: QuestionJob) -> str:
+        c = self._config()
+        q = job.question.strip() if isinstance(job.question, str) else ""
+        if not q:
+            return "the question is empty"
+        if len(job.question) > c.max_question_chars:
+            return f"the question has {len(job.question)} characters; the limit is {c.max_question_chars}"
+        job.question = q
+        n = job.max_new_tokens or c.default_max_new_tokens
+        job.max_new_tokens = max(1, min(int(n), c.max_new_tokens_limit))
+        if not self.alive:
+            return "the engine is not running"
+        known = self.memory.cameras
+        unknown = [x for x in job.cameras if x not in known]
+        if unknown:
+            return f"no frames from camera(s) {unknown}; cameras with frames: {known}"
+        if not known or self.memory.frames_seen == 0:
+            return "the memory is empty: no frame has been encoded yet"
+        if job.window is not None:
+            t0, t1 = job.window
+            if t0 > t1:
+                return f"the time window starts ({t0:.3f}) after it ends ({t1:.3f})"
+            spans = [self.memory.stamp_range(cam) for cam in (job.cameras or known)]
+            if not any(s and s[1] >= t0 and s[0] <= t1 for s in spans):
+                return f"nothing in memory between {t0:.3f} and {t1:.3f}"
+        return ""
+
+    # --------------------------------------------------------------- worker
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                job.finish(self._answer(job))
+            except Exception as e:   # keep answering the next questions
+                log.exception("answer failed")
+                if isinstance(e, torch.OutOfMemoryError):
+                    torch.cuda.empty_cache()
+                job.finish(QueryResult(False, f"answer failed: {type(e).__name__}: {e}"))
+            self.last_answer_latency_s = job.result.latency_s
+
+    def _answer(self, job: QuestionJob) -> QueryResult:
+        timeout = self._config().answer_timeout_s
+        deadline = job.submitted + timeout
+        if job.cancel.is_set():
+            return QueryResult(False, "cancelled before it started")
+        if time.monotonic() > deadline:
+            return QueryResult(False, f"timed out after {timeout:.0f} s in the queue")
+        read = self.memory.read(job.cameras or None, job.window)
+        if read.num_tokens == 0:
+            return QueryResult(False, "nothing in memory for that time window and camera selection",
+                               frames_in_memory=self.memory.frames_seen)
+        ans = self.answerer.answer(read, job.question, job.max_new_tokens, job.cancel)
+        text, tokens = "", 0
+        for piece in ans.pieces:
+            text += piece
+            tokens = ans.stats.get("tokens", tokens + 1)
+            if job.on_piece:
+                job.on_piece(text, tokens)
+            if time.monotonic() > deadline:
+                job.cancel.set()
+        if job.cancel.is_set() and time.monotonic() > deadline:
+            return QueryResult(False, f"timed out after {timeout:.0f} s", text, ans.evidence,
+                               frames_in_memory=read.frames_seen, tokens=tokens)
+        return QueryResult(True, "", text.strip(), ans.evidence, frames_in_memory=read.frames_seen,
+                           tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=ans.stats)

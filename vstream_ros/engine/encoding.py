@@ -1,0 +1,143 @@
+"""The encoder worker: the one thread that turns sampled frames into memory.
+
+Owns the encoder thread, its failure record and the per-frame timing log. It takes the due frames
+from the ingest, encodes them in one batch per image size, and writes them into the memory (the
+memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
+and repeated failures show in the engine's health.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vstream_ros.engine.ingest import Ingest, PendingFrame
+from vstream_ros.engine.worker import Worker
+from vstream_ros.memory import MultiCameraMemory
+from vstream_ros.models.base import FrameEncoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FrameTiming:
+    """One encoded frame: for benchmarks and evaluation reports."""
+
+    camera: str
+    stamp: float
+    encode_s: float        # the encoder's batch time divided by the frames in the batch
+    update_s: float        # the memory update of this frame
+    lag_s: float           # from offer() to the end of the update
+    done_wall: float       # time.time() at the end of the update (to compare with header stamps)
+
+
+class FrameLog:
+    """The newest `capacity` frame timings in fixed arrays: its size never grows with the stream."""
+
+    _FIELDS = ("stamp", "encode_s", "update_s", "lag_s", "done_wall")
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self._cols = {f: np.zeros(capacity, np.float64) for f in self._FIELDS}
+        self._camera = np.zeros(capacity, np.int32)
+        self._names: list[str] = []
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def append(self, t: FrameTiming) -> None:
+        with self._lock:
+            i = self._total % self.capacity
+            if t.camera not in self._names:
+                self._names.append(t.camera)
+            self._camera[i] = self._names.index(t.camera)
+            for f in self._FIELDS:
+                self._cols[f][i] = getattr(t, f)
+            self._total += 1
+
+    def __len__(self) -> int:
+        """Frames logged since the start (the oldest beyond `capacity` are gone)."""
+        return self._total
+
+    def since(self, start: int = 0) -> list[FrameTiming]:
+        """Timings of frames logged at or after position `start` that are still kept, oldest first."""
+        with self._lock:
+            first = max(start, self._total - self.capacity)
+            rows = [k % self.capacity for k in range(first, self._total)]
+            return [FrameTiming(self._names[self._camera[i]], *(float(self._cols[f][i]) for f in self._FIELDS))
+                    for i in rows]
+
+
+class EncoderWorker(Worker):
+    thread_name = "vstream-encoder"
+
+    def __init__(self, ingest: Ingest, encoder: FrameEncoder, memory: MultiCameraMemory,
+                 batch_size: Callable[[], int]) -> None:
+        super().__init__()
+        self.ingest, self.encoder, self.memory = ingest, encoder, memory
+        self._batch_size = batch_size
+        self.frame_log = FrameLog()
+        self.failures = 0                  # batches or frames that failed, in a row
+        self.last_error = ""
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self.ingest.take(self._batch_size())
+            if not batch:
+                continue
+            try:
+                self.encode_batch(batch)
+            except Exception as e:   # last resort: the thread must outlive any one batch
+                log.exception("encoder worker failed on a batch")
+                self._failed(batch, "worker_error", f"{type(e).__name__}: {e}")
+            finally:
+                self.ingest.batch_done()
+
+    def encode_batch(self, batch: list[PendingFrame]) -> None:
+        """Encode frames of several cameras (grouped by image size) and write them into the memory."""
+        by_shape: dict[tuple, list[PendingFrame]] = {}
+        for p in batch:
+            by_shape.setdefault(p.frame.shape, []).append(p)
+        for group in by_shape.values():
+            t0 = time.perf_counter()
+            try:
+                feats = self.encoder.encode(np.stack([p.frame for p in group]))
+            except torch.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                self._failed(group, "out_of_memory", "the GPU ran out of memory while encoding")
+                continue
+            except Exception as e:   # a model error must not kill ingest; count and go on
+                log.exception("encoder failed")
+                self._failed(group, "encode_failed", f"{type(e).__name__}: {e}")
+                continue
+            encode_s = (time.perf_counter() - t0) / len(group)
+            for p, f in zip(group, feats, strict=True):
+                self._write(p, f, encode_s)
+
+    def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float) -> None:
+        t1 = time.perf_counter()
+        try:
+            if p.reset_first:
+                self.memory.reset(p.camera)
+            self.memory.update(p.camera, features, p.stamp)
+        except Exception as e:   # a stamp out of order, a GPU out of memory, a broken state: count it
+            if isinstance(e, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            self._failed([p], "memory_update", f"{type(e).__name__}: {e}")
+            return
+        lag = time.monotonic() - p.offered
+        self.frame_log.append(FrameTiming(p.camera, p.stamp, encode_s, time.perf_counter() - t1, lag, time.time()))
+        self.ingest.encoded(p, encode_s, lag)
+        self.failures = 0
+
+    def _failed(self, frames: list[PendingFrame], reason: str, detail: str) -> None:
+        log.warning("dropping %d frame(s): %s", len(frames), detail)
+        self.failures += 1
+        self.last_error = f"{reason}: {detail}"
+        for p in frames:
+            self.ingest.failed(p, reason)

@@ -1,0 +1,224 @@
+"""Ingest: what happens to a frame between a camera callback and the encoder.
+
+Owns, per camera: the sampler's state (the next stamp due, the last stamp offered), the latest-frame
+slot the encoder worker takes from, and the counters. `offer()` never runs a model and never waits
+for one (unless a tool asks it to wait for a free slot). The memory owns what was encoded; the
+sampler asks it for a camera's last stamp when it has none of its own (after a restart or reset).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+
+from vstream_ros.engine.config import EngineConfig
+from vstream_ros.frames import FrameRejected, check_rgb
+
+
+class Outcome(StrEnum):
+    SAMPLED = "sampled"       # due by stamp: it waits in the camera's slot for the encoder
+    DROPPED = "dropped"       # not due yet by stamp
+    REJECTED = "rejected"     # unusable (the reason says why)
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What `offer()` did with a frame."""
+
+    outcome: Outcome
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.outcome}: {self.reason}" if self.reason else str(self.outcome)
+
+
+SAMPLED = Offered(Outcome.SAMPLED)
+DROPPED = Offered(Outcome.DROPPED)
+
+
+def rejected(reason: str) -> Offered:
+    return Offered(Outcome.REJECTED, reason)
+
+
+@dataclass
+class CameraStats:
+    """received = sampled + dropped + rejected at every moment; encoded <= sampled."""
+
+    received: int = 0
+    sampled: int = 0
+    encoded: int = 0
+    dropped: int = 0                       # skipped by sampling, or overwritten before encoding
+    overwritten: int = 0                   # of dropped: sampled, then replaced by a newer frame
+    rejected: int = 0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    resets: int = 0
+    last_encode_latency_s: float = 0.0
+    ingest_lag_s: float = 0.0              # from offer() to the memory update, newest encoded frame
+
+    def copy(self) -> CameraStats:
+        return replace(self, rejected_by_reason=Counter(self.rejected_by_reason))
+
+
+@dataclass(slots=True)
+class PendingFrame:
+    """A sampled frame waiting for the encoder."""
+
+    camera: str
+    frame: np.ndarray
+    stamp: float
+    offered: float                         # time.monotonic() of the offer
+    reset_first: bool                      # a new stream began on this camera: forget its memory first
+
+
+class Ingest:
+    def __init__(self, config: Callable[[], EngineConfig], memory_last_stamp: Callable[[str], float | None]) -> None:
+        self._config = config
+        self._memory_last_stamp = memory_last_stamp
+        self.stats: dict[str, CameraStats] = {}
+        self._slots: dict[str, PendingFrame] = {}
+        self._next_due: dict[str, float] = {}
+        self._last_stamp: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._busy = False                 # the encoder holds a batch taken from here
+        self._closed = False
+
+    # ------------------------------------------------------------------ offers
+    def offer(self, camera: str, stamp: float, frame: np.ndarray | Callable[[], np.ndarray],
+              wait: bool = False) -> Offered:
+        """Offer one frame (uint8 [H, W, 3] RGB, or a callable that decodes it) with its stamp in seconds.
+
+        A callable is only called for frames that are due, so compressed frames skipped by sampling
+        are never decoded; it raises FrameRejected for a frame it cannot decode. Frames of one camera
+        must come from one thread at a time; cameras may be offered concurrently. `wait=True` (offline
+        tools) blocks until the camera's slot is free instead of overwriting it.
+        """
+        # `received` is counted together with the outcome, so that received = sampled + dropped +
+        # rejected holds whenever the counters are read, also while a frame is being decoded.
+        now = time.monotonic()
+        cfg = self._config()
+        with self._lock:
+            st = self.stats.setdefault(camera, CameraStats())
+            if not math.isfinite(stamp) or stamp <= 0.0:
+                st.received += 1
+                return self._reject(st, "bad_stamp")
+            reset_first = False
+            last = self._last_stamp.get(camera)
+            if last is None:
+                last = self._memory_last_stamp(camera)
+            if last is not None and stamp < last:
+                if cfg.on_stamp_jump_back == "refuse":
+                    st.received += 1
+                    return self._reject(st, "stamp_jumped_back")
+                reset_first = True                     # a new stream: start this camera's memory again
+                st.resets += 1
+                self._next_due.pop(camera, None)
+            due = self._next_due.get(camera)
+            if due is not None and stamp < due:
+                self._last_stamp[camera] = stamp
+                st.received += 1
+                st.dropped += 1
+                return DROPPED
+        try:                                            # decode outside the lock: it may take milliseconds
+            image = check_rgb(frame() if callable(frame) else frame)
+        except FrameRejected as e:
+            with self._lock:
+                st.received += 1
+                return self._reject(st, e.reason)
+        with self._ready:
+            while wait and camera in self._slots and not self._closed:
+                self._ready.wait(0.1)
+            period = 1.0 / cfg.sample_rate_hz
+            due = self._next_due.get(camera)
+            self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
+            self._last_stamp[camera] = stamp
+            old = self._slots.get(camera)
+            if old is not None:                         # not encoded yet: the newer frame wins
+                st.sampled -= 1
+                st.dropped += 1
+                st.overwritten += 1
+                reset_first = reset_first or old.reset_first
+            self._slots[camera] = PendingFrame(camera, image, stamp, now, reset_first)
+            st.received += 1
+            st.sampled += 1
+            self._ready.notify_all()
+        return SAMPLED
+
+    def reject(self, camera: str, error: FrameRejected) -> Offered:
+        """Count a frame the caller refused before offering it (a malformed message, say)."""
+        with self._lock:
+            st = self.stats.setdefault(camera, CameraStats())
+            st.received += 1
+            return self._reject(st, error.reason)
+
+    @staticmethod
+    def _reject(st: CameraStats, reason: str) -> Offered:
+        st.rejected += 1
+        st.rejected_by_reason[reason] += 1
+        return rejected(reason)
+
+    # --------------------------------------------------------- the encoder side
+    def take(self, max_frames: int, timeout: float = 0.5) -> list[PendingFrame]:
+        """The oldest waiting frames, one per camera (empty after `timeout` or once closed)."""
+        with self._ready:
+            if not self._slots and not self._closed:
+                self._ready.wait(timeout)
+            if self._closed or not self._slots:
+                return []
+            cams = sorted(self._slots, key=lambda c: self._slots[c].offered)[:max_frames]
+            batch = [self._slots.pop(c) for c in cams]
+            self._busy = True
+            self._ready.notify_all()                    # offers waiting for a free slot
+            return batch
+
+    def encoded(self, frame: PendingFrame, encode_s: float, lag_s: float) -> None:
+        with self._lock:
+            st = self.stats[frame.camera]
+            st.encoded += 1
+            st.last_encode_latency_s = encode_s
+            st.ingest_lag_s = lag_s
+
+    def failed(self, frame: PendingFrame, reason: str) -> None:
+        """A sampled frame the encoder or the memory could not take: counted as rejected instead."""
+        with self._lock:
+            st = self.stats[frame.camera]
+            st.sampled -= 1
+            self._reject(st, reason)
+
+    def batch_done(self) -> None:
+        with self._lock:
+            self._busy = False
+
+    def pending(self) -> bool:
+        """Frames wait in a slot or are being encoded."""
+        with self._lock:
+            return bool(self._slots) or self._busy
+
+    # ------------------------------------------------------------------- state
+    def forget_stamps(self) -> None:
+        """Drop the sampler's stamp state (after the memory was reset or restored): the memory's own
+        last stamps decide what comes next."""
+        with self._lock:
+            self._next_due.clear()
+            self._last_stamp.clear()
+
+    def open(self) -> None:
+        with self._lock:
+            self._closed = False
+
+    def close(self) -> None:
+        """Wake every waiter: offers waiting for a slot return, `take` returns empty."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def stats_copy(self) -> dict[str, CameraStats]:
+        with self._lock:
+            return {c: s.copy() for c, s in self.stats.items()}

@@ -1,0 +1,171 @@
+"""StreamEngine: frames in, questions answered, memory kept. Plain Python + torch, no ROS.
+
+A short composer of parts that each own one job:
+- `Ingest` (ingest.py): stamp sampling, the latest-frame slot per camera, the counters;
+- `EncoderWorker` (encoding.py): the thread that encodes due frames into the memory;
+- `MultiCameraMemory` (memory/): what was seen, per camera, with its stamps (thread-safe);
+- `AnswerService` (answers.py): the question queue and the answer worker;
+- `Persistence` (persistence.py): restore, save, autosave;
+- `HealthMonitor` (health.py): levels and thresholds for diagnostics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from vstream_ros.config import runtime_names
+from vstream_ros.engine.answers import AnswerService, QuestionJob
+from vstream_ros.engine.config import EngineConfig
+from vstream_ros.engine.encoding import EncoderWorker, FrameLog
+from vstream_ros.engine.health import Health, HealthMonitor
+from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
+from vstream_ros.engine.persistence import Persistence
+from vstream_ros.frames import FrameRejected
+from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
+from vstream_ros.memory.multi import CameraSummary
+from vstream_ros.models.base import Backend, device_memory_used
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraReport:
+    """A camera's counters and what its memory holds (None: no frame encoded yet)."""
+
+    stats: CameraStats
+    memory: CameraSummary | None
+
+
+class StreamEngine:
+    def __init__(self, backend: Backend, config: EngineConfig | None = None,
+                 memory_config: MemoryConfig | None = None) -> None:
+        self.backend = backend
+        self.config = config or EngineConfig()
+        enc = backend.encoder
+        self.memory = MultiCameraMemory(memory_config or backend.memory_config, enc.dim, enc.feature_grid,
+                                        device=enc.device, dtype=enc.dtype, encoder_id=enc.id)
+        self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
+        cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)
+        self.ingest = Ingest(cfg, self.memory.last_stamp)
+        self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size)
+        self.answers = AnswerService(cfg, self.memory, backend.answerer)
+        self.persistence = Persistence(cfg, self.memory)
+        self._health = HealthMonitor()
+
+    # ---------------------------------------------------------------- life
+    def warm_up(self) -> float:
+        """Run the encoder and a one-token answer once, so the first real frame and question do not pay
+        for lazy initialisation (kernel selection, allocator growth) while cameras stream. Seconds taken."""
+        t0 = time.perf_counter()
+        enc = self.backend.encoder
+        feats = enc.encode(np.zeros((2, 64, 64, 3), np.uint8))
+        scratch = MultiCameraMemory(self.memory.config, enc.dim, enc.feature_grid, enc.device, enc.dtype, enc.id)
+        scratch.update("warm-up", feats, [1.0, 2.0])
+        self.backend.answerer.answer(scratch.read(), "What is this?", 1).text()
+        return time.perf_counter() - t0
+
+    def start(self) -> None:
+        self.ingest.open()
+        self.encoder.start()
+        self.answers.start()
+        self.persistence.start()
+
+    def stop(self) -> None:
+        self.ingest.close()
+        self.encoder.stop()
+        self.answers.stop()
+        self.persistence.stop()
+
+    def close(self) -> None:
+        """Stop, save the memory if there is a snapshot path, release the models."""
+        self.stop()
+        self.save()
+        self.backend.close()
+
+    # -------------------------------------------------------------- ingest
+    def offer(self, camera: str, stamp: float, frame: np.ndarray | Callable[[], np.ndarray],
+              wait: bool = False) -> Offered:
+        """Offer one frame (or a decoder of it) with its stamp in seconds; see `Ingest.offer`."""
+        return self.ingest.offer(camera, stamp, frame, wait)
+
+    def reject(self, camera: str, error: FrameRejected) -> Offered:
+        """Count a frame the caller refused before offering it (a malformed message, say)."""
+        return self.ingest.reject(camera, error)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every offered frame has been encoded (for tools and tests)."""
+        deadline = time.monotonic() + timeout
+        while self.ingest.pending():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    @property
+    def stats(self) -> dict[str, CameraStats]:
+        return self.ingest.stats
+
+    @property
+    def frame_log(self) -> FrameLog:
+        return self.encoder.frame_log
+
+    # ----------------------------------------------------------- questions
+    def ask(self, question: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
+            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None) -> QuestionJob:
+        """Queue a question; returns at once (see `AnswerService.ask`)."""
+        return self.answers.ask(question, window, cameras, max_new_tokens, on_piece)
+
+    def read(self, cameras: list[str] | None = None, window=None) -> MemoryRead:
+        return self.memory.read(cameras or None, window)
+
+    @property
+    def queue_length(self) -> int:
+        return self.answers.queue_length
+
+    @property
+    def last_answer_latency_s(self) -> float:
+        return self.answers.last_answer_latency_s
+
+    # ---------------------------------------------------------- persistence
+    def restore(self) -> str:
+        status = self.persistence.restore()
+        self.ingest.forget_stamps()
+        return status
+
+    def save(self) -> str | None:
+        return self.persistence.save()
+
+    def reset(self) -> None:
+        """Forget every camera's memory."""
+        self.memory.reset()
+        self.ingest.forget_stamps()
+
+    @property
+    def snapshot_status(self) -> str:
+        return self.persistence.status
+
+    # ---------------------------------------------------------------- state
+    def update_config(self, **changes) -> None:
+        """Change the settings declared run-time (sample rate, token limits, ...) without a restart."""
+        bad = set(changes) - runtime_names(EngineConfig)
+        if bad:
+            raise ValueError(f"cannot change {sorted(bad)} at run time")
+        self.config = dataclasses.replace(self.config, **changes)
+
+    def camera_state(self) -> dict[str, CameraReport]:
+        """Per camera (also restored ones no frame has reached yet): counters and memory summary."""
+        stats = self.ingest.stats_copy()
+        names = sorted(set(stats) | set(self.memory.cameras))
+        return {c: CameraReport(stats.get(c) or CameraStats(), self.memory.summary(c)) for c in names}
+
+    def health(self, period: float) -> list[Health]:
+        """Each camera's and the engine's health, judged since the previous call (`period` apart)."""
+        now = time.monotonic()
+        out = [self._health.camera(c, r.stats, now, period) for c, r in self.camera_state().items()]
+        out.append(self._health.engine(
+            self.queue_length, self.config.answer_queue_size, self.last_answer_latency_s, self.memory.frames_seen,
+            self.snapshot_status, self.encoder.failures, self.encoder.last_error, self.encoder.alive,
+            device_memory_used(self.backend.encoder.device)))
+        return out
