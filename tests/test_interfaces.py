@@ -6,7 +6,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 
 from vstream_ros.action import Ask
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
-from vstream_ros.srv import Query
+from vstream_ros.srv import Locate, Query
 
 from rosproc import PROCS, Client, Proc
 
@@ -49,8 +49,8 @@ QUERY_REQUEST = {
     "cameras": "sequence<string>", "max_new_tokens": "uint32",
 }
 QUERY_RESPONSE = {
-    "success": "boolean", "error": "string", "answer": "string", "evidence": "sequence<vstream_ros/Evidence>",
-    "latency_s": "double", "frames_in_memory": "uint64",
+    "success": "boolean", "error": "string", "answer": "string", "partial": "boolean", "intent": "string",
+    "evidence": "sequence<vstream_ros/Evidence>", "latency_s": "double", "frames_in_memory": "uint64",
 }
 
 
@@ -58,7 +58,12 @@ QUERY_RESPONSE = {
     "cls, fields",
     [
         (Evidence, {"stamp": "builtin_interfaces/Time", "stamp_end": "builtin_interfaces/Time",
-                    "camera": "string", "kind": "string", "weight": "float"}),
+                    "camera": "string", "kind": "string", "label": "string", "weight": "float",
+                    "has_pose": "boolean", "pose": "geometry_msgs/PoseStamped"}),
+        (Locate.Request, {"object": "string", "start": "builtin_interfaces/Time", "end": "builtin_interfaces/Time",
+                          "cameras": "sequence<string>", "max_results": "uint32"}),
+        (Locate.Response, {"success": "boolean", "error": "string", "sightings": "sequence<vstream_ros/Evidence>",
+                           "frames_in_memory": "uint64"}),
         (Query.Request, QUERY_REQUEST),
         (Query.Response, QUERY_RESPONSE),
         (Ask.Goal, QUERY_REQUEST),
@@ -84,6 +89,7 @@ def test_memory_state_carries_per_camera_counters():
         assert fields[name] == "uint32", name
     assert fields["first_stamp"] == fields["last_stamp"] == "builtin_interfaces/Time"
     assert fields["ingest_lag_s"] == fields["last_encode_latency_s"] == "double"
+    assert fields["rejected_reasons"] == "sequence<string>" and fields["rejected_counts"] == "sequence<uint64>"
 
 
 def test_query_across_processes(tmp_path):

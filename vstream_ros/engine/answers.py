@@ -29,6 +29,7 @@ class QueryResult:
     success: bool
     error: str = ""
     answer: str = ""
+    partial: bool = False                  # cut short: a timeout or a cancel; `answer` holds the text so far
     evidence: list[TokenGroup] = field(default_factory=list)
     latency_s: float = 0.0
     frames_in_memory: int = 0
@@ -164,7 +165,7 @@ class AnswerService(Worker):
             if time.monotonic() > deadline:
                 job.cancel.set()
         if job.cancel.is_set() and time.monotonic() > deadline:
-            return QueryResult(False, f"timed out after {timeout:.0f} s", text, ans.evidence,
+            return QueryResult(False, f"timed out after {timeout:.0f} s", text, True, ans.evidence,
                                frames_in_memory=read.frames_seen, tokens=tokens)
-        return QueryResult(True, "", text.strip(), ans.evidence, frames_in_memory=read.frames_seen,
+        return QueryResult(True, "", text.strip(), False, ans.evidence, frames_in_memory=read.frames_seen,
                            tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=ans.stats)

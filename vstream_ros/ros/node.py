@@ -41,7 +41,7 @@ RUNTIME_ENGINE = runtime_names(EngineConfig)
 
 
 def fill_response(res, result: QueryResult):
-    res.success, res.error, res.answer = result.success, result.error, result.answer
+    res.success, res.error, res.answer, res.partial = result.success, result.error, result.answer, result.partial
     res.evidence = [Evidence(stamp=to_time(g.start), stamp_end=to_time(g.end), camera=g.camera, kind=g.kind,
                              weight=float(g.weight)) for g in result.evidence]
     res.latency_s = float(result.latency_s)
@@ -275,6 +275,7 @@ class VStreamNode(LifecycleNode):
             msg.cameras.append(CameraMemoryState(
                 camera=cam, frames_received=st.received, frames_sampled=st.sampled, frames_encoded=st.encoded,
                 frames_dropped=st.dropped, frames_rejected=st.rejected,
+                rejected_reasons=list(st.rejected_by_reason), rejected_counts=list(st.rejected_by_reason.values()),
                 first_stamp=to_time(rng[0]) if rng else Time(), last_stamp=to_time(rng[1]) if rng else Time(),
                 tokens_spatial=tok.get("spatial", 0), tokens_temporal=tok.get("temporal", 0),
                 tokens_abstract=tok.get("abstract", 0), tokens_retrieved=tok.get("retrieved", 0),
