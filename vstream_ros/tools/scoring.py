@@ -8,8 +8,8 @@ An answer is scored on what it asserts, never on words merely appearing in it:
 - when / first_seen / last_seen with an answer_span: the times the answer states, within
   max(TOL_MIN_S, TOL_FRACTION * clip length) of the span's start and/or end;
 - count: the first number the answer states ("no people" is 0);
-- anything else: keywords outside negated phrases; for attribute questions about colour, every colour the
-  answer asserts must be an accepted one;
+- anything else: keywords outside negated phrases, in an answer that does not lead with "I have not seen";
+  for attribute questions about colour, every colour the answer asserts must be an accepted one;
 - an empty answer, or one that says nothing ("I don't know"), is "abstained": not right, not an error.
 """
 
@@ -54,6 +54,9 @@ _ABSTAIN = re.compile(
     r"\s+(?:tell|say|answer|determine|know|be\s+sure)|i\s+am\s+(?:not\s+sure|unable\s+to)|i['’]m\s+(?:not\s+sure"
     r"|unable\s+to)|not\s+sure|unsure|unknown|no\s+idea|hard\s+to\s+say|it\s+is\s+unclear|unclear|n/?a\W*$)",
     re.I)
+_REFUSAL = re.compile(   # an answer that opens by saying it saw nothing of the kind
+    r"^\W*(?:no|none|nothing|nobody|i\s+(?:have\s+not|haven['’]?t|did\s+not|didn['’]?t|do\s+not|don['’]?t)\s+(?:seen?|"
+    r"spotted|noticed)|i\s+saw\s+(?:no|nothing|none)|there\s+(?:is|was|were|are)\s+(?:no|nothing|none))\b", re.I)
 _YES = {"yes", "yeah", "yep", "yup", "correct", "true", "affirmative", "indeed", "sure"}
 _NO = {"no", "nope", "never", "none", "nothing", "negative", "nobody", "not"}
 _AUX = {"have", "has", "had", "did", "do", "does", "is", "was", "were", "are", "ca", "could", "would", "wo"}
@@ -211,7 +214,8 @@ def _mask_times(text: str) -> str:
 
 def stated_count(text: str) -> int | None:
     """The first number an answer states outside its times (digits or words); "no people" is 0."""
-    for m in re.finditer(r"\bno\s+(?:one|body)\b|\b\d+\b|\b[a-z]+\b", _mask_times(text).lower()):
+    text_wo = re.sub(r"\bcam(?:era)?\s*#?\d+\b", " ", _mask_times(text), flags=re.I)   # "camera 2" is no count
+    for m in re.finditer(r"\bno\s+(?:one|body)\b|\b\d+\b|\b[a-z]+\b", text_wo.lower()):
         tok = m.group()
         if tok.startswith("no"):
             if tok in ("no one", "no body", "nobody", "none", "nothing"):
@@ -288,7 +292,8 @@ def _yesno(prediction: str, q: Question) -> Result:
         return Result("wrong", "yesno", f"says {'yes' if pol > 0 else 'no'}, truth is {'yes' if gold > 0 else 'no'}",
                       extra)
     if gold > 0 and keys and not any(asserted(prediction, k) for k in keys):
-        content = [w for w in words(_mask_times(prediction)) if w not in _FILLER and not w.isdigit()]
+        content = [w for w in words(_mask_times(prediction))
+                   if w not in _FILLER and not any(c.isdigit() for c in w)]   # cam0, 12
         if content:   # "Yes, I saw a car" for "Did you see a bicycle?"
             return Result("wrong", "yesno", f"yes, but names {content[:4]}, not any of {keys[:4]}", extra)
     return Result("right", "yesno", "polarity matches", extra)
@@ -320,7 +325,7 @@ def _count(prediction: str, truth: int) -> Result:
     extra = {"count": n}
     if n is None:
         return Result("wrong", "count", "states no number", extra)
-    masked = re.sub(r"\d+(?:\.\d+)?\s*(?:s|sec|seconds)\b", " ", prediction.lower())
+    masked = _mask_times(prediction).lower()
     if re.search(r"\b(?:\d+|" + "|".join(_NUMBER_WORDS) + r")\s*(?:or|to|-)\s*(?:\d+|"
                  + "|".join(_NUMBER_WORDS) + r")\b", masked):
         return Result("wrong", "count", "hedges between numbers", extra)
@@ -331,6 +336,10 @@ def _open(prediction: str, q: Question) -> Result:
     keys = _gold_keywords(q)
     hits = [k for k in keys if asserted(prediction, k)]
     extra = {"keyword_hits": hits}
+    if _REFUSAL.match(prediction) and not _REFUSAL.match(q.answer):
+        # "I have not seen What was in front of the camera ... What I did see: <every label>": a refusal
+        # followed by a dump of the memory is not an answer about what was there
+        return Result("wrong", "open", "leads with not having seen what was asked", extra)
     colour_keys = {_IRREGULAR.get(w, w) for k in keys for w in words(k) if w in COLOURS}
     if q.type == "attribute" and colour_keys:
         neg = negated_ranges(prediction)
