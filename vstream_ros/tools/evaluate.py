@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -25,11 +23,10 @@ import numpy as np
 from vstream_ros.cameras import camera_names
 from vstream_ros.engine import EngineConfig, Outcome, StreamEngine, build_engine
 from vstream_ros.frames import FrameRejected
-from vstream_ros.tools.questions import LETTERS, Question, load_questions
+from vstream_ros.tools.questions import Question, load_questions
+from vstream_ros.tools.scoring import TOL_FRACTION, TOL_MIN_S, score, tally, tolerance_s
 
 Frame = tuple[str, float, Callable[[], np.ndarray]]   # camera, stamp (s), decoder
-_STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "and", "or", "with", "it",
-         "this", "that", "be", "by", "for", "from", "as", "into", "their", "his", "her", "its"}
 
 
 # ------------------------------------------------------------------ inputs
@@ -91,36 +88,6 @@ def open_input(path: Path) -> Iterator[Frame]:
     return video_frames(path)
 
 
-# ----------------------------------------------------------------- scoring
-def normalize(text: str) -> str:
-    words = re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split()
-    return " ".join(w for w in words if w not in ("a", "an", "the"))
-
-
-def chosen_letter(prediction: str, q: Question) -> str:
-    """The option a prediction picks: a standalone letter (A, (A), A.) or else the option's text."""
-    valid = LETTERS[: len(q.options)]
-    m = re.search(rf"(?:^|[\s(])([{valid}])(?:[).:,\s]|$)", prediction.strip())
-    if m:
-        return m.group(1)
-    low = normalize(prediction)
-    for i, opt in enumerate(q.options):
-        if normalize(opt) and normalize(opt) in low:
-            return LETTERS[i]
-    return ""
-
-
-def score(prediction: str, q: Question) -> dict:
-    if q.multiple_choice:
-        letter = chosen_letter(prediction, q)
-        return {"chosen": letter, "correct": float(letter == q.correct)}
-    gold, pred = normalize(q.answer), normalize(prediction)
-    keys = [w for w in gold.split() if w not in _STOP]
-    keyword = sum(w in pred.split() for w in keys) / len(keys) if keys else 0.0
-    exact = float(bool(gold) and (gold == pred or f" {gold} " in f" {pred} "))
-    return {"exact": exact, "keyword": keyword, "correct": float(exact or keyword >= 0.5)}
-
-
 # -------------------------------------------------------------------- run
 def rss_bytes() -> int:
     try:
@@ -146,13 +113,14 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
     frames = open_input(input_path)
     pending: Frame | None = None
     t_first: float | None = None
-    fed, memory_curve, records = 0, [], []
+    t_last = -np.inf
+    fed, memory_curve, records, asked = 0, [], [], []
     feed_time = 0.0
     bar = tqdm(total=len(questions), unit="question", disable=not progress, file=sys.stderr)
 
     def feed_until(limit: float) -> bool:
         """Offer frames up to stamp `limit` (absolute); False once the input is exhausted."""
-        nonlocal pending, t_first, fed, feed_time
+        nonlocal pending, t_first, t_last, fed, feed_time
         t0 = time.perf_counter()
         try:
             while True:
@@ -165,6 +133,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                     t_first = stamp
                 if stamp > limit:
                     return True
+                t_last = max(t_last, stamp)
                 status = engine.offer(cam, stamp, decode, wait=True)
                 pending = None
                 if status.outcome is Outcome.SAMPLED:
@@ -201,13 +170,16 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                 "evidence": [{"kind": g.kind, "camera": g.camera, "start_s": g.start - t_first,
                               "end_s": g.end - t_first, "weight": g.weight} for g in result.evidence]}
         if result.success:
-            rec |= score(result.answer, q)
+            asked.append((rec, q))
         memory_curve.append(memory_point(engine))
         records.append(rec)
         bar.update(1)
     while feed_until(np.inf):   # the rest of the stream, for the throughput and memory figures
         pass
     bar.close()
+    clip_s = t_last - t_first if t_first is not None and t_last > -np.inf else None
+    for rec, q in asked:       # scored once the stream's length (the time tolerance) is known
+        rec |= score(rec["prediction"], q, clip_s)
     memory_curve.append(memory_point(engine))
     timings = engine.frame_log.since(0)
     system = {
@@ -218,6 +190,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
         "memory_update_ms_p50": _ms(pct([t.update_s for t in timings], 50)),
         "memory_update_ms_p95": _ms(pct([t.update_s for t in timings], 95)),
         "stream_seconds": engine_span(engine, t_first or 0.0),
+        "clip_seconds": clip_s, "time_tolerance_s": tolerance_s(clip_s),
         "memory_curve": memory_curve,
         "per_frame": [{"i": i, "encode_ms": 1e3 * t.encode_s, "update_ms": 1e3 * t.update_s}
                       for i, t in enumerate(timings)],
@@ -251,15 +224,15 @@ def summarize(records: list[dict]) -> dict:
     answered = [r for r in records if r.get("success")]
     judged = [r["judge"] for r in answered if r.get("judge")]
     usable = [j for j in judged if j["pred"] is not None]
-    by_type: dict[str, list[float]] = defaultdict(list)
-    for r in answered:
-        by_type[r["type"] or "all"].append(r["correct"])
+    counts = tally(answered)
     lat = [r["latency_s"] for r in answered]
     ttft = [r["ttft_s"] for r in answered if r.get("ttft_s") is not None]
     return {
         "questions": len(records), "answered": len(answered), "errors": len(records) - len(answered),
-        "accuracy": statistics.mean(r["correct"] for r in answered) if answered else None,
-        "accuracy_by_type": {k: statistics.mean(v) for k, v in sorted(by_type.items())},
+        "accuracy": counts["overall"]["accuracy"],
+        "accuracy_by_type": {k: v["accuracy"] for k, v in counts["by_type"].items()},
+        "right": counts["overall"]["right"], "abstained": counts["overall"]["abstained"],
+        "no_choice": counts["overall"]["no_choice"], "by_type": counts["by_type"],
         "answer_latency_s_p50": pct(lat, 50), "answer_latency_s_p95": pct(lat, 95),
         "ttft_s_p50": pct(ttft, 50), "ttft_s_p95": pct(ttft, 95),
         "judge_accuracy": statistics.mean(j["pred"] == "yes" for j in usable) if usable else None,
@@ -338,8 +311,17 @@ def write_report(out: Path, meta: dict, records: list[dict], system: dict, load_
         f"{fmt(sy['memory_update_ms_p95'], '{:.2f}')} | "
         f"{(mc[0]['bytes_device'] + mc[0]['bytes_host']) / 2**20:.1f} / "
         f"{(mc[-1]['bytes_device'] + mc[-1]['bytes_host']) / 2**20:.1f} | {mc[-1]['rss_bytes'] / 2**20:.0f} |", "",
-        "## Accuracy by type", "", "| type | accuracy |", "|---|---|",
-        *[f"| {k} | {v:.3f} |" for k, v in s["accuracy_by_type"].items()], "",
+        "## Accuracy by type", "",
+        f"Scored on what each answer asserts (see vstream_ros/tools/scoring.py): {s['right']} right of "
+        f"{s['answered']}, {s['abstained']} abstained (said nothing), {s['no_choice']} multiple-choice answers that "
+        f"picked no single option. Times within {fmt(sy['time_tolerance_s'], '{:.1f}')} s "
+        f"(max({TOL_MIN_S:g} s, {TOL_FRACTION:.0%} of the {fmt(sy['clip_seconds'], '{:.1f}')} s stream)).", "",
+        "| type | questions | right | wrong | abstained | no choice | accuracy |", "|---|---|---|---|---|---|---|",
+        *[f"| {k} | {v['n']} | {v['right']} | {v['wrong']} | {v['abstained']} | {v['no_choice']} | "
+          f"{fmt(v['accuracy'])} |" for k, v in s["by_type"].items()],
+        f"| **all** | {s['answered']} | {s['right']} | "
+        f"{s['answered'] - s['right'] - s['abstained'] - s['no_choice']} | {s['abstained']} | {s['no_choice']} | "
+        f"{fmt(s['accuracy'])} |", "",
         "![latency and memory](latency_memory.png)", "", "![accuracy by type](accuracy_by_type.png)", "",
     ]
     errs = report["question_errors"] + report["question_file_errors"]
@@ -394,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vstream-eval: {e}", file=sys.stderr)
         return 2
     meta = {"input": str(args.input), "questions_file": str(args.questions), "backend": args.backend,
-            "judge": args.judge or "none (keyword and exact match only)",
+            "judge": args.judge or "none (rule-based scoring only)",
             "sample_rate_hz": args.sample_rate, "max_new_tokens": args.max_new_tokens,
             "use_windows": args.use_windows}
     report = write_report(args.out, meta, records, system, load_errors)

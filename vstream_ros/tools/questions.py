@@ -6,6 +6,9 @@ Layouts understood (see ../shared/data/README.md of the project for the real fil
   [{question, answer, start_time?, end_time, choices?, task?}]}]
 - OVO-Bench: [{id, task, video, realtime, question, answer, options, gt}]
 - Flash-VStream-Qwen test_qa: [{id, video_id, question (options inside as "(A) ..."), answer: index, type}]
+
+Optional structured truth, read from any flat item (the scorer in scoring.py uses it): "answer_span":
+[start_s, end_s] (when / first_seen / last_seen), "answer_count": int, "keywords": [accepted words].
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class Question:
     options: list[str] = field(default_factory=list)
     correct: str = ""                # the correct option letter for multiple choice
     video: str = ""
+    span: tuple[float, float] | None = None     # when the object was on camera (s from the first frame)
+    count: int | None = None                    # the right number for a count question
+    keywords: list[str] = field(default_factory=list)   # accepted words for open answers (any one)
 
     @property
     def multiple_choice(self) -> bool:
@@ -96,7 +102,29 @@ def _one(q: dict, ident: str, video: str) -> Question:
     window = (start if start is not None else 0.0, end) if end is not None and start is not None else None
     kind = q.get("type") or q.get("answer_type") or q.get("task") or q.get("task_type") or ""
     return Question(id=ident, question=text, answer=answer, ask_at=ask_at, window=window, type=str(kind),
-                    options=options, correct=correct, video=video)
+                    options=options, correct=correct, video=video, **_truth(q))
+
+
+def _truth(q: dict) -> dict:
+    """The structured truth fields of an item, checked: a malformed one makes the item unusable."""
+    out: dict = {}
+    if q.get("answer_span") is not None:
+        span = q["answer_span"]
+        if not (isinstance(span, list | tuple) and len(span) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in span) and span[0] <= span[1]):
+            raise ValueError(f"answer_span must be [start_s, end_s] with start <= end, not {span!r}")
+        out["span"] = (float(span[0]), float(span[1]))
+    if q.get("answer_count") is not None:
+        n = q["answer_count"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"answer_count must be a whole number >= 0, not {n!r}")
+        out["count"] = n
+    if q.get("keywords") is not None:
+        kw = q["keywords"]
+        if not (isinstance(kw, list) and kw and all(isinstance(k, str) and k.strip() for k in kw)):
+            raise ValueError(f"keywords must be a non-empty list of words, not {kw!r}")
+        out["keywords"] = [k.strip() for k in kw]
+    return out
 
 
 def load_questions(path: str | Path, video: str | None = None) -> tuple[list[Question], list[ItemError]]:
