@@ -1,19 +1,22 @@
-"""The lite backend on real photographs (scikit-image and scikit-learn sample images): questions about
-objects that were shown cite the time they were shown; absent objects get the not-seen answer."""
+"""The lite backend on real photographs (scikit-image and scikit-learn sample images) through the engine:
+questions about objects that were shown cite the time they were shown; absent objects get a "No";
+the text states no time that its evidence does not hold."""
+
+import re
 
 import numpy as np
 import pytest
 from skimage import data
 from sklearn.datasets import load_sample_image
 
-from vstream_ros.memory import STARMemory
+from vstream_ros.engine import EngineConfig, StreamEngine
 from vstream_ros.models import load_backend
-from vstream_ros.models.lite import MATCH_THRESHOLD, object_phrase
 
 PHOTOS = [("cat", data.chelsea), ("coffee", data.coffee), ("rocket", data.rocket),
           ("astronaut", data.astronaut), ("china", lambda: load_sample_image("china.jpg")),
           ("flower", lambda: load_sample_image("flower.jpg"))]
 SHOWN_FOR = 8.0   # seconds of stamps per photo, one frame a second
+T0 = 1000.0
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +25,12 @@ def lite():
 
 
 @pytest.fixture(scope="module")
-def stream(lite):
-    """Six photos, each shown for 8 s with camera-like jitter and noise, through the STAR memory."""
-    enc = lite.encoder
-    mem = STARMemory(lite.memory_config, enc.dim, enc.feature_grid, encoder_id=enc.id)
+def engine(lite):
+    """Six photos, each shown for 8 s with camera-like jitter and noise, through the engine's memory."""
+    e = StreamEngine(lite, EngineConfig(snapshot_path="", sample_rate_hz=1.0))
+    e.start()
     rng = np.random.default_rng(0)
-    spans, t = {}, 1000.0
+    spans, t = {}, T0
     for name, load in PHOTOS:
         img = load()
         spans[name] = (t, t + SHOWN_FOR - 1)
@@ -35,40 +38,63 @@ def stream(lite):
             dy, dx = rng.integers(0, 12, 2)
             crop = img[dy: img.shape[0] - 12 + dy, dx: img.shape[1] - 12 + dx]
             noisy = np.clip(crop + rng.normal(0, 5, crop.shape), 0, 255).astype(np.uint8)
-            mem.update(enc.encode(noisy)[0], t)
+            e.offer("cam", t, noisy, wait=True)
             t += 1.0
-    return mem.read(), spans
+    assert e.flush(120)
+    yield e, spans
+    e.stop()
+
+
+def ask(engine, question):
+    r = engine.ask(question).wait(60)
+    assert r.success, r.error
+    return r
+
+
+def stated_times(text):
+    return [float(x) for x in re.findall(r"(\d+(?:\.\d+)?) s\b", text)]
+
+
+def assert_text_matches_evidence(r):
+    """Every time the text states is a start or an end of its evidence (seconds since the first frame)."""
+    bounds = {round(x - T0, 1) for g in r.evidence for x in (g.start, g.end)}
+    for t in stated_times(r.answer):
+        assert round(t, 1) in bounds, (r.answer, sorted(bounds))
 
 
 @pytest.mark.parametrize("name, question", [("cat", "When did you see a cat?"),
                                             ("coffee", "Was there a cup of coffee?"),
                                             ("rocket", "Did you see a rocket?")])
-def test_shown_object_is_cited_with_its_time(lite, stream, name, question):
-    read, spans = stream
-    ans = lite.answerer.answer(read, question, max_new_tokens=32)
-    text = ans.text()
-    assert text.startswith("I saw") and ans.evidence, text
+def test_shown_object_is_cited_with_its_time(engine, name, question):
+    e, spans = engine
+    r = ask(e, question)
+    assert r.answer.startswith(("I saw", "Yes")) and r.evidence, r.answer
     lo, hi = spans[name]
-    for g in ans.evidence:
+    for g in r.evidence:
         assert g.end >= lo and g.start <= hi, (name, g, spans)
-        assert g.weight >= MATCH_THRESHOLD
-    assert "ImageNet" in ans.limitations
+        assert g.weight >= 0.5 and g.label
+    assert_text_matches_evidence(r)
+    assert "ImageNet" in r.limitations
 
 
-@pytest.mark.parametrize("question", ["Did you see a giraffe?", "Have you seen a dog?", "Did you see a car?"])
-def test_absent_object_is_not_invented(lite, stream, question):
-    read, _ = stream
-    ans = lite.answerer.answer(read, question, max_new_tokens=32)
-    assert ans.evidence == []
-    assert ans.text().startswith(f"I have not seen {object_phrase(question)}")
+@pytest.mark.parametrize("question, thing", [("Did you see a giraffe?", "giraffe"), ("Have you seen a dog?", "dog"),
+                                             ("Did you see a car?", "car")])
+def test_absent_object_is_not_invented(engine, question, thing):
+    e, _ = engine
+    r = ask(e, question)
+    if r.answer.startswith("I cannot tell"):          # giraffe: a COCO class, without the detector weights
+        assert not r.evidence
+        return
+    assert r.evidence == [] and r.answer.startswith(f"No, I have not seen a {thing}"), r.answer
 
 
-def test_last_seconds_question_cites_the_newest_slots(lite, stream):
-    read, spans = stream
-    ans = lite.answerer.answer(read, "What did you see in the last 5 seconds?", max_new_tokens=24)
-    newest = max(g.end for g in read.groups)
-    assert ans.evidence and all(g.end >= newest - 5 for g in ans.evidence)
-    assert ans.text().startswith("I saw")
+def test_last_seconds_question_cites_the_newest_frames(engine):
+    e, _ = engine
+    r = ask(e, "What did you see in the last 5 seconds?")
+    newest = e.memory.stamp_range()[1]
+    assert r.intent == "recent" and r.evidence and all(g.end >= newest - 5 for g in r.evidence)
+    assert r.answer.startswith("In the last 5 s")
+    assert_text_matches_evidence(r)
 
 
 def test_encoder_contract(lite):
@@ -78,10 +104,13 @@ def test_encoder_contract(lite):
     assert lite.memory_config.full_tokens(enc.feature_grid) == 25 + 25 * 16 + 4 * 49
     (top,) = enc.label(enc.encode(data.coffee()).mean((1, 2)))
     assert top[0][0] == "espresso" and top[0][1] > 0.5
+    ann = enc.annotate(data.coffee()[None], enc.encode(data.coffee()))
+    assert ann.shape == (1, len(enc.annotation_names))
 
 
-def test_question_naming_no_object_gets_the_main_things_seen(lite, stream):
-    read, spans = stream
-    ans = lite.answerer.answer(read, "What did you see?", max_new_tokens=24)
-    assert ans.text().startswith("I saw") and 1 <= len(ans.evidence) <= 5
-    assert [g.start for g in ans.evidence] == sorted(g.start for g in ans.evidence)
+def test_question_naming_no_object_gets_the_main_things_seen(engine):
+    e, spans = engine
+    r = ask(e, "What did you see?")
+    assert r.answer.startswith("I saw") and r.evidence
+    assert "cat" in r.answer and [g.start for g in r.evidence] == sorted(g.start for g in r.evidence)
+    assert_text_matches_evidence(r)

@@ -12,16 +12,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from vstream_ros.answering.question import Question, parse
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory, TokenGroup
 from vstream_ros.models.base import Answerer
 
 log = logging.getLogger(__name__)
+ADJACENT = 1.5       # "at 12 s" means frames within this many frame intervals of 12 s
 
 
 @dataclass
@@ -29,6 +31,7 @@ class QueryResult:
     success: bool
     error: str = ""
     answer: str = ""
+    intent: str = ""                       # how the question was understood (answering.question.Intent)
     partial: bool = False                  # cut short: a timeout or a cancel; `answer` holds the text so far
     evidence: list[TokenGroup] = field(default_factory=list)
     latency_s: float = 0.0
@@ -128,6 +131,20 @@ class AnswerService(Worker):
                 return f"nothing in memory between {t0:.3f} and {t1:.3f}"
         return ""
 
+    def scope(self, job: QuestionJob) -> tuple[Question, tuple[float, float] | None]:
+        """The question parsed, with the stream's times filled in, and the memory window to read: the
+        request's window narrowed by the question's own time ("in the last 30 seconds")."""
+        q = parse(job.question)
+        cams = job.cameras or None
+        first, newest = self.memory.stamp_range(cams[0] if cams and len(cams) == 1 else None) or (0.0, 0.0)
+        interval = self.memory.frame_interval(cams) or 1.0 / self._config().sample_rate_hz
+        window = job.window
+        if q.time is not None:
+            own = q.time.window(first, newest, tolerance=max(0.5, ADJACENT * interval))
+            if own is not None:
+                window = own if window is None else (max(window[0], own[0]), min(window[1], own[1]))
+        return replace(q, origin=first, newest=newest, window=window, frame_interval=interval), window
+
     # --------------------------------------------------------------- worker
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -151,11 +168,15 @@ class AnswerService(Worker):
             return QueryResult(False, "cancelled before it started")
         if time.monotonic() > deadline:
             return QueryResult(False, f"timed out after {timeout:.0f} s in the queue")
-        read = self.memory.read(job.cameras or None, job.window)
+        question, window = self.scope(job)
+        if window is not None and window[0] > window[1]:
+            return QueryResult(False, "the question's time and the request's window do not overlap",
+                               intent=question.intent, frames_in_memory=self.memory.frames_seen)
+        read = self.memory.read(job.cameras or None, window)
         if read.num_tokens == 0:
             return QueryResult(False, "nothing in memory for that time window and camera selection",
-                               frames_in_memory=self.memory.frames_seen)
-        ans = self.answerer.answer(read, job.question, job.max_new_tokens, job.cancel)
+                               intent=question.intent, frames_in_memory=self.memory.frames_seen)
+        ans = self.answerer.answer(read, question, job.max_new_tokens, job.cancel)
         text, tokens = "", 0
         for piece in ans.pieces:
             text += piece
@@ -165,7 +186,8 @@ class AnswerService(Worker):
             if time.monotonic() > deadline:
                 job.cancel.set()
         if job.cancel.is_set() and time.monotonic() > deadline:
-            return QueryResult(False, f"timed out after {timeout:.0f} s", text, True, ans.evidence,
+            return QueryResult(False, f"timed out after {timeout:.0f} s", text, question.intent, True, ans.evidence,
                                frames_in_memory=read.frames_seen, tokens=tokens)
-        return QueryResult(True, "", text.strip(), False, ans.evidence, frames_in_memory=read.frames_seen,
+        return QueryResult(True, "", text.strip(), question.intent, False, ans.evidence,
+                           frames_in_memory=read.frames_seen,
                            tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=ans.stats)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vstream_ros.engine.ingest import Ingest, PendingFrame
+from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 from vstream_ros.models.base import FrameEncoder
@@ -77,9 +78,9 @@ class EncoderWorker(Worker):
     thread_name = "vstream-encoder"
 
     def __init__(self, ingest: Ingest, encoder: FrameEncoder, memory: MultiCameraMemory,
-                 batch_size: Callable[[], int]) -> None:
+                 batch_size: Callable[[], int], poses: PoseBuffer | None = None) -> None:
         super().__init__()
-        self.ingest, self.encoder, self.memory = ingest, encoder, memory
+        self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
         self.frame_log = FrameLog()
         self.failures = 0                  # batches or frames that failed, in a row
@@ -106,7 +107,9 @@ class EncoderWorker(Worker):
         for group in by_shape.values():
             t0 = time.perf_counter()
             try:
-                feats = self.encoder.encode(np.stack([p.frame for p in group]))
+                frames = np.stack([p.frame for p in group])
+                feats = self.encoder.encode(frames)
+                ann = self.encoder.annotate(frames, feats) if self.memory.annotation_dim else None
             except torch.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 self._failed(group, "out_of_memory", "the GPU ran out of memory while encoding")
@@ -116,15 +119,17 @@ class EncoderWorker(Worker):
                 self._failed(group, "encode_failed", f"{type(e).__name__}: {e}")
                 continue
             encode_s = (time.perf_counter() - t0) / len(group)
-            for p, f in zip(group, feats, strict=True):
-                self._write(p, f, encode_s)
+            for k, (p, f) in enumerate(zip(group, feats, strict=True)):
+                self._write(p, f, encode_s, None if ann is None else ann[k: k + 1])
 
-    def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float) -> None:
+    def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float, annotation: torch.Tensor | None) -> None:
         t1 = time.perf_counter()
         try:
             if p.reset_first:
                 self.memory.reset(p.camera)
-            self.memory.update(p.camera, features, p.stamp)
+            pose = self.poses.at(p.stamp) if self.poses is not None else None
+            self.memory.update(p.camera, features, p.stamp, annotation,
+                               None if pose is None else torch.from_numpy(pose)[None])
         except Exception as e:   # a stamp out of order, a GPU out of memory, a broken state: count it
             if isinstance(e, torch.OutOfMemoryError):
                 torch.cuda.empty_cache()

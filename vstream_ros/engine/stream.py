@@ -24,10 +24,11 @@ from vstream_ros.engine.encoding import EncoderWorker, FrameLog
 from vstream_ros.engine.health import Health, HealthMonitor
 from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
 from vstream_ros.engine.persistence import Persistence
+from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
-from vstream_ros.models.base import Backend, device_memory_used
+from vstream_ros.models.base import Backend, annotation_dim, device_memory_used
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,11 +46,14 @@ class StreamEngine:
         self.config = config or EngineConfig()
         enc = backend.encoder
         self.memory = MultiCameraMemory(memory_config or backend.memory_config, enc.dim, enc.feature_grid,
-                                        device=enc.device, dtype=enc.dtype, encoder_id=enc.id)
+                                        device=enc.device, dtype=enc.dtype, encoder_id=enc.id,
+                                        annotation_dim=annotation_dim(enc))
+        self.poses = PoseBuffer(max_gap_s=self.config.pose_max_gap_s)
         self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
         cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)
         self.ingest = Ingest(cfg, self.memory.last_stamp)
-        self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size)
+        self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
+                                     self.poses)
         self.answers = AnswerService(cfg, self.memory, backend.answerer)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
@@ -60,9 +64,12 @@ class StreamEngine:
         for lazy initialisation (kernel selection, allocator growth) while cameras stream. Seconds taken."""
         t0 = time.perf_counter()
         enc = self.backend.encoder
-        feats = enc.encode(np.zeros((2, 64, 64, 3), np.uint8))
-        scratch = MultiCameraMemory(self.memory.config, enc.dim, enc.feature_grid, enc.device, enc.dtype, enc.id)
-        scratch.update("warm-up", feats, [1.0, 2.0])
+        frames = np.zeros((2, 64, 64, 3), np.uint8)
+        feats = enc.encode(frames)
+        scratch = MultiCameraMemory(self.memory.config, enc.dim, enc.feature_grid, enc.device, enc.dtype, enc.id,
+                                    self.memory.annotation_dim)
+        ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
+        scratch.update("warm-up", feats, [1.0, 2.0], ann)
         self.backend.answerer.answer(scratch.read(), "What is this?", 1).text()
         return time.perf_counter() - t0
 

@@ -22,6 +22,7 @@ class MemoryConfig:
     abstract_update_ratio: float = 0.2  # alpha of A <- (1-alpha) A + alpha softmax(q(A) k(E)^T / sqrt(h)) E
     abstract_hidden: int = 32        # h: width of the model's q/k projections (checked when they are set)
     retrieved_frames: int = 3        # N_R: key frames, the representatives of the heaviest slots
+    runs_per_slot: int = 8           # stretches of adjacent frames a temporal slot remembers (evidence spans)
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -45,16 +45,18 @@ class MultiCameraMemory:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         encoder_id: str = "",
+        annotation_dim: int = 0,
     ) -> None:
         self.config, self.dim, self.grid = config, dim, (int(grid[0]), int(grid[1]))
         self.device, self.dtype, self.encoder_id = torch.device(device), dtype, encoder_id
+        self.annotation_dim = annotation_dim
         self._memories: dict[str, STARMemory] = {}
         self._projections: tuple = (None, None)
         self._lock = threading.RLock()
         self.version = 0
 
     def _new(self) -> STARMemory:
-        m = STARMemory(self.config, self.dim, self.grid, self.device, self.dtype, self.encoder_id)
+        m = STARMemory(self.config, self.dim, self.grid, self.device, self.dtype, self.encoder_id, self.annotation_dim)
         m.set_abstract_projections(*self._projections)
         return m
 
@@ -88,6 +90,13 @@ class MultiCameraMemory:
             return None
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
+    def frame_interval(self, cameras: list[str] | None = None) -> float | None:
+        """The longest typical gap between frames among the cameras (what "adjacent" means for them)."""
+        with self._lock:
+            gaps = [m.frame_interval for c, m in self._memories.items()
+                    if (not cameras or c in cameras) and m.frame_interval is not None]
+        return max(gaps) if gaps else None
+
     def summary(self, camera: str) -> CameraSummary | None:
         with self._lock:
             m = self._memories.get(camera)
@@ -115,13 +124,15 @@ class MultiCameraMemory:
             for m in self._memories.values():
                 m.set_abstract_projections(q, k)
 
-    def update(self, camera: str, features: torch.Tensor, stamps: Stamps) -> None:
-        """Add frames of one camera; ValueError (nothing changed) for stamps before its last one."""
+    def update(self, camera: str, features: torch.Tensor, stamps: Stamps, annotations: torch.Tensor | None = None,
+               poses: torch.Tensor | None = None) -> None:
+        """Add frames of one camera (see STARMemory.update); ValueError (nothing changed) for stamps
+        before its last one."""
         with self._lock:
             m = self._memories.get(camera)
             if m is None:
                 m = self._new()
-            m.update(features, stamps)
+            m.update(features, stamps, annotations, poses)
             self._memories[camera] = m
             self.version += 1
 
@@ -160,7 +171,8 @@ class MultiCameraMemory:
                 tensors.update({f"{idx}.{k}": v for k, v in t.items()})
                 cams.append({"name": name, **meta})
             meta = {"config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
-                    "encoder_id": self.encoder_id, "frames_seen": self.frames_seen, "cameras": cams}
+                    "encoder_id": self.encoder_id, "annotation_dim": self.annotation_dim,
+                    "frames_seen": self.frames_seen, "cameras": cams}
             return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:

@@ -4,9 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 KINDS = ("abstract", "temporal", "retrieved", "spatial")
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Adjacent frames of one memory slot: a stretch of time the slot really covers (no gap inside)."""
+
+    start: float
+    end: float
+    frames: int
+    mean: np.ndarray | None = None     # the encoder's annotation of its frames, averaged ...
+    peak: np.ndarray | None = None     # ... and at its largest
+    pose: np.ndarray | None = None     # x y z qx qy qz qw of the robot at its newest frame; None: not recorded
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Run):
+            return NotImplemented
+        same = lambda a, b: (a is None and b is None) or (a is not None and b is not None   # noqa: E731
+                                                          and np.array_equal(a, b))
+        return ((self.start, self.end, self.frames) == (other.start, other.end, other.frames)
+                and same(self.mean, other.mean) and same(self.peak, other.peak) and same(self.pose, other.pose))
+
+    __hash__ = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +48,8 @@ class TokenGroup:
     offset: int           # first row of the group in MemoryRead.tokens
     length: int           # rows in MemoryRead.tokens
     camera: str = ""
+    runs: tuple[Run, ...] = ()     # the stretches of adjacent frames it holds, in time order
+    label: str = ""                # what an answer found in it ("person"); empty: the slot as a whole
 
 
 @dataclass

@@ -12,7 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 FORMAT = "vstream_ros.star_memory"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: runs, annotations and poses per slot; version 1 files are upgraded on load
+READABLE_VERSIONS = (1, 2)
 _META_KEY = "vstream_ros"
 
 
@@ -63,7 +64,7 @@ def read_snapshot(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
         raise SnapshotError(f"memory snapshot {path} is corrupt: {e}") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SnapshotError(f"{path} is not a vstream_ros memory snapshot")
-    if meta.get("version") != FORMAT_VERSION:
+    if meta.get("version") not in READABLE_VERSIONS:
         raise SnapshotError(
             f"memory snapshot {path} has format version {meta.get('version')}, this build reads {FORMAT_VERSION}"
         )

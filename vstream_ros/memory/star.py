@@ -32,10 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from vstream_ros.memory.config import MemoryConfig
-from vstream_ros.memory.read import MemoryRead, TokenGroup
+from vstream_ros.memory.read import MemoryRead, Run, TokenGroup
+from vstream_ros.memory.runs import POSE_DIM, POSITION, Runs
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
 
 Stamps = float | Sequence[float] | torch.Tensor
+ADJACENT = 1.5        # frames closer than this many sampling intervals belong to one run
 
 
 class STARMemory:
@@ -49,8 +51,10 @@ class STARMemory:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         encoder_id: str = "",
+        annotation_dim: int = 0,
     ) -> None:
         self.config = config
+        self.annotation_dim = int(annotation_dim)
         self.dim = int(dim)
         self.grid = (int(grid[0]), int(grid[1]))
         self.device = torch.device(device)
@@ -85,7 +89,15 @@ class STARMemory:
             "spatial_stamp": torch.zeros(c.spatial_frames, **f64),
             "abstract": torch.zeros(c.abstract_slots, self.dim, **f32),
             "abstract_pending": torch.zeros(c.abstract_slots, self.dim, **f32),
+            # what was seen in the spatial frames, and the robot's pose then (see runs.py)
+            "spatial_annotation": torch.zeros(c.spatial_frames, self.annotation_dim, **f32),
+            "spatial_pose": torch.zeros(c.spatial_frames, POSE_DIM, **f32),
+            # where a slot's frames were taken: the box around the recorded positions
+            "pose_lo": torch.full((K + 1, 3), math.inf, **f32),
+            "pose_hi": torch.full((K + 1, 3), -math.inf, **f32),
         }
+        self._runs = Runs(K + 1, c.runs_per_slot, self.annotation_dim, dev)
+        self._t.update(self._runs.t)
         # pairs (i, j) with i >= j are never candidates for a merge
         idx = torch.arange(K + 1, device=dev)
         self._lower = idx[:, None] >= idx[None, :]
@@ -95,7 +107,10 @@ class STARMemory:
         """Forget everything (a camera restarted, a bag looped). Buffers stay allocated."""
         for t in self._t.values():
             t.zero_()
+        self._t["pose_lo"].fill_(math.inf)
+        self._t["pose_hi"].fill_(-math.inf)
         self.frames_seen = 0
+        self.frame_interval: float | None = None   # typical seconds between frames (for run adjacency)
         self.first_stamp: float | None = None
         self.last_stamp: float | None = None
         self._filled = 0                 # temporal slots in use
@@ -121,8 +136,11 @@ class STARMemory:
         self._q, self._k = q, k
 
     # ----------------------------------------------------------------- update
-    def update(self, features: torch.Tensor, stamps: Stamps) -> None:
-        """Add frames: features [h, w, D] or [B, h, w, D] in time order, stamps in seconds.
+    def update(self, features: torch.Tensor, stamps: Stamps, annotations: torch.Tensor | None = None,
+               poses: torch.Tensor | None = None) -> None:
+        """Add frames: features [h, w, D] or [B, h, w, D] in time order, stamps in seconds, and per frame
+        optionally what the encoder saw in it (annotations [B, annotation_dim]) and the robot's pose
+        ([B, 8]: x y z qx qy qz qw valid).
 
         Raises ValueError, changing nothing, for a wrong shape or for stamps that go backwards
         (within the batch or before the last frame seen): the caller decides whether to reset.
@@ -135,19 +153,46 @@ class STARMemory:
         ts = self._check_stamps(stamps, x.shape[0])
         if not ts:
             return
+        ann = self._per_frame(annotations, len(ts), self.annotation_dim, "annotations")
+        pose = self._per_frame(poses, len(ts), POSE_DIM, "poses")
         with torch.no_grad():
             xs, xt, xa = self._pool(x.to(self.device))
             if self.first_stamp is None:
                 self._t["origin"].copy_(xt[0])
             xt = xt - self._t["origin"]
             for b, stamp in enumerate(ts):
-                self._update_spatial(xs[b], stamp)
-                self._update_temporal(xt[b], xs[b], stamp)
+                a = ann[b] if ann is not None else None
+                p = pose[b] if pose is not None else None
+                self._track_interval(self.last_stamp if b == 0 else ts[b - 1], stamp)
+                self._update_spatial(xs[b], stamp, a, p)
+                self._update_temporal(xt[b], xs[b], stamp, a, p)
                 self._update_abstract(xa[b], stamp)
         if self.first_stamp is None:
             self.first_stamp = ts[0]
         self.last_stamp = ts[-1]
         self.frames_seen += len(ts)
+
+    def _per_frame(self, values: torch.Tensor | None, n: int, dim: int, what: str) -> torch.Tensor | None:
+        if values is None or dim == 0:
+            return None
+        v = torch.as_tensor(values, dtype=torch.float32).reshape(-1, dim) if values.numel() == n * dim else None
+        if v is None or v.shape[0] != n:
+            raise ValueError(f"{what} must be [{n}, {dim}], got {tuple(values.shape)}")
+        return v.to(self.device)
+
+    def _track_interval(self, previous: float | None, stamp: float) -> None:
+        """The typical gap between this camera's frames: a slow average of gaps, pulled down at once by
+        a shorter one, so a few dropped frames do not make gaps look adjacent."""
+        if previous is None or stamp <= previous:
+            return
+        gap = stamp - previous
+        prev = self.frame_interval
+        self.frame_interval = gap if prev is None else min(gap, 0.9 * prev + 0.1 * gap)
+
+    @property
+    def adjacency(self) -> float:
+        """Frames at most this many seconds apart belong to one run."""
+        return math.inf if self.frame_interval is None else ADJACENT * self.frame_interval
 
     def _check_stamps(self, stamps: Stamps, n: int) -> list[float]:
         if isinstance(stamps, torch.Tensor):
@@ -180,13 +225,21 @@ class STARMemory:
         xt = t.flatten(2).transpose(1, 2).reshape(x.shape[0], -1)   # [B, th*tw*D], token-major
         return xs.to(self.dtype), xt, xa
 
-    def _update_spatial(self, xs: torch.Tensor, stamp: float) -> None:
+    def _update_spatial(self, xs: torch.Tensor, stamp: float, ann: torch.Tensor | None,
+                        pose: torch.Tensor | None) -> None:
         i = self._spatial_head
         self._t["spatial"][i].copy_(xs)
         self._t["spatial_stamp"][i] = stamp
+        self._t["spatial_annotation"][i].zero_()
+        self._t["spatial_pose"][i].zero_()
+        if ann is not None:
+            self._t["spatial_annotation"][i].copy_(ann)
+        if pose is not None:
+            self._t["spatial_pose"][i].copy_(pose)
         self._spatial_head = (i + 1) % self.config.spatial_frames
 
-    def _update_temporal(self, vec: torch.Tensor, smap: torch.Tensor, stamp: float) -> None:
+    def _update_temporal(self, vec: torch.Tensor, smap: torch.Tensor, stamp: float, ann: torch.Tensor | None,
+                         pose: torch.Tensor | None) -> None:
         t, K = self._t, self.config.temporal_slots
         n = self._filled
         row = n if n < K else K          # a free slot, or the scratch row
@@ -198,6 +251,13 @@ class STARMemory:
         t["rep_map"][row].copy_(smap)
         t["rep_vec"][row].copy_(vec)
         t["rep_stamp"][row] = stamp
+        self._runs.set_frame(row, stamp, ann, pose)
+        t["pose_lo"][row].fill_(math.inf)
+        t["pose_hi"][row].fill_(-math.inf)
+        if pose is not None:                 # a position only counts where it was recorded (valid = 1)
+            known = pose[POSITION].masked_fill(pose[POSE_DIM - 1] <= 0, math.nan)
+            t["pose_lo"][row].copy_(torch.nan_to_num(known, nan=math.inf))
+            t["pose_hi"][row].copy_(torch.nan_to_num(known, nan=-math.inf))
         g = t["centroid"][: row + 1] @ vec
         t["gram"][row, : row + 1] = g
         t["gram"][: row + 1, row] = g
@@ -237,15 +297,21 @@ class STARMemory:
         rep_map = torch.where(take_j[:, None, None], mapj, mapi)
         si, sj = pick("rep_stamp")
         rep_stamp = torch.where(take_j, sj, si)
+        runs = self._runs.merge(i, j, self.adjacency)
+        lo_pi, lo_pj = pick("pose_lo")
+        hi_pi, hi_pj = pick("pose_hi")
 
         # the merged slot goes to i; the incoming frame (row K) moves into j (a no-op when j == K)
         for name, value in (
             ("centroid", merged), ("weight", wsum), ("stamp_mean", stamp_mean),
             ("stamp_min", torch.minimum(lo_i, lo_j)), ("stamp_max", torch.maximum(hi_i, hi_j)),
             ("rep_vec", rep_vec), ("rep_map", rep_map), ("rep_stamp", rep_stamp),
+            ("pose_lo", torch.minimum(lo_pi, lo_pj)), ("pose_hi", torch.maximum(hi_pi, hi_pj)),
         ):
             t[name].index_copy_(0, i, value)
             t[name].index_copy_(0, j, t[name].index_select(0, self._row_k))
+        self._runs.write(i, runs)
+        self._runs.move(j, self._row_k)
         G.index_copy_(0, j, G.index_select(0, self._row_k))
         G.index_copy_(1, j, G.index_select(1, self._row_k))
         gi = t["centroid"] @ merged[0]
@@ -298,10 +364,11 @@ class STARMemory:
         tokens: list[torch.Tensor] = []
         groups: list[TokenGroup] = []
 
-        def add(kind: str, block: torch.Tensor, start: float, end: float, stamp: float, weight: float) -> None:
+        def add(kind: str, block: torch.Tensor, start: float, end: float, stamp: float, weight: float,
+                runs: tuple[Run, ...] = ()) -> None:
             offset = sum(x.shape[0] for x in tokens)
             tokens.append(block.to(self.dtype))
-            groups.append(TokenGroup(kind, start, end, stamp, weight, offset, block.shape[0]))
+            groups.append(TokenGroup(kind, start, end, stamp, weight, offset, block.shape[0], runs=runs))
 
         n = self._filled
         if include_abstract and self._abstract_filled:
@@ -315,25 +382,49 @@ class STARMemory:
             smax = t["stamp_max"][:n].cpu().tolist()
             weight = t["weight"][:n].cpu().tolist()
             rep_stamp = t["rep_stamp"][:n].cpu().tolist()
-            slots = [k for k in range(n) if smax[k] >= lo and smin[k] <= hi]
+            runs = self._host_runs(n, lo, hi)
+            slots = [k for k in range(n) if runs[k]]                  # a run of the slot meets the window
             centroids = t["centroid"][:n] + t["origin"]
             for k in sorted(slots, key=lambda k: (mean[k], k)):
-                add("temporal", centroids[k].view(self._pt, self.dim), smin[k], smax[k], mean[k], weight[k])
+                add("temporal", centroids[k].view(self._pt, self.dim), smin[k], smax[k], mean[k], weight[k],
+                    runs[k])
             keyed = [k for k in slots if lo <= rep_stamp[k] <= hi]   # the key frame itself in the window
             heaviest = sorted(keyed, key=lambda k: (-weight[k], mean[k]))[: c.retrieved_frames]
             for k in heaviest:
                 s = rep_stamp[k]
-                add("retrieved", t["rep_map"][k].clone(), s, s, s, weight[k])
+                home = next((r for r in runs[k] if r.start <= s <= r.end), None)
+                key = Run(s, s, 1, home.mean, home.peak, home.pose) if home else Run(s, s, 1)
+                add("retrieved", t["rep_map"][k].clone(), s, s, s, weight[k], (key,))
 
         filled = min(self.frames_seen, c.spatial_frames)
         stamps = t["spatial_stamp"].cpu().tolist()
+        s_ann = t["spatial_annotation"].cpu().numpy()
+        s_pose = t["spatial_pose"].cpu().numpy()
         for r in range(filled):   # oldest first
             i = (self._spatial_head - filled + r) % c.spatial_frames
             if lo <= stamps[i] <= hi:
-                add("spatial", t["spatial"][i].clone(), stamps[i], stamps[i], stamps[i], 1.0)
+                a = s_ann[i] if self.annotation_dim else None
+                run = Run(stamps[i], stamps[i], 1, a, a, s_pose[i, :7].copy() if s_pose[i, 7] > 0 else None)
+                add("spatial", t["spatial"][i].clone(), stamps[i], stamps[i], stamps[i], 1.0, (run,))
 
         out = torch.cat(tokens) if tokens else torch.zeros(0, self.dim, device=self.device, dtype=self.dtype)
         return MemoryRead(out, groups, self.frames_seen)
+
+    def _host_runs(self, n: int, lo: float, hi: float) -> list[tuple[Run, ...]]:
+        """Per temporal slot, its runs that meet [lo, hi], as host objects."""
+        t = self._t
+        start, end = t["run_start"][:n].cpu().tolist(), t["run_end"][:n].cpu().tolist()
+        frames = t["run_frames"][:n].cpu().tolist()
+        mean, peak = t["run_mean"][:n].cpu().numpy(), t["run_peak"][:n].cpu().numpy()
+        pose = t["run_pose"][:n].cpu().numpy()
+        out = []
+        for k in range(n):
+            out.append(tuple(
+                Run(start[k][r], end[k][r], int(frames[k][r]),
+                    mean[k, r] if self.annotation_dim else None, peak[k, r] if self.annotation_dim else None,
+                    pose[k, r, :7].copy() if pose[k, r, 7] > 0 else None)
+                for r in range(len(frames[k])) if frames[k][r] > 0 and end[k][r] >= lo and start[k][r] <= hi))
+        return out
 
     # ------------------------------------------------------------ accounting
     def nbytes(self) -> dict[str, int]:
@@ -363,11 +454,34 @@ class STARMemory:
             "filled": self._filled, "spatial_head": self._spatial_head,
             "abstract_filled": self._abstract_filled, "abstract_pending": self._abstract_pending,
             "abstract_span": list(self._abstract_span) if self._abstract_span else None,
+            "frame_interval": self.frame_interval,
         }
 
     def _identity(self) -> dict:
         return {"config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
-                "encoder_id": self.encoder_id}
+                "encoder_id": self.encoder_id, "annotation_dim": self.annotation_dim}
+
+    # tensors that snapshots written before runs and poses existed lack (format version 1)
+    _ADDED_IN_V2 = ("spatial_annotation", "spatial_pose", "pose_lo", "pose_hi", *Runs.NAMES)
+
+    def _upgrade(self, tensors: dict[str, torch.Tensor], meta: dict) -> tuple[dict[str, torch.Tensor], dict]:
+        """An older snapshot as this version writes it: each slot one run over its whole span (all that
+        it knew), nothing annotated, no pose recorded."""
+        if all(k in tensors for k in self._ADDED_IN_V2):
+            return tensors, meta
+        meta = {**meta, "annotation_dim": meta.get("annotation_dim", self.annotation_dim),
+                "config": {**MemoryConfig().to_dict(), "runs_per_slot": self.config.runs_per_slot,
+                           **meta.get("config", {})}}
+        fresh = {k: torch.zeros_like(v, device="cpu") for k, v in self._t.items() if k in self._ADDED_IN_V2}
+        fresh["pose_lo"].fill_(math.inf)
+        fresh["pose_hi"].fill_(-math.inf)
+        try:
+            fresh["run_start"][:, 0] = tensors["stamp_min"]
+            fresh["run_end"][:, 0] = tensors["stamp_max"]
+            fresh["run_frames"][:, 0] = tensors["weight"]
+        except (KeyError, RuntimeError) as e:
+            raise SnapshotError(f"snapshot of an older version is incomplete: {e}") from e
+        return {**fresh, **tensors}, meta
 
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
         """(tensors, JSON-able metadata): everything needed to continue exactly where this left off."""
@@ -376,8 +490,9 @@ class STARMemory:
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Restore a state_dict; refuses (SnapshotError, nothing changed) one of another memory."""
+        tensors, meta = self._upgrade(tensors, meta)
         mine = self._identity()
-        for key in ("encoder_id", "config", "dim", "grid"):
+        for key in ("encoder_id", "config", "dim", "grid", "annotation_dim"):
             if meta.get(key) != mine[key]:
                 raise SnapshotError(f"snapshot has {key}={meta.get(key)!r}, this memory has {mine[key]!r}")
         missing = set(self._t) - set(tensors)
@@ -396,6 +511,7 @@ class STARMemory:
                 _filled=int(s["filled"]), _spatial_head=int(s["spatial_head"]),
                 _abstract_filled=int(s["abstract_filled"]), _abstract_pending=int(s["abstract_pending"]),
                 _abstract_span=tuple(s["abstract_span"]) if s["abstract_span"] else None,
+                frame_interval=s.get("frame_interval"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError(f"snapshot state is incomplete: {e}") from e

@@ -34,6 +34,12 @@ class FrameEncoder(Protocol):
         ...
 
 
+def annotation_dim(encoder: FrameEncoder) -> int:
+    """Length of the per-frame annotation an encoder gives (`annotate(frames, features) -> [B, A]`:
+    what it recognised in each frame, computed once at ingest and kept with the memory); 0: none."""
+    return len(getattr(encoder, "annotation_names", ()))
+
+
 @dataclass
 class Answer:
     """An answer being produced: iterate `pieces` for the text as it is generated.

@@ -28,6 +28,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from vstream_ros.answering.question import Question
 from vstream_ros.memory import MemoryConfig, MemoryRead
 from vstream_ros.models.base import (
     Answer,
@@ -292,12 +293,14 @@ class FlashVStreamModel(nn.Module):
         return torch.cat([embed(ids_before.to(self.device))[0], visual, embed(ids_after.to(self.device))[0]])[None]
 
     def answer(
-        self, memory: MemoryRead, question: str, max_new_tokens: int, cancel: threading.Event | None = None
+        self, memory: MemoryRead, question: Question | str, max_new_tokens: int,
+        cancel: threading.Event | None = None
     ) -> Answer:
         """Greedy answer, streamed as text pieces. The model reads the whole memory, so every group
         of the read is evidence."""
         stats: dict = {}
-        pieces = self._stream(memory.tokens, question, max_new_tokens, cancel, stats)
+        text = question.text if isinstance(question, Question) else question
+        pieces = self._stream(memory.tokens, text, max_new_tokens, cancel, stats)
         return Answer(pieces, list(memory.groups), stats=stats)
 
     def answer_from_tokens(self, tokens: torch.Tensor, question: str, max_new_tokens: int,

@@ -16,6 +16,7 @@ import time
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -23,6 +24,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from vstream_ros.action import Ask
@@ -30,6 +32,7 @@ from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
 from vstream_ros.engine import EngineConfig, Health, Outcome, QueryResult, StreamEngine, build_engine
 from vstream_ros.frames import FrameRejected
+from vstream_ros.memory import TokenGroup
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, descriptor
@@ -40,10 +43,24 @@ from vstream_ros.srv import Query
 RUNTIME_ENGINE = runtime_names(EngineConfig)
 
 
-def fill_response(res, result: QueryResult):
+def evidence(g: TokenGroup, pose_frame: str) -> Evidence:
+    """A memory group as Evidence; the pose is that of its newest run with one (ready as a Nav2 goal)."""
+    ev = Evidence(stamp=to_time(g.start), stamp_end=to_time(g.end), camera=g.camera, kind=g.kind, label=g.label,
+                  weight=float(g.weight))
+    posed = [r for r in g.runs if r.pose is not None]
+    if posed:
+        x, y, z, qx, qy, qz, qw = (float(v) for v in posed[-1].pose[:7])
+        ev.has_pose = True
+        ev.pose = PoseStamped(header=Header(stamp=to_time(posed[-1].end), frame_id=pose_frame),
+                              pose=Pose(position=Point(x=x, y=y, z=z),
+                                        orientation=Quaternion(x=qx, y=qy, z=qz, w=qw)))
+    return ev
+
+
+def fill_response(res, result: QueryResult, pose_frame: str = ""):
     res.success, res.error, res.answer, res.partial = result.success, result.error, result.answer, result.partial
-    res.evidence = [Evidence(stamp=to_time(g.start), stamp_end=to_time(g.end), camera=g.camera, kind=g.kind,
-                             weight=float(g.weight)) for g in result.evidence]
+    res.intent = result.intent
+    res.evidence = [evidence(g, pose_frame) for g in result.evidence]
     res.latency_s = float(result.latency_s)
     res.frames_in_memory = int(result.frames_in_memory)
     return res

@@ -1,0 +1,367 @@
+"""Grounded answers: every fact of the text (a time, a span, a camera, a count, yes or no, a colour, the
+option chosen) is computed here from the memory's runs and what was recognised in them, and each
+comes with the evidence it rests on. No language model states anything.
+
+The composer is backend-agnostic: a `Recognizer` says what a question's words stand for and how they
+show in a run's annotation; the composer finds the sightings, merges adjacent ones and words them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from vstream_ros.answering import timefmt
+from vstream_ros.answering.question import Intent, Question, TimeKind
+from vstream_ros.memory import MemoryRead, TokenGroup
+from vstream_ros.memory.read import Run
+
+MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
+ADJACENT = 1.5            # sightings this many frame intervals apart are one span
+
+
+class Recognizer(Protocol):
+    def concept(self, phrase: str) -> list | None: ...
+    def can_see(self, concepts: list) -> bool: ...
+    def seen(self, concept, annotation: np.ndarray): ...
+    def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
+
+
+@dataclass
+class Sighting:
+    """A span of adjacent frames of one camera in which something was seen."""
+
+    start: float
+    end: float
+    camera: str
+    score: float
+    group: TokenGroup
+    run: Run
+    count: int = 0
+    colours: tuple[str, ...] = ()
+
+    def evidence(self, label: str) -> TokenGroup:
+        run = replace(self.run, start=self.start, end=self.end)
+        return replace(self.group, start=self.start, end=self.end, stamp=self.end, weight=round(self.score, 3),
+                       camera=self.camera, runs=(run,), label=label)
+
+
+@dataclass
+class Composed:
+    text: str
+    evidence: list[TokenGroup]
+    facts: dict
+
+
+def observations(memory: MemoryRead, window: tuple[float, float] | None = None,
+                 interval: float = 1.0) -> list[tuple[TokenGroup, Run]]:
+    """Every run of the read that carries an annotation (temporal slots and spatial frames; key frames
+    repeat their slot's runs), cut to the window at the frames nearest inside it (a run's frames are
+    `interval` apart): nothing is claimed outside the time asked about."""
+    lo, hi = window or (-math.inf, math.inf)
+    out = []
+    for g in memory.groups:
+        if g.kind not in ("temporal", "spatial"):
+            continue
+        for r in g.runs:
+            if r.peak is None or r.end < lo or r.start > hi:
+                continue
+            start = r.start if r.start >= lo else min(r.end, r.start + math.ceil((lo - r.start) / interval) * interval)
+            end = r.end if r.end <= hi else max(start, r.end - math.ceil((r.end - hi) / interval) * interval)
+            out.append((g, replace(r, start=start, end=end)))
+    return out
+
+
+def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
+    """Adjacent or overlapping sightings of a camera as one (runs of different slots meet here)."""
+    out: list[Sighting] = []
+    for s in sorted(sightings, key=lambda s: (s.camera, s.start, s.end)):
+        last = out[-1] if out and out[-1].camera == s.camera else None
+        if last is not None and s.start - last.end <= gap:
+            last.end = max(last.end, s.end)
+            if s.score > last.score:
+                last.score, last.group, last.run = s.score, s.group, s.run
+            last.count = max(last.count, s.count)
+            last.colours = last.colours or s.colours
+        else:
+            out.append(replace(s))
+    return sorted(out, key=lambda s: (s.start, s.camera))
+
+
+def a_phrase(phrase: str) -> str:
+    """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
+    p = phrase.strip()
+    if p.endswith("s") or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their"):
+        return p
+    return a(p)
+
+
+def a(name: str) -> str:
+    vowel = name[:1] in "aeiou" and not name.startswith(("uni", "use", "euro", "one"))
+    return ("an " if vowel else "a ") + name
+
+
+class Composer:
+    def __init__(self, recognizer: Recognizer, limitation: str = "") -> None:
+        self.rec = recognizer
+        self.limitation = limitation
+        self._cameras: set[str] = set()
+
+    # ------------------------------------------------------------ sightings
+    def sightings(self, concepts: list, obs: list[tuple[TokenGroup, Run]], gap: float) -> list[Sighting]:
+        """Runs in which every concept shows (score >= 0.5 each), merged across slots."""
+        found = []
+        for g, r in obs:
+            seen = [self.rec.seen(c, r.peak) for c in concepts]
+            if all(s.score >= 0.5 for s in seen):
+                found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
+                                      seen[0].count, tuple(seen[0].colours)))
+        return merge(found, gap)
+
+    def compose(self, q: Question, memory: MemoryRead) -> Composed:
+        obs = observations(memory, q.window, q.frame_interval)
+        gap = ADJACENT * q.frame_interval
+        self._cameras = {g.camera for g, _ in obs}
+        if not obs:
+            return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
+        handler = {
+            Intent.PRESENCE: self._presence, Intent.WHEN: self._when, Intent.FIRST_SEEN: self._when,
+            Intent.LAST_SEEN: self._when, Intent.WHERE: self._where, Intent.COUNT: self._count,
+            Intent.ATTRIBUTE: self._attribute, Intent.CHOICE: self._choice,
+        }.get(q.intent)
+        if handler is not None and (q.subject or q.intent is Intent.CHOICE):
+            return handler(q, obs, gap)
+        return self._describe(q, obs, gap)
+
+    def _resolve(self, q: Question, phrase: str) -> tuple[list | None, Composed | None]:
+        concepts = self.rec.concept(phrase)
+        if concepts is None:
+            return None, Composed(f"I cannot tell: I do not recognise {phrase!r} in what I see. {self.limitation}",
+                                  [], {"abstained": True})
+        if not self.rec.can_see(concepts):
+            return None, Composed(f"I cannot tell whether I saw {phrase}: the detector it needs is not "
+                                  f"installed. {self.limitation}", [], {"abstained": True})
+        return concepts, None
+
+    def _name(self, concepts: list, phrase: str) -> str:
+        first = concepts[0]
+        name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
+        return name if len(concepts) == 1 else phrase
+
+    # --------------------------------------------------------------- intents
+    def _presence(self, q: Question, obs, gap) -> Composed:
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        found = self.sightings(concepts, obs, gap)
+        name = self._name(concepts, q.subject)
+        if not found:
+            return Composed(f"No, I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else name} {self._spans(found, q)}.",
+                        [s.evidence(name) for s in found], {"seen": True})
+
+    def _when(self, q: Question, obs, gap) -> Composed:
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        found = self.sightings(concepts, obs, gap)
+        name = self._name(concepts, q.subject)
+        if not found:
+            return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+        first, last = found[0], found[-1]
+        if q.intent is Intent.FIRST_SEEN:
+            text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{self._cam(first, q)}."
+            ev = [first]
+        elif q.intent is Intent.LAST_SEEN:
+            text = (f"I last saw {a(name)} {timefmt.span(last.start, last.end, q.origin)}{self._cam(last, q)} "
+                    f"({timefmt.ago(last.end, q.newest)}).")
+            ev = [last]
+        else:
+            text = f"I saw {a(name)} {self._spans(found, q)}."
+            ev = found
+        return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
+
+    def _where(self, q: Question, obs, gap) -> Composed:
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        found = self.sightings(concepts, obs, gap)
+        name = self._name(concepts, q.subject)
+        if not found:
+            return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+        placed = [s for s in found if s.run.pose is not None]
+        last = placed[-1] if placed else found[-1]
+        when = timefmt.span(last.start, last.end, q.origin)
+        if last.run.pose is None:
+            return Composed(f"I last saw {a(name)} {when}{self._cam(last, q)}, but no pose was recorded then, so I "
+                            "cannot say where.", [last.evidence(name)], {"seen": True, "pose": None})
+        x, y, z = (float(v) for v in last.run.pose[:3])
+        return Composed(f"I last saw {a(name)} {when}{self._cam(last, q)}, when the robot was at x={x:.2f} m, "
+                        f"y={y:.2f} m.", [last.evidence(name)], {"seen": True, "pose": [x, y, z]})
+
+    def _count(self, q: Question, obs, gap) -> Composed:
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        found = self.sightings(concepts[:1], obs, gap)
+        name = concepts[0].name
+        plural = "people" if name == "person" else name + "s"
+        if not found:
+            return Composed(f"I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
+        if not concepts[0].coco:
+            return Composed(f"I saw {a(name)} {self._spans(found, q)}, but I cannot count them with this backend.",
+                            [s.evidence(name) for s in found], {"count": None, "abstained": True})
+        best = max(found, key=lambda s: (s.count, -s.start))
+        n = max(1, best.count)
+        what = f"1 {name}" if n == 1 else f"{n} {plural}"
+        return Composed(f"I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
+                        f"{self._cam(best, q)}).", [best.evidence(name)], {"count": n})
+
+    def _attribute(self, q: Question, obs, gap) -> Composed:
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        found = self.sightings(concepts[:1], obs, gap)
+        name = concepts[0].name
+        if not found:
+            return Composed(f"I have not seen {a(name)}{self._in_window(q)}, so I cannot tell its colour.", [],
+                            {"seen": False})
+        votes: dict[str, float] = {}
+        for s in found:
+            for rank, c in enumerate(s.colours):
+                votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
+        if not votes:
+            return Composed(f"I saw {a(name)} but cannot tell its colour.", [s.evidence(name) for s in found],
+                            {"abstained": True})
+        colour = max(votes, key=votes.get)
+        best = max((s for s in found if colour in s.colours), key=lambda s: s.score)
+        when = timefmt.span(best.start, best.end, q.origin)
+        if q.yes_no and q.value:
+            yes = q.value == colour
+            text = (f"Yes, the {name} was {colour} ({when})." if yes else
+                    f"No, the {name} was {colour}, not {q.value} ({when}).")
+        else:
+            text = f"The {name} was {colour} ({when}{self._cam(best, q)})."
+        return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
+
+    def _choice(self, q: Question, obs, gap) -> Composed:
+        """The option whose things show best in the memory: all of them together in one run if any
+        option has that, else the mean of each thing's best showing (an unseeable thing counts 0)."""
+        scores: list[tuple[float, int, list[Sighting]]] = []
+        for i, option in enumerate(q.options):
+            concepts = self.rec.concept(option)
+            if concepts is None:
+                continue
+            seeable = [c for c in concepts if self.rec.can_see([c])]
+            if not seeable:
+                continue
+            found = self.sightings(seeable, obs, gap) if len(seeable) == len(concepts) else []
+            if found:
+                best = 1.0 + max(s.score for s in found)
+            else:
+                best = sum(max((self.rec.seen(c, r.peak).score for _, r in obs), default=0.0)
+                           for c in seeable) / len(concepts)
+            scores.append((best, i, found))
+        if not scores:
+            return Composed("I cannot tell which option is right: none of them names something I recognise. "
+                            f"{self.limitation}", [], {"abstained": True})
+        best, i, found = max(scores, key=lambda x: (x[0], -x[1]))
+        letter = chr(ord("A") + i)
+        sure = "" if best >= 1.0 else " (weak evidence: it only resembles what I saw)"
+        where = f", seen {self._spans(found, q)}" if found else ""
+        return Composed(f"({letter}) {q.options[i]}{where}{sure}.", [s.evidence(q.options[i]) for s in found],
+                        {"option": letter})
+
+    def _describe(self, q: Question, obs, gap) -> Composed:
+        if q.time is not None and q.time.event:
+            return self._around_event(q, obs, gap)
+        if q.subject:
+            concepts, refusal = self._resolve(q, q.subject)
+            if refusal:
+                return refusal
+            found = self.sightings(concepts, obs, gap)
+            name = self._name(concepts, q.subject)
+            if not found:
+                return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+            return Composed(f"I saw {a(name)} {self._spans(found, q)}; I cannot tell what they were doing "
+                            f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
+                            {"seen": True})
+        return self._list_things(q, obs, gap)
+
+    def _list_things(self, q: Question, obs, gap, lead: str = "") -> Composed:
+        by_name: dict[str, list[Sighting]] = {}
+        for g, r in obs:
+            for name, score, count in self.rec.things(r.peak):
+                by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count))
+        if not by_name:
+            return Composed(f"{lead}I saw nothing I can name{self._in_window(q)}.", [], {"things": []})
+        merged = {n: merge(s, gap) for n, s in by_name.items()}
+        ranked = sorted(merged, key=lambda n: -sum(s.end - s.start + 1.0 for s in merged[n]) * max(
+            s.score for s in merged[n]))[:5]
+        parts = [f"{a(n)} ({self._spans(merged[n], q, short=True)})" for n in ranked]
+        when = self._window_words(q)
+        text = f"{lead}{when}I saw " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+        ev = [s.evidence(n) for n in ranked for s in merged[n]]
+        return Composed(text + ".", sorted(ev, key=lambda g: g.start), {"things": ranked})
+
+    def _around_event(self, q: Question, obs, gap) -> Composed:
+        event = q.time.event
+        concepts = self.rec.concept(event)
+        if concepts is None or not self.rec.can_see(concepts):
+            return Composed(f"I cannot tell when {event}: I do not recognise it. {self.limitation}", [],
+                            {"abstained": True})
+        found = self.sightings(concepts, obs, gap)
+        if not found:
+            return Composed(f"I have not seen {event}, so I cannot say what came "
+                            f"{'before' if q.time.kind is TimeKind.BEFORE else 'after'}.", [], {"seen": False})
+        if q.time.kind is TimeKind.BEFORE:
+            t = found[0].start
+            rest = [(g, r) for g, r in obs if r.end < t]
+            lead = f"Before {event} ({timefmt.since(t, q.origin)}), "
+        else:
+            t = found[-1].end
+            rest = [(g, r) for g, r in obs if r.start > t]
+            lead = f"After {event} ({timefmt.since(t, q.origin)}), "
+        if not rest:
+            return Composed(f"{lead}I saw nothing more.", [found[0].evidence(event)], {"things": []})
+        return self._list_things(replace(q, time=None), rest, gap, lead=lead)
+
+    # ----------------------------------------------------------------- words
+    def _spans(self, found: list[Sighting], q: Question, short: bool = False) -> str:
+        multi_cam = len({s.camera for s in found}) > 1
+        parts = []
+        for s in found[:MAX_SPANS]:
+            w = timefmt.span(s.start, s.end, q.origin)
+            if short:
+                w = w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ")
+            parts.append(w + (f" on camera {s.camera}" if multi_cam else ""))
+        more = len(found) - MAX_SPANS
+        text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        if more > 0:
+            text += f" and {more} more time{'s' if more > 1 else ''}"
+        return text
+
+    def _cam(self, s: Sighting, q: Question) -> str:
+        return f" on camera {s.camera}" if len(self._cameras) > 1 else ""
+
+    @staticmethod
+    def _in_window(q: Question) -> str:
+        if q.window is None:
+            return ""
+        return f" {timefmt.span(max(q.window[0], q.origin), min(q.window[1], q.newest), q.origin)}"
+
+    def _window_words(self, q: Question) -> str:
+        """How the answer names the time the question asked about (its evidence gives the stamps)."""
+        if q.window is None or q.time is None:
+            return ""
+        k, n = q.time.kind, q.time.a
+        unit = "second" if n == 1 else "seconds"
+        lead = {TimeKind.START: "At the start", TimeKind.NOW: "At the end", TimeKind.LAST: f"In the last {n:g} {unit}",
+                TimeKind.FIRST: f"In the first {n:g} {unit}", TimeKind.AGO: f"{n:g} {unit} before the end",
+                TimeKind.AT: f"At about {timefmt.since(q.origin + n, q.origin)}",
+                TimeKind.BETWEEN: f"Between {timefmt.since(q.origin + q.time.a, q.origin)} and "
+                                  f"{timefmt.since(q.origin + q.time.b, q.origin)}"}.get(k, "In that time")
+        return f"{lead}, "

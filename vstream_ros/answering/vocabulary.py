@@ -1,0 +1,97 @@
+"""Words for things: the COCO detector's 80 classes, ImageNet classes grouped under the words people use
+("car" is a cab, a jeep, a minivan ...), and the nouns that mean a person. Data, no model."""
+
+from __future__ import annotations
+
+COCO_NAMES = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)
+
+# What a word asks for: COCO classes and ImageNet class names (first lemma, as in imagenet_classes.txt).
+# A word not here is looked up among the class names themselves, then by meaning (the answerer's model).
+CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "person": (("person",), ()),
+    "car": (("car",), ("sports car", "cab", "convertible", "jeep", "limousine", "minivan", "Model T", "racer",
+                       "beach wagon", "police van", "ambulance", "pickup", "grille", "car wheel")),
+    "taxi": (("car",), ("cab",)),
+    "vehicle": (("car", "bus", "truck", "motorcycle", "train"),
+                ("sports car", "cab", "convertible", "jeep", "limousine", "minivan", "beach wagon", "police van",
+                 "ambulance", "pickup", "school bus", "trolleybus", "minibus", "trailer truck", "garbage truck",
+                 "fire engine", "tow truck", "moving van", "moped", "motor scooter", "streetcar")),
+    "bus": (("bus",), ("school bus", "trolleybus", "minibus")),
+    "truck": (("truck",), ("trailer truck", "garbage truck", "fire engine", "tow truck", "moving van", "pickup")),
+    "van": (("car", "truck"), ("minivan", "moving van", "police van", "minibus")),
+    "bicycle": (("bicycle",), ("mountain bike", "bicycle-built-for-two")),
+    "motorcycle": (("motorcycle",), ("moped", "motor scooter")),
+    "tram": (("train",), ("streetcar", "trolleybus")),
+    "train": (("train",), ("passenger car", "bullet train", "electric locomotive", "steam locomotive", "freight car",
+                           "streetcar")),
+    "boat": (("boat",), ("speedboat", "canoe", "container ship", "fireboat", "lifeboat", "yawl", "catamaran",
+                         "gondola")),
+    "airplane": (("airplane",), ("airliner", "warplane")),
+    "cat": (("cat",), ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")),
+    "dog": (("dog",), ()),   # and every ImageNet dog breed: filled in below from the class-index range
+    "bird": (("bird",), ()),
+    "phone": (("cell phone",), ("cellular telephone", "dial telephone", "pay-phone")),
+    "tv": (("tv",), ("television", "monitor", "screen")),
+    "computer": (("laptop", "keyboard", "mouse"), ("laptop", "desktop computer", "notebook")),
+    "table": (("dining table",), ("dining table", "desk")),
+    "chair": (("chair",), ("folding chair", "rocking chair", "barber chair", "throne")),
+    "sofa": (("couch",), ("studio couch",)),
+    "cup": (("cup",), ("coffee mug", "cup", "espresso")),
+    "coffee": (("cup",), ("espresso", "coffee mug")),
+    "bottle": (("bottle",), ("water bottle", "wine bottle", "beer bottle", "pop bottle", "pill bottle")),
+    "ball": (("sports ball",), ("soccer ball", "tennis ball", "basketball", "volleyball", "golf ball",
+                                "ping-pong ball", "rugby ball", "croquet ball")),
+    "tie": (("tie",), ("bow tie", "Windsor tie")),
+    "bag": (("backpack", "handbag", "suitcase"), ("backpack", "purse", "mailbag", "plastic bag")),
+    "plant": (("potted plant",), ("pot", "daisy")),
+    "flower": (("potted plant", "vase"), ("daisy", "pot")),
+    "goal": ((), ("soccer ball",)),
+    # places, by what is in them
+    "playground": ((), ("swing",)),
+    "street": (("car", "bus", "truck", "traffic light", "bicycle", "motorcycle"),
+               ("cab", "minivan", "streetcar", "traffic light", "street sign", "parking meter", "moving van")),
+    "road": (("car", "bus", "truck", "traffic light"), ("cab", "minivan", "traffic light", "street sign")),
+    "beach": (("surfboard", "umbrella"), ("seashore", "sandbar", "lakeside")),
+    "kitchen": (("oven", "microwave", "refrigerator", "sink", "toaster"), ("refrigerator", "microwave", "stove")),
+    "office": (("laptop", "keyboard", "mouse", "tv"), ("desk", "desktop computer", "monitor", "notebook")),
+    "park": (("bench",), ("park bench", "swing")),
+    "field": (("sports ball",), ("soccer ball",)),
+}
+# nouns that mean "a person" (or people), as asked
+PERSON_WORDS = frozenset((
+    "person", "people", "persons", "man", "men", "woman", "women", "child", "children", "kid", "kids", "boy",
+    "boys", "girl", "girls", "baby", "babies", "toddler", "someone", "somebody", "anyone", "anybody", "pedestrian",
+    "pedestrians", "human", "humans", "adult", "adults", "player", "players", "driver", "drivers", "cyclist",
+    "cyclists", "rider", "riders", "guy", "guys", "lady", "ladies", "he", "she", "him", "her", "they", "individual",
+    "passenger", "passengers", "father", "mother", "dad", "mom", "parent", "parents", "face", "faces", "crowd",
+))
+ALIASES = {
+    "bike": "bicycle", "bikes": "bicycle", "cycle": "bicycle", "motorbike": "motorcycle", "scooter": "motorcycle",
+    "moped": "motorcycle", "cab": "taxi", "automobile": "car", "auto": "car", "lorry": "truck", "kitten": "cat",
+    "puppy": "dog", "television": "tv", "monitor": "tv", "cellphone": "phone", "smartphone": "phone",
+    "mobile": "phone", "mug": "cup", "couch": "sofa", "desk": "table", "laptop": "computer", "streetcar": "tram",
+    "plane": "airplane", "aeroplane": "airplane", "ship": "boat", "handbag": "bag", "backpack": "bag",
+    "rucksack": "bag", "suitcase": "bag", "football": "ball", "soccer": "ball", "necktie": "tie", "rocket": "missile",
+}
+# ImageNet class-index ranges of groups the table above names by a range rather than by names
+IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24)}
+
+
+def singular(word: str) -> str:
+    w = word.lower()
+    if w in PERSON_WORDS or w in CONCEPTS or w in ALIASES:
+        return w
+    for suffix, repl in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ses", "s"), ("s", "")):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2:
+            return w[: -len(suffix)] + repl
+    return w
