@@ -33,11 +33,10 @@ class FlashVStreamAnswerer:
     def abstract_projections(self) -> tuple[nn.Module, nn.Module]:
         return self.model.abstract_projections()
 
-    def visual_budget(self, text_tokens: int, max_new_tokens: int) -> int:
-        """Visual tokens a prompt may hold: the prompt within the length the model was trained on, and
-        prompt plus answer within its position range."""
-        positions = self.model.config.llm.max_position_embeddings
-        return min(self.settings.context_tokens, positions - max_new_tokens) - text_tokens
+    def visual_budget(self, text_tokens: int) -> int:
+        """Visual tokens a prompt may hold: the prompt within the length the model was trained on
+        (upstream cuts its input there; the answer may run on, as upstream's does)."""
+        return self.settings.context_tokens - text_tokens
 
     def answer(
         self, memory: MemoryRead, question: str, max_new_tokens: int | None = None,
@@ -47,7 +46,7 @@ class FlashVStreamAnswerer:
         groups are the evidence; cameras cut to fit the context are named in `limitations`."""
         n = self.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
         ids = prompt_ids(self.tokenizer, question)
-        chosen = select_cameras(memory, self.visual_budget(len(ids) - 1, n), question)
+        chosen = select_cameras(memory, self.visual_budget(len(ids) - 1), question)
         if chosen.warning:
             log.warning("%s", chosen.warning)
         stats: dict = {"cameras_dropped": chosen.dropped, "cameras_trimmed": chosen.trimmed}

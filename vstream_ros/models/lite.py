@@ -28,7 +28,7 @@ import torch
 
 from vstream_ros.memory import MemoryConfig, MemoryRead, TokenGroup
 from vstream_ros.models.base import Answer, Backend, pick_device, resize_center_crop, stream_text, to_uint8_batch
-from vstream_ros.models.flash_vstream import greedy_decode
+from vstream_ros.models.generation import greedy_decode
 
 log = logging.getLogger(__name__)
 
