@@ -279,6 +279,7 @@ class STARMemory:
             t["abstract"].copy_(self._blend_abstract(t["abstract"], t["abstract_pending"]))
             self._abstract_pending = 0
 
+    @torch.no_grad()
     def _blend_abstract(self, A: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
         """(1 - alpha) A + alpha softmax(q(A) k(E)^T / sqrt(h)) E: A's slots attend to the chunk E."""
         if self._q is None:
