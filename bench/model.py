@@ -20,7 +20,10 @@ import torch
 from transformers import CLIPVisionConfig, LlamaConfig
 
 from vstream_ros.memory import STARMemory
-from vstream_ros.models.flash_vstream import KNOWN_TOWERS, FlashVStreamModel
+from vstream_ros.models.configuration import KNOWN_TOWERS, FlashVStreamConfig
+from vstream_ros.models.flash_answering import FlashVStreamAnswerer
+from vstream_ros.models.loading import LoadedModel
+from vstream_ros.models.modeling import FlashVStreamModel
 from vstream_ros.models.tiny import TINY_MM_CONFIG, build_tiny, tiny_tokenizer
 
 # dense bf16 tensor-core peak (FLOP/s) and memory bandwidth (B/s), from the vendors' data sheets
@@ -48,14 +51,15 @@ def timeit(fn, device, reps):
     return statistics.median(out)
 
 
-def build(tiny: bool, device: torch.device) -> FlashVStreamModel:
+def build(tiny: bool, device: torch.device) -> LoadedModel:
     if tiny:
         return build_tiny(device=device)
-    tok = tiny_tokenizer()   # ids < 320 are valid in Vicuna's 32000-token vocabulary
-    mm = {**TINY_MM_CONFIG, "mm_vision_tower": "openai/clip-vit-large-patch14", "mm_hidden_size": 1024,
-          "compress_Turing_hidden_dim": 32}
-    return FlashVStreamModel(LlamaConfig(**VICUNA_7B), CLIPVisionConfig(**KNOWN_TOWERS[mm["mm_vision_tower"]]),
-                             mm, tok, device=device, dtype=torch.bfloat16)
+    tok = tiny_tokenizer()   # its 1024 ids are valid in Vicuna's 32000-token vocabulary
+    released = {**LlamaConfig(**VICUNA_7B).to_dict(), **TINY_MM_CONFIG, "tokenizer_model_max_length": 2048,
+                "mm_vision_tower": "openai/clip-vit-large-patch14", "mm_hidden_size": 1024,
+                "compress_Turing_hidden_dim": 32}
+    config = FlashVStreamConfig.from_released(released, CLIPVisionConfig(**KNOWN_TOWERS[released["mm_vision_tower"]]))
+    return LoadedModel(FlashVStreamModel(config, device=device, dtype=torch.bfloat16), tok)
 
 
 def clip_flops(cfg: CLIPVisionConfig) -> float:
@@ -67,12 +71,12 @@ def clip_flops(cfg: CLIPVisionConfig) -> float:
     return cfg.num_hidden_layers * per_layer + patch
 
 
-def answer_latency(model, tokens, new_tokens, device, reps):
+def answer_latency(answerer: FlashVStreamAnswerer, tokens, new_tokens, device, reps):
     """(ttft_s, decode tokens/s, total_s) of a greedy answer from `tokens` memory tokens."""
     stats = {}
 
     def run():
-        a = model.answer_from_tokens(tokens, QUESTION, new_tokens, stop_at_eos=False)
+        a = answerer.answer_from_tokens(tokens, QUESTION, new_tokens, stop_at_eos=False)
         stats.update(a)
     total = timeit(run, device, reps)
     decode = (stats["tokens"] - 1) / max(1e-9, stats["total_s"] - stats["ttft_s"])
@@ -91,8 +95,9 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
-    model = build(tiny, device)
+    loaded = build(tiny, device)
     build_s = time.perf_counter() - t0
+    model, answerer = loaded.model, FlashVStreamAnswerer(loaded.model, loaded.tokenizer)
     enc = model.encoder()
     report = {"benchmark": "flash_vstream_backend", "config": "tiny" if tiny else "clip-vit-l14 + vicuna-7b",
               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -109,7 +114,7 @@ def main(argv=None) -> int:
             report[f"encoder_peak_fraction_b{b}"] = b * flops / s / peak
 
     # memory update
-    mem = STARMemory(model.memory_config(), enc.dim, enc.feature_grid, device=device, dtype=model.dtype)
+    mem = STARMemory(model.config.memory, enc.dim, enc.feature_grid, device=device, dtype=model.dtype)
     mem.set_abstract_projections(*model.abstract_projections())
     feats = enc.encode(frames32)
     for i in range(64):
@@ -124,7 +129,7 @@ def main(argv=None) -> int:
     report["memory_tokens"] = read.num_tokens
 
     # answer from a full memory
-    ttft, rate, total = answer_latency(model, read.tokens, args.new_tokens, device, args.reps)
+    ttft, rate, total = answer_latency(answerer, read.tokens, args.new_tokens, device, args.reps)
     report |= {"ttft_s": ttft, "decode_tokens_per_s": rate, "answer_s": total}
     if bw:
         weight_bytes = sum(p.numel() * p.element_size() for p in model.llm.parameters())
@@ -139,13 +144,13 @@ def main(argv=None) -> int:
     curve = []
     for n in [int(x) for x in args.curve.split(",")]:
         row = {"frames_seen": n}
-        _, _, row["ours_s"] = answer_latency(model, read.tokens, 8, device, max(1, args.reps // 2))
+        _, _, row["ours_s"] = answer_latency(answerer, read.tokens, 8, device, max(1, args.reps // 2))
         if n * per_frame.shape[0] + 100 > limit:
             row["baseline_s"] = None
             row["baseline_note"] = f"{n * per_frame.shape[0]} tokens exceed the {limit}-token context"
         else:
             try:
-                _, _, row["baseline_s"] = answer_latency(model, per_frame.repeat(n, 1), 8, device, 1)
+                _, _, row["baseline_s"] = answer_latency(answerer, per_frame.repeat(n, 1), 8, device, 1)
             except torch.OutOfMemoryError:
                 row["baseline_s"], row["baseline_note"] = None, "out of GPU memory"
                 torch.cuda.empty_cache()

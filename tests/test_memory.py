@@ -40,14 +40,16 @@ def test_ward_merge_is_the_weighted_kmeans_optimum(seed):
                                 retrieved_frames=1), dim=3, grid=(1, 1))
     stamp = 0.0
     for _ in range(6 + seed):   # build unequal weights first
-        m.update(torch.randn(1, 1, 3, generator=g) * 3, stamp)
+        prev = torch.randn(1, 1, 3, generator=g) * 3
+        m.update(prev, stamp)
         stamp += 1
     for _ in range(5):
         old_p, old_w = temporal_points(m)
         x = torch.randn(1, 1, 3, generator=g) * 3
-        m.update(x, stamp)
+        m.update(x, stamp)      # x takes the spatial memory; the frame it replaces joins T
         stamp += 1
-        pts = torch.cat([old_p, x.reshape(1, 3).double()])
+        pts = torch.cat([old_p, prev.reshape(1, 3).double()])
+        prev = x
         wts = torch.cat([old_w, torch.ones(1, dtype=torch.float64)])
         best = brute_force_sse(pts, wts, K)
         new_p, new_w = temporal_points(m)
@@ -74,9 +76,10 @@ def test_invariants_over_a_long_random_stream():
         m.update(torch.randn(b, *CLIP_GRID, 32, generator=g) + drift, ts)
         assert m.nbytes() == bytes0
         w = m._t["weight"][: cfg.temporal_slots].sum()
-        assert float(w) == m.frames_seen == len(stamps_fed)
+        # every frame but the newest (it is in S only, as in training) is in T
+        assert float(w) == m.frames_seen - 1 == len(stamps_fed) - 1
         r = m.read()
-        if m.frames_seen >= cfg.temporal_slots:
+        if m.frames_seen > cfg.temporal_slots:
             full_tokens = full_tokens or r.num_tokens
             assert r.num_tokens == full_tokens == cfg.full_tokens(CLIP_GRID) == 681
         assert r.tokens_by_kind() == m.tokens_by_kind()
@@ -91,8 +94,9 @@ def test_invariants_over_a_long_random_stream():
     for g in r.groups:
         if g.kind == "retrieved":
             assert g.start in stamps_fed      # a real frame, not an average
-    assert sum(g.weight for g in temporal) == len(stamps_fed)
+    assert sum(g.weight for g in temporal) == len(stamps_fed) - 1
     assert r.groups[-1].stamp == stamps_fed[-1]   # spatial memory is the newest frame
+    assert max(g.end for g in r.groups if g.kind != "spatial") == stamps_fed[-2]
     assert r.tokens.shape == (681, 32) and torch.isfinite(r.tokens).all()
     offsets = [g.offset for g in r.groups]
     assert offsets == sorted(offsets) and r.groups[-1].offset + r.groups[-1].length == 681
@@ -181,16 +185,24 @@ def test_abstract_memory_uses_projections_once_per_buffer():
     q, k = nn.Linear(6, 3), nn.Linear(6, 3)
     m = STARMemory(cfg, dim=6, grid=(2, 2))
     m.set_abstract_projections(q, k)
-    for i in range(7):
-        m.update(frames[i], float(i))
     tokens = frames.mean(dim=(1, 2))
-    # 4 frames fill the slots; 3 more wait in the buffer and have not changed A yet
-    assert torch.allclose(m.read().tokens[:4], tokens[:4])
-    m.update(frames[7], 7.0)
+
+    def blend(A, E):
+        with torch.no_grad():
+            attn = torch.softmax(q(A) @ k(E).T / math.sqrt(3), dim=-1)
+        return 0.5 * A + 0.5 * attn @ E
+
+    for i in range(8):          # frames 0..6 reach A (the newest, 7, is in S only)
+        m.update(frames[i], float(i))
+    # 4 frames fill the slots; 3 more wait in the buffer: the committed A has not changed yet...
+    assert torch.allclose(m._t["abstract"], tokens[:4])
+    # ...and a read blends them into a copy, as the offline computation would (a partial chunk)
+    assert torch.allclose(m.read().tokens[:4], blend(tokens[:4], tokens[4:7]), atol=1e-6)
+    assert torch.allclose(m._t["abstract"], tokens[:4])
+    m.update(frames[8], 8.0)    # frame 7 completes the buffer: one committed update
     A, E = tokens[:4], tokens[4:8]
-    with torch.no_grad():
-        attn = torch.softmax(q(A) @ k(E).T / math.sqrt(3), dim=-1)
-    assert torch.allclose(m.read().tokens[:4], 0.5 * A + 0.5 * attn @ E, atol=1e-6)
+    assert torch.allclose(m._t["abstract"], blend(A, E), atol=1e-6)
+    assert torch.allclose(m.read().tokens[:4], blend(A, E), atol=1e-6)
     abstract = m.read().groups[0]
     assert (abstract.start, abstract.end, abstract.weight) == (0.0, 7.0, 8)
     with pytest.raises(ValueError):

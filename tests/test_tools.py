@@ -158,7 +158,7 @@ def test_long_stream_keeps_memory_flat(tmp_path):
     curve = system["memory_curve"]
     assert len(curve) > 50
     assert len({(p["bytes_device"], p["bytes_host"]) for p in curve}) == 1
-    assert len({p["tokens"] for p in curve if p["frames_seen"] >= 25}) == 1
+    assert len({p["tokens"] for p in curve if p["frames_seen"] > 25}) == 1   # 25 in T and A, 1 in S
 
 
 def test_eval_reports_bad_items_and_goes_on(tmp_path):

@@ -13,8 +13,12 @@ Design notes (what differs from upstream Flash-VStream, and why):
   merge the nearer of the two representatives). Key frames are the representatives of the heaviest
   slots. Upstream keeps every frame's 8x8 map for ever (about 128 KiB a frame) and picks key frames
   by cluster id; here nothing else of past frames is kept.
-- Abstract memory buffers new 1x1 tokens and updates once per N_A of them, as in training; upstream's
+- Abstract memory buffers new 1x1 tokens and commits one update per N_A of them, as in training; a
+  read blends the pending partial chunk into a copy of A (nothing committed), which is what upstream's
+  offline computation (the one the model was trained on) gives for the same frames. Upstream's
   per-frame streaming update degenerates into an EMA that ignores the learned projections.
+- A frame joins T, A and R when it leaves the spatial FIFO (N_S frames later), as in training, where
+  the newest frame is only in S: one frame read gives S alone (64 tokens for CLIP), 26 frames 681.
 
 All state is preallocated on the memory's device. `update` runs no host-device synchronisation: merge
 indices stay on the device and move data with index_select / index_copy_. Stamps are plain Python
@@ -117,7 +121,8 @@ class STARMemory:
         self._spatial_head = 0           # next ring position of the spatial FIFO
         self._abstract_filled = 0
         self._abstract_pending = 0
-        self._abstract_span: tuple[float, float] | None = None   # stamps blended into A so far
+        self._abstract_span: tuple[float, float] | None = None   # stamps admitted to A so far
+        self._spatial_stamps = [0.0] * self.config.spatial_frames   # host copy of spatial_stamp
 
     def set_abstract_projections(self, q: nn.Module | None, k: nn.Module | None) -> None:
         """Use the model's q/k projections (nn.Linear D -> h) in the abstract-memory update.
@@ -156,17 +161,15 @@ class STARMemory:
         ann = self._per_frame(annotations, len(ts), self.annotation_dim, "annotations")
         pose = self._per_frame(poses, len(ts), POSE_DIM, "poses")
         with torch.no_grad():
-            xs, xt, xa = self._pool(x.to(self.device))
+            xs = self._pool(x.to(self.device))
             if self.first_stamp is None:
-                self._t["origin"].copy_(xt[0])
-            xt = xt - self._t["origin"]
+                self._t["origin"].copy_(self._summaries(xs[0])[0])
             for b, stamp in enumerate(ts):
-                a = ann[b] if ann is not None else None
-                p = pose[b] if pose is not None else None
                 self._track_interval(self.last_stamp if b == 0 else ts[b - 1], stamp)
-                self._update_spatial(xs[b], stamp, a, p)
-                self._update_temporal(xt[b], xs[b], stamp, a, p)
-                self._update_abstract(xa[b], stamp)
+                if self.frames_seen + b >= self.config.spatial_frames:   # the oldest frame leaves S
+                    self._admit(self._spatial_head)
+                self._update_spatial(xs[b], stamp, ann[b] if ann is not None else None,
+                                     pose[b] if pose is not None else None)
         if self.first_stamp is None:
             self.first_stamp = ts[0]
         self.last_stamp = ts[-1]
@@ -213,23 +216,35 @@ class STARMemory:
             prev = s
         return ts
 
-    def _pool(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[B, h, w, D] -> spatial maps [B, s*s, D] (memory dtype), temporal vectors [B, t*t*D] and
-        abstract tokens [B, D] (fp32). Adaptive average pooling; for CLIP's 16x16 -> 8x8 -> 4x4 it is
-        exactly upstream's avg_pool2d with kernel 2."""
-        x = x.float().permute(0, 3, 1, 2)                          # [B, D, h, w]
-        s = F.adaptive_avg_pool2d(x, (self._sh, self._sw))          # [B, D, sh, sw]
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, h, w, D] -> spatial maps [B, sh*sw, D] in the memory's dtype, tokens in row-major (h, w)
+        order. Adaptive average pooling; for CLIP's 16x16 -> 8x8 it is upstream's avg_pool2d, kernel 2."""
+        s = F.adaptive_avg_pool2d(x.float().permute(0, 3, 1, 2), (self._sh, self._sw))   # [B, D, sh, sw]
+        return s.flatten(2).transpose(1, 2).to(self.dtype)
+
+    def _summaries(self, smap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A spatial map [sh*sw, D] -> its temporal vector [th*tw*D] (token-major) and abstract token [D],
+        in fp32: the 8x8 map pooled again to 4x4 and to 1x1, as upstream pools the 8x8 features."""
+        s = smap.float().T.reshape(1, self.dim, self._sh, self._sw)
         t = F.adaptive_avg_pool2d(s, (self._th, self._tw))
-        xa = s.mean(dim=(2, 3))
-        xs = s.flatten(2).transpose(1, 2)                           # [B, sh*sw, D]
-        xt = t.flatten(2).transpose(1, 2).reshape(x.shape[0], -1)   # [B, th*tw*D], token-major
-        return xs.to(self.dtype), xt, xa
+        return t.flatten(2).transpose(1, 2).reshape(-1), s.mean(dim=(2, 3))[0]
+
+    def _admit(self, i: int) -> None:
+        """The spatial frame in ring slot i (about to be overwritten) joins T, A and R, with what was seen
+        in it and where."""
+        t = self._t
+        smap, stamp = t["spatial"][i], self._spatial_stamps[i]
+        vec, token = self._summaries(smap)
+        ann = t["spatial_annotation"][i] if self.annotation_dim else None
+        self._update_temporal(vec - t["origin"], smap, stamp, ann, t["spatial_pose"][i])
+        self._update_abstract(token, stamp)
 
     def _update_spatial(self, xs: torch.Tensor, stamp: float, ann: torch.Tensor | None,
                         pose: torch.Tensor | None) -> None:
         i = self._spatial_head
         self._t["spatial"][i].copy_(xs)
         self._t["spatial_stamp"][i] = stamp
+        self._spatial_stamps[i] = stamp
         self._t["spatial_annotation"][i].zero_()
         self._t["spatial_pose"][i].zero_()
         if ann is not None:
@@ -320,22 +335,21 @@ class STARMemory:
 
     def _update_abstract(self, token: torch.Tensor, stamp: float) -> None:
         c, t = self.config, self._t
+        lo = self._abstract_span[0] if self._abstract_span else stamp
+        self._abstract_span = (lo, stamp)
         if self._abstract_filled < c.abstract_slots:
             t["abstract"][self._abstract_filled].copy_(token)
             self._abstract_filled += 1
-            lo = self._abstract_span[0] if self._abstract_span else stamp
-            self._abstract_span = (lo, stamp)
             return
         t["abstract_pending"][self._abstract_pending].copy_(token)
         self._abstract_pending += 1
         if self._abstract_pending == c.abstract_slots:
-            self._blend_abstract()
+            t["abstract"].copy_(self._blend_abstract(t["abstract"], t["abstract_pending"]))
             self._abstract_pending = 0
-            self._abstract_span = (self._abstract_span[0], stamp)
 
-    def _blend_abstract(self) -> None:
-        """A <- (1 - alpha) A + alpha softmax(q(A) k(E)^T / sqrt(h)) E over the buffered tokens E."""
-        A, E = self._t["abstract"], self._t["abstract_pending"]
+    @torch.no_grad()
+    def _blend_abstract(self, A: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
+        """(1 - alpha) A + alpha softmax(q(A) k(E)^T / sqrt(h)) E: A's slots attend to the chunk E."""
         if self._q is None:
             qa, ke, h = A, E, self.dim
         else:
@@ -345,11 +359,12 @@ class STARMemory:
             h = qa.shape[-1]
         attn = torch.softmax(qa @ ke.T / math.sqrt(h), dim=-1)
         alpha = self.config.abstract_update_ratio
-        A.mul_(1.0 - alpha).add_(attn @ E, alpha=alpha)
+        return (1.0 - alpha) * A + alpha * (attn @ E)
 
     # ------------------------------------------------------------------- read
     def read(self, window: tuple[float, float] | None = None, include_abstract: bool | None = None) -> MemoryRead:
-        """A copy of the memory as tokens [N, D] in the order A | T (time order) | R | S.
+        """A copy of the memory as tokens [N, D] in the order A | T (time order) | R | S. A includes the
+        pending partial chunk, blended into a copy (the committed state is unchanged).
 
         `window=(t0, t1)` keeps the temporal slots whose stamp span meets it, the key frames of those
         slots that lie inside it, and spatial frames inside it. The abstract memory blends the whole stream and cannot
@@ -373,8 +388,11 @@ class STARMemory:
         n = self._filled
         if include_abstract and self._abstract_filled:
             a0, a1 = self._abstract_span
-            absorbed = self.frames_seen - self._abstract_pending
-            add("abstract", t["abstract"][: self._abstract_filled].clone(), a0, a1, (a0 + a1) / 2, absorbed)
+            abstract = t["abstract"][: self._abstract_filled]
+            if self._abstract_pending:
+                abstract = self._blend_abstract(abstract, t["abstract_pending"][: self._abstract_pending])
+            admitted = self.frames_seen - min(self.frames_seen, c.spatial_frames)
+            add("abstract", abstract.clone(), a0, a1, (a0 + a1) / 2, admitted)
 
         if n:
             mean = t["stamp_mean"][:n].cpu().tolist()
@@ -518,6 +536,7 @@ class STARMemory:
         for name, dst in self._t.items():
             dst.copy_(tensors[name])
         self.__dict__.update(host)
+        self._spatial_stamps = self._t["spatial_stamp"].cpu().tolist()
 
     def save(self, path: str | os.PathLike) -> None:
         write_snapshot(path, *self.state_dict())

@@ -17,19 +17,20 @@ def load_backend(name: str, **params) -> Backend:
     """Load a backend by name. Common params: device, dtype; flash_vstream: model_path,
     vision_tower_path; tiny: seed. Memory sizes (MemoryConfig fields) override the model's."""
     if name == "flash_vstream":
-        from vstream_ros.models.flash_vstream import FlashVStreamModel
+        from vstream_ros.models.flash_vstream import load_flash_vstream
 
         path = params.pop("model_path", "")
         if not path:
             raise ValueError("the flash_vstream backend needs model_path: a local Flash-VStream-7b folder")
-        return FlashVStreamModel.from_pretrained(path, **params).as_backend()
+        return load_flash_vstream(path, **params)
     if name == "tiny":
+        from vstream_ros.models.flash_vstream import make_backend
         from vstream_ros.models.tiny import build_tiny
 
         params.pop("model_path", None)
         params.pop("vision_tower_path", None)
         params.pop("dtype", None)
-        return build_tiny(**params).as_backend("tiny")
+        return make_backend(build_tiny(**params), "tiny")
     if name == "lite":
         from vstream_ros.models.lite import load_lite
 

@@ -17,16 +17,19 @@ import torch
 from safetensors import safe_open
 
 # Released key prefix -> (part of our model, prefix inside that part). Order matters: first match wins.
+# The projector was an nn.Sequential upstream (layers 0 and 2, GELU between); here its layers have names.
 # The vision tower's inner prefix is CLIPVisionModel's `vision_model.` level, which transformers 5
-# dropped; FlashVStreamModel.load_weights strips it when its tower has no such level.
+# dropped; loading.load_weights strips it when the tower has no such level.
 KEY_ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("model.mm_projector.", "projector", ""),
+    ("model.mm_projector.0.", "projector", "linear_1."),
+    ("model.mm_projector.2.", "projector", "linear_2."),
     ("model.attention_model.", "attention_model", ""),
     ("model.vision_tower.vision_tower.vision_model.", "vision_tower", "vision_model."),
     ("", "llm", ""),
 )
 # Buffers that transformers 4.31 saved and newer versions recompute: known, harmless, skipped.
-IGNORED_KEYS = re.compile(r"^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$")
+IGNORED_KEYS = re.compile(r"^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$"
+                          r"|^model\.vision_tower\.vision_tower\.vision_model\.embeddings\.position_ids$")
 
 
 class CheckpointError(RuntimeError):

@@ -43,7 +43,7 @@ class LocalJudge:
 
     @torch.inference_mode()
     def judge(self, question: str, answer: str, prediction: str) -> dict:
-        from vstream_ros.models.flash_vstream import greedy_decode
+        from vstream_ros.models.generation import greedy_decode
 
         messages = [{"role": "system", "content": SYSTEM},
                     {"role": "user", "content": USER.format(question=question, answer=answer, prediction=prediction)}]

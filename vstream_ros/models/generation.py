@@ -1,0 +1,65 @@
+"""Greedy decoding with a KV cache, and the stop rules of upstream's CLI (EOS, or "</s>" in the text)."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator, Sequence
+
+import torch
+from transformers import DynamicCache, LlamaForCausalLM
+
+from vstream_ros.models.base import stream_text
+
+# transformers renamed the KV-cache argument from `past_key_values` to `cache` during 5.x.
+_CACHE_ARG = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
+
+
+@torch.inference_mode()
+def greedy_decode(
+    llm: LlamaForCausalLM, inputs_embeds: torch.Tensor, max_new_tokens: int, eos_token_id: int | None,
+    cancel: threading.Event | None = None,
+) -> Iterator[int]:
+    """Greedy decoding with the KV cache, one token at a time, stopping at EOS or when `cancel` is set.
+
+    A plain loop rather than `generate` + a streamer thread: the caller gets each token as it is
+    made (time to first token is the prefill), and a cancel takes effect before the next step."""
+    if max_new_tokens <= 0:
+        return
+    cache = {_CACHE_ARG: DynamicCache(config=llm.config)}   # filled in place by each forward
+    out = llm(inputs_embeds=inputs_embeds, use_cache=True, **cache)
+    for step in range(max_new_tokens):
+        tok = int(out.logits[0, -1].argmax())
+        if eos_token_id is not None and tok == eos_token_id:
+            return
+        yield tok
+        if step + 1 == max_new_tokens or (cancel is not None and cancel.is_set()):
+            return
+        out = llm(input_ids=torch.tensor([[tok]], device=inputs_embeds.device), use_cache=True, **cache)
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """Characters at the end of `text` that could be the start of a stop string."""
+    return max((n for s in stops for n in range(len(s) - 1, 0, -1) if text.endswith(s[:n])), default=0)
+
+
+def stream_until_stop(tokenizer, tokens: Iterator[int], stats: dict, t0: float,
+                      stop_strings: Sequence[str] = ()) -> Iterator[str]:
+    """Text pieces of the decoded tokens, ending before the first stop string (upstream's
+    KeywordsStoppingCriteria matches it in the decoded text). Text that may begin a stop string is
+    held back until it cannot. Sets stats["stopped_by"] when a stop string ended the answer."""
+    sent = 0
+    full = ""
+    for _, full in stream_text(tokenizer, tokens, stats, t0):
+        cut = min((i for s in stop_strings if (i := full.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            if cut > sent:
+                yield full[sent:cut]
+            stats["stopped_by"] = next(s for s in stop_strings if full.find(s) == cut)
+            return
+        safe = len(full) - _held_back(full, stop_strings)
+        if safe > sent:
+            yield full[sent:safe]
+            sent = safe
+    if len(full) > sent:
+        yield full[sent:]
