@@ -107,7 +107,7 @@ _NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS
 _UNIT = r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey",
            "gray", "beige", "silver", "gold", "violet", "cyan", "turquoise", "navy", "maroon")
-_COLOUR_WORD = r"(?:colou?r|colou?rs)"
+_COLOUR_WORD = r"(?:colou?r|colou?rs|colou?red)"
 
 
 def _number(text: str) -> float:
@@ -139,7 +139,7 @@ _TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
     (re.compile(r"\b(?:from|between)\s+(\d+:\d\d(?::\d\d)?)\s+(?:to|and|until|-)\s+(\d+:\d\d(?::\d\d)?)\b", re.I),
      lambda m: TimeRef(TimeKind.BETWEEN, _clock(m.group(1)), _clock(m.group(2)))),
     (re.compile(r"\bat\s+(\d+:\d\d(?::\d\d)?)\b", re.I), lambda m: TimeRef(TimeKind.AT, _clock(m.group(1)))),
-    (re.compile(rf"\bat\s+(?:second\s+)?(\d+(?:\.\d+)?)(?:\s*{_UNIT})?(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
+    (re.compile(rf"\bat\s+(?:second\s+)?(\d+(?:\.\d+)?)\s*{_UNIT}(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
                 re.I), lambda m: TimeRef(TimeKind.AT, _seconds(m.group(1), m.group(2)))),
     (re.compile(rf"\bafter\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
      lambda m: TimeRef(TimeKind.AFTER, _seconds(m.group(1), m.group(2)))),
