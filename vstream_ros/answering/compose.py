@@ -111,15 +111,16 @@ class Composer:
         self._cameras: set[str] = set()
 
     # ------------------------------------------------------------ sightings
-    def sightings(self, concepts: list, obs: list[tuple[TokenGroup, Run]], gap: float) -> list[Sighting]:
-        """Runs in which every concept shows (score >= 0.5 each), merged across slots."""
+    def sightings(self, concepts: list, obs: list[tuple[TokenGroup, Run]], gap: float | None) -> list[Sighting]:
+        """Runs in which every concept shows (score >= 0.5 each), merged across slots (gap None: each
+        run apart, for facts that belong to a moment, like a count)."""
         found = []
         for g, r in obs:
             seen = [self.rec.seen(c, r.peak) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
                                       seen[0].count, tuple(seen[0].colours)))
-        return merge(found, gap)
+        return sorted(found, key=lambda s: s.start) if gap is None else merge(found, gap)
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
         obs = observations(memory, q.window, q.frame_interval)
@@ -206,12 +207,13 @@ class Composer:
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
-        found = self.sightings(concepts[:1], obs, gap)
+        found = self.sightings(concepts[:1], obs, None)
         name = concepts[0].name
         plural = "people" if name == "person" else name + "s"
         if not found:
             return Composed(f"I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
         if not concepts[0].coco:
+            found = merge(found, gap)
             return Composed(f"I saw {a(name)} {self._spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
         best = max(found, key=lambda s: (s.count, -s.start))

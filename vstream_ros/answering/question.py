@@ -270,7 +270,7 @@ def parse(text: str) -> Question:
         m = _EVENT.search(stem)
         if m and not re.match(r"^(?:when|what\s+time)\b", stem, re.I):
             kind = TimeKind.BEFORE if m.group(1).lower() == "before" else TimeKind.AFTER
-            event = _ARTICLE.sub("", _clean_subject(m.group(2)))
+            event = _clean_subject(m.group(2))
             time, rest = TimeRef(kind, event=event), stem[: m.start()].strip()
     core = re.sub(r"[?.!]+$", "", rest).strip()
     core = re.sub(r"\s+(?:in|during|of)\s*$", "", core)

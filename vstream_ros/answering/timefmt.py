@@ -23,4 +23,4 @@ def span(start: float, end: float, origin: float) -> str:
 
 def ago(t: float, newest: float) -> str:
     d = max(0.0, newest - t)
-    return "just now" if d < 0.5 else f"{d:.0f} s before the newest frame"
+    return "just now" if d < 0.5 else f"{d:.0f} seconds before the newest frame"

@@ -56,7 +56,9 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "plant": (("potted plant",), ("pot", "daisy")),
     "flower": (("potted plant", "vase"), ("daisy", "pot")),
     "goal": ((), ("soccer ball",)),
-    # places, by what is in them
+}
+# places, by what is in them (asked about; never listed as a thing seen)
+SCENES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "playground": ((), ("swing",)),
     "street": (("car", "bus", "truck", "traffic light", "bicycle", "motorcycle"),
                ("cab", "minivan", "streetcar", "traffic light", "street sign", "parking meter", "moving van")),
@@ -89,7 +91,7 @@ IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24)}
 
 def singular(word: str) -> str:
     w = word.lower()
-    if w in PERSON_WORDS or w in CONCEPTS or w in ALIASES:
+    if w in PERSON_WORDS or w in CONCEPTS or w in SCENES or w in ALIASES:
         return w
     for suffix, repl in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ses", "s"), ("s", "")):
         if w.endswith(suffix) and len(w) > len(suffix) + 2:

@@ -21,7 +21,15 @@ import numpy as np
 import torch
 
 from vstream_ros.answering import colours
-from vstream_ros.answering.vocabulary import ALIASES, COCO_NAMES, CONCEPTS, IMAGENET_RANGES, PERSON_WORDS, singular
+from vstream_ros.answering.vocabulary import (
+    ALIASES,
+    COCO_NAMES,
+    CONCEPTS,
+    IMAGENET_RANGES,
+    PERSON_WORDS,
+    SCENES,
+    singular,
+)
 
 N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
 # presence thresholds (peak over a run's frames): a COCO box score, an ImageNet group probability
@@ -185,8 +193,8 @@ class LiteRecognizer:
         if w in PERSON_WORDS or word in PERSON_WORDS:
             return Concept("person", (COCO_NAMES.index("person"),), (), person=True)
         w = ALIASES.get(w, w)
-        if w in CONCEPTS:
-            coco, names = CONCEPTS[w]
+        if w in CONCEPTS or w in SCENES:
+            coco, names = CONCEPTS.get(w) or SCENES[w]
             idx = self._imagenet(names)
             if w in IMAGENET_RANGES:
                 lo, hi = IMAGENET_RANGES[w]

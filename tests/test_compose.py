@@ -1,0 +1,164 @@
+"""Grounded answers from the memory's runs, without a model: a real STARMemory fed frames whose annotation
+says what is in them, the composer with the lite recognizer. The text never states a time, count,
+colour or option that its evidence does not hold."""
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from vstream_ros.answering import colours
+from vstream_ros.answering.compose import Composer
+from vstream_ros.answering.question import Intent, parse
+from vstream_ros.answering.vocabulary import COCO_NAMES
+from vstream_ros.memory import MemoryConfig, STARMemory
+from vstream_ros.models.lite import imagenet_classes
+from vstream_ros.models.lite_vision import LAYOUT, N_COLOUR, PERSON_PARTS, LiteRecognizer
+
+T0 = 500.0
+CLASSES = imagenet_classes()
+
+
+def annotation(people=0, cars=0, car_colour=None, swing=0.0, shirt=None):
+    a = np.zeros(LAYOUT.size, np.float32)
+    if people:
+        a[LAYOUT.coco_score.start + COCO_NAMES.index("person")] = 0.9
+        a[LAYOUT.coco_count.start + COCO_NAMES.index("person")] = people
+        if shirt:
+            parts = np.zeros((len(PERSON_PARTS), N_COLOUR), np.float32)
+            parts[list(PERSON_PARTS).index("upper"), colours.NAMES.index(shirt)] = 0.8
+            a[LAYOUT.person_colour] = parts.ravel()
+    if cars:
+        k = COCO_NAMES.index("car")
+        a[LAYOUT.coco_score.start + k] = 0.8
+        a[LAYOUT.coco_count.start + k] = cars
+        if car_colour:
+            c = np.zeros((len(COCO_NAMES), N_COLOUR), np.float32)
+            c[k, colours.NAMES.index(car_colour)] = 0.7
+            a[LAYOUT.coco_colour] = c.ravel()
+    if swing:
+        a[LAYOUT.imagenet.start + [n.split(",")[0] for n in CLASSES].index("swing")] = swing
+    return a
+
+
+# what is on camera second by second: a person 0-9 s, nothing 10-19 s, a person again 20-24 s with two
+# people 22-23 s; a red car 12-16 s; a swing 0-5 s
+SCRIPT = [dict(people=(2 if 22 <= t <= 23 else 1) if (t < 10 or 20 <= t < 25) else 0,
+               cars=1 if 12 <= t <= 16 else 0, car_colour="red", swing=0.6 if t <= 5 else 0.0,
+               shirt="black") for t in range(30)]
+
+
+@pytest.fixture(scope="module")
+def read():
+    g = torch.Generator().manual_seed(0)
+    mem = STARMemory(MemoryConfig(temporal_slots=6, abstract_slots=4, retrieved_frames=2), 16, (2, 2),
+                     annotation_dim=LAYOUT.size)
+    scenes = {}
+    for t, s in enumerate(SCRIPT):
+        key = (s["people"] > 0, s["cars"] > 0)
+        scenes.setdefault(key, torch.randn(2, 2, 16, generator=g) * 3)
+        feats = scenes[key] + 0.1 * torch.randn(2, 2, 16, generator=g)
+        mem.update(feats, T0 + t, torch.from_numpy(annotation(**s))[None])
+    return mem.read(), mem.frame_interval
+
+
+@pytest.fixture(scope="module")
+def composer():
+    return Composer(LiteRecognizer(CLASSES, detector_available=True))
+
+
+def answer(composer, read, text):
+    r, interval = read
+    q = replace(parse(text), origin=T0, newest=T0 + 29, frame_interval=interval)
+    w = q.time.window(T0, T0 + 29, 1.5) if q.time else None
+    q = replace(q, window=w)
+    return composer.compose(q, r)
+
+
+def times(text):
+    return [float(x) for x in re.findall(r"(\d+(?:\.\d+)?) s\b", text)]
+
+
+def assert_grounded(c):
+    bounds = {round(x - T0, 1) for g in c.evidence for x in (g.start, g.end)}
+    for t in times(c.text):
+        assert round(t, 1) in bounds, (c.text, sorted(bounds))
+
+
+def test_presence_is_yes_with_the_spans_and_no_for_what_was_never_there(composer, read):
+    c = answer(composer, read, "Did you see a person?")
+    assert c.text.startswith("Yes") and c.evidence
+    assert_grounded(c)
+    c = answer(composer, read, "Did you see a dog?")
+    assert c.text.startswith("No, I have not seen a dog") and not c.evidence
+
+
+def test_when_gives_separate_spans_across_a_gap_never_one_long_one(composer, read):
+    c = answer(composer, read, "When did you see a person?")
+    spans = sorted((round(g.start - T0), round(g.end - T0)) for g in c.evidence)
+    assert spans == [(0, 9), (20, 24)], spans
+    assert "from 0.0 s to 9.0 s" in c.text and "from 20.0 s to 24.0 s" in c.text
+    assert_grounded(c)
+
+
+def test_first_and_last_sightings(composer, read):
+    c = answer(composer, read, "When did you first see a car?")
+    assert "12.0 s" in c.text and c.text.startswith("I first saw a car")
+    c = answer(composer, read, "When did you last see a person?")
+    assert c.text.startswith("I last saw a person from 20.0 s to 24.0 s")
+    assert_grounded(c)
+
+
+def test_count_is_the_most_at_once_with_its_time(composer, read):
+    c = answer(composer, read, "How many people did you see?")
+    assert c.facts["count"] == 2 and c.text.startswith("I saw 2 people")
+    assert all(22 <= g.start - T0 <= 23 for g in c.evidence)
+    assert_grounded(c)
+    assert answer(composer, read, "How many dogs did you see?").facts["count"] == 0
+
+
+def test_colour_comes_from_the_pixels_of_the_evidence(composer, read):
+    c = answer(composer, read, "What colour was the car?")
+    assert c.facts["colour"] == "red" and "red" in c.text and "blue" not in c.text
+    c = answer(composer, read, "Is the car blue?")
+    assert c.text.startswith("No, the car was red")
+    c = answer(composer, read, "What colour was the man's shirt?")
+    assert c.facts["colour"] == "black"
+
+
+def test_multiple_choice_names_exactly_one_option(composer, read):
+    c = answer(composer, read, "What passed by? (A) a dog (B) a car (C) a giraffe (D) a boat")
+    assert c.facts["option"] == "B"
+    named = [o for o in ("a dog", "a car", "a giraffe", "a boat") if o in c.text]
+    assert named == ["a car"] and c.text.startswith("(B)")
+
+
+def test_time_questions_cut_the_evidence_to_the_time_asked(composer, read):
+    c = answer(composer, read, "What did you see in the last 8 seconds?")
+    assert c.text.startswith("In the last 8 seconds") and "person" in c.text
+    assert all(g.start >= T0 + 21 for g in c.evidence)
+    assert_grounded(c)
+    c = answer(composer, read, "What was in front of the camera at the start?")
+    assert "swing" in c.text and "car" not in c.text
+
+
+def test_event_relative_question(composer, read):
+    c = answer(composer, read, "What did you see after the car?")
+    assert c.text.startswith("After the car (16.0 s)") and "person" in c.text
+
+
+def test_unrecognised_words_are_said_so_not_guessed(composer, read):
+    c = answer(composer, read, "Did you see a quasar?")
+    assert c.text.startswith("I cannot tell") and c.facts.get("abstained")
+    blind = Composer(LiteRecognizer(CLASSES, detector_available=False))
+    c = answer(blind, read, "Did you see a person?")
+    assert c.text.startswith("I cannot tell") and not c.evidence
+
+
+def test_intent_of_the_answer(composer, read):
+    assert parse("What did you see?").intent is Intent.DESCRIBE
+    c = answer(composer, read, "What did you see?")
+    assert "person" in c.text and "car" in c.text
+    assert_grounded(c)
