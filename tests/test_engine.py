@@ -250,3 +250,20 @@ def test_autosave_writes_when_the_memory_changed(backend, tmp_path):
         assert read_snapshot(path)[1]["frames_seen"] == 2
     finally:
         e.stop()
+
+
+def test_choices_and_yes_no_are_decided_not_echoed(backend):
+    """The flash_vstream classes answer a multiple-choice question with exactly one option, and a yes/no
+    question with Yes or No (decided over the allowed words), even at a tiny random size."""
+    e = engine_with(backend)
+    try:
+        feed(e, "cam", [1.0, 2.0, 3.0])
+        assert e.flush()
+        options = ["a cup", "a dog", "a cat"]
+        r = e.ask("What was on the table? (A) a cup (B) a dog (C) a cat").wait(30)
+        assert r.success and r.intent == "multiple_choice"
+        assert sum(o in r.answer for o in options) == 1 and r.answer[:3] in ("(A)", "(B)", "(C)")
+        r = e.ask("Did you see a dog?").wait(30)
+        assert r.success and r.intent == "presence" and r.answer.startswith(("Yes, I saw a dog", "No, I have not"))
+    finally:
+        e.stop()

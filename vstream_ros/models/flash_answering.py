@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from vstream_ros.answering.question import Question
+from vstream_ros.answering.compose import a_phrase
+from vstream_ros.answering.question import Intent, Question
 from vstream_ros.memory import MemoryRead
 from vstream_ros.models.base import Answer
 from vstream_ros.models.budget import select_cameras
@@ -21,6 +22,8 @@ from vstream_ros.models.modeling import FlashVStreamModel
 from vstream_ros.models.prompting import prompt_ids
 
 log = logging.getLogger(__name__)
+# as upstream's multiple-choice evaluation asks
+CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
 
 class FlashVStreamAnswerer:
@@ -45,15 +48,49 @@ class FlashVStreamAnswerer:
     ) -> Answer:
         """Greedy answer, streamed as text pieces. The model reads every group it is given, so the kept
         groups are the evidence; cameras cut to fit the context are named in `limitations`."""
-        question = question.text if isinstance(question, Question) else question
+        parsed = question if isinstance(question, Question) else None
+        text = parsed.text if parsed else question
         n = self.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
-        ids = prompt_ids(self.tokenizer, question)
-        chosen = select_cameras(memory, self.visual_budget(len(ids) - 1), question)
+        if parsed is not None and parsed.intent is Intent.CHOICE:
+            text = text.rstrip() + "\n" + CHOICE_INSTRUCTION
+        ids = prompt_ids(self.tokenizer, text)
+        chosen = select_cameras(memory, self.visual_budget(len(ids) - 1), text)
         if chosen.warning:
             log.warning("%s", chosen.warning)
         stats: dict = {"cameras_dropped": chosen.dropped, "cameras_trimmed": chosen.trimmed}
-        pieces = self._stream(ids, chosen.read.tokens, n, cancel, stats)
+        if parsed is not None and (parsed.intent is Intent.CHOICE or parsed.yes_no):
+            pieces = iter([self._decide(parsed, ids, chosen.read.tokens, stats)])
+        else:
+            pieces = self._stream(ids, chosen.read.tokens, n, cancel, stats)
         return Answer(pieces, list(chosen.read.groups), chosen.warning, stats)
+
+    @torch.inference_mode()
+    def _decide(self, q: Question, ids: list[int], tokens: torch.Tensor, stats: dict) -> str:
+        """A multiple-choice or yes/no answer decided by the model's next-token scores over the allowed
+        words only: exactly one option, or a Yes or a No, never an echo of the question."""
+        t0 = time.perf_counter()
+        logits = self.model.llm(inputs_embeds=self.model.embed_prompt(ids, tokens)).logits[0, -1].float()
+        if q.intent is Intent.CHOICE:
+            words = [chr(ord("A") + i) for i in range(len(q.options))]
+        else:
+            words = ["Yes", "No"]
+        scores = [max(float(logits[t]) for t in self._first_tokens(w)) for w in words]
+        k = max(range(len(words)), key=scores.__getitem__)
+        stats.update(ttft_s=time.perf_counter() - t0, total_s=time.perf_counter() - t0, tokens=1,
+                     choice_scores=dict(zip(words, scores, strict=True)))
+        if q.intent is Intent.CHOICE:
+            return f"({words[k]}) {q.options[k]}"
+        subject = a_phrase(q.subject) if q.subject else "it"
+        return f"Yes, I saw {subject}." if k == 0 else f"No, I have not seen {subject}."
+
+    def _first_tokens(self, word: str) -> set[int]:
+        """Ids a word may begin with after the prompt (with or without SentencePiece's leading space)."""
+        ids = set()
+        for variant in (word, " " + word):
+            enc = self.tokenizer(variant, add_special_tokens=False).input_ids
+            if enc:
+                ids.add(enc[0] if self.tokenizer.convert_ids_to_tokens(enc[0]) not in ("▁", " ") else enc[-1])
+        return ids
 
     def answer_from_tokens(self, tokens: torch.Tensor, question: str, max_new_tokens: int | None = None,
                            stop_at_eos: bool = True) -> dict:

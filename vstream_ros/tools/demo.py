@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from vstream_ros.answering.timefmt import since
 from vstream_ros.tools.rosenv import ensure_loopback
 
 ensure_loopback()
@@ -34,12 +35,14 @@ from vstream_ros.tools.replay import replay  # noqa: E402
 
 TOPIC = "/camera/image_raw/compressed"
 QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds?", "Did you see a rocket?",
-             "Was there a cup of coffee?", "Did you see a giraffe?")
-T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same clock times
+             "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
+             "What colour was the cup?")
+T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
 
 
 def clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t * 10) % 10}"
+    """Seconds since the bag's first frame: how the answers write times too."""
+    return since(t, T0)
 
 
 class Client:
@@ -163,12 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         for q in QUESTIONS:
             res = client.call(client.query, Query.Request(question=q, max_new_tokens=48))
             print(f"\n  Q: {q}\n  A: {res.answer if res.success else 'ERROR: ' + res.error}   "
-                  f"({res.latency_s:.1f} s)")
+                  f"({res.latency_s:.2f} s, understood as: {res.intent})")
             for e in res.evidence:
                 a, b = to_seconds(e.stamp), to_seconds(e.stamp_end)
                 on_camera = sorted({s.name for s in shows if s.start <= b and a < s.end})
-                print(f"     evidence {e.kind:<9} {clock(a)} - {clock(b)}  camera {e.camera}  "
-                      f"(relevance {e.weight:.2f})  on camera then: {', '.join(on_camera)}")
+                print(f"     evidence {e.label or e.kind:<9} {clock(a)} - {clock(b)}  camera {e.camera}  "
+                      f"(score {e.weight:.2f})  on camera then: {', '.join(on_camera)}")
 
         print("\n[5/5] memory state")
         for c in client.state.cameras:
