@@ -152,6 +152,19 @@ class Composer:
         name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
         return name if len(concepts) == 1 else phrase
 
+    def locate(self, phrase: str, memory: MemoryRead, frame_interval: float) -> Composed:
+        """Every sighting of a thing, in time order, each with its score and pose: for programs (no text
+        to read, no language model). facts["error"] says why when the phrase cannot be looked for."""
+        concepts = self.rec.concept(phrase)
+        if concepts is None:
+            return Composed("", [], {"error": f"{phrase!r} is nothing this backend recognises"})
+        if not self.rec.can_see(concepts):
+            return Composed("", [], {"error": f"looking for {phrase!r} needs the detector, which is not installed"})
+        self._cameras = {g.camera for g in memory.groups}
+        found = self.sightings(concepts, observations(memory, None, frame_interval), ADJACENT * frame_interval)
+        name = self._name(concepts, phrase)
+        return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
+
     # --------------------------------------------------------------- intents
     def _presence(self, q: Question, obs, gap) -> Composed:
         concepts, refusal = self._resolve(q, q.subject)

@@ -116,17 +116,21 @@ class AnswerService(Worker):
         job.max_new_tokens = max(1, min(int(n), c.max_new_tokens_limit))
         if not self.alive:
             return "the engine is not running"
+        return self.check_scope(job.cameras, job.window)
+
+    def check_scope(self, cameras: list[str], window: tuple[float, float] | None) -> str:
+        """Why the memory cannot be asked about these cameras and this window ("" when it can)."""
         known = self.memory.cameras
-        unknown = [x for x in job.cameras if x not in known]
+        unknown = [x for x in cameras if x not in known]
         if unknown:
             return f"no frames from camera(s) {unknown}; cameras with frames: {known}"
         if not known or self.memory.frames_seen == 0:
             return "the memory is empty: no frame has been encoded yet"
-        if job.window is not None:
-            t0, t1 = job.window
+        if window is not None:
+            t0, t1 = window
             if t0 > t1:
                 return f"the time window starts ({t0:.3f}) after it ends ({t1:.3f})"
-            spans = [self.memory.stamp_range(cam) for cam in (job.cameras or known)]
+            spans = [self.memory.stamp_range(cam) for cam in (cameras or known)]
             if not any(s and s[1] >= t0 and s[0] <= t1 for s in spans):
                 return f"nothing in memory between {t0:.3f} and {t1:.3f}"
         return ""

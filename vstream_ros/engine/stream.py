@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vstream_ros.config import runtime_names
-from vstream_ros.engine.answers import AnswerService, QuestionJob
+from vstream_ros.engine.answers import AnswerService, QueryResult, QuestionJob
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import EncoderWorker, FrameLog
 from vstream_ros.engine.health import Health, HealthMonitor
@@ -123,6 +123,27 @@ class StreamEngine:
             max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None) -> QuestionJob:
         """Queue a question; returns at once (see `AnswerService.ask`)."""
         return self.answers.ask(question, window, cameras, max_new_tokens, on_piece)
+
+    def locate(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
+               max_results: int = 0) -> QueryResult:
+        """Where and when a thing was seen: its sightings in time order (evidence with label, score and
+        pose), answered at once in the caller's thread: no queue, no language model."""
+        error = self.answers.check_scope(cameras or [], window)
+        if not error and not phrase.strip():
+            error = "the object to locate is empty"
+        if not error and not hasattr(self.backend.answerer, "locate"):
+            error = f"the {self.backend.name} backend cannot locate objects without a language model"
+        if error:
+            return QueryResult(False, error, frames_in_memory=self.memory.frames_seen)
+        t0 = time.perf_counter()
+        read = self.memory.read(cameras or None, window)
+        interval = self.memory.frame_interval(cameras) or 1.0 / self.config.sample_rate_hz
+        found = self.backend.answerer.locate(read, phrase.strip(), interval)
+        if "error" in found.facts:
+            return QueryResult(False, found.facts["error"], frames_in_memory=read.frames_seen)
+        sightings = found.evidence[: max_results] if max_results > 0 else found.evidence
+        return QueryResult(True, "", evidence=sightings, frames_in_memory=read.frames_seen,
+                           latency_s=time.perf_counter() - t0)
 
     def read(self, cameras: list[str] | None = None, window=None) -> MemoryRead:
         return self.memory.read(cameras or None, window)

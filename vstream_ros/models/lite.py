@@ -131,6 +131,10 @@ class LiteAnswerer:
     def abstract_projections(self):
         return None, None     # no trained abstract-memory module: identity q/k (see STARMemory)
 
+    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float):
+        """Sightings of a thing (Composed: evidence, or facts["error"]), no language model in the path."""
+        return self.composer.locate(phrase, memory, frame_interval)
+
     def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
                cancel: threading.Event | None = None) -> Answer:
         t0 = time.perf_counter()
