@@ -118,7 +118,7 @@ def _conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 def _max_pool(node: dict, x: torch.Tensor) -> torch.Tensor:
     fmt = _attr(node, "data_format", "NHWC")
     k, s = _hw(_attr(node, "ksize"), fmt), _hw(_attr(node, "strides"), fmt)
-    x = _to_nchw(x, fmt)
+    x = _to_nchw(x, fmt).contiguous(memory_format=torch.channels_last)   # torch's CPU pool: ~10x faster so
     pads = _spatial_pads(node, x, k, s, [1, 1])
     x = F.pad(x, pads, value=-math.inf) if any(pads) else x
     return _from_nchw(F.max_pool2d(x, k, s), fmt)
