@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from vstream_ros.answering.vocabulary import COCO_NAMES
 from vstream_ros.models.tfjs import GraphModel
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,8 @@ MAX_DETECTIONS = 100
 
 
 def coco_classes() -> list[str]:
-    path = Path(__file__).with_name("data") / "coco_classes.txt"
-    names = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
-    assert len(names) == 80, path
-    return names
+    """The detector's 80 outputs, in order (the names answers use: answering/vocabulary.py)."""
+    return list(COCO_NAMES)
 
 
 def model_dir() -> Path:

@@ -33,9 +33,9 @@ from vstream_ros.answering.vocabulary import (
 
 N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
 # presence thresholds (peak over a run's frames): a COCO box score, an ImageNet group probability
-COCO_PRESENT = 0.45
+COCO_PRESENT = 0.40
 IMAGENET_PRESENT = 0.30
-COUNT_SCORE = 0.45           # boxes counted towards "how many"
+COUNT_SCORE = 0.40           # boxes counted towards "how many"
 SIMILAR_ENOUGH = 0.70        # MiniLM cosine for a phrase to stand for a known class name
 NAMED_ALONE = 0.50           # an ImageNet class outside the word table is listed only this sure
 
