@@ -20,7 +20,11 @@ from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
 MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
-ADJACENT = 1.5            # sightings this many frame intervals apart are one span
+MAX_THINGS = 6            # things named in a description, those seen longest first
+# sightings this many frame intervals apart are one span: adjacent frames, or one frame between them in
+# which the thing was not recognised (a recogniser misses now and then; a camera that looked away for
+# longer, or frames the memory does not hold, keep the spans apart)
+ADJACENT = 2.5
 
 
 class Recognizer(Protocol):
@@ -116,7 +120,7 @@ class Composer:
         run apart, for facts that belong to a moment, like a count)."""
         found = []
         for g, r in obs:
-            seen = [self.rec.seen(c, r.peak) for c in concepts]
+            seen = [self.rec.seen(c, r.peak, r.mean) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
                                       seen[0].count, tuple(seen[0].colours)))
@@ -194,7 +198,7 @@ class Composer:
                     f"({timefmt.ago(last.end, q.newest)}).")
             ev = [last]
         else:
-            text = f"I saw {a(name)} {self._spans(found, q)}."
+            text = f"I saw {a(name)} {self._first_to_last(found, q)}."
             ev = found
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 
@@ -225,7 +229,7 @@ class Composer:
         plural = "people" if name == "person" else name + "s"
         if not found:
             return Composed(f"I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
-        if not concepts[0].coco:
+        if not concepts[0].coco or not getattr(concepts[0], "countable", True):
             found = merge(found, gap)
             return Composed(f"I saw {a(name)} {self._spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
@@ -254,12 +258,14 @@ class Composer:
         colour = max(votes, key=votes.get)
         best = max((s for s in found if colour in s.colours), key=lambda s: s.score)
         when = timefmt.span(best.start, best.end, q.origin)
+        what = q.subject if getattr(concepts[0], "part", "") or getattr(concepts[0], "region", "") else name
+        verb = "were" if what.endswith("s") and not what.endswith("'s") else "was"
         if q.yes_no and q.value:
             yes = q.value == colour
-            text = (f"Yes, the {name} was {colour} ({when})." if yes else
-                    f"No, the {name} was {colour}, not {q.value} ({when}).")
+            text = (f"Yes, the {what} {verb} {colour} ({when})." if yes else
+                    f"No, the {what} {verb} {colour}, not {q.value} ({when}).")
         else:
-            text = f"The {name} was {colour} ({when}{self._cam(best, q)})."
+            text = f"The {what} {verb} {colour} ({when}{self._cam(best, q)})."
         return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
 
     def _choice(self, q: Question, obs, gap) -> Composed:
@@ -314,8 +320,8 @@ class Composer:
         if not by_name:
             return Composed(f"{lead}I saw nothing I can name{self._in_window(q)}.", [], {"things": []})
         merged = {n: merge(s, gap) for n, s in by_name.items()}
-        ranked = sorted(merged, key=lambda n: -sum(s.end - s.start + 1.0 for s in merged[n]) * max(
-            s.score for s in merged[n]))[:5]
+        ranked = sorted(merged, key=lambda n: (-sum(s.end - s.start + q.frame_interval for s in merged[n]),
+                                               -max(s.score for s in merged[n])))[:MAX_THINGS]
         parts = [f"{a(n)} ({self._spans(merged[n], q, short=True)})" for n in ranked]
         when = self._window_words(q)
         text = f"{lead}{when}I saw " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
@@ -345,15 +351,29 @@ class Composer:
         return self._list_things(replace(q, time=None), rest, gap, lead=lead)
 
     # ----------------------------------------------------------------- words
-    def _spans(self, found: list[Sighting], q: Question, short: bool = False) -> str:
+    def _first_to_last(self, found: list[Sighting], q: Question) -> str:
+        """From the first sighting to the last, and the stretches between when there were several."""
+        if len(found) == 1:
+            return self._spans(found, q)
+        first, last = found[0], found[-1]
+        whole = timefmt.span(first.start, last.end, q.origin)
+        return f"{whole}, in {len(found)} separate stretches ({self._spans(found, q, short=True, ends=True)})"
+
+    def _spans(self, found: list[Sighting], q: Question, short: bool = False, ends: bool = False) -> str:
+        """The spans written out (at most MAX_SPANS; with `ends`, the last one is always among them)."""
         multi_cam = len({s.camera for s in found}) > 1
+        shown = found[:MAX_SPANS]
+        if ends and len(found) > MAX_SPANS:
+            shown = found[: MAX_SPANS - 1] + [found[-1]]
         parts = []
-        for s in found[:MAX_SPANS]:
+        for s in shown:
             w = timefmt.span(s.start, s.end, q.origin)
             if short:
                 w = w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ")
             parts.append(w + (f" on camera {s.camera}" if multi_cam else ""))
-        more = len(found) - MAX_SPANS
+        more = len(found) - len(shown)
+        if ends and more > 0:
+            return ", ".join(parts[:-1]) + f", {more} more and the last " + parts[-1]
         text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
         if more > 0:
             text += f" and {more} more time{'s' if more > 1 else ''}"

@@ -55,8 +55,17 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bag": (("backpack", "handbag", "suitcase"), ("backpack", "purse", "mailbag", "plastic bag")),
     "plant": (("potted plant",), ("pot", "daisy")),
     "flower": (("potted plant", "vase"), ("daisy", "pot")),
-    "goal": ((), ("soccer ball",)),
+    "glasses": ((), ("sunglasses", "sunglass")),
 }
+# concept words whose COCO classes are wider than the word ("taxi" -> every car): boxes do not count them
+NOT_COUNTABLE = frozenset(("taxi", "van", "tram", "vehicle", "computer", "bag", "flower", "plant", "coffee",
+                           "glasses"))
+# words that group other things: never listed as a thing seen
+GENERIC = frozenset(("vehicle",))
+# surfaces asked about by colour ("what colour is the floor"): a band of the frame, top to bottom
+REGIONS = {"floor": "bottom", "ground": "bottom", "road": "bottom", "pavement": "bottom", "grass": "bottom",
+           "carpet": "bottom", "street": "bottom", "sky": "top", "ceiling": "top", "wall": "middle",
+           "walls": "middle", "background": "middle"}
 # places, by what is in them (asked about; never listed as a thing seen)
 SCENES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "playground": ((), ("swing",)),
@@ -76,6 +85,7 @@ PERSON_WORDS = frozenset((
     "pedestrians", "human", "humans", "adult", "adults", "player", "players", "driver", "drivers", "cyclist",
     "cyclists", "rider", "riders", "guy", "guys", "lady", "ladies", "he", "she", "him", "her", "they", "individual",
     "passenger", "passengers", "father", "mother", "dad", "mom", "parent", "parents", "face", "faces", "crowd",
+    "his", "their", "hers",
 ))
 ALIASES = {
     "bike": "bicycle", "bikes": "bicycle", "cycle": "bicycle", "motorbike": "motorcycle", "scooter": "motorcycle",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -25,8 +25,11 @@ from vstream_ros.answering.vocabulary import (
     ALIASES,
     COCO_NAMES,
     CONCEPTS,
+    GENERIC,
     IMAGENET_RANGES,
+    NOT_COUNTABLE,
     PERSON_WORDS,
+    REGIONS,
     SCENES,
     singular,
 )
@@ -38,6 +41,7 @@ IMAGENET_PRESENT = 0.30
 COUNT_SCORE = 0.40           # boxes counted towards "how many"
 SIMILAR_ENOUGH = 0.70        # MiniLM cosine for a phrase to stand for a known class name
 NAMED_ALONE = 0.50           # an ImageNet class outside the word table is listed only this sure
+CONTRADICTS = 0.50           # an ImageNet class this sure of another thing halves a detector box's score
 
 
 # parts of a person box whose colours are kept ("what colour was his shirt"): (top, bottom) in box heights
@@ -52,13 +56,17 @@ PART_WORDS = {
 }
 
 
+# horizontal bands of the frame (floor, walls, sky): (top, bottom) in frame heights
+BANDS = {"top": (0.0, 0.3), "middle": (0.3, 0.7), "bottom": (0.7, 1.0)}
+
+
 class Layout:
     """Where each part sits in the annotation vector (slices, in this order)."""
 
     def __init__(self) -> None:
         sizes = {"imagenet": N_IMAGENET, "coco_score": N_COCO, "coco_count": N_COCO,
                  "coco_colour": N_COCO * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
-                 "frame_colour": N_COLOUR}
+                 "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR}
         at = 0
         for name, n in sizes.items():
             setattr(self, name, slice(at, at + n))
@@ -70,7 +78,8 @@ class Layout:
                 *(f"count:{n}" for n in COCO_NAMES),
                 *(f"colour:{n}:{c}" for n in COCO_NAMES for c in colours.NAMES),
                 *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
-                *(f"frame_colour:{c}" for c in colours.NAMES))
+                *(f"frame_colour:{c}" for c in colours.NAMES),
+                *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES))
 
 
 LAYOUT = Layout()
@@ -95,7 +104,10 @@ class Seer:
         out[:, LAYOUT.imagenet] = probs.cpu().numpy()
         detections = self.detector.detect(frames) if self.detector is not None else [[] for _ in range(B)]
         for b in range(B):
+            detections[b] = distinct(detections[b])
             out[b, LAYOUT.frame_colour] = colours.fractions(frames[b])
+            out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(frames[b], (0.0, top, 1.0, bottom))
+                                                         for top, bottom in BANDS.values()])
             colour = out[b, LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)
             for d in sorted(detections[b], key=lambda d: -d.score):
                 k = COCO_NAMES.index(d.label)
@@ -108,6 +120,24 @@ class Seer:
                     out[b, LAYOUT.coco_count.start + k] += 1
             out[b, LAYOUT.coco_colour] = colour.ravel()
         return torch.from_numpy(out)
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def distinct(detections: list, overlap: float = 0.7) -> list:
+    """One label per object: of two boxes of different classes on the same place (a cat that is also
+    called a dog), the more confident one stays."""
+    kept: list = []
+    for d in sorted(detections, key=lambda d: -d.score):
+        if all(d.label == k.label or iou(d.box, k.box) < overlap for k in kept):
+            kept.append(d)
+    return kept
 
 
 def person_colours(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -128,6 +158,9 @@ class Concept:
     colour: str = ""                             # "red car": only where the object is red
     person: bool = False
     part: str = ""                               # of a person: head, upper, lower, feet (clothes' colours)
+    region: str = ""                             # a band of the frame (top, middle, bottom): floors, skies
+    countable: bool = True                       # its COCO boxes count it (not so for "taxi": every car)
+    asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
 
 
 @dataclass
@@ -154,6 +187,14 @@ class LiteRecognizer:
                     self._by_lemma.setdefault(lemma.rsplit(" ", 1)[1], i)
         self.detector_available = detector_available
         self.similar = similar
+        # ImageNet class -> the word whose group holds it (to notice when the classifier, sure of a cat,
+        # contradicts a detector box that calls it a dog)
+        self._group_of: dict[int, str] = {}
+        for word in CONCEPTS:
+            c = self._word(word)
+            if c and word not in GENERIC:
+                for i in c.imagenet:
+                    self._group_of.setdefault(i, word)
 
     # -------------------------------------------------------------- words
     def _imagenet(self, names: tuple[str, ...]) -> tuple[int, ...]:
@@ -164,15 +205,29 @@ class LiteRecognizer:
         is something this backend can see."""
         words = [w for w in re.findall(r"[a-z][a-z-]*", phrase.lower())]
         found: list[Concept] = []
-        colour, part = "", ""
-        for w in words:
-            if colours.canonical(w):
+        colour, part, asked = "", "", ""
+        k = 0
+        while k < len(words):
+            w = words[k]
+            phrase2 = " ".join(words[k: k + 2])          # "bow tie", "park bench": one thing, two words
+            if k + 1 < len(words) and (phrase2 in self._by_lemma or phrase2 in CONCEPTS):
+                c = self._word(phrase2)
+                k += 2
+            elif colours.canonical(w):
                 colour = colours.canonical(w)
+                k += 1
                 continue
-            if w.removesuffix("'s") in PART_WORDS:
-                part = PART_WORDS[w.removesuffix("'s")]
+            elif w in PART_WORDS:
+                part, asked = PART_WORDS[w], w
+                k += 1
                 continue
-            c = self._word(w)
+            elif w in REGIONS:
+                found.append(Concept(w, region=REGIONS[w], countable=False, asked=w))
+                k += 1
+                continue
+            else:
+                c = self._word(w)
+                k += 1
             if c is not None and c.name not in {x.name for x in found}:
                 found.append(c)
         if not found:
@@ -184,14 +239,14 @@ class LiteRecognizer:
             found.insert(0, self._word("person"))      # "what colour was the shirt": a person's shirt
         if colour or part:
             i = next((k for k, c in enumerate(found) if c.person), 0) if part else 0
-            c = found[i]
-            found[i] = Concept(c.name, c.coco, c.imagenet, colour, c.person, part if c.person else "")
+            found[i] = replace(found[i], colour=colour, part=part if found[i].person else "",
+                               asked=asked or found[i].asked)
         return found
 
     def _word(self, word: str) -> Concept | None:
-        w = singular(word)
+        w = word if " " in word else singular(word)
         if w in PERSON_WORDS or word in PERSON_WORDS:
-            return Concept("person", (COCO_NAMES.index("person"),), (), person=True)
+            return Concept("person", (COCO_NAMES.index("person"),), (), person=True, asked=word)
         w = ALIASES.get(w, w)
         if w in CONCEPTS or w in SCENES:
             coco, names = CONCEPTS.get(w) or SCENES[w]
@@ -199,11 +254,13 @@ class LiteRecognizer:
             if w in IMAGENET_RANGES:
                 lo, hi = IMAGENET_RANGES[w]
                 idx = tuple(range(lo, hi + 1))
-            return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx)
+            return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
+                           asked=word)
+        lemma = (self._by_lemma[w],) if w in self._by_lemma and len(w) > 2 else ()
         if w in COCO_NAMES:
-            return Concept(w, (COCO_NAMES.index(w),), ())
-        if w in self._by_lemma and len(w) > 2:
-            return Concept(w, (), (self._by_lemma[w],))
+            return Concept(w, (COCO_NAMES.index(w),), lemma, asked=word)
+        if lemma:
+            return Concept(w, (), lemma, countable=False, asked=word)
         return None
 
     def _similar(self, phrase: str) -> Concept | None:
@@ -226,14 +283,21 @@ class LiteRecognizer:
         return all(c.imagenet or self.detector_available for c in concepts)
 
     # ---------------------------------------------------------- reading
-    def seen(self, c: Concept, ann: np.ndarray) -> Seen:
-        """How a concept shows in one annotation vector (a run's peak)."""
+    def seen(self, c: Concept, ann: np.ndarray, mean: np.ndarray | None = None) -> Seen:
+        """How a concept shows in one stretch of frames, from its annotation's peak (and its mean over the
+        frames, for counts: the number most frames show, not one frame's false box)."""
         score, count, cols = 0.0, 0, []
+        if c.region:
+            frac = ann[LAYOUT.band_colour].reshape(len(BANDS), N_COLOUR)[list(BANDS).index(c.region)]
+            return Seen(1.0, 0, colours.dominant(frac, chromatic_first=False))
         if c.coco:
             scores = ann[LAYOUT.coco_score][list(c.coco)]
             k = int(np.argmax(scores))
             score = float(scores[k]) / COCO_PRESENT * 0.5          # 0.5 at the presence threshold
-            count = int(round(float(ann[LAYOUT.coco_count][list(c.coco)].sum())))
+            if self._contradicted(c, ann):
+                score *= 0.5
+            counts = (ann if mean is None else mean)[LAYOUT.coco_count][list(c.coco)]
+            count = int(round(float(counts.sum()))) if c.countable else 0
             if scores[k] > 0:
                 frac = ann[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
                 if c.part:
@@ -241,8 +305,7 @@ class LiteRecognizer:
                         list(PERSON_PARTS).index(c.part)]
                 cols = colours.dominant(frac, chromatic_first=not c.part)
         if c.imagenet:
-            p = float(ann[LAYOUT.imagenet][list(c.imagenet)].sum())
-            score = max(score, p / IMAGENET_PRESENT * 0.5)
+            score = max(score, self._group(ann, c.imagenet) / IMAGENET_PRESENT * 0.5)
         if c.colour and score >= 0.5:
             if not cols:
                 cols = colours.dominant(ann[LAYOUT.frame_colour])
@@ -256,11 +319,12 @@ class LiteRecognizer:
         out: dict[str, tuple[float, int]] = {}
         for i, s in enumerate(ann[LAYOUT.coco_score]):
             if s >= COCO_PRESENT:
-                out[COCO_NAMES[i]] = (0.5 * s / COCO_PRESENT, int(round(float(ann[LAYOUT.coco_count][i]))))
+                out[COCO_NAMES[i]] = (0.5 * float(s) / COCO_PRESENT, int(round(float(ann[LAYOUT.coco_count][i]))))
+        covered = {COCO_NAMES[i] for i in range(N_COCO) if ann[LAYOUT.coco_score][i] >= COCO_PRESENT}
         for word in CONCEPTS:
             c = self._word(word)
-            if c and c.imagenet:
-                p = float(ann[LAYOUT.imagenet][list(c.imagenet)].sum())
+            if c and c.imagenet and word not in GENERIC and not any(COCO_NAMES[i] in covered for i in c.coco):
+                p = self._group(ann, c.imagenet)
                 if p >= IMAGENET_PRESENT and word not in out:
                     out[word] = (0.5 * p / IMAGENET_PRESENT, 0)
         probs = ann[LAYOUT.imagenet]
@@ -268,7 +332,25 @@ class LiteRecognizer:
         for i in np.argsort(-probs)[:k]:
             if probs[i] >= NAMED_ALONE and i not in grouped and self.lemmas[i] not in out:
                 out[self.lemmas[i]] = (0.5 * float(probs[i]) / IMAGENET_PRESENT, 0)
-        return sorted(((n, s, c) for n, (s, c) in out.items()), key=lambda x: -x[1])[:k]
+        return sorted(((n, min(1.0, s), c) for n, (s, c) in out.items()), key=lambda x: -x[1])[:k]
+
+    def _contradicted(self, c: Concept, ann: np.ndarray) -> bool:
+        """The classifier is sure the frame shows another thing of the same kind (a cat, for a box called
+        a dog) and gives this one next to nothing: the box's label is not to be trusted."""
+        if not c.imagenet:
+            return False
+        probs = ann[LAYOUT.imagenet]
+        top = int(np.argmax(probs))
+        other = self._group_of.get(top)
+        return (other is not None and other != c.name and probs[top] >= CONTRADICTS
+                and self._group(ann, c.imagenet) < 0.05)
+
+    @staticmethod
+    def _group(ann: np.ndarray, classes: tuple[int, ...]) -> float:
+        """A group's probability: its three likeliest classes together (the many small probabilities of a
+        large group, like 118 dog breeds, would otherwise add up to a false sighting)."""
+        p = ann[LAYOUT.imagenet][list(classes)]
+        return float(np.sort(p)[-3:].sum())
 
     def frame_colours(self, ann: np.ndarray) -> list[str]:
         return colours.dominant(ann[LAYOUT.frame_colour], k=3)
