@@ -188,7 +188,7 @@ class Composer:
         found = self.sightings(concepts, obs, gap)
         name = self._name(concepts, q.subject)
         if not found:
-            return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
             text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{self._cam(first, q)}."
@@ -209,7 +209,7 @@ class Composer:
         found = self.sightings(concepts, obs, gap)
         name = self._name(concepts, q.subject)
         if not found:
-            return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
         when = timefmt.span(last.start, last.end, q.origin)
@@ -243,11 +243,14 @@ class Composer:
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
-        found = self.sightings(concepts[:1], obs, gap)
-        name = concepts[0].name
+        # the thing whose colour is asked: a person's clothes, else the last thing named ("the man's tie")
+        target = next((c for c in concepts if getattr(c, "part", "")), None) or concepts[-1]
+        concepts = [target]
+        found = self.sightings(concepts, obs, gap)
+        name = target.name
         if not found:
-            return Composed(f"I have not seen {a(name)}{self._in_window(q)}, so I cannot tell its colour.", [],
-                            {"seen": False})
+            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}, so I cannot tell its "
+                            "colour.", [], {"seen": False})
         votes: dict[str, float] = {}
         for s in found:
             for rank, c in enumerate(s.colours):
@@ -258,14 +261,17 @@ class Composer:
         colour = max(votes, key=votes.get)
         best = max((s for s in found if colour in s.colours), key=lambda s: s.score)
         when = timefmt.span(best.start, best.end, q.origin)
-        what = q.subject if getattr(concepts[0], "part", "") or getattr(concepts[0], "region", "") else name
+        what = q.subject if getattr(target, "part", "") or getattr(target, "region", "") else name
         verb = "were" if what.endswith("s") and not what.endswith("'s") else "was"
+        owned = what.split(" ")[0].lower() in ("his", "her", "their", "its", "my", "our", "your")
+        the = "" if owned else "the "
         if q.yes_no and q.value:
             yes = q.value == colour
-            text = (f"Yes, the {what} {verb} {colour} ({when})." if yes else
-                    f"No, the {what} {verb} {colour}, not {q.value} ({when}).")
+            text = (f"Yes, {the}{what} {verb} {colour} ({when})." if yes else
+                    f"No, {the}{what} {verb} {colour}, not {q.value} ({when}).")
         else:
-            text = f"The {what} {verb} {colour} ({when}{self._cam(best, q)})."
+            text = f"{the}{what} {verb} {colour} ({when}{self._cam(best, q)})."
+            text = text[0].upper() + text[1:]
         return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
 
     def _choice(self, q: Question, obs, gap) -> Composed:
@@ -306,7 +312,7 @@ class Composer:
             found = self.sightings(concepts, obs, gap)
             name = self._name(concepts, q.subject)
             if not found:
-                return Composed(f"I have not seen {a(name)}{self._in_window(q)}.", [], {"seen": False})
+                return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
             return Composed(f"I saw {a(name)} {self._spans(found, q)}; I cannot tell what they were doing "
                             f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
                             {"seen": True})

@@ -93,7 +93,8 @@ ALIASES = {
     "puppy": "dog", "television": "tv", "monitor": "tv", "cellphone": "phone", "smartphone": "phone",
     "mobile": "phone", "mug": "cup", "couch": "sofa", "desk": "table", "laptop": "computer", "streetcar": "tram",
     "plane": "airplane", "aeroplane": "airplane", "ship": "boat", "handbag": "bag", "backpack": "bag",
-    "rucksack": "bag", "suitcase": "bag", "football": "ball", "soccer": "ball", "necktie": "tie", "rocket": "missile",
+    "rucksack": "bag", "suitcase": "bag", "football": "ball", "soccer": "ball", "necktie": "tie",
+    "bow tie": "tie", "rocket": "missile",
 }
 # ImageNet class-index ranges of groups the table above names by a range rather than by names
 IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24)}

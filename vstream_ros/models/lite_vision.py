@@ -38,7 +38,8 @@ N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
 # presence thresholds (peak over a run's frames): a COCO box score, an ImageNet group probability
 COCO_PRESENT = 0.40
 IMAGENET_PRESENT = 0.30
-COUNT_SCORE = 0.40           # boxes counted towards "how many"
+COUNT_SCORE = 0.40           # boxes counted towards "how many" ...
+COUNT_AREA = 0.01            # ... if they cover this much of the frame (tiny boxes are mostly false ones)
 SIMILAR_ENOUGH = 0.70        # MiniLM cosine for a phrase to stand for a known class name
 NAMED_ALONE = 0.50           # an ImageNet class outside the word table is listed only this sure
 CONTRADICTS = 0.50           # an ImageNet class this sure of another thing halves a detector box's score
@@ -116,7 +117,8 @@ class Seer:
                     colour[k] = colours.fractions(frames[b], d.box, inner=0.6)
                     if d.label == "person":
                         out[b, LAYOUT.person_colour] = person_colours(frames[b], d.box).ravel()
-                if d.score >= COUNT_SCORE:
+                x0, y0, x1, y1 = d.box
+                if d.score >= COUNT_SCORE and (x1 - x0) * (y1 - y0) >= COUNT_AREA:
                     out[b, LAYOUT.coco_count.start + k] += 1
             out[b, LAYOUT.coco_colour] = colour.ravel()
         return torch.from_numpy(out)
