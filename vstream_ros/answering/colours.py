@@ -1,6 +1,6 @@
-"""Colour names measured from pixels: the eleven basic colour terms of English (Berlin and Kay), read
-off hue, saturation and value. No model: a colour in an answer is what the pixels of the evidence
-frame show, as a fraction of the region it was measured on."""
+"""Colour names measured from pixels: the eleven basic colour terms of English (Berlin and Kay), each
+pixel named after its nearest prototype colour in CIELAB. No model: a colour in an answer is what the
+pixels of the evidence frame show, as a fraction of the region it was measured on."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ NAMES = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "
 # words people use for a basic colour
 SYNONYMS = {"gray": "grey", "silver": "grey", "navy": "blue", "cyan": "blue", "turquoise": "blue", "violet": "purple",
             "maroon": "red", "beige": "brown", "tan": "brown", "gold": "yellow", "magenta": "pink"}
-# hue (OpenCV 0..180) upper bounds of the chromatic names, in order round the circle
-_HUES = ((8, "red"), (20, "orange"), (33, "yellow"), (85, "green"), (130, "blue"), (150, "purple"), (170, "pink"),
-         (181, "red"))
 _INDEX = {n: i for i, n in enumerate(NAMES)}
 
 
@@ -23,23 +20,31 @@ def canonical(word: str) -> str | None:
     return w if w in _INDEX else None
 
 
+# sRGB prototypes of the basic colours, compared in CIELAB (perceptual distance): a dark navy shirt in
+# shade is nearer black than blue, as people name it
+PROTOTYPES = {
+    "black": ((20, 20, 20), (35, 35, 45)),
+    "white": ((245, 245, 245), (215, 215, 210)),
+    "grey": ((128, 128, 128), (90, 90, 95), (170, 170, 170)),
+    "red": ((200, 30, 35), (140, 20, 25)),
+    "orange": ((245, 135, 20), (210, 110, 40)),
+    "yellow": ((240, 220, 50), (220, 190, 40)),
+    "green": ((45, 150, 60), (30, 75, 40), (120, 170, 90)),
+    "blue": ((40, 80, 200), (60, 85, 130), (30, 45, 100), (100, 150, 220)),
+    "purple": ((120, 50, 150), (90, 40, 110)),
+    "pink": ((240, 135, 180), (220, 120, 150)),
+    "brown": ((125, 75, 35), (90, 60, 35), (180, 130, 90)),
+}
+_PROTO_NAME = np.array([NAMES.index(n) for n in NAMES for _ in PROTOTYPES[n]], np.int8)
+_PROTO_LAB = cv2.cvtColor(np.array([[p for n in NAMES for p in PROTOTYPES[n]]], np.uint8),
+                          cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
 def name_map(rgb: np.ndarray) -> np.ndarray:
-    """uint8 [H, W, 3] RGB -> int8 [H, W] index into NAMES for every pixel."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, s, v = (hsv[..., k].astype(np.int16) for k in range(3))
-    out = np.full(h.shape, _INDEX["grey"], np.int8)
-    chroma = (s >= 60) & (v >= 50)
-    lo = 0
-    for hi, name in _HUES:
-        out[chroma & (h >= lo) & (h < hi)] = _INDEX[name]
-        lo = hi
-    brownish = chroma & (h < 25) & (v < 150) & (s >= 60)            # dark orange and dark red read as brown
-    out[brownish] = _INDEX["brown"]
-    dull = ~chroma
-    out[dull & (v >= 190) & (s < 40)] = _INDEX["white"]
-    out[dull & (v < 50)] = _INDEX["black"]
-    out[chroma & (v < 50)] = _INDEX["black"]
-    return out
+    """uint8 [H, W, 3] RGB -> int8 [H, W] index into NAMES for every pixel (nearest prototype in CIELAB)."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = ((lab[..., None, :] - _PROTO_LAB) ** 2).sum(-1)
+    return _PROTO_NAME[d.argmin(-1)]
 
 
 def fractions(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None, inner: float = 1.0) -> np.ndarray:

@@ -124,20 +124,20 @@ class Seer:
         return torch.from_numpy(out)
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The share of the smaller box that the two boxes have in common."""
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller if smaller > 0 else 0.0
 
 
-def distinct(detections: list, overlap: float = 0.7) -> list:
-    """One label per object: of two boxes of different classes on the same place (a cat that is also
-    called a dog), the more confident one stays."""
+def distinct(detections: list, same: float = 0.6) -> list:
+    """One box per object: a box mostly inside a more confident one is the same object (the detector's
+    NMS keeps a person's upper body beside the whole person, and a cat also called a dog)."""
     kept: list = []
     for d in sorted(detections, key=lambda d: -d.score):
-        if all(d.label == k.label or iou(d.box, k.box) < overlap for k in kept):
+        if all(overlap(d.box, k.box) < same for k in kept):
             kept.append(d)
     return kept
 
