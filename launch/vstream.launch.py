@@ -22,6 +22,7 @@ ARGUMENTS = (
     ("model_path", "", "Local Flash-VStream checkpoint folder (flash_vstream)"),
     ("device", "auto", "auto | cpu | cuda | cuda:N"),
     ("sample_rate_hz", "1.0", "Frames kept per camera per second"),
+    ("pose_topic", "", "Robot pose topic (nav_msgs/Odometry, PoseStamped, PoseWithCovarianceStamped); empty: none"),
     ("snapshot_path", "~/.ros/vstream/memory.safetensors", "Memory snapshot file; empty: no persistence"),
 )
 

@@ -235,10 +235,46 @@ def test_truth_fields_are_read_and_checked(tmp_path):
         {"id": "d", "question": "When?", "answer": "x", "answer_span": [9, 3]},
         {"id": "e", "question": "How many?", "answer": "x", "answer_count": "two"},
         {"id": "f", "question": "What?", "answer": "x", "keywords": []},
+        {"id": "g", "question": "Where?", "answer": "x", "type": "where", "answer_pose": [1.5, -2]},
+        {"id": "h", "question": "Where?", "answer": "x", "answer_pose": [1.5]},
+        {"id": "i", "question": "Where?", "answer": "x", "answer_pose": ["1", "2"]},
     ]))
     qs, errors = load_questions(f)
-    assert [x.id for x in qs] == ["a", "b", "c"] and [e.item for e in errors] == ["d", "e", "f"]
+    assert [x.id for x in qs] == ["a", "b", "c", "g"] and [e.item for e in errors] == ["d", "e", "f", "h", "i"]
     assert qs[0].span == (3.0, 9.0) and qs[1].count == 2 and qs[2].keywords == ["bus", "van"]
+    assert qs[3].pose == (1.5, -2.0)
+
+
+WHERE = q("where", "At x=1.73 m, y=1.00 m.", question="Where did you see the cup?", pose=(1.732, 1.0))
+
+
+@pytest.mark.parametrize("prediction", [
+    "I last saw a cup from 3.6 s to 5.8 s on camera cam0, when the robot was at x=1.73 m, y=1.00 m.",
+    "At x: 1.9, y: 0.8.", "The robot stood at (1.5, 1.2) then.", "Around (1.70 m, 1.05 m, 0.0)."])
+def test_where_right_positions(prediction):
+    assert verdict(prediction, WHERE) == "right"
+
+
+@pytest.mark.parametrize("prediction, why", [
+    ("I last saw a cup from 3.6 s to 5.8 s, when the robot was at x=0.00 m, y=0.00 m.", "said (0.00, 0.00)"),
+    ("I last saw a cup at 4 s, but no pose was recorded then, so I cannot say where.", "states no position"),
+    ("I have not seen a cup.", "did not see"),
+    ("At x=1.73, y=1.00 or at (0, 4).", "said (0.00, 4.00)"),          # a hedge between places
+    ("Near the table, 1.7 m from the start.", "states no position"),
+])
+def test_where_wrong_positions(prediction, why):
+    r = score(prediction, WHERE, 10.0)
+    assert r["verdict"] == "wrong" and r["rule"] == "place" and why in r["reason"], r
+
+
+def test_where_tolerance_is_the_stated_one():
+    from vstream_ros.tools.scoring import POSE_TOL_M
+
+    inside, outside = 1.732 + 0.9 * POSE_TOL_M, 1.732 + 1.1 * POSE_TOL_M
+    assert verdict(f"x={inside:.3f}, y=1.0", WHERE) == "right"
+    assert verdict(f"x={outside:.3f}, y=1.0", WHERE) == "wrong"
+    # without a true position, a where question is scored on its words, as before
+    assert score("At the door.", q("where", "At the door."), 10.0)["rule"] == "open"
 
 
 def test_eval_report_counts_abstained_and_no_choice(tmp_path):

@@ -22,6 +22,8 @@ class EngineConfig:
     answer_queue_size: int = setting(4, "Questions waiting beyond this are refused", range=(1, 1024))
     answer_timeout_s: float = setting(120.0, "A question not answered by then fails", range=(0.1, 3600.0),
                                       runtime=True)
+    locate_max_results: int = setting(20, "Sightings a locate request asking for 0 gets (the newest ones)",
+                                      range=(1, 10000), runtime=True)
     pose_max_gap_s: float = setting(0.5, "A frame gets no pose when the pose topic has none within this many "
                                     "seconds of its stamp", range=(0.0, 60.0))
     snapshot_path: str = setting("~/.ros/vstream/memory.safetensors",

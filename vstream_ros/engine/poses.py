@@ -4,6 +4,10 @@ Owns a bounded, time-ordered buffer of poses (from /odom, /amcl_pose or any pose
 the node). `at(stamp)` interpolates between the two poses around a stamp (linear for position,
 slerp for orientation), or gives None when no pose lies within `max_gap_s` of it: a frame without a
 trustworthy pose is better than one with an invented place.
+
+Poses must come in time order. One a little older than the newest is refused (and counted); one older by
+more than `JUMP_BACK_S` starts a new stream (a bag that loops, a simulator restarted): the buffer is
+cleared first, as the cameras' memories are.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import threading
 from collections import deque
 
 import numpy as np
+
+JUMP_BACK_S = 1.0      # a pose this much older than the newest one starts a new stream
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
@@ -40,16 +46,20 @@ class PoseBuffer:
 
     def add(self, stamp: float, position: tuple[float, float, float], orientation: tuple[float, float, float, float],
             frame_id: str = "") -> bool:
-        """Add a pose (orientation as x, y, z, w); False (and counted) when it is unusable or older than
-        the newest one."""
+        """Add a pose (orientation as x, y, z, w, normalised here); False (and counted) when it is unusable
+        or a little older than the newest one (see JUMP_BACK_S for a stream that starts again)."""
         p = np.asarray([*position, *orientation], np.float64)
         if not (math.isfinite(stamp) and stamp > 0 and np.isfinite(p).all() and np.linalg.norm(p[3:]) > 1e-9):
             self.refused += 1
             return False
+        p[3:] /= np.linalg.norm(p[3:])
         with self._lock:
             if self._stamps and stamp < self._stamps[-1]:
-                self.refused += 1
-                return False
+                if stamp > self._stamps[-1] - JUMP_BACK_S:
+                    self.refused += 1
+                    return False
+                self._stamps.clear()
+                self._poses.clear()
             self._stamps.append(stamp)
             self._poses.append(p)
             if frame_id:

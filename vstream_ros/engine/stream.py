@@ -71,6 +71,8 @@ class StreamEngine:
         ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
         scratch.update("warm-up", feats, [1.0, 2.0], ann)
         self.backend.answerer.answer(scratch.read(), "What is this?", 1).text()
+        if hasattr(self.backend.answerer, "locate"):   # a phrase no table knows: the matcher's one-time set-up
+            self.backend.answerer.locate(scratch.read(), "something seen", 1.0)
         return time.perf_counter() - t0
 
     def start(self) -> None:
@@ -127,12 +129,16 @@ class StreamEngine:
     def locate(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
                max_results: int = 0) -> QueryResult:
         """Where and when a thing was seen: its sightings in time order (evidence with label, score and
-        pose), answered at once in the caller's thread: no queue, no language model."""
+        pose), answered at once in the caller's thread: no queue, no language model. At most `max_results`
+        of them (0: the setting `locate_max_results`), the newest."""
         error = self.answers.check_scope(cameras or [], window)
         if not error and not phrase.strip():
             error = "the object to locate is empty"
+        if not error and len(phrase) > self.config.max_question_chars:
+            error = f"the object has {len(phrase)} characters; the limit is {self.config.max_question_chars}"
         if not error and not hasattr(self.backend.answerer, "locate"):
-            error = f"the {self.backend.name} backend cannot locate objects without a language model"
+            error = (f"the {self.backend.name} backend cannot locate objects: locate needs a backend that "
+                     "recognises things in each frame (lite)")
         if error:
             return QueryResult(False, error, frames_in_memory=self.memory.frames_seen)
         t0 = time.perf_counter()
@@ -141,7 +147,8 @@ class StreamEngine:
         found = self.backend.answerer.locate(read, phrase.strip(), interval)
         if "error" in found.facts:
             return QueryResult(False, found.facts["error"], frames_in_memory=read.frames_seen)
-        sightings = found.evidence[: max_results] if max_results > 0 else found.evidence
+        keep = max_results if max_results > 0 else self.config.locate_max_results
+        sightings = found.evidence[-keep:]
         return QueryResult(True, "", evidence=sightings, frames_in_memory=read.frames_seen,
                            latency_s=time.perf_counter() - t0)
 

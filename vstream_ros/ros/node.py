@@ -16,13 +16,14 @@ import time
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion
+from geometry_msgs.msg import Point, Pose, PoseStamped, PoseWithCovarianceStamped, Quaternion
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -36,11 +37,16 @@ from vstream_ros.memory import TokenGroup
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, descriptor
+from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_TYPES, POSE_WITH_COVARIANCE, pose_type, unpack
 from vstream_ros.ros.stamps import request_window, to_seconds, to_time
-from vstream_ros.srv import Query
+from vstream_ros.srv import Locate, Query
 
 # engine settings a parameter change reaches at run time
 RUNTIME_ENGINE = runtime_names(EngineConfig)
+# poses: keep the newest, take them from reliable and best-effort publishers alike (odometry drivers use
+# either), never ask for old ones (a transient-local request would not match a volatile /odom)
+POSE_QOS = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def evidence(g: TokenGroup, pose_frame: str) -> Evidence:
@@ -80,6 +86,7 @@ class VStreamNode(LifecycleNode):
         self._last_diag: dict[str, tuple[float, int, int, int]] = {}
         # Services exist in every state: before configure they answer that the model is not loaded.
         self.create_service(Query, "~/query", self._on_query, callback_group=self._query_group)
+        self.create_service(Locate, "~/locate", self._on_locate, callback_group=self._query_group)
         self.create_service(Trigger, "~/save_memory", self._on_save, callback_group=self._query_group)
         self.create_service(Trigger, "~/reset_memory", self._on_reset, callback_group=self._query_group)
         self._ask = ActionServer(self, Ask, "~/ask", execute_callback=self._execute_ask,
@@ -141,6 +148,7 @@ class VStreamNode(LifecycleNode):
             self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
                                                        callback_group=group))
             self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
+        self._subscribe_pose(known)
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -193,6 +201,35 @@ class VStreamNode(LifecycleNode):
         if status.outcome is Outcome.REJECTED:
             self.get_logger().warning(f"{camera}: {status} (stamp {stamp:.3f})", throttle_duration_sec=5.0)
 
+    # ---------------------------------------------------------------- poses
+    def _subscribe_pose(self, known: dict[str, list[str]]) -> None:
+        """Subscribe to `pose_topic` (if set) with the type it has on the graph; unsubscribed with the
+        cameras on deactivate."""
+        topic = self.p("pose_topic")
+        if not topic:
+            return
+        resolved = self.resolve_topic_name(topic)
+        on_graph = known.get(resolved, [])
+        if on_graph and not set(on_graph) & set(POSE_TYPES):
+            self.get_logger().error(f"pose_topic {resolved} carries {on_graph}, not a pose type of {POSE_TYPES}: "
+                                    "no poses")
+            return
+        kind = pose_type(resolved, on_graph)
+        cls = {ODOMETRY: Odometry, POSE_WITH_COVARIANCE: PoseWithCovarianceStamped}.get(kind, PoseStamped)
+        self._subs.append(self.create_subscription(cls, topic, self._on_pose, POSE_QOS,
+                                                   callback_group=MutuallyExclusiveCallbackGroup()))
+        self.get_logger().info(f"robot pose: {resolved} ({kind.rsplit('/', 1)[-1]}); frames more than "
+                               f"{self.p('pose_max_gap_s')} s from a pose get none")
+
+    def _on_pose(self, msg) -> None:
+        """Every pose message: into the engine's buffer, nothing else (unusable ones are counted there)."""
+        engine = self.engine
+        if engine is not None:
+            engine.poses.add(*unpack(msg))
+
+    def _pose_frame(self) -> str:
+        return self.engine.poses.frame_id if self.engine is not None else ""
+
     # ------------------------------------------------------------ questions
     def _submit(self, req, on_piece=None):
         if self.engine is None:
@@ -207,7 +244,20 @@ class VStreamNode(LifecycleNode):
         job = self._submit(req)
         if job is None:
             return fill_response(res, self._not_loaded())
-        return fill_response(res, job.wait(self.engine.config.answer_timeout_s + 10.0))
+        return fill_response(res, job.wait(self.engine.config.answer_timeout_s + 10.0), self._pose_frame())
+
+    def _on_locate(self, req: Locate.Request, res: Locate.Response) -> Locate.Response:
+        """Sightings of `req.object` in time order with their poses; answered in this callback (no queue)."""
+        engine = self.engine
+        if engine is None:
+            result = self._not_loaded()
+        else:
+            result = engine.locate(req.object, request_window(req.start, req.end), list(req.cameras),
+                                   int(req.max_results))
+        res.success, res.error = result.success, result.error
+        res.sightings = [evidence(g, self._pose_frame()) for g in result.evidence]
+        res.frames_in_memory = int(result.frames_in_memory)
+        return res
 
     def _execute_ask(self, goal_handle) -> Ask.Result:
         feedback = Ask.Feedback()
@@ -223,7 +273,7 @@ class VStreamNode(LifecycleNode):
         while not job.done.wait(0.05):
             if goal_handle.is_cancel_requested:
                 job.cancel.set()
-        result = fill_response(Ask.Result(), job.result)
+        result = fill_response(Ask.Result(), job.result, self._pose_frame())
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
         elif job.result.success:

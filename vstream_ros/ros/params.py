@@ -24,6 +24,9 @@ class NodeConfig:
     qos_reliability: str = setting("best_effort", "Subscription reliability: best_effort (sensor data) or reliable",
                                    choices=("best_effort", "reliable"))
     qos_depth: int = setting(5, "Subscription queue depth", range=(1, 1000))
+    pose_topic: str = setting(
+        "", "The robot's pose: nav_msgs/Odometry, geometry_msgs/PoseStamped or PoseWithCovarianceStamped (type from "
+        "the graph, else from the name); each encoded frame gets the pose at its stamp; empty: no poses")
     max_image_pixels: int = setting(16777216, "Larger frames are refused", range=(4, 268435456), runtime=True)
     memory_state_period_s: float = setting(1.0, "Period of ~/memory_state and /diagnostics", range=(0.05, 60.0))
 

@@ -1,8 +1,10 @@
 """rosbag2 files through `rosbags` (no ROS tooling): open mcap or sqlite3 bags, including old layouts
-(type names without /msg/, sqlite3 bags without metadata.yaml), and write image bags."""
+(type names without /msg/, sqlite3 bags without metadata.yaml), and write image (and odometry) bags."""
 
 from __future__ import annotations
 
+import heapq
+import math
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -58,13 +60,34 @@ def open_bag(path: str | Path) -> Reader:
     return reader
 
 
-def image_message(stamp: float, topic: str, rgb: np.ndarray, compressed: bool, jpeg_quality: int = 90):
-    """A rosbags sensor_msgs/CompressedImage (JPEG) or Image (rgb8) stamped `stamp` seconds."""
+def _header(stamp: float, frame_id: str):
     ns = round(stamp * 1e9)
     types = TYPESTORE.types
-    header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=ns // 10**9,
-                                                                                    nanosec=ns % 10**9),
-                                          frame_id=topic.strip("/"))
+    return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
+                                        frame_id=frame_id)
+
+
+def odometry_message(stamp: float, x: float, y: float, yaw: float, speed: float = 0.0, turn_rate: float = 0.0,
+                     frame_id: str = "odom", child_frame_id: str = "base_link"):
+    """A rosbags nav_msgs/Odometry of a robot on the ground plane: pose (x, y, yaw) in `frame_id`, twist
+    (forward speed, turn rate) in `child_frame_id`; covariances zero (unknown)."""
+    t = TYPESTORE.types
+    vec = lambda a=0.0, b=0.0, c=0.0: t["geometry_msgs/msg/Vector3"](x=a, y=b, z=c)   # noqa: E731
+    pose = t["geometry_msgs/msg/Pose"](position=t["geometry_msgs/msg/Point"](x=x, y=y, z=0.0),
+                                       orientation=t["geometry_msgs/msg/Quaternion"](
+                                           x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2)))
+    zeros = np.zeros(36, np.float64)
+    return t["nav_msgs/msg/Odometry"](
+        header=_header(stamp, frame_id), child_frame_id=child_frame_id,
+        pose=t["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=zeros),
+        twist=t["geometry_msgs/msg/TwistWithCovariance"](
+            twist=t["geometry_msgs/msg/Twist"](linear=vec(speed), angular=vec(c=turn_rate)), covariance=zeros.copy()))
+
+
+def image_message(stamp: float, topic: str, rgb: np.ndarray, compressed: bool, jpeg_quality: int = 90):
+    """A rosbags sensor_msgs/CompressedImage (JPEG) or Image (rgb8) stamped `stamp` seconds."""
+    types = TYPESTORE.types
+    header = _header(stamp, topic.strip("/"))
     if compressed:
         ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         return types["sensor_msgs/msg/CompressedImage"](header=header, format="jpeg", data=jpg.reshape(-1))
@@ -73,21 +96,33 @@ def image_message(stamp: float, topic: str, rgb: np.ndarray, compressed: bool, j
                                           step=w * 3, data=np.ascontiguousarray(rgb).reshape(-1))
 
 
-def write_image_bag(path: str | Path, frames: Iterable[tuple[float, str, np.ndarray]],
-                    raw_topics: Iterable[str] = (), storage: str = "mcap") -> Path:
-    """Write (stamp_s, topic, rgb uint8 frame) as sensor_msgs/Image (rgb8) on `raw_topics` and
-    CompressedImage (JPEG) on every other topic. Stamps go both into header.stamp and the bag's
-    receive time, as a recorder would."""
+BagEntry = tuple[float, str, str, object]     # stamp s, topic, message type, rosbags message
+
+
+def write_bag(path: str | Path, entries: Iterable[BagEntry], storage: str = "mcap") -> Path:
+    """Write messages in the order given, each received at its stamp, as a recorder would."""
     path = Path(path)
     shutil.rmtree(path, ignore_errors=True)
-    raw = set(raw_topics)
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     conns = {}
     with Writer(path, version=9, storage_plugin=plugin) as w:
-        for stamp, topic, rgb in frames:
-            mtype = "sensor_msgs/msg/Image" if topic in raw else "sensor_msgs/msg/CompressedImage"
+        for stamp, topic, mtype, msg in entries:
             if topic not in conns:
                 conns[topic] = w.add_connection(topic, mtype, typestore=TYPESTORE)
-            msg = image_message(stamp, topic, rgb, topic not in raw)
             w.write(conns[topic], round(stamp * 1e9), TYPESTORE.serialize_cdr(msg, mtype))
     return path
+
+
+def write_image_bag(path: str | Path, frames: Iterable[tuple[float, str, np.ndarray]],
+                    raw_topics: Iterable[str] = (), storage: str = "mcap", others: Iterable[BagEntry] = ()) -> Path:
+    """Write (stamp_s, topic, rgb uint8 frame) as sensor_msgs/Image (rgb8) on `raw_topics` and
+    CompressedImage (JPEG) on every other topic, with header.stamp = receive time = stamp. `others`
+    (odometry, say; in stamp order) are merged in by stamp, before frames of the same stamp."""
+    raw = set(raw_topics)
+
+    def images() -> Iterable[BagEntry]:
+        for stamp, topic, rgb in frames:
+            mtype = "sensor_msgs/msg/Image" if topic in raw else "sensor_msgs/msg/CompressedImage"
+            yield stamp, topic, mtype, image_message(stamp, topic, rgb, topic not in raw)
+
+    return write_bag(path, heapq.merge(others, images(), key=lambda e: e[0]), storage)

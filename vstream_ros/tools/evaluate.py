@@ -1,10 +1,12 @@
 """vstream-eval: accuracy and streaming performance of a backend on a bag or a video, in one report.
 
-    vstream-eval BAG|VIDEO --questions QA.json [--backend lite|tiny|flash_vstream] [--out DIR]
+    vstream-eval BAG|VIDEO --questions QA.json [--backend lite|tiny|flash_vstream] [--out DIR] [--pose-topic T]
 
 Frames go straight into the StreamEngine (no DDS) in stamp order, sampled at the node's rate and as
-fast as the machine allows. Each question is asked at its timestamp, with only what was seen up to
-then in memory (the streaming protocol). Writes answers.jsonl, report.json, report.md and PNG plots.
+fast as the machine allows; the robot's poses in a bag (Odometry, PoseStamped, PoseWithCovarianceStamped)
+go into the engine's pose buffer in bag order, as the node's pose_topic would. Each question is asked at
+its timestamp, with only what was seen up to then in memory (the streaming protocol). Writes
+answers.jsonl, report.json, report.md and PNG plots.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from vstream_ros.cameras import camera_names
 from vstream_ros.engine import EngineConfig, Outcome, StreamEngine, build_engine
+from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.frames import FrameRejected
 from vstream_ros.tools.questions import Question, load_questions
 from vstream_ros.tools.scoring import TOL_FRACTION, TOL_MIN_S, score, tally, tolerance_s
@@ -55,10 +58,13 @@ def video_frames(path: Path) -> Iterator[Frame]:
         cap.release()
 
 
-def bag_frames(path: Path) -> Iterator[Frame]:
+def bag_frames(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
     """Image and CompressedImage messages of a rosbag2, one camera per topic, stamped by header.stamp
-    (by the bag's receive time where the header was never stamped)."""
+    (by the bag's receive time where the header was never stamped). The robot's poses (`pose_topic`, or
+    the bag's only pose topic; "none": no poses) go into `poses` as they come in bag order, so every
+    frame finds the poses around its stamp, as from the node's pose_topic."""
     from vstream_ros.ros.image_codec import compressed_to_rgb, image_to_rgb
+    from vstream_ros.ros.pose_msgs import unpack
     from vstream_ros.tools.bags import TYPESTORE, normalize_type, open_bag, payload
 
     reader = open_bag(path)
@@ -69,9 +75,14 @@ def bag_frames(path: Path) -> Iterator[Frame]:
             raise ValueError(f"{path} has no Image or CompressedImage topic: {sorted(reader.topics)}")
         topics = sorted({c.topic for c in conns})
         names = dict(zip(topics, camera_names(topics), strict=True))
-        for conn, t_ns, raw in reader.messages(connections=conns):
+        pose_conns = pose_connections(reader, pose_topic) if poses is not None else []
+        pose_ids = {c.id for c in pose_conns}
+        for conn, t_ns, raw in reader.messages(connections=conns + pose_conns):
             mtype = normalize_type(conn.msgtype)
             msg = TYPESTORE.deserialize_cdr(payload(raw), mtype)
+            if conn.id in pose_ids:
+                poses.add(*unpack(msg))
+                continue
             # header.stamp, or the recorder's receive time for frames that were never stamped
             stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 or t_ns * 1e-9
             decode = compressed_to_rgb if mtype.endswith("CompressedImage") else image_to_rgb
@@ -80,11 +91,33 @@ def bag_frames(path: Path) -> Iterator[Frame]:
         reader.close()
 
 
-def open_input(path: Path) -> Iterator[Frame]:
+def pose_connections(reader, pose_topic: str = "") -> list:
+    """The bag's connections of the pose topic to feed: `pose_topic`, or the only topic of a pose type
+    (none, with a note on stderr, when there are several and none was chosen); "none": no poses."""
+    from vstream_ros.ros.pose_msgs import POSE_TYPES
+    from vstream_ros.tools.bags import normalize_type
+
+    if pose_topic == "none":
+        return []
+    posed = [c for c in reader.connections if normalize_type(c.msgtype) in POSE_TYPES]
+    if pose_topic:
+        chosen = [c for c in posed if c.topic == pose_topic]
+        if not chosen:
+            raise ValueError(f"no pose topic {pose_topic} in the bag; its pose topics: "
+                             f"{sorted({c.topic for c in posed})}")
+        return chosen
+    if len({c.topic for c in posed}) > 1:
+        print(f"vstream-eval: several pose topics {sorted({c.topic for c in posed})}: no poses fed; choose one "
+              "with --pose-topic", file=sys.stderr)
+        return []
+    return posed
+
+
+def open_input(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
     if not path.exists():
         raise ValueError(f"no such bag or video: {path}")
     if path.is_dir() or path.suffix in (".mcap", ".db3"):
-        return bag_frames(path)
+        return bag_frames(path, poses, pose_topic)
     return video_frames(path)
 
 
@@ -107,10 +140,10 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, max_new_tokens: int,
-             use_windows: bool, progress: bool = True) -> tuple[list[dict], dict]:
+             use_windows: bool, progress: bool = True, pose_topic: str = "") -> tuple[list[dict], dict]:
     from tqdm import tqdm
 
-    frames = open_input(input_path)
+    frames = open_input(input_path, engine.poses, pose_topic)
     pending: Frame | None = None
     t_first: float | None = None
     t_last = -np.inf
@@ -168,7 +201,8 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                 "latency_s": result.latency_s, "ttft_s": result.stats.get("ttft_s"), "tokens": result.tokens,
                 "frames_in_memory": result.frames_in_memory,
                 "evidence": [{"kind": g.kind, "camera": g.camera, "start_s": g.start - t_first,
-                              "end_s": g.end - t_first, "weight": g.weight} for g in result.evidence]}
+                              "end_s": g.end - t_first, "weight": g.weight, "pose": evidence_pose(g)}
+                             for g in result.evidence]}
         if result.success:
             asked.append((rec, q))
         memory_curve.append(memory_point(engine))
@@ -196,6 +230,12 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                       for i, t in enumerate(timings)],
     }
     return records, system
+
+
+def evidence_pose(group) -> list[float] | None:
+    """x, y, z of the robot at the group's newest run with a pose (as the node's Evidence), or None."""
+    posed = [r.pose for r in group.runs if r.pose is not None]
+    return [round(float(v), 4) for v in posed[-1][:3]] if posed else None
 
 
 def _ms(v: float | None) -> float | None:
@@ -344,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--use-windows", action="store_true", help="restrict each question to its annotated span")
     ap.add_argument("--limit", type=int, help="at most this many questions")
+    ap.add_argument("--pose-topic", default="", help="the bag's robot pose topic (default: its only one; "
+                                                      "'none': no poses)")
     ap.add_argument("--judge", help="judge open-ended answers with a local LLM: 'smollm2' or a model folder")
     ap.add_argument("--out", type=Path, default=Path("out/eval"))
     args = ap.parse_args(argv)
@@ -365,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
                                            max_new_tokens_limit=max(512, args.max_new_tokens)))
         engine.start()
         try:
-            records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows)
+            records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows,
+                                       pose_topic=args.pose_topic)
         finally:
             engine.stop()
         if args.judge:

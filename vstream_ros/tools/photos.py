@@ -49,16 +49,21 @@ def photo_frames(shows: list[Shown], fps: float, size: tuple[int, int] = (480, 6
     camera), a little zoom wobble and sensor noise."""
     rng = np.random.default_rng(seed)
     sources = {p[0]: p[1] for p in PHOTOS}
-    h, w = size
     for show in shows:
         img = load_photo(sources[show.name])
         n = max(1, round((show.end - show.start) * fps))
         for i in range(n):
-            zoom = 1.08 + 0.04 * np.sin(i / 7.0)
-            dx, dy = 10 * np.sin(i / 11.0), 8 * np.cos(i / 13.0)
-            scale = zoom * max(h / img.shape[0], w / img.shape[1])
-            m = np.float32([[scale, 0, w / 2 - scale * img.shape[1] / 2 + dx],
-                            [0, scale, h / 2 - scale * img.shape[0] / 2 + dy]])
-            frame = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-            frame = np.clip(frame + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
-            yield show.start + i / fps, frame
+            yield show.start + i / fps, hand_held(img, i, size, rng)
+
+
+def hand_held(img: np.ndarray, i: int, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Frame i of a photo filmed by a hand-held camera: resized to fill `size`, drifting, zooming a
+    little, with sensor noise."""
+    h, w = size
+    zoom = 1.08 + 0.04 * np.sin(i / 7.0)
+    dx, dy = 10 * np.sin(i / 11.0), 8 * np.cos(i / 13.0)
+    scale = zoom * max(h / img.shape[0], w / img.shape[1])
+    m = np.float32([[scale, 0, w / 2 - scale * img.shape[1] / 2 + dx],
+                    [0, scale, h / 2 - scale * img.shape[0] / 2 + dy]])
+    frame = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    return np.clip(frame + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)

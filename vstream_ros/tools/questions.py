@@ -8,12 +8,14 @@ Layouts understood (see ../shared/data/README.md of the project for the real fil
 - Flash-VStream-Qwen test_qa: [{id, video_id, question (options inside as "(A) ..."), answer: index, type}]
 
 Optional structured truth, read from any flat item (the scorer in scoring.py uses it): "answer_span":
-[start_s, end_s] (when / first_seen / last_seen), "answer_count": int, "keywords": [accepted words].
+[start_s, end_s] (when / first_seen / last_seen), "answer_count": int, "keywords": [accepted words],
+"answer_pose": [x, y] (where: the robot's position in metres, in the frame of the bag's pose topic).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ class Question:
     span: tuple[float, float] | None = None     # when the object was on camera (s from the first frame)
     count: int | None = None                    # the right number for a count question
     keywords: list[str] = field(default_factory=list)   # accepted words for open answers (any one)
+    pose: tuple[float, float] | None = None     # where the robot was when it saw the thing (x, y in metres)
 
     @property
     def multiple_choice(self) -> bool:
@@ -124,6 +127,12 @@ def _truth(q: dict) -> dict:
         if not (isinstance(kw, list) and kw and all(isinstance(k, str) and k.strip() for k in kw)):
             raise ValueError(f"keywords must be a non-empty list of words, not {kw!r}")
         out["keywords"] = [k.strip() for k in kw]
+    if q.get("answer_pose") is not None:
+        xy = q["answer_pose"]
+        if not (isinstance(xy, list | tuple) and len(xy) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in xy)):
+            raise ValueError(f"answer_pose must be [x, y] in metres, not {xy!r}")
+        out["pose"] = (float(xy[0]), float(xy[1]))
     return out
 
 

@@ -8,6 +8,8 @@ An answer is scored on what it asserts, never on words merely appearing in it:
 - when / first_seen / last_seen with an answer_span: the times the answer states, within
   max(TOL_MIN_S, TOL_FRACTION * clip length) of the span's start and/or end;
 - count: the first number the answer states ("no people" is 0);
+- where with an answer_pose: every position the answer states ("x=1.20 m, y=-0.40 m", "(1.2, -0.4)") within
+  POSE_TOL_M of the truth; an answer that states none (no pose was recorded) or did not see the thing is wrong;
 - anything else: keywords outside negated phrases, in an answer that does not lead with "I have not seen";
   for attribute questions about colour, every colour the answer asserts must be an accepted one;
 - an empty answer, or one that says nothing ("I don't know"), is "abstained": not right, not an error.
@@ -15,6 +17,7 @@ An answer is scored on what it asserts, never on words merely appearing in it:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,6 +26,7 @@ from vstream_ros.tools.questions import LETTERS, Question
 TOL_MIN_S = 2.0        # time tolerance: at least this many seconds ...
 TOL_FRACTION = 0.10    # ... or this fraction of the clip, whichever is larger
 TIME_TYPES = ("when", "first_seen", "last_seen")
+POSE_TOL_M = 0.5       # a stated position counts within this distance of the truth (a Nav2 goal's order)
 
 STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "and", "or", "with", "it",
         "this", "that", "be", "by", "for", "from", "as", "into", "their", "his", "her", "its", "yes", "no"}
@@ -78,7 +82,7 @@ _TIME_PATTERNS = [   # in order of precedence; a later match overlapping an earl
 @dataclass
 class Result:
     verdict: str                  # "right" | "wrong" | "abstained" | "no_choice"
-    rule: str                     # "choice" | "yesno" | "time" | "count" | "open"
+    rule: str                     # "choice" | "yesno" | "time" | "count" | "place" | "open"
     reason: str
     extra: dict
 
@@ -228,7 +232,34 @@ def stated_count(text: str) -> int | None:
     return 0 if polarity(text) < 0 else None    # "I have not seen any people", "I saw no people"
 
 
+_COORD = r"(-?\d+(?:\.\d+)?)\s*(?:m\b|metres?\b|meters?\b)?"
+_POSITIONS = (re.compile(rf"\bx\s*[=:]\s*{_COORD}\s*,?\s*(?:and\s+)?y\s*[=:]\s*{_COORD}", re.I),
+              re.compile(rf"\(\s*{_COORD}\s*,\s*{_COORD}\s*(?:,\s*-?\d+(?:\.\d+)?\s*)?\)"))
+
+
+def stated_positions(text: str) -> list[tuple[float, float]]:
+    """The (x, y) positions an answer states, in order: "x=1.20 m, y=-0.40 m", "x: 1.2 and y: 3", "(1.2, -0.4)"."""
+    found = []
+    for pat in _POSITIONS:
+        found += [(m.start(), float(m.group(1)), float(m.group(2))) for m in pat.finditer(text)]
+    return [(x, y) for _, x, y in sorted(found)]
+
+
 # ----------------------------------------------------------------- per rule
+def _place(prediction: str, truth: tuple[float, float]) -> Result:
+    positions = stated_positions(prediction)
+    extra = {"positions": positions, "tolerance_m": POSE_TOL_M}
+    if polarity(prediction) < 0 and not positions:
+        return Result("wrong", "place", "says it did not see it", extra)
+    if not positions:
+        return Result("wrong", "place", "states no position", extra)
+    far = [(x, y) for x, y in positions if math.hypot(x - truth[0], y - truth[1]) > POSE_TOL_M]
+    if far:
+        return Result("wrong", "place", f"said ({far[0][0]:.2f}, {far[0][1]:.2f}), truth ({truth[0]:.2f}, "
+                      f"{truth[1]:.2f}) (tolerance {POSE_TOL_M:g} m)", extra)
+    return Result("right", "place", f"within {POSE_TOL_M:g} m of ({truth[0]:.2f}, {truth[1]:.2f})", extra)
+
+
 def _choice(prediction: str, q: Question) -> Result:
     letters_ok = LETTERS[: len(q.options)]
     text = prediction.strip()
@@ -368,6 +399,8 @@ def rule_for(q: Question) -> str:
         return "time"
     if q.type == "count" and (q.count is not None or stated_count(q.answer) is not None):
         return "count"
+    if q.type == "where" and q.pose is not None:
+        return "place"
     return "open"
 
 
@@ -384,6 +417,8 @@ def score(prediction: str, q: Question, clip_s: float | None = None) -> dict:
         r = _times(prediction, q, clip_s)
     elif rule == "count":
         r = _count(prediction, q.count if q.count is not None else stated_count(q.answer))
+    elif rule == "place":
+        r = _place(prediction, q.pose)
     else:
         r = _open(prediction, q)
     return r.as_record()
