@@ -1,6 +1,7 @@
 """vstream-synth, vstream-replay and vstream-eval, as a user runs them."""
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -47,13 +48,50 @@ def test_synth_is_deterministic_and_has_raw_and_compressed_cameras(tmp_path):
     assert bag_stamps(a) == bag_stamps(b)
     ra, rb = open_bag(a), open_bag(b)
     assert {t: i.msgtype for t, i in ra.topics.items()} == {
-        "/cam0/image_raw": "sensor_msgs/msg/Image", "/cam1/image_raw/compressed": "sensor_msgs/msg/CompressedImage"}
+        "/cam0/image_raw": "sensor_msgs/msg/Image", "/cam1/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
+        "/odom": "nav_msgs/msg/Odometry"}
     ma = [raw for _, _, raw in ra.messages()]
     mb = [raw for _, _, raw in rb.messages()]
     assert ma == mb            # bit for bit under the same seed
     qs, errors = load_questions(qa)
-    assert not errors and len(qs) == 4 and {q.type for q in qs} == {"what-shape", "describe"}
+    assert not errors and len(qs) == 6 and {q.type for q in qs} == {"what-shape", "describe", "where"}
     assert all(q.correct and q.answer in q.options for q in qs if q.multiple_choice)
+
+
+def test_synth_odometry_follows_the_loop_and_the_scene_is_seen_from_its_station(tmp_path):
+    """20 Hz odometry in the odom frame, in stamp order with the frames; while a scene is on camera the
+    robot stands at the station its "where" question names; while it drives the camera sees no scene."""
+    from vstream_ros.tools.synth import T0
+
+    bag, qfile = synth(tmp_path / "loop", cameras=1, seconds=12, scene_seconds=3, fps=5)
+    reader = open_bag(bag)
+    odom, frames, last = [], {}, 0
+    for conn, t_ns, raw in reader.messages():
+        assert t_ns >= last
+        last = t_ns
+        msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - T0
+        if conn.topic == "/odom":
+            assert msg.header.frame_id == "odom" and msg.child_frame_id == "base_link"
+            p = msg.pose.pose
+            odom.append((t, p.position.x, p.position.y, msg.twist.twist.linear.x))
+        else:
+            frames[round(t, 3)] = msg.data.reshape(msg.height, msg.width, 3)
+    reader.close()
+    assert len(odom) == 12 * 20 - 3 and odom[0][1:3] == (0.0, 0.0)       # 0 .. 11.8 s at 20 Hz
+    where = {q.id: q for q in load_questions(qfile)[0] if q.type == "where"}
+    assert len(where) == 4
+    for k in range(4):
+        q = where[f"s{k}-where"]
+        seen = [(t, x, y, v) for t, x, y, v in odom if q.window[0] - 1e-6 <= t <= q.window[1] + 1e-6]
+        assert seen and all(abs(x - q.pose[0]) < 1e-9 and abs(y - q.pose[1]) < 1e-9 and v == 0 for _, x, y, v in seen)
+        if k:                                            # it drove there: the camera saw the bare background
+            assert q.window[0] == pytest.approx(3 * k + 0.6)
+            assert any(v > 0 for t, _, _, v in odom if 3 * k <= t < 3 * k + 0.6)
+            corridor, scene = frames[round(3 * k, 3)], frames[round(q.window[0], 3)]
+            assert np.abs(corridor.astype(int) - scene.astype(int)).mean() > 5
+    stations = {where[f"s{k}-where"].pose for k in range(4)}
+    assert len(stations) == 4 and all(math.hypot(x, y - 2.0) == pytest.approx(2.0) for x, y in stations)
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
@@ -63,7 +101,8 @@ def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
     n = sum(map(len, expected.values()))
     domain = fresh_domain()
     sub = Proc([str(PROCS / "count_subscriber.py"), str(tmp_path / "got.json"), str(n),
-                "/cam0/image_raw", "/cam1/image_raw/compressed:compressed"], tmp_path / "sub.log", domain)
+                "/cam0/image_raw", "/cam1/image_raw/compressed:compressed", "/odom:odometry"], tmp_path / "sub.log",
+               domain)
     try:
         out = run_tool("replay", bag, "--rate", "4", env_domain=domain)
         assert out.returncode == 0, out.stderr
@@ -125,9 +164,9 @@ def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
                    "--max-new-tokens", "12")
     assert out.returncode == 0, out.stderr[-2000:]
     report = report_of(tmp_path / "r")
-    assert report["summary"]["answered"] == 6 and report["summary"]["errors"] == 0
+    assert report["summary"]["answered"] == 9 and report["summary"]["errors"] == 0
     answers = [json.loads(ln) for ln in (tmp_path / "r" / "answers.jsonl").read_text().splitlines()]
-    assert len(answers) == 6
+    assert len(answers) == 9
     for a in answers:
         assert a["frames_in_memory"] <= (a["ask_at"] + 1) * 2 + 2, "only frames seen up to the question"
         assert all(e["end_s"] <= a["ask_at"] + 1e-6 for e in a["evidence"])
@@ -143,9 +182,9 @@ def test_local_llm_judge_scores_open_answers(tmp_path):
     assert report["judge"] == "smollm2"
     answers = [json.loads(ln) for ln in (tmp_path / "r" / "answers.jsonl").read_text().splitlines()]
     judged = [a["judge"] for a in answers if not a["options"]]
-    assert len(judged) == 2 and all(j["pred"] in ("yes", "no", None) and j["raw"] for j in judged)
+    assert len(judged) == 4 and all(j["pred"] in ("yes", "no", None) and j["raw"] for j in judged)
     s = report["summary"]
-    assert s["judge_unparsed"] + sum(j["pred"] is not None for j in judged) == 2
+    assert s["judge_unparsed"] + sum(j["pred"] is not None for j in judged) == 4
 
 
 def test_long_stream_keeps_memory_flat(tmp_path):
@@ -173,7 +212,7 @@ def test_eval_reports_bad_items_and_goes_on(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "question no-answer: no answer" in out.stderr and "question no-question: no question text" in out.stderr
     report = report_of(tmp_path / "r")
-    assert report["summary"]["answered"] == 4
+    assert report["summary"]["answered"] == 6
     (late,) = report["question_errors"]
     assert late["id"] == "late" and "stream ends" in late["error"]
     md = (tmp_path / "r" / "report.md").read_text()

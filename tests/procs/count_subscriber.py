@@ -1,13 +1,14 @@
-"""Counts Image/CompressedImage messages per topic with their header stamps; writes them as JSON.
+"""Counts Image/CompressedImage (or Odometry) messages per topic with their header stamps; writes them as JSON.
 
-Usage: count_subscriber.py OUT.json EXPECTED TOPIC[:compressed] ...  Exits once EXPECTED messages came
-(or on SIGINT), writing {topic: [stamp_ns, ...]}.
+Usage: count_subscriber.py OUT.json EXPECTED TOPIC[:compressed|:odometry] ...  Exits once EXPECTED messages
+came (or on SIGINT), writing {topic: [stamp_ns, ...]}.
 """
 
 import json
 import sys
 
 import rclpy
+from nav_msgs.msg import Odometry
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -21,7 +22,8 @@ def main() -> None:
     for spec in specs:
         topic, _, kind = spec.partition(":")
         got[topic] = []
-        node.create_subscription(CompressedImage if kind == "compressed" else Image, topic,
+        cls = {"compressed": CompressedImage, "odometry": Odometry}.get(kind, Image)
+        node.create_subscription(cls, topic,
                                  lambda m, t=topic: got[t].append(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec),
                                  qos)
     print("ready", flush=True)

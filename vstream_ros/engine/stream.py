@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vstream_ros.answering.question import parse
 from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService, QueryResult, QuestionJob
 from vstream_ros.engine.config import EngineConfig
@@ -70,7 +71,7 @@ class StreamEngine:
                                     self.memory.annotation_dim)
         ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
         scratch.update("warm-up", feats, [1.0, 2.0], ann)
-        self.backend.answerer.answer(scratch.read(), "What is this?", 1).text()
+        self.backend.answerer.answer(scratch.read(), parse("What is this?"), 1).text()   # answerers take a Question
         if hasattr(self.backend.answerer, "locate"):   # a phrase no table knows: the matcher's one-time set-up
             self.backend.answerer.locate(scratch.read(), "something seen", 1.0)
         return time.perf_counter() - t0

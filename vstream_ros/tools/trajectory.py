@@ -44,7 +44,7 @@ class StationLoop:
         """(x, y, yaw, forward speed m/s, turn rate rad/s) at `t` seconds since the start."""
         k = min(max(int(t // self.period_s), 0), self.stations - 1)
         into = t - k * self.period_s
-        if k == 0 or into >= self.drive_s or self.drive_s <= 0:
+        if k == 0 or into >= self.drive_s - 1e-9 or self.drive_s <= 0:   # (arrived: float stamps)
             return (*self.station(k), 0.0, 0.0)
         step = self._angle(1)
         theta = self._angle(k - 1) + step * into / self.drive_s
