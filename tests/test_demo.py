@@ -1,8 +1,15 @@
 """The README's demo, shortened: photos -> bag -> node (lite) -> replay over DDS -> questions -> PNG."""
 
+import math
 import re
 import subprocess
 import sys
+
+import pytest
+
+from vstream_ros.tools.photos import PHOTOS
+from vstream_ros.tools.synth import DRIVE_FRACTION, LOOP_RADIUS_M
+from vstream_ros.tools.trajectory import StationLoop
 
 from conftest import REPO
 
@@ -20,6 +27,17 @@ def test_demo_end_to_end(tmp_path):
     evid = re.findall(r"on camera then: (.*)", rocket)
     assert evid and all("rocket" in e for e in evid), rocket
     assert "I have not seen a giraffe" in blocks["Did you see a giraffe?"]
+    # where: the place in words and the evidence's pose, one the robot had while the rocket was on camera
+    where = blocks["Where did you see the rocket?"]
+    said = re.search(r"A: I last saw .* when the robot was at x=(-?[\d.]+) m, y=(-?[\d.]+) m", where)
+    posed = re.search(r"on camera then: rocket\s+pose x=(-?[\d.]+) y=(-?[\d.]+) \(odom\)", where)
+    assert said and posed, where
+    x, y = float(posed.group(1)), float(posed.group(2))
+    assert (float(said.group(1)), float(said.group(2))) == pytest.approx((x, y), abs=0.01)
+    loop = StationLoop(len(PHOTOS), 3.0, DRIVE_FRACTION * 3.0, LOOP_RADIUS_M)    # --short: 3 s per photo
+    k = [p[0] for p in PHOTOS].index("rocket")
+    path = [loop.at(k * 3.0 + i / 100)[:2] for i in range(300)]
+    assert min(math.hypot(x - px, y - py) for px, py in path) < 0.02, (x, y)
     assert re.search(r"camera front: received \d+, sampled \d+, encoded \d+", text)
     assert (tmp_path / "memory_timeline.png").stat().st_size > 10_000
     assert (tmp_path / "memory.safetensors").exists()

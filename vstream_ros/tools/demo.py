@@ -3,8 +3,9 @@
 
     python -m vstream_ros.tools.demo [--out out/demo] [--short]
 
-Prints each answer with its evidence stamps next to what was on camera then, the memory state, and
-writes a PNG of the memory timeline.
+The bag also holds the robot's odometry (/odom): it drives a loop and stops at one station per photo
+(tools/trajectory.py), so "where" questions get a place. Prints each answer with its evidence stamps
+(and poses) next to what was on camera then, the memory state, and writes a PNG of the memory timeline.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from vstream_ros.srv import Query  # noqa: E402
 from vstream_ros.tools.bags import write_image_bag  # noqa: E402
 from vstream_ros.tools.photos import PHOTOS, photo_frames, schedule  # noqa: E402
 from vstream_ros.tools.replay import replay  # noqa: E402
+from vstream_ros.tools.synth import DRIVE_FRACTION, LOOP_RADIUS_M, ODOM_HZ  # noqa: E402
+from vstream_ros.tools.trajectory import ODOM_TOPIC, StationLoop  # noqa: E402
 
 TOPIC = "/camera/image_raw/compressed"
 QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds?", "Did you see a rocket?",
              "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
-             "What colour was the cup?")
+             "What colour was the cup?", "Where did you see the rocket?")
 T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
 
 
@@ -81,7 +84,8 @@ def start_node(out: Path, sample_rate: float) -> subprocess.Popen:
         args += ["--params-file", str(config)]
     args += ["-p", "backend:=lite", "-p", f"camera_topics:=['{TOPIC}']", "-p", "camera_names:=['front']",
              "-p", "qos_reliability:=reliable", "-p", "qos_depth:=50", "-p", f"sample_rate_hz:={sample_rate}",
-             "-p", f"snapshot_path:={out / 'memory.safetensors'}", "-p", "memory_state_period_s:=0.5"]
+             "-p", f"snapshot_path:={out / 'memory.safetensors'}", "-p", "memory_state_period_s:=0.5",
+             "-p", f"pose_topic:={ODOM_TOPIC}"]
     log = open(out / "node.log", "w")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
 
@@ -101,7 +105,7 @@ def plot_timeline(snapshot: Path, shows, png: Path) -> None:
 
     tensors, meta = read_snapshot(snapshot)
     mem = MultiCameraMemory(MemoryConfig.from_dict(meta["config"]), meta["dim"], tuple(meta["grid"]),
-                            encoder_id=meta["encoder_id"])
+                            encoder_id=meta["encoder_id"], annotation_dim=meta.get("annotation_dim", 0))
     mem.load_state_dict(tensors, meta)
     enc = LiteEncoder(torch.device("cpu"))
     read = mem.read()
@@ -139,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     seconds_each = 3.0 if args.short else 10.0
     shows = schedule(T0, seconds_each)
 
-    print(f"[1/5] camera bag: {len(shows)} real photos, {seconds_each:.0f} s each at 5 fps (JPEG)")
-    bag = write_image_bag(out / "photos_bag", ((t, TOPIC, f) for t, f in photo_frames(shows, fps=5.0)))
-    for s in shows:
+    loop = StationLoop(len(shows), seconds_each, DRIVE_FRACTION * seconds_each, LOOP_RADIUS_M)
+    print(f"[1/5] camera bag: {len(shows)} real photos, {seconds_each:.0f} s each at 5 fps (JPEG), and the robot's "
+          f"odometry on {ODOM_TOPIC}: it drives a loop and stops at a station per photo")
+    bag = write_image_bag(out / "photos_bag", ((t, TOPIC, f) for t, f in photo_frames(shows, fps=5.0)),
+                          others=loop.odometry(T0, len(shows) * seconds_each, ODOM_HZ))
+    for k, s in enumerate(shows):
+        x, y, _ = loop.station(k)
         print(f"      {clock(s.start)} - {clock(s.end)}  {s.name:<10} "
-              f"({next(p[2] for p in PHOTOS if p[0] == s.name)})")
+              f"({next(p[2] for p in PHOTOS if p[0] == s.name)}; robot at x={x:.2f} m, y={y:.2f} m)")
 
     print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, MiniLM, SmolLM2) ...")
     node = start_node(out, sample_rate=2.0 if args.short else 1.0)
@@ -170,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             for e in res.evidence:
                 a, b = to_seconds(e.stamp), to_seconds(e.stamp_end)
                 on_camera = sorted({s.name for s in shows if s.start <= b and a < s.end})
+                where = (f"  pose x={e.pose.pose.position.x:.2f} y={e.pose.pose.position.y:.2f} "
+                         f"({e.pose.header.frame_id})" if e.has_pose else "")
                 print(f"     evidence {e.label or e.kind:<9} {clock(a)} - {clock(b)}  camera {e.camera}  "
-                      f"(score {e.weight:.2f})  on camera then: {', '.join(on_camera)}")
+                      f"(score {e.weight:.2f})  on camera then: {', '.join(on_camera)}{where}")
 
         print("\n[5/5] memory state")
         for c in client.state.cameras:
