@@ -28,3 +28,12 @@ def test_model_bench_runs_tiny():
     doc = run_bench("model.py", "--tiny", "--reps", "1", "--curve", "1,1000", "--new-tokens", "4")
     assert doc["config"] == "tiny" and doc["memory_tokens"] == 489
     assert doc["latency_curve"][1]["baseline_s"] is None   # 1000 frames do not fit the tiny context
+
+
+def test_locate_bench_runs_on_full_memories():
+    doc = run_bench("locate.py", "--quick")
+    assert doc["memory"]["temporal_slots_filled"] == [doc["memory"]["temporal_slots"]] * doc["memory"]["cameras"]
+    cases = {c["phrase"]: c for c in doc["cases"]}
+    assert cases["cup"]["success"] and cases["cup"]["sightings"] == cases["cup"]["with_pose"] > 0
+    assert cases["flower"]["sightings"] <= 1 and not cases["temple"]["success"]
+    assert all(c["p50_ms"] > 0 for c in doc["cases"])

@@ -154,6 +154,19 @@ def test_every_run_keeps_the_pose_of_its_newest_frame_and_each_slot_the_box_of_i
     assert retrieved and all(g.runs[0].pose is not None for g in retrieved)
 
 
+def test_a_read_without_tokens_has_the_same_groups_runs_and_poses():
+    """What locate reads: every group but the abstract memory, with its runs and poses, and no features."""
+    m = MultiCameraMemory(CONFIG, 8, (2, 2), annotation_dim=3)
+    feats, stamps = scene_frames()
+    for cam in ("a", "b"):
+        m.update(cam, feats, stamps, torch.rand(len(stamps), 3), pose_rows(stamps))
+    for window in (None, (4.0, 9.0)):
+        full, bare = m.read(window=window), m.read(window=window, tokens=False)
+        assert bare.num_tokens == 0 and bare.frames_seen == full.frames_seen
+        strip = lambda g: (g.kind, g.camera, g.start, g.end, g.stamp, g.weight, g.runs)   # noqa: E731
+        assert [strip(g) for g in bare.groups] == [strip(g) for g in full.groups if g.kind != "abstract"]
+
+
 def test_frames_without_a_pose_have_none_and_do_not_widen_the_box():
     m = STARMemory(CONFIG, 8, (2, 2))
     feats, stamps = scene_frames(n_scenes=2, per_scene=6)

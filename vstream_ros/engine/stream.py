@@ -143,7 +143,7 @@ class StreamEngine:
         if error:
             return QueryResult(False, error, frames_in_memory=self.memory.frames_seen)
         t0 = time.perf_counter()
-        read = self.memory.read(cameras or None, window)
+        read = self.memory.read(cameras or None, window, tokens=False)     # runs and poses, no features
         interval = self.memory.frame_interval(cameras) or 1.0 / self.config.sample_rate_hz
         found = self.backend.answerer.locate(read, phrase.strip(), interval)
         if "error" in found.facts:

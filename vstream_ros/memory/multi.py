@@ -151,8 +151,10 @@ class MultiCameraMemory:
         cameras: list[str] | None = None,
         window: tuple[float, float] | None = None,
         include_abstract: bool | None = None,
+        tokens: bool = True,
     ) -> MemoryRead:
-        """Read the named cameras (empty or None: all). Unknown names raise KeyError."""
+        """Read the named cameras (empty or None: all). Unknown names raise KeyError. `tokens=False`: groups
+        and runs only (see STARMemory.read)."""
         with self._lock:
             names = list(cameras) if cameras else sorted(self._memories)
             unknown = [c for c in names if c not in self._memories]
@@ -160,7 +162,7 @@ class MultiCameraMemory:
                 raise KeyError(f"no memory for camera(s) {unknown}; known: {sorted(self._memories)}")
             if not names:
                 return MemoryRead(torch.zeros(0, self.dim, device=self.device, dtype=self.dtype), [], 0)
-            return MemoryRead.concat([(c, self._memories[c].read(window, include_abstract)) for c in names])
+            return MemoryRead.concat([(c, self._memories[c].read(window, include_abstract, tokens)) for c in names])
 
     # --------------------------------------------------------------- snapshot
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:

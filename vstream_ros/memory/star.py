@@ -362,25 +362,32 @@ class STARMemory:
         return (1.0 - alpha) * A + alpha * (attn @ E)
 
     # ------------------------------------------------------------------- read
-    def read(self, window: tuple[float, float] | None = None, include_abstract: bool | None = None) -> MemoryRead:
+    def read(self, window: tuple[float, float] | None = None, include_abstract: bool | None = None,
+             tokens: bool = True) -> MemoryRead:
         """A copy of the memory as tokens [N, D] in the order A | T (time order) | R | S. A includes the
         pending partial chunk, blended into a copy (the committed state is unchanged).
 
         `window=(t0, t1)` keeps the temporal slots whose stamp span meets it, the key frames of those
         slots that lie inside it, and spatial frames inside it. The abstract memory blends the whole stream and cannot
         be cut to a window, so a windowed read leaves it out unless include_abstract=True.
+        `tokens=False`: the groups and their runs only (no token copied, groups of length 0, no abstract
+        memory), for readers of what was seen and where rather than of features (locate).
         """
         c, t = self.config, self._t
         if include_abstract is None:
-            include_abstract = window is None
+            include_abstract = window is None and tokens
         lo, hi = (-math.inf, math.inf) if window is None else (float(window[0]), float(window[1]))
         if lo > hi:
             raise ValueError(f"window starts after it ends: {window}")
+        with_tokens = tokens                 # (the name `tokens` holds the blocks below)
         tokens: list[torch.Tensor] = []
         groups: list[TokenGroup] = []
 
         def add(kind: str, block: torch.Tensor, start: float, end: float, stamp: float, weight: float,
                 runs: tuple[Run, ...] = ()) -> None:
+            if not with_tokens:
+                groups.append(TokenGroup(kind, start, end, stamp, weight, 0, 0, runs=runs))
+                return
             offset = sum(x.shape[0] for x in tokens)
             tokens.append(block.to(self.dtype))
             groups.append(TokenGroup(kind, start, end, stamp, weight, offset, block.shape[0], runs=runs))
@@ -402,17 +409,17 @@ class STARMemory:
             rep_stamp = t["rep_stamp"][:n].cpu().tolist()
             runs = self._host_runs(n, lo, hi)
             slots = [k for k in range(n) if runs[k]]                  # a run of the slot meets the window
-            centroids = t["centroid"][:n] + t["origin"]
+            centroids = t["centroid"][:n] + t["origin"] if with_tokens else None
             for k in sorted(slots, key=lambda k: (mean[k], k)):
-                add("temporal", centroids[k].view(self._pt, self.dim), smin[k], smax[k], mean[k], weight[k],
-                    runs[k])
+                add("temporal", centroids[k].view(self._pt, self.dim) if with_tokens else None, smin[k], smax[k],
+                    mean[k], weight[k], runs[k])
             keyed = [k for k in slots if lo <= rep_stamp[k] <= hi]   # the key frame itself in the window
             heaviest = sorted(keyed, key=lambda k: (-weight[k], mean[k]))[: c.retrieved_frames]
             for k in heaviest:
                 s = rep_stamp[k]
                 home = next((r for r in runs[k] if r.start <= s <= r.end), None)
                 key = Run(s, s, 1, home.mean, home.peak, home.pose) if home else Run(s, s, 1)
-                add("retrieved", t["rep_map"][k].clone(), s, s, s, weight[k], (key,))
+                add("retrieved", t["rep_map"][k].clone() if with_tokens else None, s, s, s, weight[k], (key,))
 
         filled = min(self.frames_seen, c.spatial_frames)
         stamps = t["spatial_stamp"].cpu().tolist()
@@ -423,7 +430,8 @@ class STARMemory:
             if lo <= stamps[i] <= hi:
                 a = s_ann[i] if self.annotation_dim else None
                 run = Run(stamps[i], stamps[i], 1, a, a, s_pose[i, :7].copy() if s_pose[i, 7] > 0 else None)
-                add("spatial", t["spatial"][i].clone(), stamps[i], stamps[i], stamps[i], 1.0, (run,))
+                add("spatial", t["spatial"][i].clone() if with_tokens else None, stamps[i], stamps[i], stamps[i], 1.0,
+                    (run,))
 
         out = torch.cat(tokens) if tokens else torch.zeros(0, self.dim, device=self.device, dtype=self.dtype)
         return MemoryRead(out, groups, self.frames_seen)
