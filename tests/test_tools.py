@@ -173,6 +173,22 @@ def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
         assert "correct" in a
 
 
+def test_eval_feeds_the_bags_poses_and_scores_where_by_position(tmp_path):
+    """lite on the photo loop: "where" answers state the station each photo was seen from (within the
+    scorer's POSE_TOL_M); photos lite has no word for are abstentions, not places."""
+    bag, qfile = synth(tmp_path / "loop", cameras=1, seconds=18, scene_seconds=3, fps=5, photos=True)
+    out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "lite", "--out", tmp_path / "r",
+                   "--sample-rate", "2")
+    assert out.returncode == 0, out.stderr[-2000:]
+    answers = {a["id"]: a for a in map(json.loads, (tmp_path / "r" / "answers.jsonl").read_text().splitlines())}
+    assert len(answers) == 6 and all(a["type"] == "where" and a["rule"] == "place" for a in answers.values())
+    for k in (0, 1, 2, 5):              # cat, cup of coffee, rocket, flower
+        a = answers[f"s{k}-where"]
+        assert a["verdict"] == "right", a
+        assert a["evidence"] and all(e["pose"] is not None for e in a["evidence"])
+    assert all(answers[f"s{k}-where"]["verdict"] != "right" for k in (3, 4))   # astronaut, temple: no word
+
+
 def test_local_llm_judge_scores_open_answers(tmp_path):
     bag, qfile = synth(tmp_path / "j", cameras=1, seconds=4, scene_seconds=2, fps=5)
     out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "lite", "--out", tmp_path / "r",
