@@ -9,6 +9,7 @@ show in a run's annotation; the composer finds the sightings, merges adjacent on
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -93,6 +94,19 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
         else:
             out.append(replace(s))
     return sorted(out, key=lambda s: (s.start, s.camera))
+
+
+_FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
+                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
+
+
+def coverage(phrase: str, concepts: list) -> float:
+    """The share of a phrase's content words that its concepts account for."""
+    words = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
+    if not words:
+        return 1.0
+    asked = " ".join(getattr(c, "asked", "") or getattr(c, "name", "") for c in concepts).lower()
+    return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
 
 
 def a_phrase(phrase: str) -> str:
@@ -291,6 +305,9 @@ class Composer:
             else:
                 best = sum(max((self.rec.seen(c, r.peak).score for _, r in obs), default=0.0)
                            for c in seeable) / len(concepts)
+            # an option whose words name more than what was recognised of it ("a police car": the car
+            # is seen, the police is not) ranks below one that is seen whole ("a taxi")
+            best *= 0.75 + 0.25 * coverage(option, concepts)
             scores.append((best, i, found))
         if not scores:
             return Composed("I cannot tell which option is right: none of them names something I recognise. "
