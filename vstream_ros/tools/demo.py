@@ -36,7 +36,7 @@ from vstream_ros.tools.replay import replay  # noqa: E402
 TOPIC = "/camera/image_raw/compressed"
 QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds?", "Did you see a rocket?",
              "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
-             "What colour was the cup?")
+             "How many people did you see?")
 T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
 
 
