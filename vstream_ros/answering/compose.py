@@ -168,7 +168,7 @@ class Composer:
     def _name(self, concepts: list, phrase: str) -> str:
         first = concepts[0]
         name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
-        return name if len(concepts) == 1 else phrase
+        return name if len(concepts) == 1 else phrase.strip()
 
     def locate(self, phrase: str, memory: MemoryRead, frame_interval: float) -> Composed:
         """Every sighting of a thing, in time order, each with its score and pose: for programs (no text
@@ -192,7 +192,7 @@ class Composer:
         name = self._name(concepts, q.subject)
         if not found:
             return Composed(f"No, I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
-        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else name} {self._spans(found, q)}.",
+        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
     def _when(self, q: Question, obs, gap) -> Composed:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vstream_ros.answering.question import parse
 from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService, QueryResult, QuestionJob
 from vstream_ros.engine.config import EngineConfig
@@ -70,7 +71,7 @@ class StreamEngine:
                                     self.memory.annotation_dim)
         ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
         scratch.update("warm-up", feats, [1.0, 2.0], ann)
-        self.backend.answerer.answer(scratch.read(), "What is this?", 1).text()
+        self.backend.answerer.answer(scratch.read(), parse("What did you see?"), 1).text()
         return time.perf_counter() - t0
 
     def start(self) -> None:

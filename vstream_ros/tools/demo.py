@@ -101,7 +101,7 @@ def plot_timeline(snapshot: Path, shows, png: Path) -> None:
 
     tensors, meta = read_snapshot(snapshot)
     mem = MultiCameraMemory(MemoryConfig.from_dict(meta["config"]), meta["dim"], tuple(meta["grid"]),
-                            encoder_id=meta["encoder_id"])
+                            encoder_id=meta["encoder_id"], annotation_dim=meta.get("annotation_dim", 0))
     mem.load_state_dict(tensors, meta)
     enc = LiteEncoder(torch.device("cpu"))
     read = mem.read()
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vstream-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="out/demo", help="folder for the bag, logs, snapshot and PNG")
     ap.add_argument("--short", action="store_true", help="3 s per photo instead of 10 (CI)")
-    ap.add_argument("--rate", type=float, default=4.0, help="replay speed factor")
+    ap.add_argument("--rate", type=float, default=2.0, help="replay speed factor (lite encodes about 3 frames/s here)")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({next(p[2] for p in PHOTOS if p[0] == s.name)})")
 
     print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, MiniLM, SmolLM2) ...")
-    node = start_node(out, sample_rate=2.0 if args.short else 1.0)
+    node = start_node(out, sample_rate=1.0)
     client = Client()
     try:
         if not client.spin_until(lambda: client.query.service_is_ready() and client.state is not None
