@@ -134,3 +134,79 @@ def test_lifecycle_transitions_with_ros2_lifecycle(ros2, tmp_path):
                  "shutdown: from active", "shutdown done, now finalized", "memory saved to"):
         assert line in log, line
     assert proc.interrupt() == 0, log
+
+
+# ------------------------------------------------- parameters, questions, memory
+def evidence(out: str) -> list[tuple[str, float, float]]:
+    """(camera, start, end) of each Evidence in a printed Query response."""
+    stamp = r"sec=(-?\d+), nanosec=(\d+)\)"
+    return [(m.group(5), int(m.group(1)) + int(m.group(2)) * 1e-9, int(m.group(3)) + int(m.group(4)) * 1e-9)
+            for m in re.finditer(rf"Evidence\(stamp=\S+\({stamp}, stamp_end=\S+\({stamp}, camera='([^']*)'", out)]
+
+
+def test_params_questions_action_save_reset_and_ctrl_c_with_the_ros2_cli(ros2, tmp_path):
+    snapshot = tmp_path / "memory.safetensors"
+    own = params_file(tmp_path, autosave_period_s=0.0)
+    proc = ros2.launch(f"params_file:={own}", "backend:=tiny", "sample_rate_hz:=2.0",
+                       "camera_topics:=['/cam0/image_raw', '/cam1/image_raw/compressed']",
+                       f"snapshot_path:={snapshot}", name="node")
+    ros2.wait_state("/vstream", "active", proc)
+    camera = Proc([str(PROCS / "camera_publisher.py"), "4", "10", str(T0)], tmp_path / "camera.log",
+                  int(ros2.env["ROS_DOMAIN_ID"]))
+    assert camera.popen.wait(60) == 0, camera.output()
+    frames = lambda: int(field(query(ros2, request="{question: 'Anything?', max_new_tokens: 1}"),  # noqa: E731
+                               "frames_in_memory"))
+    ros2.wait_for(lambda: frames() >= 8, "frames in memory", proc)
+
+    # parameters: described with range and read-only flag; a runtime one set; read-only and
+    # out-of-range ones refused with the reason
+    out = ros2.run("param", "describe", "/vstream", "sample_rate_hz", "backend")
+    assert "Frames kept per camera per second" in out and "Min value: 0.01" in out and "Max value: 120.0" in out
+    assert re.search(r"Parameter name: backend[\s\S]*Read only: true", out), out
+    assert "Set parameter successful" in ros2.run("param", "set", "/vstream", "sample_rate_hz", "3.0")
+    assert "Double value is: 3.0" in ros2.run("param", "get", "/vstream", "sample_rate_hz")
+    out = ros2.run("param", "set", "/vstream", "backend", "lite", ok=False)
+    assert "Setting parameter failed" in out and "read-only" in out, out
+    out = ros2.run("param", "set", "/vstream", "sample_rate_hz", "500.0", ok=False)
+    assert "Setting parameter failed" in out and "sample_rate_hz" in out, out
+    assert "Double value is: 3.0" in ros2.run("param", "get", "/vstream", "sample_rate_hz")
+
+    # a question with a window and a camera: the evidence is that camera's, within the window
+    t0, t1 = T0 + 1, T0 + 2.5
+    out = query(ros2, request=f"{{question: 'What was there?', start: {{sec: {T0 + 1}}}, "
+                              f"end: {{sec: {T0 + 2}, nanosec: 500000000}}, cameras: [cam1], max_new_tokens: 4}}")
+    assert field(out, "success") == "True", out
+    ev = evidence(out)
+    assert ev and {c for c, _, _ in ev} == {"cam1"}, out
+    assert all(s <= t1 + 1e-6 and e >= t0 - 1e-6 for _, s, e in ev), ev
+    # stamps out of range are refused, each with the field named
+    for window, words in (("start: {sec: 1, nanosec: 2000000000}", "start.nanosec"),
+                          ("end: {sec: -5}", "end.sec is negative")):
+        out = query(ros2, request=f"{{question: 'When?', {window}}}")
+        assert field(out, "success") == "False" and words in field(out, "error"), out
+
+    # the action: feedback while the answer grows, then the whole answer
+    out = ros2.run("action", "send_goal", "--feedback", "/vstream/ask", "vstream_ros/action/Ask",
+                   "{question: 'What did you see?', max_new_tokens: 6}")
+    assert "Feedback:" in out and "partial_answer:" in out, out
+    assert "Goal finished with status: SUCCEEDED" in out and "success: true" in out and "partial: false" in out, out
+
+    # save and reset
+    out = ros2.run("service", "call", "/vstream/save_memory", "std_srvs/srv/Trigger")
+    assert field(out, "success") == "True"
+    saved = read_snapshot(snapshot)[1]["frames_seen"]
+    assert saved >= 8
+    out = ros2.run("service", "call", "/vstream/reset_memory", "std_srvs/srv/Trigger")
+    assert field(out, "success") == "True"
+    assert "memory is empty" in field(query(ros2), "error")
+    assert read_snapshot(snapshot)[1]["frames_seen"] == saved       # the file keeps the saved memory
+
+    # new frames, then Ctrl-C in the launch's terminal: the memory is saved on the way out
+    camera = Proc([str(PROCS / "camera_publisher.py"), "2", "10", str(T0 + 100)], tmp_path / "camera2.log",
+                  int(ros2.env["ROS_DOMAIN_ID"]))
+    assert camera.popen.wait(60) == 0, camera.output()
+    ros2.wait_for(lambda: frames() >= 4, "new frames in memory", proc)
+    in_memory = frames()
+    assert proc.interrupt() == 0, proc.output()
+    assert "memory saved to" in proc.output() and "process has finished cleanly" in proc.output(), proc.output()
+    assert read_snapshot(snapshot)[1]["frames_seen"] == in_memory
