@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import signal
 import sys
 import threading
@@ -101,14 +100,6 @@ def transition(name: str, reached: str):
             return ret
         return run
     return wrap
-
-
-def quiet_progress_bars() -> None:
-    """No progress bars unless stderr is a terminal: under launch or in a log file they print as blank or
-    garbled lines. Set before the model libraries are imported (they read these at import)."""
-    if not sys.stderr.isatty():
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # huggingface_hub, and transformers
-        os.environ.setdefault("TQDM_DISABLE", "1")                   # any other tqdm bar
 
 
 class VStreamNode(LifecycleNode):
@@ -432,7 +423,6 @@ def free_device_memory() -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    quiet_progress_bars()
     rclpy.init(args=args)
     node = VStreamNode()
     executor = MultiThreadedExecutor(num_threads=4 + node.p("answer_queue_size"))
