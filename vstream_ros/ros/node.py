@@ -124,7 +124,7 @@ class VStreamNode(LifecycleNode):
         self.create_service(Trigger, "~/reset_memory", self._on_reset, callback_group=self._query_group)
         self._ask = ActionServer(self, Ask, "~/ask", execute_callback=self._execute_ask,
                                  goal_callback=lambda _: GoalResponse.ACCEPT,
-                                 cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=self._query_group)
+                                 cancel_callback=self._on_cancel, callback_group=self._query_group)
         self._state_pub = self.create_lifecycle_publisher(MemoryState, "~/memory_state", 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = self.create_timer(self.p("memory_state_period_s"), self._publish_state,
@@ -323,6 +323,10 @@ class VStreamNode(LifecycleNode):
         else:
             goal_handle.abort()
         return fill_response(Ask.Result(), result)
+
+    def _on_cancel(self, goal_handle) -> CancelResponse:
+        self.get_logger().info(f"ask: cancel requested for goal {bytes(goal_handle.goal_id.uuid).hex()[:8]}")
+        return CancelResponse.ACCEPT
 
     def _on_save(self, req, res):
         engine = self.engine
