@@ -5,6 +5,7 @@ the same transitions over DDS with `ros2 lifecycle`."""
 from __future__ import annotations
 
 import threading
+import weakref
 
 import pytest
 import rclpy
@@ -73,8 +74,11 @@ def test_each_state_says_what_it_does_with_questions_and_frames(make_node):
     assert "memory is empty" in res.error                         # answered by the engine: nothing seen yet
     assert node.trigger_deactivate() == SUCCESS
     assert not node._subs and "inactive" in ask(node).error
+    models = [weakref.ref(node.engine.backend.encoder), weakref.ref(node.engine.backend.answerer),
+              weakref.ref(node.engine.memory)]
     assert node.trigger_cleanup() == SUCCESS
     assert node.engine is None and not engine_threads()
+    assert all(ref() is None for ref in models)                  # nothing holds the models or the memory
 
 
 @pytest.mark.parametrize("state", ["unconfigured", "inactive", "active"])

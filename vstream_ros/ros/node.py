@@ -314,9 +314,9 @@ class VStreamNode(LifecycleNode):
             if goal_handle.is_cancel_requested:
                 job.cancel.set()
         result = job.result
-        if goal_handle.is_cancel_requested and not result.success:
+        if result.error == CANCELLED or (goal_handle.is_cancel_requested and result.partial):
             # cancelled while waiting or generating: the text so far, labelled partial
-            result.error, result.partial = CANCELLED, result.partial or result.error == CANCELLED
+            result.error, result.partial = CANCELLED, True
             goal_handle.canceled()
         elif result.success:
             goal_handle.succeed()        # finished before the cancel reached it: a whole answer
