@@ -122,6 +122,24 @@ def test_counters_add_up_while_a_frame_is_being_decoded(backend):
     assert st.received == st.sampled + st.dropped + st.rejected == 1
 
 
+def test_ingest_lag_runs_from_the_offer_to_the_memory_update(backend):
+    """CameraMemoryState.ingest_lag_s: from the frame's arrival (the callback offers it first thing) to the
+    end of its memory update, so a slow decode (a large JPEG) counts in it."""
+    e = engine_with(backend)
+
+    def slow_decode():
+        time.sleep(0.1)
+        return frame()
+    try:
+        e.offer("cam", 1.0, slow_decode)
+        assert e.flush()
+        assert e.stats["cam"].ingest_lag_s >= 0.1
+        timing = e.frame_log.since(0)[-1]
+        assert timing.lag_s == e.stats["cam"].ingest_lag_s >= timing.encode_s + timing.update_s
+    finally:
+        e.stop()
+
+
 def test_decoder_only_runs_for_due_frames(backend):
     e = engine_with(backend, sample_rate_hz=1.0)
     calls = []
@@ -210,6 +228,7 @@ def test_cancel_stops_generation(backend):
         job.cancel.set()
         r = job.wait(30)
         assert pieces and r.tokens < 4000
+        assert (r.success, r.error, r.partial) == (False, "cancelled", True) and r.answer   # the text so far
     finally:
         e.stop()
 

@@ -24,6 +24,7 @@ from vstream_ros.models.base import Answerer
 
 log = logging.getLogger(__name__)
 ADJACENT = 1.5       # "at 12 s" means frames within this many frame intervals of 12 s
+CANCELLED = "cancelled"            # QueryResult.error of a question its asker cancelled
 
 
 @dataclass
@@ -169,7 +170,7 @@ class AnswerService(Worker):
         timeout = self._config().answer_timeout_s
         deadline = job.submitted + timeout
         if job.cancel.is_set():
-            return QueryResult(False, "cancelled before it started")
+            return QueryResult(False, CANCELLED, partial=True, frames_in_memory=self.memory.frames_seen)
         if time.monotonic() > deadline:
             return QueryResult(False, f"timed out after {timeout:.0f} s in the queue")
         question, window = self.scope(job)
@@ -189,9 +190,11 @@ class AnswerService(Worker):
                 job.on_piece(text, tokens)
             if time.monotonic() > deadline:
                 job.cancel.set()
-        if job.cancel.is_set() and time.monotonic() > deadline:
-            return QueryResult(False, f"timed out after {timeout:.0f} s", text, question.intent, True, ans.evidence,
-                               frames_in_memory=read.frames_seen, tokens=tokens)
+        if job.cancel.is_set():   # cut short: the deadline passed, or the asker cancelled
+            error = f"timed out after {timeout:.0f} s" if time.monotonic() > deadline else CANCELLED
+            return QueryResult(False, error, text.strip(), question.intent, True, ans.evidence,
+                               frames_in_memory=read.frames_seen, tokens=tokens, limitations=ans.limitations,
+                               stats=ans.stats)
         return QueryResult(True, "", text.strip(), question.intent, False, ans.evidence,
                            frames_in_memory=read.frames_seen,
                            tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=ans.stats)

@@ -60,7 +60,8 @@ class CameraStats:
     rejected_by_reason: Counter = field(default_factory=Counter)
     resets: int = 0
     last_encode_latency_s: float = 0.0
-    ingest_lag_s: float = 0.0              # from offer() to the memory update, newest encoded frame
+    ingest_lag_s: float = 0.0              # newest encoded frame: from its offer() (the camera callback's
+                                           # first call after the header checks) to the end of its memory update
 
     def copy(self) -> CameraStats:
         return replace(self, rejected_by_reason=Counter(self.rejected_by_reason))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from vstream_ros.config import BackendConfig, MemorySizes, SettingSpec, setting, specs
+from vstream_ros.config import BackendConfig, MemorySizes, SettingSpec, setting, specs, validate
 from vstream_ros.engine import EngineConfig
 
 
@@ -26,6 +26,9 @@ class NodeConfig:
     qos_depth: int = setting(5, "Subscription queue depth", range=(1, 1000))
     max_image_pixels: int = setting(16777216, "Larger frames are refused", range=(4, 268435456), runtime=True)
     memory_state_period_s: float = setting(1.0, "Period of ~/memory_state and /diagnostics", range=(0.05, 60.0))
+
+    def __post_init__(self) -> None:
+        validate(self)   # a choice the descriptor cannot express (qos_reliability) is checked at configure
 
 
 def descriptor(spec: SettingSpec) -> ParameterDescriptor:
