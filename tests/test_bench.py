@@ -28,3 +28,11 @@ def test_model_bench_runs_tiny():
     doc = run_bench("model.py", "--tiny", "--reps", "1", "--curve", "1,1000", "--new-tokens", "4")
     assert doc["config"] == "tiny" and doc["memory_tokens"] == 489
     assert doc["latency_curve"][1]["baseline_s"] is None   # 1000 frames do not fit the tiny context
+
+
+def test_flash_memory_bench_runs():
+    doc = run_bench("flash_memory.py", "--side", "8", "--points", "10,100", "--reps", "3", "--baseline-max", "100")
+    assert [r["frames_seen"] for r in doc["ours"]] == [10, 100]
+    assert doc["flat"]["bytes_equal"] is True and doc["flat"]["rows_at_last"] == 60 * 16 + 30 * 64
+    assert all(r["measured"] for r in doc["baseline_upstream"])
+    assert doc["baseline_upstream"][1]["bytes"] > doc["baseline_upstream"][0]["bytes"]   # its banks grow

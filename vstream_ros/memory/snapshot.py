@@ -14,6 +14,11 @@ from safetensors.torch import load, save
 FORMAT = "vstream_ros.star_memory"
 FORMAT_VERSION = 2          # 2: runs, annotations and poses per slot; version 1 files are upgraded on load
 READABLE_VERSIONS = (1, 2)
+FLASH_FORMAT = "vstream_ros.flash_memory"   # memory/flash.py (Flash-VStream-Qwen's Flash Memory)
+FLASH_FORMAT_VERSION = 1
+# Every format this build reads, with its readable versions. A writer names its format and version in
+# the metadata (`format`, `version`); without them a snapshot is written as the STAR format.
+FORMATS = {FORMAT: READABLE_VERSIONS, FLASH_FORMAT: (FLASH_FORMAT_VERSION,)}
 _META_KEY = "vstream_ros"
 
 
@@ -62,12 +67,11 @@ def read_snapshot(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
         meta = json.loads(header[_META_KEY])
     except (SafetensorError, ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
         raise SnapshotError(f"memory snapshot {path} is corrupt: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise SnapshotError(f"{path} is not a vstream_ros memory snapshot")
-    if meta.get("version") not in READABLE_VERSIONS:
-        raise SnapshotError(
-            f"memory snapshot {path} has format version {meta.get('version')}, this build reads {FORMAT_VERSION}"
-        )
+    if meta.get("version") not in FORMATS[meta["format"]]:
+        raise SnapshotError(f"memory snapshot {path} has {meta['format']} version {meta.get('version')}, this build "
+                            f"reads versions {list(FORMATS[meta['format']])}")
     return tensors, meta
 
 
