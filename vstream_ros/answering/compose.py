@@ -183,26 +183,31 @@ class Composer:
         name = self._name(concepts, phrase)
         return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
 
-    # --------------------------------------------------------------- intents
-    def _presence(self, q: Question, obs, gap) -> Composed:
+    def _look(self, q: Question, obs, gap, prefix: str = "") -> tuple[list, list[Sighting], str] | Composed:
+        """The subject's concepts, its sightings and its name; or the answer when it cannot be looked for
+        or was not seen."""
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
         found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
         if not found:
-            return Composed(f"No, I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+            return Composed(f"{prefix}I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        return concepts, found, self._name(concepts, q.subject)
+
+    # --------------------------------------------------------------- intents
+    def _presence(self, q: Question, obs, gap) -> Composed:
+        looked = self._look(q, obs, gap, prefix="No, ")
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
         return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
     def _when(self, q: Question, obs, gap) -> Composed:
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
-        if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        looked = self._look(q, obs, gap)
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
             text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{self._cam(first, q)}."
@@ -217,13 +222,10 @@ class Composer:
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 
     def _where(self, q: Question, obs, gap) -> Composed:
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
-        if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        looked = self._look(q, obs, gap)
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
         when = timefmt.span(last.start, last.end, q.origin)
@@ -323,13 +325,10 @@ class Composer:
         if q.time is not None and q.time.event:
             return self._around_event(q, obs, gap)
         if q.subject:
-            concepts, refusal = self._resolve(q, q.subject)
-            if refusal:
-                return refusal
-            found = self.sightings(concepts, obs, gap)
-            name = self._name(concepts, q.subject)
-            if not found:
-                return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+            looked = self._look(q, obs, gap)
+            if isinstance(looked, Composed):
+                return looked
+            concepts, found, name = looked
             return Composed(f"I saw {a(name)} {self._spans(found, q)}; I cannot tell what they were doing "
                             f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
                             {"seen": True})
