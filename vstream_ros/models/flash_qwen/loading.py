@@ -22,7 +22,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from vstream_ros.models.base import pick_device, pick_dtype
-from vstream_ros.models.checkpoint import CheckpointError, LoadReport, iter_tensors, read_config
+from vstream_ros.models.checkpoint import CheckpointError, LoadReport, iter_tensors, place, read_config
 from vstream_ros.models.flash_qwen.configuration import FlashQwenConfig
 from vstream_ros.models.flash_qwen.modeling import FlashQwenModel
 from vstream_ros.models.flash_qwen.prompting import VISION_END, VISION_START, load_tokenizer, stop_ids
@@ -136,16 +136,7 @@ def load_weights(model: FlashQwenModel, path: str | Path) -> LoadReport:
             report.ignored.append(key)
             continue
         ours = route(key)
-        if ours not in params:
-            report.unexpected.append(key)
-            continue
-        dst = params[ours]
-        if tuple(tensor.shape) != tuple(dst.shape):
-            raise CheckpointError(f"{key} in {file.name} has shape {tuple(tensor.shape)}, "
-                                  f"the model expects {tuple(dst.shape)}")
-        dst.data.copy_(tensor.to(dst.dtype))
-        seen.add(ours)
-        report.loaded += 1
+        place(params, ours, key, tensor, file, report, seen)
     tied = model.config.qwen.tie_word_embeddings
     report.missing = sorted(released_name(k) for k in params
                             if k not in seen and not (tied and k == "lm_head.weight"))
