@@ -28,9 +28,10 @@ from std_srvs.srv import Trigger
 from vstream_ros.action import Ask
 from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
-from vstream_ros.engine import EngineConfig, Health, Outcome, QueryResult, StreamEngine, build_engine
+from vstream_ros.engine import EngineConfig, Health, QueryResult, StreamEngine, build_engine
 from vstream_ros.frames import FrameRejected
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
+from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, descriptor
 from vstream_ros.ros.stamps import request_window, to_seconds, to_time
@@ -38,6 +39,11 @@ from vstream_ros.srv import Query
 
 # engine settings a parameter change reaches at run time
 RUNTIME_ENGINE = runtime_names(EngineConfig)
+
+
+def _trigger_failed(self, req, res, error: str):
+    res.success, res.message = False, error
+    return res
 
 
 def fill_response(res, result: QueryResult):
@@ -155,26 +161,28 @@ class VStreamNode(LifecycleNode):
                 log.error(text) if log else print(f"[vstream] ERROR: {text}", file=sys.stderr)
 
     # --------------------------------------------------------------- ingest
+    # No logging per frame (rclpy's logger inspects its caller on every call, throttled or not):
+    # refusals are counted by reason and reported by the state timer and /diagnostics.
     def _on_image(self, camera: str, msg: Image) -> None:
-        if self.engine is None:
-            return
-        try:
-            check_image(msg, self._max_pixels)
-        except FrameRejected as e:
-            self.engine.reject(camera, e)
-            self.get_logger().warning(f"{camera}: refused a frame: {e}", throttle_duration_sec=5.0)
-            return
-        self._offer(camera, msg, image_to_rgb)
+        self._ingest(camera, msg, image_to_rgb, check_image)
 
     def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
-        if self.engine is not None:
-            self._offer(camera, msg, compressed_to_rgb)
+        self._ingest(camera, msg, compressed_to_rgb, None)
 
-    def _offer(self, camera: str, msg, decode) -> None:
-        stamp = to_seconds(msg.header.stamp)
-        status = self.engine.offer(camera, stamp, functools.partial(decode, msg, self._max_pixels))
-        if status.outcome is Outcome.REJECTED:
-            self.get_logger().warning(f"{camera}: {status} (stamp {stamp:.3f})", throttle_duration_sec=5.0)
+    def _ingest(self, camera: str, msg, decode, check) -> None:
+        """Cheap header checks, then the frame is offered with a decoder that only runs if it is due."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            if check is not None:
+                check(msg, self._max_pixels)
+            engine.offer(camera, to_seconds(msg.header.stamp), functools.partial(decode, msg, self._max_pixels))
+        except FrameRejected as e:
+            engine.reject(camera, e)
+        except Exception as e:   # the last resort: no frame may end the executor's spin
+            self._guard.caught(f"camera {camera} callback", e)
+            engine.reject(camera, FrameRejected("callback_error", type(e).__name__))
 
     # ------------------------------------------------------------ questions
     def _submit(self, req, on_piece=None):
@@ -186,6 +194,7 @@ class VStreamNode(LifecycleNode):
     def _not_loaded(self) -> QueryResult:
         return QueryResult(False, "the model is not loaded yet: the node is not configured")
 
+    @guarded(lambda self, req, res, error: fill_response(res, QueryResult(False, error)))
     def _on_query(self, req: Query.Request, res: Query.Response) -> Query.Response:
         job = self._submit(req)
         if job is None:
@@ -215,6 +224,7 @@ class VStreamNode(LifecycleNode):
             goal_handle.abort()
         return result
 
+    @guarded(_trigger_failed)
     def _on_save(self, req, res):
         if self.engine is None:
             res.success, res.message = False, "the model is not loaded yet"
@@ -228,15 +238,17 @@ class VStreamNode(LifecycleNode):
                 res.success, res.message = False, f"could not save: {e}"
         return res
 
+    @guarded(_trigger_failed)
     def _on_reset(self, req, res):
         if self.engine is None:
             res.success, res.message = False, "the model is not loaded yet"
         else:
-            self.engine.reset()
-            res.success, res.message = True, "memory cleared"
+            text = self.engine.reset()         # archives the memory first, and logs what was discarded
+            res.success, res.message = True, f"memory cleared ({text})"
         return res
 
     # ---------------------------------------------------------- parameters
+    @guarded(lambda self, params, error: SetParametersResult(successful=False, reason=error))
     def _on_set_parameters(self, params) -> SetParametersResult:
         changes = {}
         for prm in params:
@@ -256,6 +268,7 @@ class VStreamNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------ state reporting
+    @guarded(lambda self, error: None)
     def _publish_state(self) -> None:
         msg = MemoryState()
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -284,8 +297,18 @@ class VStreamNode(LifecycleNode):
         msg.answer_queue_length = engine.queue_length
         msg.last_answer_latency_s = engine.last_answer_latency_s
         diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
+        diag.status.append(diagnostic(self._guard.health()))
         self._state_pub.publish(msg)
         self._diag_pub.publish(diag)
+        self._refusals.report(msg.cameras, self.get_logger())
+
+    @functools.cached_property
+    def _guard(self) -> CallbackGuard:
+        return CallbackGuard(self.get_logger())
+
+    @functools.cached_property
+    def _refusals(self) -> RefusalLog:
+        return RefusalLog()
 
 
 def diagnostic(h: Health) -> DiagnosticStatus:
