@@ -28,3 +28,15 @@ def test_model_bench_runs_tiny():
     doc = run_bench("model.py", "--tiny", "--reps", "1", "--curve", "1,1000", "--new-tokens", "4")
     assert doc["config"] == "tiny" and doc["memory_tokens"] == 489
     assert doc["latency_curve"][1]["baseline_s"] is None   # 1000 frames do not fit the tiny context
+
+
+def test_stress_bench_runs_quick():
+    doc = run_bench("stress.py", "--quick", "--sections", "flood,kills,snapshots")
+    flood = doc["flood"]
+    assert not flood["crashed"] and flood["answers_after"] and flood["callback_errors"] == "0"
+    assert all(v["received"] >= 30 for v in flood["by_kind"].values())
+    assert flood["by_kind"]["png_header_100000x100000"]["reasons"] == {"too_large": flood["by_kind"][
+        "png_header_100000x100000"]["received"]}
+    assert set(flood["resets"].values()) == {"0"}
+    assert doc["kills"]["restored_exactly"] == doc["kills"]["restarts"] == 1 and doc["kills"]["corrupt_files"] == 0
+    assert doc["snapshots"]["refused"] == doc["snapshots"]["defects"] and doc["snapshots"]["good_restored"]
