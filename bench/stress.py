@@ -644,6 +644,7 @@ def main() -> None:
             sub = tmp / s
             sub.mkdir()
             t0 = time.monotonic()
+            load_before = os.getloadavg()[0]
             if s == "flood":
                 doc[s] = run_flood(sub, args.frames_per_kind, args.flood_rate)
             elif s == "kills":
@@ -657,6 +658,8 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown section {s!r}")
             doc[s]["section_s"] = round(time.monotonic() - t0, 1)
+            # the machine is shared: its load (runnable processes, 1-min average) before and after
+            doc[s]["machine_load"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             print(f"[stress] {s} done in {doc[s]['section_s']} s", file=sys.stderr, flush=True)
     print(json.dumps(doc, indent=2))
     print(table(doc))

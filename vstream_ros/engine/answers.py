@@ -134,10 +134,15 @@ class AnswerService(Worker):
         self._ready = threading.Condition()
         self.last_answer_latency_s = 0.0
         self.yielded_s = 0.0              # time answers waited for the encoder, in total
+        self._current: QuestionJob | None = None
 
     # ---------------------------------------------------------------- life
     def stop(self) -> None:
-        """Stop the worker; questions still queued are answered with an error, not left hanging."""
+        """Stop the worker (an answer in progress stops before its next layer); questions still queued
+        are answered with an error, not left hanging."""
+        current = self._current
+        if current is not None:
+            current.cancel.set()
         super().stop()
         with self._ready:
             jobs, self._queue = list(self._queue), deque()
@@ -219,6 +224,7 @@ class AnswerService(Worker):
             job = self._next()
             if job is None or not job.begin():
                 continue
+            self._current = job
             try:
                 job.finish(self._answer(job))
                 self.succeeded()
@@ -227,6 +233,8 @@ class AnswerService(Worker):
                     torch.cuda.empty_cache()
                 self.failed(f"{type(e).__name__}: {e}", exc_info=True)
                 job.finish(QueryResult(False, f"answer failed: {type(e).__name__}: {e}"))
+            finally:
+                self._current = None
             self.last_answer_latency_s = job.result.latency_s
 
     def _answer(self, job: QuestionJob) -> QueryResult:
