@@ -140,6 +140,12 @@ def test_one_frame_stamped_a_year_ahead_changes_nothing(backend):
             assert e.flush() and e.memory.camera_frames("cam") == 5 and e.stats["cam"].resets == 0
             # a new camera whose very first frame is a year ahead is not locked out by it either
             assert feed(e, "new", [now + YEAR, now - 1]) == [rejected("stamp_jumped_ahead"), SAMPLED]
+            # frames lost between bad ones can line them up: agreeing frames never take a camera whose
+            # stamps follow the clock into the future
+            ahead = [now + YEAR + i for i in range(6)]
+            assert feed(e, "cam", ahead) == [rejected("stamp_jumped_ahead")] * 6
+            assert feed(e, "cam", [now - 5]) == [SAMPLED]
+            assert e.flush() and e.stats["cam"].resets == 0 and e.memory.stamp_range("cam")[1] == now - 5
         finally:
             e.stop()
 

@@ -9,7 +9,6 @@ one before the model's next module.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -24,8 +23,6 @@ from vstream_ros.engine.priority import AnswerStopped, Gate, gated
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory, TokenGroup
 from vstream_ros.models.base import Answerer
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -1,14 +1,13 @@
 """The encoder worker: the one thread that turns sampled frames into memory.
 
-Owns the encoder thread and the per-frame timing log (the failure record is the Worker's). It takes the due frames
-from the ingest, encodes them in one batch per image size, and writes them into the memory (the
-memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
+Owns the encoder thread and the per-frame timing log (the failure record is the Worker's). It takes
+the due frames from the ingest, encodes them in one batch per image size, and writes them into the
+memory (the memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
 and repeated failures show in the engine's health.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +20,6 @@ from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 from vstream_ros.models.base import FrameEncoder
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

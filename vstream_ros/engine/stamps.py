@@ -8,10 +8,14 @@ at or after the previous one, within the gap). Only then is the jump taken: a ju
 stream (a camera that paused); a jump back is a new stream (a looping bag), which resets the camera's
 memory under `on_stamp_jump_back=reset` (after archiving it) and is refused for good under `refuse`.
 A step back of at most `stamp_jitter_s` is a late frame: refused, never the start of a new stream.
+A camera whose stamps agree with the clock never jumps ahead of it, however many frames say so (frames
+lost in transport can line up bad stamps); only a camera with no stamps yet may start ahead of the
+clock (another machine's clock), and it then keeps its own time base.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,12 +46,12 @@ class StampPolicy:
     def judge(self, camera: str, stamp: float, last: float | None, now: float | None, cfg: EngineConfig) -> Verdict:
         """What to do with a frame of `camera` stamped `stamp`, given the camera's last accepted stamp and
         the clock (None: unknown). Finite positive stamps only (the caller refuses the others)."""
-        suspect = self._suspect(stamp, last, now, cfg)
+        suspect, confirmable = self._suspect(stamp, last, now, cfg)
         if suspect is None:
             self._runs.pop(camera, None)                # a good frame ends any run of outliers
             return Verdict.ACCEPT
-        if suspect is Verdict.LATE:
-            return Verdict.LATE
+        if not confirmable:
+            return suspect
         back = suspect is Verdict.BACK
         if back and cfg.on_stamp_jump_back == "refuse":
             return Verdict.BACK
@@ -62,18 +66,19 @@ class StampPolicy:
         return Verdict.NEW_STREAM if run.back else Verdict.ACCEPT
 
     @staticmethod
-    def _suspect(stamp: float, last: float | None, now: float | None, cfg: EngineConfig) -> Verdict | None:
-        ahead_of_clock = now is not None and stamp > now + cfg.stamp_max_future_s
+    def _suspect(stamp: float, last: float | None, now: float | None,
+                 cfg: EngineConfig) -> tuple[Verdict | None, bool]:
+        """(what the stamp is suspected of, or None; whether consecutive frames may confirm it)."""
+        horizon = math.inf if now is None else now + cfg.stamp_max_future_s
         if last is None:
-            return Verdict.AHEAD if ahead_of_clock else None
+            return (Verdict.AHEAD, True) if stamp > horizon else (None, True)
         if stamp < last:
-            return Verdict.LATE if last - stamp <= cfg.stamp_jitter_s else Verdict.BACK
+            return (Verdict.LATE, False) if last - stamp <= cfg.stamp_jitter_s else (Verdict.BACK, True)
+        if stamp > horizon and last <= horizon:        # from the clock's time base into the future: never
+            return Verdict.AHEAD, False
         if stamp - last > cfg.stamp_max_gap_s:
-            return Verdict.AHEAD
-        # a camera already confirmed ahead of the clock (another machine's clock) stays acceptable
-        if ahead_of_clock and not last > now + cfg.stamp_max_future_s:
-            return Verdict.AHEAD
-        return None
+            return Verdict.AHEAD, True
+        return None, True
 
     def forget(self, camera: str | None = None) -> None:
         if camera is None:
