@@ -36,3 +36,15 @@ def test_flash_memory_bench_runs():
     assert doc["flat"]["bytes_equal"] is True and doc["flat"]["rows_at_last"] == 60 * 16 + 30 * 64
     assert all(r["measured"] for r in doc["baseline_upstream"])
     assert doc["baseline_upstream"][1]["bytes"] > doc["baseline_upstream"][0]["bytes"]   # its banks grow
+
+
+def test_stress_bench_runs_quick():
+    doc = run_bench("stress.py", "--quick", "--sections", "flood,kills,snapshots")
+    flood = doc["flood"]
+    assert not flood["crashed"] and flood["answers_after"] and flood["callback_errors"] == "0"
+    assert all(v["received"] >= 30 for v in flood["by_kind"].values())
+    assert flood["by_kind"]["png_header_100000x100000"]["reasons"] == {"too_large": flood["by_kind"][
+        "png_header_100000x100000"]["received"]}
+    assert set(flood["resets"].values()) == {"0"}
+    assert doc["kills"]["restored_exactly"] == doc["kills"]["restarts"] == 1 and doc["kills"]["corrupt_files"] == 0
+    assert doc["snapshots"]["refused"] == doc["snapshots"]["defects"] and doc["snapshots"]["good_restored"]

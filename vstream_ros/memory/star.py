@@ -39,6 +39,7 @@ from vstream_ros.memory.config import MemoryConfig
 from vstream_ros.memory.read import MemoryRead, Run, TokenGroup
 from vstream_ros.memory.runs import POSE_DIM, POSITION, Runs
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
+from vstream_ros.memory.validate import check_star_state
 from vstream_ros.memory.ward import cheapest_pair
 
 Stamps = float | Sequence[float] | torch.Tensor
@@ -529,6 +530,7 @@ class STARMemory:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError(f"snapshot state is incomplete: {e}") from e
+        check_star_state(self.config, tensors, host)
         for name, dst in self._t.items():
             dst.copy_(tensors[name])
         self.__dict__.update(host)

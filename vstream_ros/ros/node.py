@@ -44,10 +44,11 @@ from std_srvs.srv import Trigger
 from vstream_ros.action import Ask
 from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
-from vstream_ros.engine import CANCELLED, EngineConfig, Health, Outcome, QueryResult, StreamEngine, build_engine
+from vstream_ros.engine import CANCELLED, EngineConfig, Health, QueryResult, StreamEngine, build_engine
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import TokenGroup
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
+from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, descriptor
 from vstream_ros.ros.stamps import request_window, to_seconds, to_time
@@ -71,6 +72,11 @@ REFUSED = {
     "inactive": "the node is inactive: questions are answered only while it is active (activate it)",
     "finalized": "the node is finalized (shut down): start it again",
 }
+
+
+def _trigger_failed(self, req, res, error: str):
+    res.success, res.message = False, error
+    return res
 
 
 def evidence(g: TokenGroup, pose_frame: str) -> Evidence:
@@ -271,26 +277,28 @@ class VStreamNode(LifecycleNode):
             free_device_memory()
 
     # --------------------------------------------------------------- ingest
+    # No logging per frame (rclpy's logger inspects its caller on every call, throttled or not):
+    # refusals are counted by reason and reported by the state timer and /diagnostics.
     def _on_image(self, camera: str, msg: Image) -> None:
-        if self.engine is None:
-            return
-        try:
-            check_image(msg, self._max_pixels)
-        except FrameRejected as e:
-            self.engine.reject(camera, e)
-            self.get_logger().warning(f"{camera}: refused a frame: {e}", throttle_duration_sec=5.0)
-            return
-        self._offer(camera, msg, image_to_rgb)
+        self._ingest(camera, msg, image_to_rgb, check_image)
 
     def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
-        if self.engine is not None:
-            self._offer(camera, msg, compressed_to_rgb)
+        self._ingest(camera, msg, compressed_to_rgb, None)
 
-    def _offer(self, camera: str, msg, decode) -> None:
-        stamp = to_seconds(msg.header.stamp)
-        status = self.engine.offer(camera, stamp, functools.partial(decode, msg, self._max_pixels))
-        if status.outcome is Outcome.REJECTED:
-            self.get_logger().warning(f"{camera}: {status} (stamp {stamp:.3f})", throttle_duration_sec=5.0)
+    def _ingest(self, camera: str, msg, decode, check) -> None:
+        """Cheap header checks, then the frame is offered with a decoder that only runs if it is due."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            if check is not None:
+                check(msg, self._max_pixels)
+            engine.offer(camera, to_seconds(msg.header.stamp), functools.partial(decode, msg, self._max_pixels))
+        except FrameRejected as e:
+            engine.reject(camera, e)
+        except Exception as e:   # the last resort: no frame may end the executor's spin
+            self._guard.caught(f"camera {camera} callback", e)
+            engine.reject(camera, FrameRejected("callback_error", type(e).__name__))
 
     # ------------------------------------------------------------ questions
     def _refusal(self, req) -> str:
@@ -308,6 +316,7 @@ class VStreamNode(LifecycleNode):
         return engine, engine.ask(req.question, request_window(req.start, req.end), list(req.cameras),
                                   int(req.max_new_tokens), on_piece)
 
+    @guarded(lambda self, req, res, error: fill_response(res, QueryResult(False, error)))
     def _on_query(self, req: Query.Request, res: Query.Response) -> Query.Response:
         refusal = self._refusal(req)
         if refusal:
@@ -345,6 +354,7 @@ class VStreamNode(LifecycleNode):
         self.get_logger().info(f"ask: cancel requested for goal {bytes(goal_handle.goal_id.uuid).hex()[:8]}")
         return CancelResponse.ACCEPT
 
+    @guarded(_trigger_failed)
     def _on_save(self, req, res):
         engine = self.engine
         if engine is None:
@@ -359,16 +369,18 @@ class VStreamNode(LifecycleNode):
                 res.success, res.message = False, f"could not save: {e}"
         return res
 
+    @guarded(_trigger_failed)
     def _on_reset(self, req, res):
         engine = self.engine
         if engine is None:
             res.success, res.message = False, REFUSED.get(self.lifecycle_state, REFUSED["unconfigured"])
         else:
-            engine.reset()
-            res.success, res.message = True, "memory cleared"
+            text = engine.reset()              # archives the memory first, and logs what was discarded
+            res.success, res.message = True, f"memory cleared ({text})"
         return res
 
     # ---------------------------------------------------------- parameters
+    @guarded(lambda self, params, error: SetParametersResult(successful=False, reason=error))
     def _on_set_parameters(self, params) -> SetParametersResult:
         changes = {}
         for prm in params:
@@ -389,6 +401,7 @@ class VStreamNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------ state reporting
+    @guarded(lambda self, error: None)
     def _publish_state(self) -> None:
         with self._report_lock:
             if self._timer is not None:
@@ -422,6 +435,7 @@ class VStreamNode(LifecycleNode):
         msg.answer_queue_length = engine.queue_length
         msg.last_answer_latency_s = engine.last_answer_latency_s
         diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
+        diag.status.append(diagnostic(self._guard.health()))
         if not self._active:
             diag.status.append(DiagnosticStatus(level=DiagnosticStatus.WARN, name="vstream: lifecycle",
                                                 message=f"{self.lifecycle_state}: {MEANING[self.lifecycle_state]}",
@@ -429,6 +443,15 @@ class VStreamNode(LifecycleNode):
         else:
             self._state_pub.publish(msg)   # a lifecycle publisher: only while active
         self._diag_pub.publish(diag)
+        self._refusals.report(msg.cameras, self.get_logger())
+
+    @functools.cached_property
+    def _guard(self) -> CallbackGuard:
+        return CallbackGuard(self.get_logger())
+
+    @functools.cached_property
+    def _refusals(self) -> RefusalLog:
+        return RefusalLog()
 
 
 def diagnostic(h: Health) -> DiagnosticStatus:
