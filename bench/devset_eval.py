@@ -57,10 +57,13 @@ def rescore_one(stem: str, out: Path) -> list[dict]:
 
 
 def table(summary: dict) -> str:
-    rows = [("type", "n", "right", "wrong", "abstained", "no choice", "accuracy")]
+    rows = [("type", "n", "right", "wrong", "abstained", "no choice", "accuracy", "latency p50 (s)")]
+    lat = summary.get("latency_s_p50_by_type", {})
     for name, c in [*summary["by_type"].items(), ("ALL", summary["overall"])]:
         acc = "n/a" if c["accuracy"] is None else f"{c['accuracy']:.2f}"
-        rows.append((name, c["n"], c["right"], c["wrong"], c["abstained"], c["no_choice"], acc))
+        p50 = lat.get(name, summary.get("answer_latency_s_p50") if name == "ALL" else None)
+        rows.append((name, c["n"], c["right"], c["wrong"], c["abstained"], c["no_choice"], acc,
+                     "n/a" if p50 is None else f"{p50:.3f}"))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -93,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                "questions": len(records), "answered": len(answered),
                "errors": len(records) - len(answered), "failed_inputs": failed, **counts,
                "by_input": {s: tally([r for r in answered if r["input"] == s])["overall"] for s in args.only or INPUTS},
-               "answer_latency_s_p50": pct(latencies, 50), "answer_latency_s_p95": pct(latencies, 95)}
+               "answer_latency_s_p50": pct(latencies, 50), "answer_latency_s_p95": pct(latencies, 95),
+               "latency_s_p50_by_type": {t: pct([r["latency_s"] for r in answered if r["type"] == t], 50)
+                                         for t in counts["by_type"]}}
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({"backend": args.backend, "overall": summary["overall"]["accuracy"],

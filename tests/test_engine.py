@@ -66,11 +66,13 @@ def test_live_offers_keep_the_latest_frame(backend):
 
 
 def test_stamp_jump_back_resets_or_is_refused(backend):
-    e = engine_with(backend, sample_rate_hz=1.0, on_stamp_jump_back="reset")
+    e = engine_with(backend, sample_rate_hz=1.0, on_stamp_jump_back="reset", stamp_confirm_frames=3)
     try:
         feed(e, "cam", [10.0, 11.0, 12.0, 13.0])
         assert e.flush() and e.memory.camera_frames("cam") == 4
-        assert feed(e, "cam", [10.5]) == [SAMPLED]           # the bag looped: a new stream
+        # the bag looped: refused until three frames agree on the new time base, then a new stream
+        back = rejected("stamp_jumped_back")
+        assert feed(e, "cam", [8.5, 9.5, 10.5]) == [back, back, SAMPLED]
         assert e.flush()
         assert e.memory.camera_frames("cam") == 1 and e.stats["cam"].resets == 1
         assert e.memory.stamp_range("cam") == (10.5, 10.5)
@@ -79,9 +81,10 @@ def test_stamp_jump_back_resets_or_is_refused(backend):
     e = engine_with(backend, sample_rate_hz=1.0, on_stamp_jump_back="refuse")
     try:
         feed(e, "cam", [10.0, 11.0])
-        assert feed(e, "cam", [10.5]) == [rejected("stamp_jumped_back")]
+        assert feed(e, "cam", [5.0, 5.5, 6.0, 6.5]) == [rejected("stamp_jumped_back")] * 4   # for good
+        assert feed(e, "cam", [10.5]) == [rejected("stamp_out_of_order")]    # a late frame, never a new stream
         assert e.flush() and e.memory.camera_frames("cam") == 2
-        assert e.stats["cam"].rejected_by_reason == {"stamp_jumped_back": 1}
+        assert e.stats["cam"].rejected_by_reason == {"stamp_jumped_back": 4, "stamp_out_of_order": 1}
     finally:
         e.stop()
 
@@ -120,6 +123,24 @@ def test_counters_add_up_while_a_frame_is_being_decoded(backend):
     assert inside["sum"][0] == inside["sum"][1]
     st = e.stats["cam"]
     assert st.received == st.sampled + st.dropped + st.rejected == 1
+
+
+def test_ingest_lag_runs_from_the_offer_to_the_memory_update(backend):
+    """CameraMemoryState.ingest_lag_s: from the frame's arrival (the callback offers it first thing) to the
+    end of its memory update, so a slow decode (a large JPEG) counts in it."""
+    e = engine_with(backend)
+
+    def slow_decode():
+        time.sleep(0.1)
+        return frame()
+    try:
+        e.offer("cam", 1.0, slow_decode)
+        assert e.flush()
+        assert e.stats["cam"].ingest_lag_s >= 0.1
+        timing = e.frame_log.since(0)[-1]
+        assert timing.lag_s == e.stats["cam"].ingest_lag_s >= timing.encode_s + timing.update_s
+    finally:
+        e.stop()
 
 
 def test_decoder_only_runs_for_due_frames(backend):
@@ -210,6 +231,7 @@ def test_cancel_stops_generation(backend):
         job.cancel.set()
         r = job.wait(30)
         assert pieces and r.tokens < 4000
+        assert (r.success, r.error, r.partial) == (False, "cancelled", True) and r.answer   # the text so far
     finally:
         e.stop()
 

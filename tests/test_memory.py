@@ -3,6 +3,7 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -352,3 +353,39 @@ def test_cuda_update_matches_cpu():
     rc, rg = cpu.read(), gpu.read()
     assert [g.start for g in rc.groups] == [g.start for g in rg.groups]
     assert torch.allclose(rc.tokens, rg.tokens.cpu(), atol=1e-4)
+
+
+# -------------------------------------------------------------------- runs
+def _runs_stream(order, runs_per_slot=8, slots=3):
+    """Scenes by index, one frame a second; each frame's annotation is its scene as a one-hot vector."""
+    g = torch.Generator().manual_seed(3)
+    scenes = [torch.randn(2, 2, 8, generator=g) * 4 for _ in range(max(order) + 1)]
+    m = STARMemory(MemoryConfig(temporal_slots=slots, abstract_slots=2, retrieved_frames=1,
+                                runs_per_slot=runs_per_slot), 8, (2, 2), annotation_dim=max(order) + 1)
+    for t, k in enumerate(order):
+        ann = torch.zeros(1, max(order) + 1)
+        ann[0, k] = 1.0
+        m.update(scenes[k] + 0.01 * torch.randn(2, 2, 8, generator=g), float(t), ann)
+    return m
+
+
+def test_runs_keep_a_slots_visits_apart_and_say_what_was_seen():
+    m = _runs_stream([0] * 5 + [1] * 5 + [0] * 5 + [2] * 5)
+    temporal = [g for g in m.read().groups if g.kind == "temporal"]
+    scene0 = [g for g in temporal if g.runs and g.runs[0].mean.argmax() == 0]
+    assert len(scene0) == 1
+    runs = [(r.start, r.end, r.frames) for r in scene0[0].runs]
+    assert runs == [(0.0, 4.0, 5), (10.0, 14.0, 5)], runs          # two visits, not one span 0-14
+    for g in temporal:
+        for r in g.runs:
+            assert np.allclose(r.mean, r.peak) and r.mean.sum() == pytest.approx(1.0)
+
+
+def test_runs_over_capacity_drop_the_smallest_inner_visit_never_the_first_or_last():
+    # scene 0 visited four times (2, 1, 3, 2 frames) between other scenes; room for 3 runs
+    order = [0, 0, 1, 1, 0, 2, 2, 0, 0, 0, 1, 1, 0, 0]
+    m = _runs_stream(order, runs_per_slot=3, slots=3)
+    (g0,) = [g for g in m.read().groups if g.kind == "temporal" and g.runs[0].mean.argmax() == 0]
+    runs = [(r.start, r.end) for r in g0.runs]
+    assert runs == [(0.0, 1.0), (7.0, 9.0), (12.0, 12.0)], runs       # the one-frame visit at 4 s went
+    assert g0.weight == 7                                              # the slot still counts every frame

@@ -131,7 +131,8 @@ def test_counters_add_up_and_sampling_follows_stamps(streaming):
         # 8 s of stamps at 2 Hz: 16 frames (+1 at the edge), whatever the 30 Hz frames' arrival
         assert 15 <= c.frames_sampled <= 17, c
         assert c.frames_encoded == c.frames_sampled and c.frames_rejected == 0
-        assert c.tokens_temporal > 0 and c.bytes_host > 0
+        assert c.tokens_temporal > 0 and c.bytes_host > 0 and c.bytes_device == 0   # the memory is on the CPU
+        assert c.ingest_lag_s > 0
     assert obs.diagnostics["vstream: camera cam0"]["level"] == 0
 
 
@@ -190,13 +191,17 @@ def test_ask_action_streams_feedback_and_cancels(streaming):
     assert obs.spin_until(lambda: cancel.done() and result.done(), 30)
     assert result.result().status == GoalStatus.STATUS_CANCELED
     assert feedback[-1].tokens < 3000 and len(feedback[-1].partial_answer) >= len(feedback[0].partial_answer)
-    assert result.result().result.evidence
+    cancelled = result.result().result
+    # says it was cancelled, and keeps the text so far, labelled partial
+    assert (cancelled.success, cancelled.error, cancelled.partial) == (False, "cancelled", True)
+    assert cancelled.answer.startswith(feedback[0].partial_answer.strip()) and cancelled.evidence
     # a short goal runs to completion with its evidence
     goal = obs.ask.send_goal_async(Ask.Goal(question="What did you see?", max_new_tokens=5))
     assert obs.spin_until(goal.done, 20)
     result = goal.result().get_result_async()
     assert obs.spin_until(result.done, 30)
     assert result.result().status == GoalStatus.STATUS_SUCCEEDED and result.result().result.success
+    assert not result.result().result.partial
 
 
 # ------------------------------------------------------------ malformed input
@@ -325,6 +330,12 @@ def test_time_conversion_round_trip():
     assert request_window(to_time(0), to_time(0)) is None
     lo, hi = request_window(to_time(5.0), to_time(0))
     assert lo == 5.0 and hi == math.inf
+    from builtin_interfaces.msg import Time
+    with pytest.raises(ValueError, match="start.nanosec is 2000000000"):
+        request_window(Time(sec=1, nanosec=2_000_000_000), Time())
+    with pytest.raises(ValueError, match="end.sec is negative"):
+        request_window(Time(), Time(sec=-1))
+    assert request_window(Time(sec=1, nanosec=999_999_999), Time())[0] == pytest.approx(2.0)
 
 
 def test_bad_model_path_leaves_the_node_unconfigured_and_answering(tmp_path):

@@ -167,6 +167,24 @@ def test_a_read_without_tokens_has_the_same_groups_runs_and_poses():
         assert [strip(g) for g in bare.groups] == [strip(g) for g in full.groups if g.kind != "abstract"]
 
 
+def test_the_flash_memory_reads_without_tokens_too():
+    from vstream_ros.memory import FlashMemoryConfig
+    from vstream_ros.memory.flash_config import pack_frame_maps
+
+    cfg = FlashMemoryConfig(temporal_slots=3, retrieved_frames=2)
+    m = MultiCameraMemory(cfg, 8, cfg.packed_grid((8, 8)))
+    g = torch.Generator().manual_seed(0)
+    full = torch.randn(3, 1, 8, 8, 8, generator=g).repeat_interleave(4, 0)[:, 0] + 0.05 * torch.randn(12, 8, 8, 8)
+    synopsis = torch.nn.functional.avg_pool2d(full.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+    stamps = [1.0 + i for i in range(12)]
+    m.update("cam", pack_frame_maps(full, synopsis), stamps, poses=pose_rows(stamps))
+    full_read, bare = m.read(), m.read(tokens=False)
+    assert bare.num_tokens == 0 and bare.groups
+    strip = lambda g: (g.kind, g.start, g.end, g.weight, g.runs, g.grid)   # noqa: E731
+    assert [strip(g) for g in bare.groups] == [strip(g) for g in full_read.groups]
+    assert all(r.pose is not None for g in bare.groups for r in g.runs)
+
+
 def test_frames_without_a_pose_have_none_and_do_not_widen_the_box():
     m = STARMemory(CONFIG, 8, (2, 2))
     feats, stamps = scene_frames(n_scenes=2, per_scene=6)

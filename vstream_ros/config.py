@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vstream_ros.memory import MemoryConfig
+from vstream_ros.memory import FlashMemoryConfig, MemoryConfig
 from vstream_ros.models import BACKENDS
 
 
@@ -60,8 +60,11 @@ class BackendConfig:
     """Which model to load, and where."""
 
     backend: str = setting("lite", "Model backend", choices=BACKENDS)
-    model_path: str = setting("", "Local checkpoint folder (flash_vstream); empty: the backend's default")
+    model_path: str = setting("", "Local checkpoint folder (flash_vstream, flash_vstream_qwen); empty: the "
+                              "backend's default")
     vision_tower_path: str = setting("", "Local CLIP folder when the checkpoint has no vision-tower weights")
+    max_pixels: int = setting(200704, "Per-frame pixel budget of native-resolution backends (flash_vstream_qwen): "
+                              "frames are resized to at most this many pixels, aspect kept", range=(3136, 16777216))
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = setting("auto", "auto (bf16 on GPU, fp32 on CPU), float32, float16 or bfloat16")
 
@@ -85,7 +88,11 @@ class MemorySizes:
     def __post_init__(self) -> None:
         validate(self)
 
-    def apply(self, model: MemoryConfig) -> MemoryConfig:
-        """The model's sizes with every non-zero choice of the user put over them."""
+    def apply(self, model: MemoryConfig | FlashMemoryConfig) -> MemoryConfig | FlashMemoryConfig:
+        """The model's sizes with every non-zero choice of the user put over them. A size the model's
+        memory does not have (the Flash Memory has temporal_slots and retrieved_frames) is an error."""
         chosen = {f.name: v for f in dataclasses.fields(self) if (v := getattr(self, f.name))}
+        unknown = sorted(set(chosen) - {f.name for f in dataclasses.fields(model)})
+        if unknown:
+            raise ValueError(f"this model's {type(model).__name__} has no {', '.join(unknown)}; leave them 0")
         return dataclasses.replace(model, **chosen)

@@ -39,3 +39,42 @@ def check_batch(shape: tuple[int, ...], dtype: object) -> None:
         raise ValueError(f"frames must be uint8 [B, H, W, 3] RGB, got {dtype} {tuple(shape)}")
     if shape[1] < MIN_SIDE or shape[2] < MIN_SIDE:
         raise ValueError(f"frames are too small: {tuple(shape)}")
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the image size
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def compressed_size(data: bytes | memoryview) -> tuple[str, int, int]:
+    """(format, width, height) from a JPEG or PNG header, read without decoding a pixel, so that a
+    small file claiming a huge image is refused before the decoder allocates it. FrameRejected
+    (corrupt_compressed) when the header is not that of a JPEG or PNG, or is cut short."""
+    b = bytes(data[:8])
+    if b == _PNG_SIGNATURE:
+        head = bytes(data[8:24])
+        if len(head) < 16 or head[4:8] != b"IHDR":
+            raise FrameRejected("corrupt_compressed", "PNG without an IHDR header")
+        return "png", int.from_bytes(head[8:12], "big"), int.from_bytes(head[12:16], "big")
+    if b[:2] != b"\xff\xd8":
+        raise FrameRejected("corrupt_compressed", "neither a JPEG nor a PNG")
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            break
+        marker = data[i + 1]
+        if marker == 0xFF:                      # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):   # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2: i + 4], "big")
+        if marker in _SOF:
+            if i + 9 > n or length < 7:
+                break
+            return "jpeg", int.from_bytes(data[i + 7: i + 9], "big"), int.from_bytes(data[i + 5: i + 7], "big")
+        if marker in (0xD9, 0xDA) or length < 2:   # end of image, or scan data before any frame header
+            break
+        i += 2 + length
+    raise FrameRejected("corrupt_compressed", "JPEG without a frame header (SOF) giving its size")

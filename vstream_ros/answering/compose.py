@@ -9,6 +9,7 @@ show in a run's annotation; the composer finds the sightings, merges adjacent on
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -95,6 +96,19 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
     return sorted(out, key=lambda s: (s.start, s.camera))
 
 
+_FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
+                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
+
+
+def coverage(phrase: str, concepts: list) -> float:
+    """The share of a phrase's content words that its concepts account for."""
+    words = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
+    if not words:
+        return 1.0
+    asked = " ".join(getattr(c, "asked", "") or getattr(c, "name", "") for c in concepts).lower()
+    return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
+
+
 def a_phrase(phrase: str) -> str:
     """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
     p = phrase.strip()
@@ -154,7 +168,7 @@ class Composer:
     def _name(self, concepts: list, phrase: str) -> str:
         first = concepts[0]
         name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
-        return name if len(concepts) == 1 else phrase
+        return name if len(concepts) == 1 else phrase.strip()
 
     def locate(self, phrase: str, memory: MemoryRead, frame_interval: float) -> Composed:
         """Every sighting of a thing, in time order, each with its score and pose: for programs (no text
@@ -169,26 +183,31 @@ class Composer:
         name = self._name(concepts, phrase)
         return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
 
-    # --------------------------------------------------------------- intents
-    def _presence(self, q: Question, obs, gap) -> Composed:
+    def _look(self, q: Question, obs, gap, prefix: str = "") -> tuple[list, list[Sighting], str] | Composed:
+        """The subject's concepts, its sightings and its name; or the answer when it cannot be looked for
+        or was not seen."""
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
         found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
         if not found:
-            return Composed(f"No, I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
-        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else name} {self._spans(found, q)}.",
+            return Composed(f"{prefix}I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        return concepts, found, self._name(concepts, q.subject)
+
+    # --------------------------------------------------------------- intents
+    def _presence(self, q: Question, obs, gap) -> Composed:
+        looked = self._look(q, obs, gap, prefix="No, ")
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
+        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
     def _when(self, q: Question, obs, gap) -> Composed:
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
-        if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        looked = self._look(q, obs, gap)
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
             text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{self._cam(first, q)}."
@@ -203,13 +222,10 @@ class Composer:
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 
     def _where(self, q: Question, obs, gap) -> Composed:
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        found = self.sightings(concepts, obs, gap)
-        name = self._name(concepts, q.subject)
-        if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+        looked = self._look(q, obs, gap)
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
         when = timefmt.span(last.start, last.end, q.origin)
@@ -291,6 +307,9 @@ class Composer:
             else:
                 best = sum(max((self.rec.seen(c, r.peak).score for _, r in obs), default=0.0)
                            for c in seeable) / len(concepts)
+            # an option whose words name more than what was recognised of it ("a police car": the car
+            # is seen, the police is not) ranks below one that is seen whole ("a taxi")
+            best *= 0.75 + 0.25 * coverage(option, concepts)
             scores.append((best, i, found))
         if not scores:
             return Composed("I cannot tell which option is right: none of them names something I recognise. "
@@ -306,13 +325,10 @@ class Composer:
         if q.time is not None and q.time.event:
             return self._around_event(q, obs, gap)
         if q.subject:
-            concepts, refusal = self._resolve(q, q.subject)
-            if refusal:
-                return refusal
-            found = self.sightings(concepts, obs, gap)
-            name = self._name(concepts, q.subject)
-            if not found:
-                return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+            looked = self._look(q, obs, gap)
+            if isinstance(looked, Composed):
+                return looked
+            concepts, found, name = looked
             return Composed(f"I saw {a(name)} {self._spans(found, q)}; I cannot tell what they were doing "
                             f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
                             {"seen": True})

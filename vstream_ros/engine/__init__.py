@@ -1,7 +1,7 @@
 """The engine: frames in, questions answered, memory kept; plain Python + torch, no ROS.
 `StreamEngine` (stream.py) composes the parts; `build_engine` (build.py) assembles one from settings."""
 
-from vstream_ros.engine.answers import QueryResult, QuestionJob
+from vstream_ros.engine.answers import CANCELLED, QueryResult, QuestionJob
 from vstream_ros.engine.build import build_engine
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import FrameTiming
@@ -10,6 +10,6 @@ from vstream_ros.engine.ingest import CameraStats, Offered, Outcome
 from vstream_ros.engine.stream import CameraReport, StreamEngine
 
 __all__ = [
-    "CameraReport", "CameraStats", "EngineConfig", "FrameTiming", "Health", "Level", "Offered", "Outcome",
+    "CANCELLED", "CameraReport", "CameraStats", "EngineConfig", "FrameTiming", "Health", "Level", "Offered", "Outcome",
     "QueryResult", "QuestionJob", "StreamEngine", "build_engine",
 ]

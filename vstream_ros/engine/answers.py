@@ -2,15 +2,16 @@
 
 Owns the bounded question queue, the checks a question passes before it is queued, and the answer
 worker thread. The worker reads the memory (a copy, under the memory's lock only for the read) and
-generates outside any lock, so encoding never waits for an answer.
+generates outside any lock, so encoding never waits for an answer; while the encoder has frames to
+encode, the answer waits instead (priority.py). A cancel ends a queued question at once and a running
+one before the model's next module.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -18,12 +19,14 @@ import torch
 
 from vstream_ros.answering.question import Question, parse
 from vstream_ros.engine.config import EngineConfig
+from vstream_ros.engine.ingest import Ingest
+from vstream_ros.engine.priority import AnswerStopped, Gate, gated
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory, TokenGroup
 from vstream_ros.models.base import Answerer
 
-log = logging.getLogger(__name__)
 ADJACENT = 1.5       # "at 12 s" means frames within this many frame intervals of 12 s
+CANCELLED = "cancelled"            # QueryResult.error of a question its asker cancelled
 
 
 @dataclass
@@ -41,14 +44,47 @@ class QueryResult:
     stats: dict = field(default_factory=dict)
 
 
+MAX_REQUEST_CAMERAS = 64          # a request naming more cameras is refused
+MAX_ERROR_CHARS = 500             # no error text is longer (an echoed name can be anything)
+
+
+def short(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 40] + f" ... ({len(text) - limit + 40} more characters)"
+
+
+def listing(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n[:64]) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+class _CancelFlag(threading.Event):
+    """The job's cancel Event; setting it also finishes a job that has not started yet."""
+
+    def __init__(self, on_set: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self._on_set()
+
+
 class QuestionJob:
-    """A question in flight. `on_piece(text_so_far, tokens)` is called from the answer worker."""
+    """A question in flight. `on_piece(text_so_far, tokens)` is called from the answer worker.
+    Setting `cancel` stops it: at once while it waits in the queue, within a module's forward while
+    it is being answered."""
 
     def __init__(self, question: str, window, cameras, max_new_tokens: int,
                  on_piece: Callable[[str, int], None] | None) -> None:
         self.question, self.window, self.cameras = question, window, cameras
         self.max_new_tokens, self.on_piece = max_new_tokens, on_piece
-        self.cancel = threading.Event()
+        self._state = threading.Lock()
+        self._started = False
+        self._withdraw: Callable[[QuestionJob], None] = lambda job: None
+        self.cancel = _CancelFlag(self._cancelled)
         self.done = threading.Event()
         self.submitted = time.monotonic()
         self.result: QueryResult | None = None
@@ -60,34 +96,64 @@ class QuestionJob:
         return self.result or QueryResult(False, "timed out waiting for the answer")
 
     def finish(self, result: QueryResult) -> None:
-        result.latency_s = time.monotonic() - self.submitted
-        self.result = result
-        self.done.set()
+        """Set the result once (later calls are ignored) and wake the waiters."""
+        with self._state:
+            if self.done.is_set():
+                return
+            result.latency_s = time.monotonic() - self.submitted
+            result.error = short(result.error)
+            self.result = result
+            self.done.set()
+
+    def begin(self) -> bool:
+        """The worker takes the job; False if it was cancelled (and finished) while it waited."""
+        with self._state:
+            if self._started or self.done.is_set():
+                return False
+            self._started = True
+            return True
+
+    def _cancelled(self) -> None:
+        with self._state:
+            if self._started or self.done.is_set():
+                return                  # being answered: the answer stops itself
+            self._started = True
+        self._withdraw(self)
+        self.finish(QueryResult(False, CANCELLED, partial=True))
 
 
 class AnswerService(Worker):
     thread_name = "vstream-answer"
 
-    def __init__(self, config: Callable[[], EngineConfig], memory: MultiCameraMemory, answerer: Answerer) -> None:
+    def __init__(self, config: Callable[[], EngineConfig], memory: MultiCameraMemory, answerer: Answerer,
+                 ingest: Ingest | None = None) -> None:
         super().__init__()
         self._config = config
         self.memory, self.answerer = memory, answerer
-        self._queue: queue.Queue[QuestionJob] = queue.Queue(maxsize=config().answer_queue_size)
+        self._ingest = ingest             # ingest first: answers wait while it has frames to encode
+        self._size = config().answer_queue_size
+        self._queue: deque[QuestionJob] = deque()
+        self._ready = threading.Condition()
         self.last_answer_latency_s = 0.0
+        self.yielded_s = 0.0              # time answers waited for the encoder, in total
+        self._current: QuestionJob | None = None
 
     # ---------------------------------------------------------------- life
     def stop(self) -> None:
-        """Stop the worker; questions still queued are answered with an error, not left hanging."""
+        """Stop the worker (an answer in progress stops before its next layer); questions still queued
+        are answered with an error, not left hanging."""
+        current = self._current
+        if current is not None:
+            current.cancel.set()
         super().stop()
-        while True:
-            try:
-                self._queue.get_nowait().finish(QueryResult(False, "the engine stopped"))
-            except queue.Empty:
-                break
+        with self._ready:
+            jobs, self._queue = list(self._queue), deque()
+        for job in jobs:
+            job.finish(QueryResult(False, "the engine stopped"))
 
     @property
     def queue_length(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     # ------------------------------------------------------------ questions
     def ask(self, question: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
@@ -98,11 +164,26 @@ class AnswerService(Worker):
         if error:
             job.finish(QueryResult(False, error, frames_in_memory=self.memory.frames_seen))
             return job
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            job.finish(QueryResult(False, f"too many questions waiting ({self._queue.maxsize}); try again shortly"))
+        with self._ready:
+            if len(self._queue) >= self._size:
+                full = True
+            else:
+                full = False
+                job._withdraw = self._withdraw
+                self._queue.append(job)
+                self._ready.notify()
+        if full:
+            job.finish(QueryResult(False, f"too many questions waiting ({self._size}, the answer_queue_size); "
+                                          "try again when an answer is out"))
         return job
+
+    def _withdraw(self, job: QuestionJob) -> None:
+        """A cancelled job leaves the queue at once, freeing its place."""
+        with self._ready:
+            try:
+                self._queue.remove(job)
+            except ValueError:
+                pass
 
     def _validate(self, job: QuestionJob) -> str:
         c = self._config()
@@ -116,6 +197,8 @@ class AnswerService(Worker):
         job.max_new_tokens = max(1, min(int(n), c.max_new_tokens_limit))
         if not self.alive:
             return "the engine is not running"
+        if len(job.cameras) > MAX_REQUEST_CAMERAS:
+            return f"the request names {len(job.cameras)} cameras; the limit is {MAX_REQUEST_CAMERAS}"
         return self.check_scope(job.cameras, job.window)
 
     def check_scope(self, cameras: list[str], window: tuple[float, float] | None) -> str:
@@ -123,7 +206,7 @@ class AnswerService(Worker):
         known = self.memory.cameras
         unknown = [x for x in cameras if x not in known]
         if unknown:
-            return f"no frames from camera(s) {unknown}; cameras with frames: {known}"
+            return f"no frames from camera(s) {listing(unknown)}; cameras with frames: {listing(known)}"
         if not known or self.memory.frames_seen == 0:
             return "the memory is empty: no frame has been encoded yet"
         if window is not None:
@@ -150,26 +233,35 @@ class AnswerService(Worker):
         return replace(q, origin=first, newest=newest, window=window, frame_interval=interval), window
 
     # --------------------------------------------------------------- worker
+    def _next(self) -> QuestionJob | None:
+        with self._ready:
+            if not self._queue:
+                self._ready.wait(0.5)
+            return self._queue.popleft() if self._queue else None
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                job = self._queue.get(timeout=0.5)
-            except queue.Empty:
+            job = self._next()
+            if job is None or not job.begin():
                 continue
+            self._current = job
             try:
                 job.finish(self._answer(job))
+                self.succeeded()
             except Exception as e:   # keep answering the next questions
-                log.exception("answer failed")
                 if isinstance(e, torch.OutOfMemoryError):
                     torch.cuda.empty_cache()
+                self.failed(f"{type(e).__name__}: {e}", exc_info=True)
                 job.finish(QueryResult(False, f"answer failed: {type(e).__name__}: {e}"))
+            finally:
+                self._current = None
             self.last_answer_latency_s = job.result.latency_s
 
     def _answer(self, job: QuestionJob) -> QueryResult:
         timeout = self._config().answer_timeout_s
         deadline = job.submitted + timeout
         if job.cancel.is_set():
-            return QueryResult(False, "cancelled before it started")
+            return QueryResult(False, CANCELLED, partial=True, frames_in_memory=self.memory.frames_seen)
         if time.monotonic() > deadline:
             return QueryResult(False, f"timed out after {timeout:.0f} s in the queue")
         question, window = self.scope(job)
@@ -180,18 +272,35 @@ class AnswerService(Worker):
         if read.num_tokens == 0:
             return QueryResult(False, "nothing in memory for that time window and camera selection",
                                intent=question.intent, frames_in_memory=self.memory.frames_seen)
-        ans = self.answerer.answer(read, question, job.max_new_tokens, job.cancel)
-        text, tokens = "", 0
-        for piece in ans.pieces:
-            text += piece
-            tokens = ans.stats.get("tokens", tokens + 1)
-            if job.on_piece:
-                job.on_piece(text, tokens)
-            if time.monotonic() > deadline:
-                job.cancel.set()
-        if job.cancel.is_set() and time.monotonic() > deadline:
-            return QueryResult(False, f"timed out after {timeout:.0f} s", text, question.intent, True, ans.evidence,
-                               frames_in_memory=read.frames_seen, tokens=tokens)
-        return QueryResult(True, "", text.strip(), question.intent, False, ans.evidence,
+        ing = self._ingest
+        gate = Gate(job.cancel, deadline, ing.due_hint if ing else (lambda: False),
+                    ing.wait_idle if ing else (lambda _t: True))
+        text, tokens, ans, stopped = "", 0, None, ""
+        try:
+            with gated(gate):
+                ans = self.answerer.answer(read, question, job.max_new_tokens, job.cancel)
+                for piece in ans.pieces:
+                    text += piece
+                    tokens = ans.stats.get("tokens", tokens + 1)
+                    if job.on_piece:
+                        job.on_piece(text, tokens)
+                    if job.cancel.is_set() or time.monotonic() > deadline:
+                        break
+        except AnswerStopped as e:
+            stopped = e.why
+        finally:
+            self.yielded_s += gate.yielded_s
+        if not stopped and time.monotonic() > deadline:
+            stopped = "timed out"
+        if not stopped and job.cancel.is_set():
+            stopped = CANCELLED
+        evidence = ans.evidence if ans else []
+        if stopped:   # cut short: the deadline passed, or the asker cancelled; the text so far is kept
+            error = f"timed out after {timeout:.0f} s" if stopped == "timed out" else CANCELLED
+            return QueryResult(False, error, text.strip(), question.intent, True, evidence,
+                               frames_in_memory=read.frames_seen, tokens=tokens,
+                               limitations=ans.limitations if ans else "", stats={"yielded_s": gate.yielded_s})
+        stats = {**ans.stats, "yielded_s": gate.yielded_s}
+        return QueryResult(True, "", text.strip(), question.intent, False, evidence,
                            frames_in_memory=read.frames_seen,
-                           tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=ans.stats)
+                           tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=stats)

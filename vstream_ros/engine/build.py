@@ -12,7 +12,7 @@ from vstream_ros.models.base import Backend
 
 def load(backend: BackendConfig) -> Backend:
     return load_backend(backend.backend, device=backend.device, dtype=backend.dtype, model_path=backend.model_path,
-                        vision_tower_path=backend.vision_tower_path)
+                        vision_tower_path=backend.vision_tower_path, max_pixels=backend.max_pixels)
 
 
 def build_engine(backend: BackendConfig | Backend | None = None, config: EngineConfig | None = None,

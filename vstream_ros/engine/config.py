@@ -12,8 +12,17 @@ class EngineConfig:
     sample_rate_hz: float = setting(1.0, "Frames kept per camera per second of header.stamp", range=(0.01, 120.0),
                                     runtime=True)
     on_stamp_jump_back: str = setting(
-        "reset", "When a camera's stamps go back (a looping bag): reset its memory, or refuse those frames",
-        runtime=True, choices=("reset", "refuse"))
+        "reset", "When a camera's stamps go back for good (a looping bag): archive and reset its memory, or "
+        "refuse those frames", runtime=True, choices=("reset", "refuse"))
+    stamp_confirm_frames: int = setting(
+        3, "Consecutive frames that must agree on a new time base before a jump in a camera's stamps is taken "
+        "(a new stream, or a gap); until then they are refused as outliers", range=(1, 1000), runtime=True)
+    stamp_max_gap_s: float = setting(30.0, "A stamp this far after the camera's last one is a jump ahead",
+                                     range=(0.001, 1e9), runtime=True)
+    stamp_max_future_s: float = setting(60.0, "A stamp this far ahead of the machine's clock is a jump ahead",
+                                        range=(0.001, 1e9), runtime=True)
+    stamp_jitter_s: float = setting(1.0, "A stamp up to this much before the camera's last one is a late frame "
+                                    "(refused), never a new stream", range=(0.0, 1e9), runtime=True)
     encoder_batch_size: int = setting(8, "Frames encoded together across cameras", range=(1, 256))
     max_question_chars: int = setting(2000, "Longer questions are refused", range=(1, 100000), runtime=True)
     default_max_new_tokens: int = setting(128, "Answer length when a request asks for 0", range=(1, 8192),
@@ -30,6 +39,9 @@ class EngineConfig:
                                  "Memory snapshot file; empty: no persistence")
     autosave_period_s: float = setting(60.0, "Save the memory this often when it changed; 0: only on shutdown "
                                        "and ~/save_memory", range=(0.0, 86400.0), runtime=True)
+    snapshot_archives: int = setting(5, "Memories cleared by ~/reset_memory or a new stream are archived beside "
+                                     "the snapshot first; this many are kept, oldest removed first; 0: none",
+                                     range=(0, 1000), runtime=True)
 
     def __post_init__(self) -> None:
         validate(self)

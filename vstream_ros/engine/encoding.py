@@ -1,14 +1,13 @@
 """The encoder worker: the one thread that turns sampled frames into memory.
 
-Owns the encoder thread, its failure record and the per-frame timing log. It takes the due frames
-from the ingest, encodes them in one batch per image size, and writes them into the memory (the
-memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
+Owns the encoder thread and the per-frame timing log (the failure record is the Worker's). It takes
+the due frames from the ingest, encodes them in one batch per image size, and writes them into the
+memory (the memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
 and repeated failures show in the engine's health.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +21,6 @@ from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 from vstream_ros.models.base import FrameEncoder
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,9 @@ class FrameLog:
 
     def __init__(self, capacity: int = 8192) -> None:
         self.capacity = capacity
-        self._cols = {f: np.zeros(capacity, np.float64) for f in self._FIELDS}
-        self._camera = np.zeros(capacity, np.int32)
+        # filled now, so that every page is resident from the start and the log never grows the process
+        self._cols = {f: np.full(capacity, 0.0) for f in self._FIELDS}
+        self._camera = np.full(capacity, 0, np.int32)
         self._names: list[str] = []
         self._total = 0
         self._lock = threading.Lock()
@@ -78,13 +76,14 @@ class EncoderWorker(Worker):
     thread_name = "vstream-encoder"
 
     def __init__(self, ingest: Ingest, encoder: FrameEncoder, memory: MultiCameraMemory,
-                 batch_size: Callable[[], int], poses: PoseBuffer | None = None) -> None:
+                 batch_size: Callable[[], int], poses: PoseBuffer | None = None,
+                 new_stream: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
+        # called before the first frame of a new stream is written: archives and clears the camera
+        self._new_stream = new_stream or memory.reset
         self.frame_log = FrameLog()
-        self.failures = 0                  # batches or frames that failed, in a row
-        self.last_error = ""
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -93,8 +92,7 @@ class EncoderWorker(Worker):
                 continue
             try:
                 self.encode_batch(batch)
-            except Exception as e:   # last resort: the thread must outlive any one batch
-                log.exception("encoder worker failed on a batch")
+            except Exception as e:   # the thread must outlive any one batch
                 self._failed(batch, "worker_error", f"{type(e).__name__}: {e}")
             finally:
                 self.ingest.batch_done()
@@ -115,7 +113,6 @@ class EncoderWorker(Worker):
                 self._failed(group, "out_of_memory", "the GPU ran out of memory while encoding")
                 continue
             except Exception as e:   # a model error must not kill ingest; count and go on
-                log.exception("encoder failed")
                 self._failed(group, "encode_failed", f"{type(e).__name__}: {e}")
                 continue
             encode_s = (time.perf_counter() - t0) / len(group)
@@ -126,7 +123,7 @@ class EncoderWorker(Worker):
         t1 = time.perf_counter()
         try:
             if p.reset_first:
-                self.memory.reset(p.camera)
+                self._new_stream(p.camera)
             pose = self.poses.at(p.stamp) if self.poses is not None else None
             self.memory.update(p.camera, features, p.stamp, annotation,
                                None if pose is None else torch.from_numpy(pose)[None])
@@ -138,11 +135,10 @@ class EncoderWorker(Worker):
         lag = time.monotonic() - p.offered
         self.frame_log.append(FrameTiming(p.camera, p.stamp, encode_s, time.perf_counter() - t1, lag, time.time()))
         self.ingest.encoded(p, encode_s, lag)
-        self.failures = 0
+        self.succeeded()
 
     def _failed(self, frames: list[PendingFrame], reason: str, detail: str) -> None:
-        log.warning("dropping %d frame(s): %s", len(frames), detail)
-        self.failures += 1
-        self.last_error = f"{reason}: {detail}"
+        """Frames the encoder or the memory could not take: refused under `reason`, and a worker failure."""
         for p in frames:
             self.ingest.failed(p, reason)
+        self.failed(f"{reason}: {detail} ({len(frames)} frame(s) dropped)")

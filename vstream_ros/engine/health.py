@@ -8,7 +8,7 @@ from enum import IntEnum
 
 from vstream_ros.engine.ingest import CameraStats
 
-# the encoder worker failing this many times in a row is an error, not a bad frame
+# a worker (encoder, answers, autosave) failing this many times in a row is an error, not a bad frame
 WORKER_FAILURES_ERROR = 3
 DEVICE_MEMORY_FREE_ERROR = 0.05
 
@@ -33,6 +33,16 @@ class Health:
     def worse(self, level: Level, problem: str) -> None:
         self.level = max(self.level, level)
         self.problems.append(problem)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What the health check reads of one engine thread."""
+
+    name: str                # "encoder", "answer worker", "autosave"
+    alive: bool
+    failures: int            # in a row
+    last_error: str
 
 
 class HealthMonitor:
@@ -61,18 +71,21 @@ class HealthMonitor:
 
     @staticmethod
     def engine(queue_length: int, queue_size: int, last_answer_latency_s: float, frames_in_memory: int,
-               snapshot_status: str, worker_failures: int, worker_error: str, worker_alive: bool,
-               device_memory_used: float | None) -> Health:
+               snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None) -> Health:
         h = Health("vstream: engine")
         h.values = {"answer_queue": str(queue_length), "answer_queue_size": str(queue_size),
                     "last_answer_latency_s": f"{last_answer_latency_s:.3f}",
                     "frames_in_memory": str(frames_in_memory), "snapshot": snapshot_status}
         if queue_length >= queue_size:
             h.worse(Level.WARN, "answer queue full")
-        if not worker_alive:
-            h.worse(Level.ERROR, "the encoder worker is not running")
-        if worker_failures >= WORKER_FAILURES_ERROR:
-            h.worse(Level.ERROR, f"the encoder failed {worker_failures} times in a row: {worker_error}")
+        if snapshot_status.startswith("ERROR"):
+            h.worse(Level.WARN, "the snapshot could not be restored (moved aside)")
+        for w in workers:
+            h.values[f"{w.name.replace(' ', '_')}_failures"] = str(w.failures)
+            if not w.alive:
+                h.worse(Level.ERROR, f"the {w.name} is not running")
+            if w.failures >= WORKER_FAILURES_ERROR:
+                h.worse(Level.ERROR, f"the {w.name} failed {w.failures} times in a row: {w.last_error}")
         if device_memory_used is not None:
             h.values["device_memory_used_fraction"] = f"{device_memory_used:.3f}"
             if 1.0 - device_memory_used < DEVICE_MEMORY_FREE_ERROR:

@@ -19,6 +19,7 @@ from enum import StrEnum
 import numpy as np
 
 from vstream_ros.engine.config import EngineConfig
+from vstream_ros.engine.stamps import StampPolicy, Verdict
 from vstream_ros.frames import FrameRejected, check_rgb
 
 
@@ -60,7 +61,8 @@ class CameraStats:
     rejected_by_reason: Counter = field(default_factory=Counter)
     resets: int = 0
     last_encode_latency_s: float = 0.0
-    ingest_lag_s: float = 0.0              # from offer() to the memory update, newest encoded frame
+    ingest_lag_s: float = 0.0              # newest encoded frame: from its offer() (the camera callback's
+                                           # first call after the header checks) to the end of its memory update
 
     def copy(self) -> CameraStats:
         return replace(self, rejected_by_reason=Counter(self.rejected_by_reason))
@@ -78,9 +80,13 @@ class PendingFrame:
 
 
 class Ingest:
-    def __init__(self, config: Callable[[], EngineConfig], memory_last_stamp: Callable[[str], float | None]) -> None:
+    def __init__(self, config: Callable[[], EngineConfig], memory_last_stamp: Callable[[str], float | None],
+                 clock: Callable[[], float | None] = time.time) -> None:
         self._config = config
         self._memory_last_stamp = memory_last_stamp
+        self._now = clock                    # the clock stamps are judged against (None: unknown)
+        self._stamps = StampPolicy()
+        self._new_stream: set[str] = set()   # a confirmed jump back: the next sampled frame resets first
         self.stats: dict[str, CameraStats] = {}
         self._slots: dict[str, PendingFrame] = {}
         self._next_due: dict[str, float] = {}
@@ -96,7 +102,8 @@ class Ingest:
         """Offer one frame (uint8 [H, W, 3] RGB, or a callable that decodes it) with its stamp in seconds.
 
         A callable is only called for frames that are due, so compressed frames skipped by sampling
-        are never decoded; it raises FrameRejected for a frame it cannot decode. Frames of one camera
+        are never decoded; whatever it raises is a refusal (FrameRejected says why; any other error is
+        counted as `decode_failed`). The stamp policy (stamps.py) refuses outliers. Frames of one camera
         must come from one thread at a time; cameras may be offered concurrently. `wait=True` (offline
         tools) blocks until the camera's slot is free instead of overwriting it.
         """
@@ -109,17 +116,18 @@ class Ingest:
             if not math.isfinite(stamp) or stamp <= 0.0:
                 st.received += 1
                 return self._reject(st, "bad_stamp")
-            reset_first = False
             last = self._last_stamp.get(camera)
             if last is None:
                 last = self._memory_last_stamp(camera)
-            if last is not None and stamp < last:
-                if cfg.on_stamp_jump_back == "refuse":
-                    st.received += 1
-                    return self._reject(st, "stamp_jumped_back")
-                reset_first = True                     # a new stream: start this camera's memory again
+            verdict = self._stamps.judge(camera, stamp, last, self._now(), cfg)
+            if verdict is Verdict.NEW_STREAM:          # confirmed: start this camera's memory again
                 st.resets += 1
+                self._new_stream.add(camera)
                 self._next_due.pop(camera, None)
+                self._last_stamp[camera] = stamp
+            elif verdict is not Verdict.ACCEPT:
+                st.received += 1
+                return self._reject(st, verdict.value)
             due = self._next_due.get(camera)
             if due is not None and stamp < due:
                 self._last_stamp[camera] = stamp
@@ -128,10 +136,10 @@ class Ingest:
                 return DROPPED
         try:                                            # decode outside the lock: it may take milliseconds
             image = check_rgb(frame() if callable(frame) else frame)
-        except FrameRejected as e:
+        except Exception as e:                          # a decoder must not end the caller: count it
             with self._lock:
                 st.received += 1
-                return self._reject(st, e.reason)
+                return self._reject(st, e.reason if isinstance(e, FrameRejected) else "decode_failed")
         with self._ready:
             while wait and camera in self._slots and not self._closed:
                 self._ready.wait(0.1)
@@ -139,6 +147,8 @@ class Ingest:
             due = self._next_due.get(camera)
             self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
             self._last_stamp[camera] = stamp
+            reset_first = camera in self._new_stream
+            self._new_stream.discard(camera)
             old = self._slots.get(camera)
             if old is not None:                         # not encoded yet: the newer frame wins
                 st.sampled -= 1
@@ -193,13 +203,23 @@ class Ingest:
             self._reject(st, reason)
 
     def batch_done(self) -> None:
-        with self._lock:
+        with self._ready:
             self._busy = False
+            self._ready.notify_all()                    # answers waiting for the encoder to be idle
 
     def pending(self) -> bool:
         """Frames wait in a slot or are being encoded."""
         with self._lock:
             return bool(self._slots) or self._busy
+
+    def due_hint(self) -> bool:
+        """`pending()` without the lock: a cheap, possibly stale look for a hot path that re-checks."""
+        return bool(self._slots) or self._busy
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no frame waits for the encoder or is being encoded (True), or `timeout` passes."""
+        with self._ready:
+            return self._ready.wait_for(lambda: self._closed or not (self._slots or self._busy), timeout)
 
     # ------------------------------------------------------------------- state
     def forget_stamps(self) -> None:
@@ -208,6 +228,8 @@ class Ingest:
         with self._lock:
             self._next_due.clear()
             self._last_stamp.clear()
+            self._new_stream.clear()
+            self._stamps.forget()
 
     def open(self) -> None:
         with self._lock:

@@ -5,13 +5,14 @@ A short composer of parts that each own one job:
 - `EncoderWorker` (encoding.py): the thread that encodes due frames into the memory;
 - `MultiCameraMemory` (memory/): what was seen, per camera, with its stamps (thread-safe);
 - `AnswerService` (answers.py): the question queue and the answer worker;
-- `Persistence` (persistence.py): restore, save, autosave;
+- `Persistence` (persistence.py): restore, save, autosave, archives of cleared memory;
 - `HealthMonitor` (health.py): levels and thresholds for diagnostics.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 
@@ -22,7 +23,7 @@ from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService, QueryResult, QuestionJob
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import EncoderWorker, FrameLog
-from vstream_ros.engine.health import Health, HealthMonitor
+from vstream_ros.engine.health import Health, HealthMonitor, WorkerState
 from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
 from vstream_ros.engine.persistence import Persistence
 from vstream_ros.engine.poses import PoseBuffer
@@ -30,6 +31,8 @@ from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
 from vstream_ros.models.base import Backend, annotation_dim, device_memory_used
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +55,11 @@ class StreamEngine:
         self.poses = PoseBuffer(max_gap_s=self.config.pose_max_gap_s)
         self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
         cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)
-        self.ingest = Ingest(cfg, self.memory.last_stamp)
+        self.clock: Callable[[], float | None] = time.time   # what stamps are judged against (stamps.py)
+        self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
-                                     self.poses)
-        self.answers = AnswerService(cfg, self.memory, backend.answerer)
+                                     self.poses, new_stream=lambda camera: self.forget([camera], "new stream"))
+        self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
 
@@ -71,7 +75,7 @@ class StreamEngine:
                                     self.memory.annotation_dim)
         ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
         scratch.update("warm-up", feats, [1.0, 2.0], ann)
-        self.backend.answerer.answer(scratch.read(), parse("What is this?"), 1).text()   # answerers take a Question
+        self.backend.answerer.answer(scratch.read(), parse("What did you see?"), 1).text()
         if hasattr(self.backend.answerer, "locate"):   # a phrase no table knows: the matcher's one-time set-up
             self.backend.answerer.locate(scratch.read(), "something seen", 1.0)
         return time.perf_counter() - t0
@@ -173,10 +177,36 @@ class StreamEngine:
     def save(self) -> str | None:
         return self.persistence.save()
 
-    def reset(self) -> None:
-        """Forget every camera's memory."""
-        self.memory.reset()
+    def reset(self) -> str:
+        """Forget every camera's memory (archived first); returns what was done, for the caller to say."""
+        text = self.forget(None, "reset")
         self.ingest.forget_stamps()
+        return text
+
+    def forget(self, cameras: list[str] | None, why: str) -> str:
+        """Clear the memory of `cameras` (None: all), archiving it first, and log a warning that says what
+        was discarded and where it went. Never raises for the archive: a memory that cannot be archived
+        (a full disk) is still cleared, and the warning says it is lost."""
+        names = self.memory.cameras if cameras is None else [c for c in cameras if c in self.memory.cameras]
+        held = {c: (self.memory.camera_frames(c), self.memory.stamp_range(c)) for c in names}
+        frames = sum(n for n, _ in held.values())
+        kept = "nothing to archive"
+        if frames:
+            try:
+                where = self.persistence.archive(cameras, why)
+                kept = f"archived to {where}" if where else (
+                    "not archived (snapshot_archives is 0)" if self.config.snapshot_path else
+                    "not archived (no snapshot_path)")
+            except Exception as e:   # a full disk: the memory is cleared all the same, and the log says so
+                kept = f"LOST: the archive could not be written ({type(e).__name__}: {e})"
+        for c in [None] if cameras is None else cameras:
+            self.memory.reset(c)
+        if not frames:
+            return "the memory was empty"
+        spans = ", ".join(f"{c}: {n} frames{f' {r[0]:.3f}..{r[1]:.3f}' if r else ''}" for c, (n, r) in held.items())
+        text = f"{why}: cleared {frames} frames ({spans}); {kept}"
+        log.warning("memory %s", text)
+        return text
 
     @property
     def snapshot_status(self) -> str:
@@ -200,8 +230,9 @@ class StreamEngine:
         """Each camera's and the engine's health, judged since the previous call (`period` apart)."""
         now = time.monotonic()
         out = [self._health.camera(c, r.stats, now, period) for c, r in self.camera_state().items()]
+        workers = [WorkerState(name, w.alive, w.failures, w.last_error) for name, w in (
+            ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(
             self.queue_length, self.config.answer_queue_size, self.last_answer_latency_s, self.memory.frames_seen,
-            self.snapshot_status, self.encoder.failures, self.encoder.last_error, self.encoder.alive,
-            device_memory_used(self.backend.encoder.device)))
+            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device)))
         return out

@@ -1,4 +1,5 @@
-"""One STAR memory per camera, read together with each group naming its camera.
+"""One memory per camera (STAR, or the Flash Memory when the config is a FlashMemoryConfig), read
+together with each group naming its camera.
 
 The one owner of what the memory holds: per camera, its stamps (order is checked by the camera's
 memory), its span, its resets and its summary. Safe to share between threads: every public method
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from vstream_ros.memory.config import MemoryConfig
+from vstream_ros.memory.flash_config import FlashMemoryConfig
+from vstream_ros.memory.kinds import memory_kind
 from vstream_ros.memory.read import MemoryRead
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
 from vstream_ros.memory.star import Stamps, STARMemory
@@ -39,7 +42,7 @@ class MultiCameraMemory:
 
     def __init__(
         self,
-        config: MemoryConfig,
+        config: MemoryConfig | FlashMemoryConfig,
         dim: int,
         grid: tuple[int, int],
         device: str | torch.device = "cpu",
@@ -50,13 +53,15 @@ class MultiCameraMemory:
         self.config, self.dim, self.grid = config, dim, (int(grid[0]), int(grid[1]))
         self.device, self.dtype, self.encoder_id = torch.device(device), dtype, encoder_id
         self.annotation_dim = annotation_dim
+        self.kind = memory_kind(config)          # the memory class the config asks for, and its snapshot format
         self._memories: dict[str, STARMemory] = {}
         self._projections: tuple = (None, None)
         self._lock = threading.RLock()
         self.version = 0
 
     def _new(self) -> STARMemory:
-        m = STARMemory(self.config, self.dim, self.grid, self.device, self.dtype, self.encoder_id, self.annotation_dim)
+        m = self.kind.memory(self.config, self.dim, self.grid, self.device, self.dtype, self.encoder_id,
+                             self.annotation_dim)
         m.set_abstract_projections(*self._projections)
         return m
 
@@ -172,13 +177,18 @@ class MultiCameraMemory:
                 t, meta = self._memories[name].state_dict()
                 tensors.update({f"{idx}.{k}": v for k, v in t.items()})
                 cams.append({"name": name, **meta})
-            meta = {"config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
+            meta = {"format": self.kind.snapshot_format, "version": self.kind.snapshot_version,
+                    "config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
                     "encoder_id": self.encoder_id, "annotation_dim": self.annotation_dim,
                     "frames_seen": self.frames_seen, "cameras": cams}
             return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         """Replace all cameras with the snapshot's; on SnapshotError nothing changes."""
+        fmt = meta.get("format", self.kind.snapshot_format)
+        if fmt != self.kind.snapshot_format:
+            raise SnapshotError(f"the snapshot holds a {fmt} memory; this model's memory is "
+                                f"{self.kind.snapshot_format}")
         try:
             cams = meta["cameras"]
             restored = {}

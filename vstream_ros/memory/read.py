@@ -50,6 +50,7 @@ class TokenGroup:
     camera: str = ""
     runs: tuple[Run, ...] = ()     # the stretches of adjacent frames it holds, in time order
     label: str = ""                # what an answer found in it ("person"); empty: the slot as a whole
+    grid: tuple[int, int] | None = None   # (rows, cols) of the map its tokens form, row-major; None: not said
 
 
 @dataclass

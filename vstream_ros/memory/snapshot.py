@@ -1,9 +1,16 @@
-"""Memory snapshots on disk: safetensors tensors plus JSON metadata, written atomically, never pickle."""
+"""Memory snapshots on disk: safetensors tensors plus JSON metadata, written atomically, never pickle.
+
+The metadata carries a SHA-256 of the tensors (names, dtypes, shapes and bytes), checked on read, so
+that bytes changed on disk are refused instead of restored. Files written before the checksum was
+added have none; they are read, and their content is still checked (see memory/validate.py).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +21,13 @@ from safetensors.torch import load, save
 FORMAT = "vstream_ros.star_memory"
 FORMAT_VERSION = 2          # 2: runs, annotations and poses per slot; version 1 files are upgraded on load
 READABLE_VERSIONS = (1, 2)
+FLASH_FORMAT = "vstream_ros.flash_memory"   # memory/flash.py (Flash-VStream-Qwen's Flash Memory)
+FLASH_FORMAT_VERSION = 1
+# Every format this build reads, with its readable versions. A writer names its format and version in
+# the metadata (`format`, `version`); without them a snapshot is written as the STAR format.
+FORMATS = {FORMAT: READABLE_VERSIONS, FLASH_FORMAT: (FLASH_FORMAT_VERSION,)}
 _META_KEY = "vstream_ros"
+CHECKSUM_KEY = "tensors_sha256"
 
 
 class SnapshotError(RuntimeError):
@@ -30,7 +43,8 @@ def write_snapshot(path: str | os.PathLike, tensors: dict[str, torch.Tensor], me
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    header = {_META_KEY: json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta})}
+    header = {_META_KEY: json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta,
+                                     CHECKSUM_KEY: tensor_digest(cpu)})}
     data = save(cpu, metadata=header)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -62,13 +76,25 @@ def read_snapshot(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
         meta = json.loads(header[_META_KEY])
     except (SafetensorError, ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
         raise SnapshotError(f"memory snapshot {path} is corrupt: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise SnapshotError(f"{path} is not a vstream_ros memory snapshot")
-    if meta.get("version") not in READABLE_VERSIONS:
-        raise SnapshotError(
-            f"memory snapshot {path} has format version {meta.get('version')}, this build reads {FORMAT_VERSION}"
-        )
+    if meta.get("version") not in FORMATS[meta["format"]]:
+        raise SnapshotError(f"memory snapshot {path} has {meta['format']} version {meta.get('version')}, this build "
+                            f"reads versions {list(FORMATS[meta['format']])}")
+    if CHECKSUM_KEY in meta and meta[CHECKSUM_KEY] != tensor_digest(tensors):
+        raise SnapshotError(f"memory snapshot {path} is corrupt: its tensors do not match their checksum")
     return tensors, meta
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return "sha256:" + h.hexdigest()
 
 
 def _read_header(data: bytes) -> dict:
@@ -77,6 +103,34 @@ def _read_header(data: bytes) -> dict:
     if n <= 0 or 8 + n > len(data):
         raise ValueError("bad safetensors header length")
     return json.loads(data[8: 8 + n])["__metadata__"]
+
+
+def remove_stale_temp(path: str | os.PathLike) -> list[Path]:
+    """Remove temporary files left beside `path` (or its archives) by a save that was killed; files of a
+    process that is still running are left alone. Returns what was removed."""
+    path = Path(path).expanduser()
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}.*\.(\d+)\.tmp$")
+    removed = []
+    for p in path.parent.iterdir():
+        m = pattern.match(p.name)
+        if m and not _running(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False           # our own leftovers: this process is not saving while it starts
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def quarantine(path: str | os.PathLike) -> Path:

@@ -39,6 +39,8 @@ from vstream_ros.memory.config import MemoryConfig
 from vstream_ros.memory.read import MemoryRead, Run, TokenGroup
 from vstream_ros.memory.runs import POSE_DIM, POSITION, Runs
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
+from vstream_ros.memory.validate import check_star_state
+from vstream_ros.memory.ward import cheapest_pair
 
 Stamps = float | Sequence[float] | torch.Tensor
 ADJACENT = 1.5        # frames closer than this many sampling intervals belong to one run
@@ -283,14 +285,9 @@ class STARMemory:
 
     def _merge_cheapest_pair(self) -> None:
         """K+1 points -> K slots by the merge of least Ward cost; indices never leave the device."""
-        t, K = self._t, self.config.temporal_slots
-        G, w = t["gram"], t["weight"]
-        sq = G.diagonal()
-        d2 = (sq[:, None] + sq[None, :] - 2.0 * G).clamp_min_(0.0)
-        cost = (w[:, None] * w[None, :] / (w[:, None] + w[None, :])) * d2
-        cost.masked_fill_(self._lower, math.inf)
-        flat = cost.view(-1).argmin().view(1)
-        i, j = flat // (K + 1), flat % (K + 1)   # i < j <= K, both [1] on the device
+        t = self._t
+        G = t["gram"]
+        i, j = cheapest_pair(G, t["weight"], self._lower)   # i < j <= K, both [1] on the device
 
         def pick(name: str) -> tuple[torch.Tensor, torch.Tensor]:
             return t[name].index_select(0, i), t[name].index_select(0, j)
@@ -541,6 +538,7 @@ class STARMemory:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError(f"snapshot state is incomplete: {e}") from e
+        check_star_state(self.config, tensors, host)
         for name, dst in self._t.items():
             dst.copy_(tensors[name])
         self.__dict__.update(host)

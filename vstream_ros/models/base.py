@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vstream_ros.frames import check_batch
-from vstream_ros.memory import MemoryConfig, MemoryRead, TokenGroup
+from vstream_ros.memory import FlashMemoryConfig, MemoryConfig, MemoryRead, TokenGroup
 
 
 @runtime_checkable
@@ -71,12 +71,14 @@ class Answerer(Protocol):
 
 @dataclass
 class Backend:
-    """A loaded model: its encoder, its answerer and the memory sizes it was trained with."""
+    """A loaded model: its encoder, its answerer and the memory sizes it was trained with. The type of
+    `memory_config` chooses the memory (memory/kinds.py): STAR for a MemoryConfig, the Flash Memory for
+    a FlashMemoryConfig."""
 
     name: str
     encoder: FrameEncoder
     answerer: Answerer
-    memory_config: MemoryConfig
+    memory_config: MemoryConfig | FlashMemoryConfig
     close: Callable[[], None] = lambda: None
 
 

@@ -112,3 +112,19 @@ def iter_tensors(path: str | Path, names_only: bool = False) -> Iterator[tuple[P
             raise
         except Exception as e:   # a truncated or foreign file: name it
             raise CheckpointError(f"cannot read weight shard {f}: {e}") from e
+
+
+def place(params: dict, ours: str, key: str, tensor: torch.Tensor, file: Path, report: LoadReport,
+          seen: set[str]) -> None:
+    """Copy one checkpoint tensor into our parameter `ours` (named `key` in the file), or record it as
+    unexpected; a shape that differs raises, naming the key and the file."""
+    if ours not in params:
+        report.unexpected.append(key)
+        return
+    dst = params[ours]
+    if tuple(tensor.shape) != tuple(dst.shape):
+        raise CheckpointError(f"{key} in {file.name} has shape {tuple(tensor.shape)}, "
+                              f"the model expects {tuple(dst.shape)}")
+    dst.data.copy_(tensor.to(dst.dtype))
+    seen.add(ours)
+    report.loaded += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import torch
 from transformers import DynamicCache, LlamaForCausalLM
@@ -17,25 +17,34 @@ _CACHE_ARG = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).p
 
 @torch.inference_mode()
 def greedy_decode(
-    llm: LlamaForCausalLM, inputs_embeds: torch.Tensor, max_new_tokens: int, eos_token_id: int | None,
-    cancel: threading.Event | None = None,
+    llm: LlamaForCausalLM, inputs_embeds: torch.Tensor, max_new_tokens: int,
+    eos_token_id: int | Collection[int] | None, cancel: threading.Event | None = None,
+    position_ids: torch.Tensor | None = None,
 ) -> Iterator[int]:
-    """Greedy decoding with the KV cache, one token at a time, stopping at EOS or when `cancel` is set.
+    """Greedy decoding with the KV cache, one token at a time, stopping at EOS (one id or several) or when
+    `cancel` is set.
 
     A plain loop rather than `generate` + a streamer thread: the caller gets each token as it is
-    made (time to first token is the prefill), and a cancel takes effect before the next step."""
+    made (time to first token is the prefill), and a cancel takes effect before the next step.
+    `position_ids` ([3, 1, L] for Qwen2-VL's M-RoPE) place the prompt; each new token then takes the
+    next position after the largest, on every axis, as Qwen2-VL's generation does."""
     if max_new_tokens <= 0:
         return
+    eos = set() if eos_token_id is None else {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id)
     cache = {_CACHE_ARG: DynamicCache(config=llm.config)}   # filled in place by each forward
-    out = llm(inputs_embeds=inputs_embeds, use_cache=True, **cache)
+    where = {} if position_ids is None else {"position_ids": position_ids}
+    out = llm(inputs_embeds=inputs_embeds, use_cache=True, **where, **cache)
     for step in range(max_new_tokens):
         tok = int(out.logits[0, -1].argmax())
-        if eos_token_id is not None and tok == eos_token_id:
+        if tok in eos:
             return
         yield tok
         if step + 1 == max_new_tokens or (cancel is not None and cancel.is_set()):
             return
-        out = llm(input_ids=torch.tensor([[tok]], device=inputs_embeds.device), use_cache=True, **cache)
+        if position_ids is not None:
+            nxt = int(position_ids.max()) + 1 + step
+            where = {"position_ids": torch.full((position_ids.shape[0], 1, 1), nxt, device=position_ids.device)}
+        out = llm(input_ids=torch.tensor([[tok]], device=inputs_embeds.device), use_cache=True, **where, **cache)
 
 
 def _held_back(text: str, stops: Sequence[str]) -> int:

@@ -21,13 +21,14 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vstream_ros.answering.compose import Composer
-from vstream_ros.answering.question import Question
+from vstream_ros.answering.question import Question, parse
 from vstream_ros.memory import MemoryConfig, MemoryRead
 from vstream_ros.models.base import Answer, Backend, pick_device, resize_center_crop, to_uint8_batch
 from vstream_ros.models.lite_vision import LAYOUT, LiteRecognizer, Seer
@@ -135,9 +136,12 @@ class LiteAnswerer:
         """Sightings of a thing (Composed: evidence, or facts["error"]), no language model in the path."""
         return self.composer.locate(phrase, memory, frame_interval)
 
-    def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
+    def answer(self, memory: MemoryRead, question: Question | str, max_new_tokens: int,
                cancel: threading.Event | None = None) -> Answer:
         t0 = time.perf_counter()
+        if isinstance(question, str):      # a caller without the engine: times count from the read's start
+            span = memory.span() or (0.0, 0.0)
+            question = replace(parse(question), origin=span[0], newest=span[1])
         composed = self.composer.compose(question, memory)
         stats = {"facts": composed.facts, "total_s": time.perf_counter() - t0, "tokens": 0}
         return Answer(iter([composed.text]), composed.evidence, LIMITATIONS, stats)

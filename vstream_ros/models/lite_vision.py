@@ -259,10 +259,11 @@ class LiteRecognizer:
             return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
                            asked=word)
         lemma = (self._by_lemma[w],) if w in self._by_lemma and len(w) > 2 else ()
+        said = word if " " in word else singular(word)     # "rocket", though it is looked up as "missile"
         if w in COCO_NAMES:
-            return Concept(w, (COCO_NAMES.index(w),), lemma, asked=word)
+            return Concept(said, (COCO_NAMES.index(w),), lemma, asked=word)
         if lemma:
-            return Concept(w, (), lemma, countable=False, asked=word)
+            return Concept(said, (), lemma, countable=False, asked=word)
         return None
 
     def _similar(self, phrase: str) -> Concept | None:

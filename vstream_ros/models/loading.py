@@ -22,6 +22,7 @@ from vstream_ros.models.checkpoint import (
     LoadReport,
     checkpoint_keys,
     iter_tensors,
+    place,
     read_config,
     route,
 )
@@ -95,16 +96,7 @@ def load_weights(model: FlashVStreamModel, path: str | Path, skip_tower: bool = 
         if part == "vision_tower" and not tower_nested:
             inner = inner.removeprefix("vision_model.")
         ours = f"{part}.{inner}"
-        if ours not in params:
-            report.unexpected.append(key)
-            continue
-        dst = params[ours]
-        if tuple(tensor.shape) != tuple(dst.shape):
-            raise CheckpointError(f"{key} in {file.name} has shape {tuple(tensor.shape)}, "
-                                  f"the model expects {tuple(dst.shape)}")
-        dst.data.copy_(tensor.to(dst.dtype))
-        seen.add(ours)
-        report.loaded += 1
+        place(params, ours, key, tensor, file, report, seen)
     report.missing = sorted(
         k for k in params
         if k not in seen

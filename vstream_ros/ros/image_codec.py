@@ -1,7 +1,9 @@
 """sensor_msgs Image / CompressedImage -> RGB uint8 arrays, with a named reason for every refusal.
 
 OpenCV does the colour conversions (Bayer, YUV 4:2:2) and the JPEG/PNG decoding; no cv_bridge (there
-is no ROS 2 wheel of it).
+is no ROS 2 wheel of it). Nothing here can end the caller or bloat the process: sizes are checked
+from the message or the compressed file's header before anything is decoded (`max_pixels` applies
+to both), and every OpenCV error becomes a FrameRejected with its reason.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vstream_ros.frames import FrameRejected
+from vstream_ros.frames import FrameRejected, check_size, compressed_size
 
 # encoding -> (channels, bytes per channel)
 _LAYOUT = {
@@ -21,18 +23,17 @@ _LAYOUT = {
 # ROS Bayer names are the sensor's first row; OpenCV names the second row's pattern (as cv_bridge maps them)
 _BAYER = {"bayer_rggb8": cv2.COLOR_BayerBG2RGB, "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
           "bayer_gbrg8": cv2.COLOR_BayerGR2RGB, "bayer_grbg8": cv2.COLOR_BayerGB2RGB}
+_YUV422 = {"yuv422": cv2.COLOR_YUV2RGB_UYVY, "uyvy": cv2.COLOR_YUV2RGB_UYVY,
+           "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2, "yuyv": cv2.COLOR_YUV2RGB_YUY2}
 SUPPORTED_ENCODINGS = tuple(_LAYOUT)
 
 
 def check_image(msg, max_pixels: int = 4096 * 4096) -> None:
     """Header checks of a sensor_msgs/Image (sizes, step, encoding): cheap, for every frame."""
     h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
-    if h == 0 or w == 0:
-        raise FrameRejected("zero_size", f"image of {w}x{h} pixels")
-    if h * w > max_pixels:
-        raise FrameRejected("too_large", f"{w}x{h} exceeds {max_pixels} pixels")
+    check_size(w, h, max_pixels)
     if enc not in _LAYOUT:
-        raise FrameRejected("unsupported_encoding", f"encoding {enc!r}; supported: {', '.join(_LAYOUT)}")
+        raise FrameRejected("unsupported_encoding", f"encoding {enc[:64]!r}; supported: {', '.join(_LAYOUT)}")
     channels, depth = _LAYOUT[enc]
     row = w * channels * depth
     if step < row:
@@ -44,6 +45,13 @@ def check_image(msg, max_pixels: int = 4096 * 4096) -> None:
 def image_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
     """A sensor_msgs/Image as uint8 [H, W, 3] RGB; FrameRejected names what is wrong with it."""
     check_image(msg, max_pixels)
+    try:
+        return _convert(msg)
+    except cv2.error as e:
+        raise FrameRejected("decode_failed", f"OpenCV could not convert {msg.encoding}: {_first_line(e)}") from None
+
+
+def _convert(msg) -> np.ndarray:
     h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
     channels, depth = _LAYOUT[enc]
     row = w * channels * depth
@@ -65,27 +73,38 @@ def image_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
         return cv2.cvtColor(px, cv2.COLOR_BGRA2RGB)
     if enc in ("mono8", "8UC1"):
         return cv2.cvtColor(px[..., 0], cv2.COLOR_GRAY2RGB)
-    if enc in ("yuv422", "uyvy"):
-        return cv2.cvtColor(px, cv2.COLOR_YUV2RGB_UYVY)
-    if enc in ("yuv422_yuy2", "yuyv"):
-        return cv2.cvtColor(px, cv2.COLOR_YUV2RGB_YUY2)
+    if enc in _YUV422:
+        if w % 2:   # pixels come in pairs sharing their colour: the last, unpaired column has none
+            px = np.ascontiguousarray(px[:, : w - 1])
+        return cv2.cvtColor(px, _YUV422[enc])
     return cv2.cvtColor(px[..., 0], _BAYER[enc])
 
 
 def compressed_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
-    """A sensor_msgs/CompressedImage (JPEG or PNG) as uint8 [H, W, 3] RGB."""
+    """A sensor_msgs/CompressedImage (JPEG or PNG) as uint8 [H, W, 3] RGB; its size is read from the
+    header and checked before it is decoded."""
     fmt = msg.format.lower()
     if "compresseddepth" in fmt or not (fmt == "" or any(k in fmt for k in ("jpeg", "jpg", "png"))):
-        raise FrameRejected("unsupported_format", f"compressed format {msg.format!r}; supported: jpeg, png")
+        raise FrameRejected("unsupported_format", f"compressed format {msg.format[:64]!r}; supported: jpeg, png")
     buf = np.frombuffer(msg.data, dtype=np.uint8)
     if buf.size == 0:
         raise FrameRejected("zero_size", "empty compressed image")
-    is_jpeg = buf.size > 2 and buf[0] == 0xFF and buf[1] == 0xD8
-    if is_jpeg and b"\xff\xd9" not in bytes(buf[-64:]):   # some encoders pad after the marker
+    kind, w, h = compressed_size(memoryview(buf))
+    check_size(w, h, max_pixels)
+    if kind == "jpeg" and b"\xff\xd9" not in bytes(buf[-64:]):   # some encoders pad after the marker
         raise FrameRejected("corrupt_compressed", "JPEG data is truncated (no end-of-image marker)")
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FrameRejected("corrupt_compressed", f"cannot decode {buf.size} bytes as {msg.format or 'an image'}")
-    if bgr.shape[0] * bgr.shape[1] > max_pixels:
-        raise FrameRejected("too_large", f"{bgr.shape[1]}x{bgr.shape[0]} exceeds {max_pixels} pixels")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    try:
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FrameRejected("corrupt_compressed", f"cannot decode {buf.size} bytes as {kind}")
+        if bgr.shape[0] * bgr.shape[1] != w * h:      # (EXIF orientation may swap the sides)
+            raise FrameRejected("corrupt_compressed", f"decoded {bgr.shape[1]}x{bgr.shape[0]}, header says {w}x{h}")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    except cv2.error as e:
+        raise FrameRejected("decode_failed", f"OpenCV could not decode the {kind}: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    """OpenCV's messages span lines and name its source files; the last line says what went wrong."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(e).__name__)[:200]

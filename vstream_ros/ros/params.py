@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from vstream_ros.config import BackendConfig, MemorySizes, SettingSpec, setting, specs
+from vstream_ros.config import BackendConfig, MemorySizes, SettingSpec, setting, specs, validate
 from vstream_ros.engine import EngineConfig
 
 
@@ -29,6 +29,9 @@ class NodeConfig:
         "the graph, else from the name); each encoded frame gets the pose at its stamp; empty: no poses")
     max_image_pixels: int = setting(16777216, "Larger frames are refused", range=(4, 268435456), runtime=True)
     memory_state_period_s: float = setting(1.0, "Period of ~/memory_state and /diagnostics", range=(0.05, 60.0))
+
+    def __post_init__(self) -> None:
+        validate(self)   # a choice the descriptor cannot express (qos_reliability) is checked at configure
 
 
 def descriptor(spec: SettingSpec) -> ParameterDescriptor:

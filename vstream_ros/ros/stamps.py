@@ -22,8 +22,24 @@ def to_seconds(t: Time) -> float:
     return t.sec + t.nanosec * 1e-9
 
 
+NANOSEC_PER_SEC = 1_000_000_000
+
+
+def check_time(t: Time, field: str) -> None:
+    """A request's stamp must be a valid builtin_interfaces/Time: sec >= 0, nanosec < 1e9.
+    ValueError says which field and why."""
+    if t.sec < 0:
+        raise ValueError(f"{field}.sec is negative ({t.sec}); stamps count seconds since the epoch (0: unbounded)")
+    if t.nanosec >= NANOSEC_PER_SEC:
+        raise ValueError(f"{field}.nanosec is {t.nanosec}; it must be below {NANOSEC_PER_SEC} "
+                         f"(carry whole seconds into {field}.sec)")
+
+
 def request_window(start: Time, end: Time) -> tuple[float, float] | None:
-    """Query/Ask window: zero stamps mean unbounded; both zero: no window."""
+    """Query/Ask window: zero stamps mean unbounded; both zero: no window. ValueError for a stamp out
+    of range (negative sec, nanosec of a second or more)."""
+    check_time(start, "start")
+    check_time(end, "end")
     t0, t1 = to_seconds(start), to_seconds(end)
     if t0 == 0 and t1 == 0:
         return None

@@ -39,7 +39,7 @@ from vstream_ros.tools.trajectory import ODOM_TOPIC, StationLoop  # noqa: E402
 TOPIC = "/camera/image_raw/compressed"
 QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds?", "Did you see a rocket?",
              "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
-             "What colour was the cup?", "Where did you see the rocket?")
+             "What colour was the cup?", "How many people did you see?", "Where did you see the rocket?")
 T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
 
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vstream-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="out/demo", help="folder for the bag, logs, snapshot and PNG")
     ap.add_argument("--short", action="store_true", help="3 s per photo instead of 10 (CI)")
-    ap.add_argument("--rate", type=float, default=4.0, help="replay speed factor")
+    ap.add_argument("--rate", type=float, default=2.0, help="replay speed factor (lite encodes about 3 frames/s here)")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({next(p[2] for p in PHOTOS if p[0] == s.name)}; robot at x={x:.2f} m, y={y:.2f} m)")
 
     print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, MiniLM, SmolLM2) ...")
-    node = start_node(out, sample_rate=2.0 if args.short else 1.0)
+    node = start_node(out, sample_rate=1.0)
     client = Client()
     try:
         if not client.spin_until(lambda: client.query.service_is_ready() and client.state is not None
