@@ -60,7 +60,8 @@ def read():
         key = (s["people"] > 0, s["cars"] > 0)
         scenes.setdefault(key, torch.randn(2, 2, 16, generator=g) * 3)
         feats = scenes[key] + 0.1 * torch.randn(2, 2, 16, generator=g)
-        mem.update(feats, T0 + t, torch.from_numpy(annotation(**s))[None])
+        pose = torch.tensor([[float(t), 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]])   # the robot drives along x
+        mem.update(feats, T0 + t, torch.from_numpy(annotation(**s))[None], pose)
     return mem.read(), mem.frame_interval
 
 
@@ -163,3 +164,19 @@ def test_intent_of_the_answer(composer, read):
     c = answer(composer, read, "What did you see?")
     assert "person" in c.text and "car" in c.text
     assert_grounded(c)
+
+
+def test_where_gives_the_pose_of_the_newest_sighting(composer, read):
+    c = answer(composer, read, "Where did you last see a person?")
+    # the last stretch 20-24 s is made of runs of several slots; its pose is that of its newest frame
+    assert c.facts["pose"][0] == pytest.approx(24.0) and "x=24.00 m" in c.text
+    (g,) = c.evidence
+    assert g.end == T0 + 24 and g.runs[0].pose[0] == pytest.approx(24.0)
+
+
+def test_locate_keeps_to_the_window(composer, read):
+    r, interval = read
+    found = composer.locate("person", r, interval, window=(T0 + 2, T0 + 5))
+    assert found.evidence and all(T0 + 2 <= g.start <= g.end <= T0 + 5 for g in found.evidence)
+    everything = composer.locate("person", r, interval)
+    assert [(g.start - T0, g.end - T0) for g in everything.evidence] == [(0.0, 9.0), (20.0, 24.0)]

@@ -86,9 +86,10 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
     for s in sorted(sightings, key=lambda s: (s.camera, s.start, s.end)):
         last = out[-1] if out and out[-1].camera == s.camera else None
         if last is not None and s.start - last.end <= gap:
+            if s.end >= last.end:     # the newest run's group and pose: where the thing was last seen
+                last.group, last.run = s.group, s.run
             last.end = max(last.end, s.end)
-            if s.score > last.score:
-                last.score, last.group, last.run = s.score, s.group, s.run
+            last.score = max(last.score, s.score)
             last.count = max(last.count, s.count)
             last.colours = last.colours or s.colours
         else:
@@ -170,7 +171,8 @@ class Composer:
         name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
         return name if len(concepts) == 1 else phrase.strip()
 
-    def locate(self, phrase: str, memory: MemoryRead, frame_interval: float) -> Composed:
+    def locate(self, phrase: str, memory: MemoryRead, frame_interval: float,
+               window: tuple[float, float] | None = None) -> Composed:
         """Every sighting of a thing, in time order, each with its score and pose: for programs (no text
         to read, no language model). facts["error"] says why when the phrase cannot be looked for."""
         concepts = self.rec.concept(phrase)
@@ -179,7 +181,7 @@ class Composer:
         if not self.rec.can_see(concepts):
             return Composed("", [], {"error": f"looking for {phrase!r} needs the detector, which is not installed"})
         self._cameras = {g.camera for g in memory.groups}
-        found = self.sightings(concepts, observations(memory, None, frame_interval), ADJACENT * frame_interval)
+        found = self.sightings(concepts, observations(memory, window, frame_interval), ADJACENT * frame_interval)
         name = self._name(concepts, phrase)
         return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
 

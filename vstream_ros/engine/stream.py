@@ -149,7 +149,7 @@ class StreamEngine:
         t0 = time.perf_counter()
         read = self.memory.read(cameras or None, window, tokens=False)     # runs and poses, no features
         interval = self.memory.frame_interval(cameras) or 1.0 / self.config.sample_rate_hz
-        found = self.backend.answerer.locate(read, phrase.strip(), interval)
+        found = self.backend.answerer.locate(read, phrase.strip(), interval, window)
         if "error" in found.facts:
             return QueryResult(False, found.facts["error"], frames_in_memory=read.frames_seen)
         keep = max_results if max_results > 0 else self.config.locate_max_results

@@ -132,9 +132,10 @@ class LiteAnswerer:
     def abstract_projections(self):
         return None, None     # no trained abstract-memory module: identity q/k (see STARMemory)
 
-    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float):
+    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float,
+               window: tuple[float, float] | None = None):
         """Sightings of a thing (Composed: evidence, or facts["error"]), no language model in the path."""
-        return self.composer.locate(phrase, memory, frame_interval)
+        return self.composer.locate(phrase, memory, frame_interval, window)
 
     def answer(self, memory: MemoryRead, question: Question | str, max_new_tokens: int,
                cancel: threading.Event | None = None) -> Answer:
