@@ -99,7 +99,12 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
                         if delay > 0:
                             time.sleep(delay)
                     pub = by_conn[conn.id]
-                    pub.publish(payload(raw))
+                    try:
+                        pub.publish(payload(raw))
+                    except Exception:
+                        if not node.context.ok():  # SIGINT landed between the check above and the publish
+                            raise KeyboardInterrupt from None
+                        raise
                     if rate == 0 and node.context.ok():
                         pub.wait_for_all_acked(Duration(seconds=5))
                     published += 1
