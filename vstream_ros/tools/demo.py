@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      {clock(s.start)} - {clock(s.end)}  {s.name:<10} "
               f"({next(p[2] for p in PHOTOS if p[0] == s.name)}; robot at x={x:.2f} m, y={y:.2f} m)")
 
-    print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, MiniLM, SmolLM2) ...")
+    print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, NanoDet, MiniLM) ...")
     node = start_node(out, sample_rate=1.0)
     client = Client()
     try:
