@@ -20,8 +20,8 @@ from safetensors.torch import save
 from sensor_msgs.msg import CompressedImage, Image
 
 from vstream_ros.engine import EngineConfig, Level, StreamEngine
-from vstream_ros.engine.answers import MAX_ERROR_CHARS
 from vstream_ros.engine.ingest import SAMPLED, rejected
+from vstream_ros.engine.jobs import MAX_ERROR_CHARS
 from vstream_ros.engine.worker import Worker
 from vstream_ros.frames import FrameRejected, compressed_size
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, SnapshotError, STARMemory

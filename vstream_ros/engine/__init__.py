@@ -1,12 +1,12 @@
 """The engine: frames in, questions answered, memory kept; plain Python + torch, no ROS.
 `StreamEngine` (stream.py) composes the parts; `build_engine` (build.py) assembles one from settings."""
 
-from vstream_ros.engine.answers import CANCELLED, QueryResult, QuestionJob
 from vstream_ros.engine.build import build_engine
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import FrameTiming
 from vstream_ros.engine.health import Health, Level
 from vstream_ros.engine.ingest import CameraStats, Offered, Outcome
+from vstream_ros.engine.jobs import CANCELLED, QueryResult, QuestionJob
 from vstream_ros.engine.stream import CameraReport, StreamEngine
 
 __all__ = [

@@ -20,11 +20,12 @@ import numpy as np
 
 from vstream_ros.answering.question import parse
 from vstream_ros.config import runtime_names
-from vstream_ros.engine.answers import AnswerService, QueryResult, QuestionJob
+from vstream_ros.engine.answers import AnswerService
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import EncoderWorker, FrameLog
 from vstream_ros.engine.health import Health, HealthMonitor, WorkerState
 from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
+from vstream_ros.engine.jobs import QueryResult, QuestionJob
 from vstream_ros.engine.persistence import Persistence
 from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.frames import FrameRejected
