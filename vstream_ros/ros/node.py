@@ -76,9 +76,14 @@ REFUSED = {
 }
 
 
+
+
 def _trigger_failed(self, req, res, error: str):
+    """A std_srvs/Trigger response for a callback that raised (see ros/guard.py)."""
     res.success, res.message = False, error
     return res
+
+
 # poses: keep the newest, take them from reliable and best-effort publishers alike (odometry drivers use
 # either), never ask for old ones (a transient-local request would not match a volatile /odom)
 POSE_QOS = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
