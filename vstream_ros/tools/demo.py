@@ -135,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vstream-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="out/demo", help="folder for the bag, logs, snapshot and PNG")
     ap.add_argument("--short", action="store_true", help="3 s per photo instead of 10 (CI)")
-    ap.add_argument("--rate", type=float, default=2.0, help="replay speed factor (lite encodes about 3 frames/s here)")
+    ap.add_argument("--rate", type=float, default=1.0,
+                    help="replay speed factor (1: as recorded, the pace a robot's camera keeps)")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    earlier = out / "memory.safetensors"
+    if earlier.exists():      # the bag's stamps are fixed, so each run starts from an empty memory
+        kept = earlier.with_name(f"memory.earlier-{time.strftime('%Y%m%dT%H%M%S')}.safetensors")
+        earlier.rename(kept)
+        print(f"[0/5] the memory of an earlier demo run was moved to {kept}")
     t_begin = time.monotonic()
     seconds_each = 3.0 if args.short else 10.0
     shows = schedule(T0, seconds_each)
