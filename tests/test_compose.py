@@ -128,6 +128,26 @@ def test_colour_comes_from_the_pixels_of_the_evidence(composer, read):
     assert c.text.startswith("No, the car was red")
     c = answer(composer, read, "What colour was the man's shirt?")
     assert c.facts["colour"] == "black"
+    # the thing asked about: the head noun, or after a possessive the thing owned
+    c = answer(composer, read, "What colour was the car next to the man?")
+    assert c.facts["colour"] == "red" and c.text.startswith("The car was red")
+    c = answer(composer, read, "What colour was the man's car?")
+    assert c.facts["colour"] == "red"
+    c = answer(composer, read, "What colour was his car?")
+    assert c.facts["colour"] == "red"
+
+
+@pytest.mark.parametrize("phrase, expected", [
+    ("red car", [("car", "red", "")]),
+    ("car that was red", [("car", "red", "")]),
+    ("small car next to the white roof", [("car", "", ""), ("roof", "white", "")]),
+    ("white car and a red bus", [("car", "white", ""), ("bus", "red", "")]),
+    ("red shirt", [("person", "red", "upper")]),
+    ("man's black trousers", [("person", "black", "lower")]),
+])
+def test_a_colour_word_names_the_thing_after_it(phrase, expected):
+    concepts = LiteRecognizer(CLASSES, detector_available=True).concept(phrase)
+    assert [(c.name, c.colour, c.part) for c in concepts] == expected
 
 
 def test_multiple_choice_names_exactly_one_option(composer, read):
@@ -180,3 +200,52 @@ def test_locate_keeps_to_the_window(composer, read):
     assert found.evidence and all(T0 + 2 <= g.start <= g.end <= T0 + 5 for g in found.evidence)
     everything = composer.locate("person", r, interval)
     assert [(g.start - T0, g.end - T0) for g in everything.evidence] == [(0.0, 9.0), (20.0, 24.0)]
+
+
+class Boxes:
+    """A detector that reports the boxes it is given, frame by frame (the pixels are real; the boxes are
+    what NanoDet would say)."""
+
+    def __init__(self, per_frame):
+        self.per_frame, self.i = per_frame, 0
+
+    def detect(self, frames):
+        out = [list(self.per_frame[self.i + k]) for k in range(len(frames))]
+        self.i += len(frames)
+        return out
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["one-run", "doubtful-frame-in-its-own-slot"])
+def test_a_clothes_colour_is_what_the_sure_boxes_show_not_one_doubtful_frame(apart):
+    """Six frames of one person: in the first the box is doubtful (0.45) and the shirt region reads grey;
+    five sure boxes (0.9) show a shirt mostly black, with a white and a blue band. Colours are weighted
+    by the boxes' scores at ingest and added up over the frames: black. The run's peak (grey 0.45 beats
+    black 0.9 x 12/28), or a merged stretch taking its first run's colour, said grey."""
+    from vstream_ros.models.detection import Detection
+    from vstream_ros.models.lite_vision import Seer
+
+    box = (0.3, 0.1, 0.7, 0.9)                                 # shirt region (upper part): rows 26-54
+    frames = np.full((6, 100, 100, 3), 235, np.uint8)          # a white wall
+    frames[0, 10:90, 30:70] = 128                              # the doubtful frame: grey all over
+    frames[1:, 10:90, 30:70] = 20                              # the sure frames: black (12 of 28 rows) ...
+    frames[1:, 26:34, 30:70] = 245                             # ... a white band (8 rows) ...
+    frames[1:, 34:42, 30:70] = (40, 80, 200)                   # ... and a blue one (8 rows)
+    scores = [0.45] + [0.9] * 5
+    seer = Seer(torch.nn.Linear(8, 1000), Boxes([[Detection("person", s, box)] for s in scores]))
+    ann = seer.annotate(frames, torch.zeros(6, 7, 7, 8))
+    upper = ann[:, LAYOUT.person_colour].reshape(6, len(PERSON_PARTS), N_COLOUR)[:, 1]
+    assert upper[0, colours.NAMES.index("grey")] == pytest.approx(0.45, abs=0.01)     # weighted by its score
+    assert upper[1, colours.NAMES.index("black")] == pytest.approx(0.9 * 12 / 28, abs=0.02)
+
+    rec = LiteRecognizer(CLASSES, detector_available=True)
+    (shirt,) = rec.concept("man's shirt")
+    run = ann.numpy()                                          # the six frames as one run: peak and mean
+    assert rec.seen(shirt, run.max(0), run.mean(0), 6).colours[0] == "black"
+
+    mem = STARMemory(MemoryConfig(temporal_slots=2, abstract_slots=2, retrieved_frames=1), 16, (2, 2),
+                     annotation_dim=LAYOUT.size)
+    for t in range(6):
+        scene = -1.0 if apart and t == 0 else 1.0               # apart: two slots, one stretch of time
+        mem.update(torch.ones(2, 2, 16) * scene, T0 + t, ann[t:t + 1])
+    c = answer(Composer(rec), (mem.read(), mem.frame_interval), "What colour was the man's shirt?")
+    assert c.facts["colour"] == "black", c.text

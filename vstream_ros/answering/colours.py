@@ -21,12 +21,13 @@ def canonical(word: str) -> str | None:
 
 
 # sRGB prototypes of the basic colours, compared in CIELAB (perceptual distance): a dark navy shirt in
-# shade is nearer black than blue, as people name it
+# shade is nearer black than blue, as people name it; a dull red (hue about 20 degrees) stays red, brown
+# begins towards orange (hue 50-65 degrees)
 PROTOTYPES = {
     "black": ((20, 20, 20), (35, 35, 45)),
     "white": ((245, 245, 245), (215, 215, 210)),
     "grey": ((128, 128, 128), (90, 90, 95), (170, 170, 170)),
-    "red": ((200, 30, 35), (140, 20, 25)),
+    "red": ((200, 30, 35), (140, 20, 25), (130, 60, 65)),       # the last: red paint at dusk, not brown
     "orange": ((245, 135, 20), (210, 110, 40)),
     "yellow": ((240, 220, 50), (220, 190, 40)),
     "green": ((45, 150, 60), (30, 75, 40), (120, 170, 90)),

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
-from vstream_ros.answering import timefmt
+from vstream_ros.answering import colours, timefmt
 from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
@@ -31,7 +31,7 @@ ADJACENT = 2.5
 class Recognizer(Protocol):
     def concept(self, phrase: str) -> list | None: ...
     def can_see(self, concepts: list) -> bool: ...
-    def seen(self, concept, annotation: np.ndarray): ...
+    def seen(self, concept, annotation: np.ndarray, mean: np.ndarray | None = None, frames: int = 1): ...
     def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
 
 
@@ -47,6 +47,7 @@ class Sighting:
     run: Run
     count: int = 0
     colours: tuple[str, ...] = ()
+    palette: dict[str, float] = field(default_factory=dict)   # colour name -> mass over the frames
 
     def evidence(self, label: str) -> TokenGroup:
         run = replace(self.run, start=self.start, end=self.end)
@@ -92,8 +93,9 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
             last.score = max(last.score, s.score)
             last.count = max(last.count, s.count)
             last.colours = last.colours or s.colours
+            last.palette = {c: last.palette.get(c, 0.0) + s.palette.get(c, 0.0) for c in {*last.palette, *s.palette}}
         else:
-            out.append(replace(s))
+            out.append(replace(s, palette=dict(s.palette)))
     return sorted(out, key=lambda s: (s.start, s.camera))
 
 
@@ -135,10 +137,10 @@ class Composer:
         run apart, for facts that belong to a moment, like a count)."""
         found = []
         for g, r in obs:
-            seen = [self.rec.seen(c, r.peak, r.mean) for c in concepts]
+            seen = [self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
-                                      seen[0].count, tuple(seen[0].colours)))
+                                      seen[0].count, tuple(seen[0].colours), dict(getattr(seen[0], "palette", {}))))
         return sorted(found, key=lambda s: s.start) if gap is None else merge(found, gap)
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
@@ -261,23 +263,22 @@ class Composer:
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
-        # the thing whose colour is asked: a person's clothes, else the last thing named ("the man's tie")
-        target = next((c for c in concepts if getattr(c, "part", "")), None) or concepts[-1]
+        # the thing whose colour is asked: a person's clothes; else what the others belong to ("the man's
+        # tie": the last thing named) or, without a possessive, the head noun ("the car next to the man")
+        possessive = re.search(r"\w(?:['’]s|s['’])(?:\s|$)|\b(?:his|her|their|its|my|your|our)\s",
+                               q.subject, re.IGNORECASE) is not None
+        target = next((c for c in concepts if getattr(c, "part", "")), None) or concepts[-1 if possessive else 0]
         concepts = [target]
         found = self.sightings(concepts, obs, gap)
         name = target.name
         if not found:
             return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}, so I cannot tell its "
                             "colour.", [], {"seen": False})
-        votes: dict[str, float] = {}
-        for s in found:
-            for rank, c in enumerate(s.colours):
-                votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
-        if not votes:
+        colour = self._colour(found, chromatic_first=not (getattr(target, "part", "") or getattr(target, "region", "")))
+        if colour is None:
             return Composed(f"I saw {a(name)} but cannot tell its colour.", [s.evidence(name) for s in found],
                             {"abstained": True})
-        colour = max(votes, key=votes.get)
-        best = max((s for s in found if colour in s.colours), key=lambda s: s.score)
+        best = max(found, key=lambda s: (s.palette.get(colour, 0.0), colour in s.colours, s.score))
         when = timefmt.span(best.start, best.end, q.origin)
         what = q.subject if getattr(target, "part", "") or getattr(target, "region", "") else name
         verb = "were" if what.endswith("s") and not what.endswith("'s") else "was"
@@ -291,6 +292,24 @@ class Composer:
             text = f"{the}{what} {verb} {colour} ({when}{self._cam(best, q)})."
             text = text[0].upper() + text[1:]
         return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
+
+    @staticmethod
+    def _colour(found: list[Sighting], chromatic_first: bool) -> str | None:
+        """The colour of what the sightings show: their palettes added up (every frame counts, as sure as
+        its box was), named as one frame's colours are; without palettes, a vote of their colour names."""
+        total: dict[str, float] = {}
+        for s in found:
+            for c, v in s.palette.items():
+                total[c] = total.get(c, 0.0) + v
+        if sum(total.values()) > 0:
+            frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
+            names = colours.dominant(frac / frac.sum(), k=1, chromatic_first=chromatic_first)
+            return names[0] if names else colours.NAMES[int(np.argmax(frac))]
+        votes: dict[str, float] = {}
+        for s in found:
+            for rank, c in enumerate(s.colours):
+                votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
+        return max(votes, key=votes.get) if votes else None
 
     def _choice(self, q: Question, obs, gap) -> Composed:
         """The option whose things show best in the memory: all of them together in one run if any

@@ -4,7 +4,8 @@ Per frame, one annotation vector (its layout below) made of:
 - ImageNet class probabilities of EfficientNet-Lite0's classifier head, applied to the whole frame and
   to four corner windows of its 7x7 feature map (objects that fill part of the frame), max over them;
 - COCO detections (NanoDet, when its weights were fetched): per class the best score, how many
-  boxes, and the colour names of the best box;
+  boxes, and the colour names of the best box, weighted by its score (so that over a run of frames
+  the confident boxes say what colour a thing is, not one frame's doubtful box);
 - the colour names of the whole frame (colours.py: measured on pixels).
 
 `LiteRecognizer` reads those vectors back for the answers: which words they support, how sure,
@@ -114,14 +115,24 @@ class Seer:
                 k = COCO_NAMES.index(d.label)
                 if d.score > out[b, LAYOUT.coco_score][k]:
                     out[b, LAYOUT.coco_score.start + k] = d.score
-                    colour[k] = colours.fractions(frames[b], d.box, inner=0.6)
+                    colour[k] = colours.fractions(frames[b], d.box, inner=0.6) * d.score
                     if d.label == "person":
-                        out[b, LAYOUT.person_colour] = person_colours(frames[b], d.box).ravel()
+                        out[b, LAYOUT.person_colour] = person_colours(frames[b], d.box).ravel() * d.score
                 x0, y0, x1, y1 = d.box
                 if d.score >= COUNT_SCORE and (x1 - x0) * (y1 - y0) >= COUNT_AREA:
                     out[b, LAYOUT.coco_count.start + k] += 1
             out[b, LAYOUT.coco_colour] = colour.ravel()
         return torch.from_numpy(out)
+
+
+def _colours(frac: np.ndarray, frames: int, chromatic_first: bool = True) -> tuple[list[str], dict[str, float]]:
+    """The main colour names of a run's mean colour fractions (score-weighted, so not summing to 1) and
+    its palette: each name's mass over the run's `frames` frames."""
+    total = float(frac.sum())
+    if total <= 0:
+        return [], {}
+    palette = {n: float(v) * frames for n, v in zip(colours.NAMES, frac, strict=True) if v > 0}
+    return colours.dominant(frac / total, chromatic_first=chromatic_first), palette
 
 
 def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -167,11 +178,14 @@ class Concept:
 
 @dataclass
 class Seen:
-    """A concept in one stretch of frames: how sure, how many, what colour."""
+    """A concept in one stretch of frames: how sure, how many, what colour (its main colour names, and
+    the palette behind them: each colour name's share of the thing's pixels summed over the frames,
+    weighted by how sure each frame's box was, so that stretches can be added up)."""
 
     score: float
     count: int = 0
     colours: list[str] = field(default_factory=list)
+    palette: dict[str, float] = field(default_factory=dict)
 
 
 class LiteRecognizer:
@@ -231,17 +245,19 @@ class LiteRecognizer:
                 c = self._word(w)
                 k += 1
             if c is not None and c.name not in {x.name for x in found}:
+                if colour and not part:                  # "the white roof": a colour names the next thing
+                    c, colour = replace(c, colour=colour), ""
                 found.append(c)
-        if not found:
+        if not found and not part:
             whole = self._similar(phrase)
             found = [whole] if whole else []
-        if not found:
-            return None
         if part and not any(c.person for c in found):
             found.insert(0, self._word("person"))      # "what colour was the shirt": a person's shirt
-        if colour or part:
-            i = next((k for k, c in enumerate(found) if c.person), 0) if part else 0
-            found[i] = replace(found[i], colour=colour, part=part if found[i].person else "",
+        if not found:
+            return None
+        if colour or part:                             # "a car that was red", "the man's red shirt"
+            i = next((k for k, c in enumerate(found) if c.person), 0) if part else len(found) - 1
+            found[i] = replace(found[i], colour=colour or found[i].colour, part=part if found[i].person else "",
                                asked=asked or found[i].asked)
         return found
 
@@ -286,35 +302,36 @@ class LiteRecognizer:
         return all(c.imagenet or self.detector_available for c in concepts)
 
     # ---------------------------------------------------------- reading
-    def seen(self, c: Concept, ann: np.ndarray, mean: np.ndarray | None = None) -> Seen:
-        """How a concept shows in one stretch of frames, from its annotation's peak (and its mean over the
-        frames, for counts: the number most frames show, not one frame's false box)."""
-        score, count, cols = 0.0, 0, []
+    def seen(self, c: Concept, ann: np.ndarray, mean: np.ndarray | None = None, frames: int = 1) -> Seen:
+        """How a concept shows in one stretch of `frames` frames, from its annotation's peak (and its mean
+        over the frames, for counts and colours: what most frames show, not one frame's false box)."""
+        score, count, cols, palette = 0.0, 0, [], {}
+        src = ann if mean is None else mean
         if c.region:
-            frac = ann[LAYOUT.band_colour].reshape(len(BANDS), N_COLOUR)[list(BANDS).index(c.region)]
-            return Seen(1.0, 0, colours.dominant(frac, chromatic_first=False))
+            frac = src[LAYOUT.band_colour].reshape(len(BANDS), N_COLOUR)[list(BANDS).index(c.region)]
+            return Seen(1.0, 0, *_colours(frac, frames, chromatic_first=False))
         if c.coco:
             scores = ann[LAYOUT.coco_score][list(c.coco)]
             k = int(np.argmax(scores))
             score = float(scores[k]) / COCO_PRESENT * 0.5          # 0.5 at the presence threshold
             if self._contradicted(c, ann):
                 score *= 0.5
-            counts = (ann if mean is None else mean)[LAYOUT.coco_count][list(c.coco)]
+            counts = src[LAYOUT.coco_count][list(c.coco)]
             count = int(round(float(counts.sum()))) if c.countable else 0
             if scores[k] > 0:
-                frac = ann[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
+                frac = src[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
                 if c.part:
-                    frac = ann[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
+                    frac = src[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
                         list(PERSON_PARTS).index(c.part)]
-                cols = colours.dominant(frac, chromatic_first=not c.part)
+                cols, palette = _colours(frac, frames, chromatic_first=not c.part)
         if c.imagenet:
             score = max(score, self._group(ann, c.imagenet) / IMAGENET_PRESENT * 0.5)
         if c.colour and score >= 0.5:
             if not cols:
-                cols = colours.dominant(ann[LAYOUT.frame_colour])
+                cols, palette = _colours(src[LAYOUT.frame_colour], frames)
             if c.colour not in cols:
                 score = min(score, 0.49)
-        return Seen(min(score, 1.0), count, cols)
+        return Seen(min(score, 1.0), count, cols, palette)
 
     def things(self, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
         """What is there (name, score with 0.5 at presence, count), best first: detections, then the
