@@ -150,6 +150,21 @@ def test_a_colour_word_names_the_thing_after_it(phrase, expected):
     assert [(c.name, c.colour, c.part) for c in concepts] == expected
 
 
+@pytest.mark.parametrize("phrase, expected", [
+    ("football goal", None), ("bus stop", None),                   # a known word that only modifies
+    ("football", ["ball"]), ("car parked outside", ["car"]), ("dog yet", ["dog"]),
+    ("police car", ["car"]), ("traffic light", ["traffic light"]),
+])
+def test_a_known_word_before_an_unknown_noun_is_its_modifier(phrase, expected):
+    concepts = LiteRecognizer(CLASSES, detector_available=True).concept(phrase)
+    assert (None if concepts is None else [c.name for c in concepts]) == expected
+
+
+def test_a_goal_is_not_a_football(composer, read):
+    c = answer(composer, read, "Is there a football goal?")
+    assert c.text.startswith("I cannot tell") and "football goal" in c.text
+
+
 def test_multiple_choice_names_exactly_one_option(composer, read):
     c = answer(composer, read, "What passed by? (A) a dog (B) a car (C) a giraffe (D) a boat")
     assert c.facts["option"] == "B"

@@ -96,6 +96,17 @@ ALIASES = {
     "rucksack": "bag", "suitcase": "bag", "football": "ball", "soccer": "ball", "necktie": "tie",
     "bow tie": "tie", "rocket": "missile",
 }
+# words that may close a subject phrase without naming a thing ("a dog yet", "the car outside"): a known
+# word before them still names what is asked (see LiteRecognizer.concept: a known word before an unknown
+# noun is only its modifier, "football goal")
+NOT_NOUNS = frozenset((
+    "yet", "again", "today", "there", "here", "outside", "inside", "nearby", "around", "anywhere", "somewhere",
+    "now", "before", "earlier", "recently", "lately", "then", "too", "also", "ever", "once", "twice", "first",
+    "last", "alone", "together", "away", "back", "over", "under", "above", "below", "behind", "near", "left",
+    "right", "ahead", "down", "up", "off", "on", "in", "at", "by", "of", "with", "the", "a", "an", "and", "or",
+    "any", "some", "all", "both", "each", "this", "that", "these", "those", "one", "two", "three", "many",
+    "moving", "parked", "passing", "standing", "sitting", "walking", "running", "driving",
+))
 # ImageNet class-index ranges of groups the table above names by a range rather than by names
 IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24)}
 

@@ -29,6 +29,7 @@ from vstream_ros.answering.vocabulary import (
     GENERIC,
     IMAGENET_RANGES,
     NOT_COUNTABLE,
+    NOT_NOUNS,
     PERSON_WORDS,
     REGIONS,
     SCENES,
@@ -222,6 +223,7 @@ class LiteRecognizer:
         words = [w for w in re.findall(r"[a-z][a-z-]*", phrase.lower())]
         found: list[Concept] = []
         colour, part, asked = "", "", ""
+        modifier = False
         k = 0
         while k < len(words):
             w = words[k]
@@ -244,11 +246,14 @@ class LiteRecognizer:
             else:
                 c = self._word(w)
                 k += 1
+            if c is not None and self._modifies_an_unknown_noun(words[k:]):
+                modifier = True                          # "football goal": a goal, not a football
+                continue
             if c is not None and c.name not in {x.name for x in found}:
                 if colour and not part:                  # "the white roof": a colour names the next thing
                     c, colour = replace(c, colour=colour), ""
                 found.append(c)
-        if not found and not part:
+        if not found and not part and not modifier:
             whole = self._similar(phrase)
             found = [whole] if whole else []
         if part and not any(c.person for c in found):
@@ -260,6 +265,14 @@ class LiteRecognizer:
             found[i] = replace(found[i], colour=colour or found[i].colour, part=part if found[i].person else "",
                                asked=asked or found[i].asked)
         return found
+
+    def _modifies_an_unknown_noun(self, rest: list[str]) -> bool:
+        """The words after a known one are nouns this backend does not know, up to the end of the phrase:
+        the known word is their modifier ("football goal", "bus stop"), the thing asked is unknown."""
+        return bool(rest) and all(
+            len(w) > 2 and w not in NOT_NOUNS and not w.endswith(("ing", "ed", "ly")) and not colours.canonical(w)
+            and w not in PART_WORDS and w not in REGIONS and self._word(w) is None
+            and " ".join(rest[i: i + 2]) not in self._by_lemma for i, w in enumerate(rest))
 
     def _word(self, word: str) -> Concept | None:
         w = word if " " in word else singular(word)
