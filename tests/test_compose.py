@@ -119,6 +119,10 @@ def test_count_is_the_most_at_once_with_its_time(composer, read):
     assert all(22 <= g.start - T0 <= 23 for g in c.evidence)
     assert_grounded(c)
     assert answer(composer, read, "How many dogs did you see?").facts["count"] == 0
+    assert answer(composer, read, "Was there more than one person?").text.startswith("Yes, I saw 2 people at once")
+    assert answer(composer, read, "Were there more than 2 people?").text.startswith("No, I saw 2 people at once")
+    assert answer(composer, read, "Were there at least two cars?").text.startswith("No, I saw 1 car at once")
+    assert answer(composer, read, "Was there more than one dog?").text.startswith("No, I saw no dogs")
 
 
 def test_colour_comes_from_the_pixels_of_the_evidence(composer, read):

@@ -1,6 +1,7 @@
 """Questions as data: the parser on a table of operator phrasings and on the real benchmark files."""
 
 import json
+import re
 
 import pytest
 
@@ -38,7 +39,17 @@ TABLE = [
     ("Count the cars.", Intent.COUNT, "cars", None, None),
     ("What colour was the car?", Intent.ATTRIBUTE, "car", None, None),
     ("What color is the car directly in front?", Intent.ATTRIBUTE, "car directly in front", None, None),
-    ("What colour shirt was the man wearing?", Intent.ATTRIBUTE, "man", None, None),
+    ("What colour shirt was the man wearing?", Intent.ATTRIBUTE, "man's shirt", None, None),
+    ("Was the car red or blue?", Intent.ATTRIBUTE, "car", None, None),
+    ("When did the man leave?", Intent.LAST_SEEN, "man", None, None),
+    ("When did the car drive off?", Intent.LAST_SEEN, "car", None, None),
+    ("When did the dog enter the scene?", Intent.FIRST_SEEN, "dog", None, None),
+    ("How long was the cat on camera?", Intent.WHEN, "cat", None, None),
+    ("For how long did you see the dog?", Intent.WHEN, "dog", None, None),
+    ("Was there more than one person?", Intent.COUNT, "person", None, None),
+    ("What's the last thing you saw?", Intent.AT_TIME, "", TimeKind.NOW, None),
+    ("What was the first thing you saw?", Intent.AT_TIME, "", TimeKind.START, None),
+    ("Where's the dog?", Intent.WHERE, "dog", None, None),
     ("What colour was the man's T-shirt?", Intent.ATTRIBUTE, "man's T-shirt", None, None),
     ("Where was the man last seen?", Intent.WHERE, "man", None, None),
     ("Where did I put the black wallet", Intent.WHERE, "black wallet", None, None),
@@ -61,6 +72,20 @@ def test_phrasings(text, intent, subject, kind, value):
         assert q.time is not None and q.time.kind is kind, q
         if value is not None:
             assert q.time.a == value, q
+
+
+def test_yes_no_count_questions_carry_the_least_count_that_means_yes():
+    assert parse("Was there more than one person?").value == "2"
+    assert parse("Were there at least two cars?").value == "2"
+    assert parse("Were there more than 3 people?").value == "4"
+    assert parse("Were there more than 3 people?").yes_no
+
+
+def test_options_listed_after_a_colon_are_options():
+    q = parse("Which of these did you see: a dog, a cat, or a bird?")
+    assert q.intent is Intent.CHOICE and q.options == ("a dog", "a cat", "a bird")
+    assert parse("Which did you see, a dog or a cat?").options == ("a dog", "a cat")
+    assert parse("What did you see, and when?").intent is Intent.DESCRIBE
 
 
 def test_yes_no_questions_are_marked_and_attribute_checks_carry_the_value():
@@ -119,7 +144,9 @@ def test_real_benchmark_phrasings_parse(name):
             assert q.intent is Intent.COUNT, text
         if low.startswith(("what color", "what colour")):
             assert q.intent is Intent.ATTRIBUTE, text
-        if low.startswith(("did you see", "have you seen", "is there", "are there")):
+        if re.match(r"(?:is|are) there (?:more than|at least|over) ", low):
+            assert q.intent is Intent.COUNT and q.yes_no and int(q.value) >= 1, text
+        elif low.startswith(("did you see", "have you seen", "is there", "are there")):
             assert q.intent is Intent.PRESENCE and q.yes_no, text
         if "right now" in low:
             assert q.time is not None and q.time.kind is TimeKind.NOW, text

@@ -247,8 +247,10 @@ class Composer:
         found = self.sightings(concepts[:1], obs, None)
         name = concepts[0].name
         plural = "people" if name == "person" else name + "s"
+        least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
         if not found:
-            return Composed(f"I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
+            no = "No, " if least is not None else ""
+            return Composed(f"{no}I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
         if not concepts[0].coco or not getattr(concepts[0], "countable", True):
             found = merge(found, gap)
             return Composed(f"I saw {a(name)} {self._spans(found, q)}, but I cannot count them with this backend.",
@@ -256,8 +258,10 @@ class Composer:
         best = max(found, key=lambda s: (s.count, -s.start))
         n = max(1, best.count)
         what = f"1 {name}" if n == 1 else f"{n} {plural}"
-        return Composed(f"I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
-                        f"{self._cam(best, q)}).", [best.evidence(name)], {"count": n})
+        yes = "" if least is None else ("Yes, " if n >= least else "No, ")
+        text = (f"{yes}I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
+                f"{self._cam(best, q)}).")
+        return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
     def _attribute(self, q: Question, obs, gap) -> Composed:
         concepts, refusal = self._resolve(q, q.subject)

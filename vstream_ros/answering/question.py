@@ -145,6 +145,9 @@ _TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
      lambda m: TimeRef(TimeKind.AFTER, _seconds(m.group(1), m.group(2)))),
     (re.compile(rf"\bbefore\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
      lambda m: TimeRef(TimeKind.BEFORE, _seconds(m.group(1), m.group(2)))),
+    (re.compile(r"\bthe\s+(?:very\s+)?first\s+things?\b", re.I), lambda m: TimeRef(TimeKind.START)),
+    (re.compile(r"\bthe\s+(?:very\s+)?(?:last|latest|most\s+recent)\s+things?\b", re.I),
+     lambda m: TimeRef(TimeKind.NOW)),
     (re.compile(r"\b(?:at|in|during)\s+the\s+(?:very\s+)?(?:start|beginning|outset)\b|\b(?:at\s+)?first\s+glance\b"
                 r"|\bin\s+the\s+first\s+(?:frame|moments?)\b|\bat\s+the\s+start\s+of\s+the\s+\w+", re.I),
      lambda m: TimeRef(TimeKind.START)),
@@ -171,6 +174,9 @@ _INLINE_OPTION = re.compile(
     r"(?:^|\s|\n)(?:\(([A-H])\)|([A-H])[.):])\s+(.+?)(?=(?:\s|\n)(?:\([A-H]\)|[A-H][.):])\s|\n|$)", re.S)
 
 
+_LISTED_OPTIONS = re.compile(r"^((?:which|what)\b[^:?]*?)\s*[:,]\s*([^:?]+?\bor\b[^:?]+?)\s*\?*$", re.I)
+
+
 def split_options(text: str) -> tuple[str, tuple[str, ...]]:
     """'Which ...? (A) x (B) y' -> ('Which ...?', ('x', 'y')); also 'A. x' lines."""
     found = list(_INLINE_OPTION.finditer(text))
@@ -179,6 +185,11 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
         stem = text[: found[0].start()].strip()
         stem = re.sub(r"\s*(?:options?|choices?)\s*:?\s*$", "", stem, flags=re.I)
         return stem, tuple(m.group(3).strip().rstrip(".;,") for m in found)
+    m = _LISTED_OPTIONS.match(" ".join(text.split()))
+    if m:                                              # "Which of these did you see: a dog, a cat or a bird?"
+        items = [x.strip() for x in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", m.group(2)) if x.strip()]
+        if len(items) >= 2:
+            return m.group(1).strip(), tuple(items)
     return text, ()
 
 
@@ -215,11 +226,22 @@ _RULES: list[_Rule] = [
        rf"(?:{_SEE}\s+)?(?P<s>.*)$", Intent.LAST_SEEN),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+last\s+"
        rf"(?:seen|spotted|visible|appear|appeared|there).*$", Intent.LAST_SEEN),
+    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:leave|left|"
+       r"disappear|disappeared|go\s+away|went\s+away|exit|exited|drive\s+off|drove\s+off|move\s+out\s+of\s+view)"
+       r"(?:\s+the\s+(?:scene|view|frame|picture))?$", Intent.LAST_SEEN),
+    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:arrive|arrived|"
+       r"enter|entered|come\s+in|came\s+in|come\s+into\s+view|came\s+into\s+view)"
+       r"(?:\s+the\s+(?:scene|view|frame|picture))?$", Intent.FIRST_SEEN),
     _r(r"^(?:when\s+was\s+the\s+first\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.FIRST_SEEN),
     _r(r"^(?:when\s+was\s+the\s+last\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.LAST_SEEN),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time|during\s+which\s+(?:time|part|seconds?))\s+"
        rf"(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:appear|appeared|show\s+up|showed\s+up|"
        rf"seen|visible|on\s+(?:camera|screen)|in\s+view|there|present))?$", Intent.WHEN),
+    _r(rf"^(?:for\s+)?how\s+long\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:on\s+"
+       r"(?:camera|screen)|in\s+(?:view|the\s+(?:video|picture|frame))|visible|there|present|stay|stayed|remain|"
+       r"remained|around|for))*$", Intent.WHEN),
+    _r(rf"^{_AUX}\s+there\s+(?P<n>more\s+than|over|at\s+least)\s+(?P<v>\d+|{'|'.join(_NUMBER_WORDS)})\s+"
+       r"(?P<s>.+)$", Intent.COUNT, yes_no=True),
     _r(r"^(?:how\s+many|what\s+(?:is\s+the\s+)?number\s+of|count\s+(?:the\s+)?)\s*(?P<s>.*?)"
        rf"(?:\s+(?:{_AUX}|were|was|are|is)\s+(?:you\s+|there\s+|i\s+)?.*)?$", Intent.COUNT),
     _r(rf"^(?:what|which)\s+{_COLOUR_WORD}\s+(?P<v>[a-z]+)\s+(?:was|is|were|are|did|does)\s+(?P<s>.+?)\s+"
@@ -227,6 +249,8 @@ _RULES: list[_Rule] = [
     _r(rf"^(?:what|which)\s+{_COLOUR_WORD}\s+(?:{_AUX}\s+|of\s+)?(?P<s>.*?)(?:\s+(?:have|had|wear|wearing|"
        rf"is|was|are|were)\b.*)?$", Intent.ATTRIBUTE),
     _r(rf"^what\s+(?:is|was|are|were)\s+the\s+{_COLOUR_WORD}\s+of\s+(?P<s>.*)$", Intent.ATTRIBUTE),
+    _r(rf"^(?:is|was|are|were)\s+(?P<s>.+?)\s+(?:{'|'.join(COLOURS)})(?:\s*,\s*(?:{'|'.join(COLOURS)}))*,?\s+or\s+"
+       rf"(?:{'|'.join(COLOURS)})$", Intent.ATTRIBUTE),
     _r(rf"^(?:is|was|are|were)\s+(?P<s>.+?)\s+(?P<v>{'|'.join(COLOURS)})$", Intent.ATTRIBUTE, yes_no=True),
     _r(rf"^(?:what|who)\s+(?:{_AUX}\s+)?(?:(?:was|is)\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}|there|on\s+(?:camera|screen)|"
        r"in\s+(?:front\s+of\s+the\s+camera|view)|visible|happened|happening|going\s+on|the\s+scene)\b.*$",
@@ -262,6 +286,7 @@ def _clean_subject(s: str) -> str:
 def parse(text: str) -> Question:
     """Parse a question; never raises (an unrecognised question is an open description)."""
     raw = " ".join(text.split()) if "\n" not in text else text.strip()
+    raw = re.sub(r"\b(what|who|where|when|how|there|that|it)['’]s\b", r"\1 is", raw, flags=re.I)
     stem, options = split_options(raw)
     stem = _ANSWER_HINT.sub("", " ".join(stem.split())).strip()
     event = None
@@ -284,7 +309,9 @@ def parse(text: str) -> Question:
         subject = _ARTICLE.sub("", _clean_subject(groups.get("s") or ""))
         value = (groups.get("v") or "").lower()
         if rule.intent is Intent.ATTRIBUTE and value and not rule.yes_no:
-            value = ""                                    # "what colour shirt ...": the part, not a value
+            subject, value = f"{subject}'s {value}", ""   # "what colour shirt was the man wearing": his shirt
+        if rule.intent is Intent.COUNT and value:          # "was there more than one X": the least count for yes
+            value = str(int(_number(value)) + (0 if groups["n"].lower().startswith("at") else 1))
         if rule.pattern.pattern.startswith("^who"):
             subject = "person"
         intent = rule.intent
@@ -297,4 +324,7 @@ def parse(text: str) -> Question:
         attribute = "colour" if intent is Intent.ATTRIBUTE else ""
         return Question(text, intent, subject=subject, attribute=attribute, value=value, time=time,
                         yes_no=rule.yes_no)
-    return Question(text, Intent.DESCRIBE, subject="", time=time)
+    intent = Intent.DESCRIBE
+    if time is not None and not event:                  # "what's the last thing you saw": what was there then
+        intent = Intent.RECENT if time.kind is TimeKind.LAST else Intent.AT_TIME
+    return Question(text, intent, subject="", time=time)
