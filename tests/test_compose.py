@@ -164,6 +164,16 @@ def test_a_known_word_before_an_unknown_noun_is_its_modifier(phrase, expected):
     assert (None if concepts is None else [c.name for c in concepts]) == expected
 
 
+def test_any_of_several_things(composer, read):
+    c = answer(composer, read, "Did you see a dog, a car or a giraffe?")
+    assert c.text.startswith("Yes, I saw a car from 12.0 s to 16.0 s") and "dog" not in c.text
+    assert_grounded(c)
+    c = answer(composer, read, "Did you see a dog or a giraffe?")
+    assert c.text == "No, I have not seen a dog or a giraffe." and not c.evidence
+    c = answer(composer, read, "Did you see a dog or a quasar?")
+    assert c.text.startswith("No, I have not seen a dog.") and "cannot tell about quasar" in c.text
+
+
 def test_a_goal_is_not_a_football(composer, read):
     c = answer(composer, read, "Is there a football goal?")
     assert c.text.startswith("I cannot tell") and "football goal" in c.text

@@ -86,6 +86,8 @@ def test_options_listed_after_a_colon_are_options():
     assert q.intent is Intent.CHOICE and q.options == ("a dog", "a cat", "a bird")
     assert parse("Which did you see, a dog or a cat?").options == ("a dog", "a cat")
     assert parse("What did you see, and when?").intent is Intent.DESCRIBE
+    q = parse("Did you see a dog, a cat or a bird?")
+    assert q.intent is Intent.PRESENCE and q.yes_no and q.options == ("dog", "cat", "bird")
 
 
 def test_yes_no_questions_are_marked_and_attribute_checks_carry_the_value():

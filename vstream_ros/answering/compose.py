@@ -112,6 +112,10 @@ def coverage(phrase: str, concepts: list) -> float:
     return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
 
 
+def _listed(items: list[str], last: str = "and") -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
 def a_phrase(phrase: str) -> str:
     """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
     p = phrase.strip()
@@ -200,12 +204,38 @@ class Composer:
 
     # --------------------------------------------------------------- intents
     def _presence(self, q: Question, obs, gap) -> Composed:
+        if q.options:
+            return self._any_of(q, obs, gap)
         looked = self._look(q, obs, gap, prefix="No, ")
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
         return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
+
+    def _any_of(self, q: Question, obs, gap) -> Composed:
+        """Any of several things ("did you see a dog, a cat or a bird?"): yes with those seen, no when none
+        was, and which ones this backend cannot tell apart from not seen."""
+        seen, unknown, evidence = [], [], []
+        for option in q.options:
+            looked = self._look(replace(q, subject=option, options=()), obs, gap)
+            if isinstance(looked, Composed):
+                if looked.facts.get("abstained"):
+                    unknown.append(option)
+                continue
+            concepts, found, name = looked
+            seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}")
+            evidence += [s.evidence(name) for s in found]
+        if seen:
+            return Composed(f"Yes, I saw {_listed(seen)}.", evidence, {"seen": True})
+        if len(unknown) == len(q.options):
+            return Composed(f"I cannot tell: I do not recognise {_listed(unknown, 'or')} in what I see. "
+                            f"{self.limitation}", [], {"abstained": True})
+        known = [a_phrase(o) for o in q.options if o not in unknown]
+        text = f"No, I have not seen {_listed(known, 'or')}{self._in_window(q)}."
+        if unknown:
+            text += f" I cannot tell about {_listed(unknown, 'or')}."
+        return Composed(text, [], {"seen": False})
 
     def _when(self, q: Question, obs, gap) -> Composed:
         looked = self._look(q, obs, gap)

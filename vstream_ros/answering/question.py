@@ -81,7 +81,7 @@ class Question:
     subject: str = ""
     attribute: str = ""            # "colour" for colour questions
     value: str = ""
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # the choices of a multiple-choice question; of a presence one, any of them
     time: TimeRef | None = None
     yes_no: bool = False           # the answer must begin with Yes or No
     # filled in by the engine from the memory, for the answerer:
@@ -322,8 +322,12 @@ def parse(text: str) -> Question:
         elif intent is Intent.DESCRIBE and time is not None and not event:
             intent = Intent.AT_TIME
         attribute = "colour" if intent is Intent.ATTRIBUTE else ""
+        alternatives: tuple[str, ...] = ()
+        if intent is Intent.PRESENCE and re.search(r"\bor\b", subject):   # "a dog, a cat or a bird": any of them
+            items = [_ARTICLE.sub("", x.strip()) for x in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", subject)]
+            alternatives = tuple(x for x in items if x) if len([x for x in items if x]) >= 2 else ()
         return Question(text, intent, subject=subject, attribute=attribute, value=value, time=time,
-                        yes_no=rule.yes_no)
+                        yes_no=rule.yes_no, options=alternatives)
     intent = Intent.DESCRIBE
     if time is not None and not event:                  # "what's the last thing you saw": what was there then
         intent = Intent.RECENT if time.kind is TimeKind.LAST else Intent.AT_TIME
