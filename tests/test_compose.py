@@ -105,6 +105,12 @@ def test_when_gives_separate_spans_across_a_gap_never_one_long_one(composer, rea
     assert_grounded(c)
 
 
+def test_how_long_is_the_length_of_the_stretches(composer, read):
+    c = answer(composer, read, "How long was the person on camera?")
+    assert c.text.startswith("I saw a person for about 13 seconds in all: from 0.0 s to 24.0 s"), c.text
+    assert_grounded(c)
+
+
 def test_first_and_last_sightings(composer, read):
     c = answer(composer, read, "When did you first see a car?")
     assert "12.0 s" in c.text and c.text.startswith("I first saw a car")

@@ -252,6 +252,10 @@ class Composer:
             ev = [last]
         else:
             text = f"I saw {a(name)} {self._first_to_last(found, q)}."
+            if q.attribute == "duration":           # "how long was X on camera": the stretches' length
+                total = sum(s.end - s.start for s in found)
+                held = f"for about {total:.0f} seconds in all" if total >= q.frame_interval else "only briefly"
+                text = f"I saw {a(name)} {held}: {self._first_to_last(found, q)}."
             ev = found
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 

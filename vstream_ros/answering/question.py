@@ -79,7 +79,7 @@ class Question:
     text: str
     intent: Intent
     subject: str = ""
-    attribute: str = ""            # "colour" for colour questions
+    attribute: str = ""            # "colour" for colour questions, "duration" for "how long was X there"
     value: str = ""
     options: tuple[str, ...] = ()  # the choices of a multiple-choice question; of a presence one, any of them
     time: TimeRef | None = None
@@ -212,6 +212,12 @@ def _r(p: str, intent: Intent, yes_no: bool = False) -> _Rule:
     return _Rule(re.compile(p, re.I), intent, yes_no)
 
 
+def _moved(verbs: str, intent: Intent) -> _Rule:
+    """'When did the man leave (the scene)?': the last sighting; '... arrive?': the first."""
+    return _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:{verbs})"
+              r"(?:\s+the\s+(?:scene|view|frame|picture))?$", intent)
+
+
 # Ordered: the first match decides; the named group "s" is the subject.
 _RULES: list[_Rule] = [
     _r(rf"^where\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:last\s+|first\s+)?(?:{_SEE}\s+|put\s+|leave\s+|left\s+|"
@@ -226,12 +232,10 @@ _RULES: list[_Rule] = [
        rf"(?:{_SEE}\s+)?(?P<s>.*)$", Intent.LAST_SEEN),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+last\s+"
        rf"(?:seen|spotted|visible|appear|appeared|there).*$", Intent.LAST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:leave|left|"
-       r"disappear|disappeared|go\s+away|went\s+away|exit|exited|drive\s+off|drove\s+off|move\s+out\s+of\s+view)"
-       r"(?:\s+the\s+(?:scene|view|frame|picture))?$", Intent.LAST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:arrive|arrived|"
-       r"enter|entered|come\s+in|came\s+in|come\s+into\s+view|came\s+into\s+view)"
-       r"(?:\s+the\s+(?:scene|view|frame|picture))?$", Intent.FIRST_SEEN),
+    _moved(r"leave|left|disappear|disappeared|go\s+away|went\s+away|exit|exited|drive\s+off|drove\s+off|"
+           r"move\s+out\s+of\s+view", Intent.LAST_SEEN),
+    _moved(r"arrive|arrived|enter|entered|come\s+in|came\s+in|come\s+into\s+view|came\s+into\s+view",
+           Intent.FIRST_SEEN),
     _r(r"^(?:when\s+was\s+the\s+first\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.FIRST_SEEN),
     _r(r"^(?:when\s+was\s+the\s+last\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.LAST_SEEN),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time|during\s+which\s+(?:time|part|seconds?))\s+"
@@ -322,6 +326,8 @@ def parse(text: str) -> Question:
         elif intent is Intent.DESCRIBE and time is not None and not event:
             intent = Intent.AT_TIME
         attribute = "colour" if intent is Intent.ATTRIBUTE else ""
+        if intent is Intent.WHEN and re.match(r"^(?:for\s+)?how\s+long\b", core, re.I):
+            attribute = "duration"
         alternatives: tuple[str, ...] = ()
         if intent is Intent.PRESENCE and re.search(r"\bor\b", subject):   # "a dog, a cat or a bird": any of them
             items = [_ARTICLE.sub("", x.strip()) for x in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", subject)]
