@@ -180,6 +180,16 @@ def test_any_of_several_things(composer, read):
     assert c.text.startswith("No, I have not seen a dog.") and "cannot tell about quasar" in c.text
 
 
+def test_a_surface_is_a_band_of_the_frame_only_for_its_colour(composer, read):
+    """Every frame has a bottom band: "the floor" is looked at for its colour, never taken as seen."""
+    rec = LiteRecognizer(CLASSES, detector_available=True)
+    assert [c.region for c in rec.concept("floor", colour=True)] == ["bottom"]
+    assert rec.concept("floor") is None
+    assert answer(composer, read, "Did you see a floor?").text.startswith("I cannot tell")
+    c = answer(composer, read, "What is above the camera? (A) the sky (B) a car")
+    assert c.facts["option"] == "B", c.text
+
+
 def test_a_goal_is_not_a_football(composer, read):
     c = answer(composer, read, "Is there a football goal?")
     assert c.text.startswith("I cannot tell") and "football goal" in c.text

@@ -29,7 +29,7 @@ ADJACENT = 2.5
 
 
 class Recognizer(Protocol):
-    def concept(self, phrase: str) -> list | None: ...
+    def concept(self, phrase: str, colour: bool = False) -> list | None: ...
     def can_see(self, concepts: list) -> bool: ...
     def seen(self, concept, annotation: np.ndarray, mean: np.ndarray | None = None, frames: int = 1): ...
     def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
@@ -163,7 +163,7 @@ class Composer:
         return self._describe(q, obs, gap)
 
     def _resolve(self, q: Question, phrase: str) -> tuple[list | None, Composed | None]:
-        concepts = self.rec.concept(phrase)
+        concepts = self.rec.concept(phrase, colour=q.intent is Intent.ATTRIBUTE)
         if concepts is None:
             return None, Composed(f"I cannot tell: I do not recognise {phrase!r} in what I see. {self.limitation}",
                                   [], {"abstained": True})

@@ -217,11 +217,13 @@ class LiteRecognizer:
     def _imagenet(self, names: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(self._by_lemma[n.lower()] for n in names if n.lower() in self._by_lemma)
 
-    def concept(self, phrase: str) -> list[Concept] | None:
+    def concept(self, phrase: str, colour: bool = False) -> list[Concept] | None:
         """The concepts a subject phrase asks for (all must be seen together), or None when no word of it
-        is something this backend can see."""
+        is something this backend can see. Surfaces (the floor, the sky) are bands of the frame only when
+        their `colour` is asked: a band is in every frame, so it can never be a sighting."""
         words = [w for w in re.findall(r"[a-z][a-z-]*", phrase.lower())]
         found: list[Concept] = []
+        asked_colour = colour
         colour, part, asked = "", "", ""
         modifier = False
         k = 0
@@ -239,7 +241,7 @@ class LiteRecognizer:
                 part, asked = PART_WORDS[w], w
                 k += 1
                 continue
-            elif w in REGIONS:
+            elif w in REGIONS and asked_colour:
                 found.append(Concept(w, region=REGIONS[w], countable=False, asked=w))
                 k += 1
                 continue
@@ -271,7 +273,7 @@ class LiteRecognizer:
         the known word is their modifier ("football goal", "bus stop"), the thing asked is unknown."""
         return bool(rest) and all(
             len(w) > 2 and w not in NOT_NOUNS and not w.endswith(("ing", "ed", "ly")) and not colours.canonical(w)
-            and w not in PART_WORDS and w not in REGIONS and self._word(w) is None
+            and w not in PART_WORDS and self._word(w) is None
             and " ".join(rest[i: i + 2]) not in self._by_lemma for i, w in enumerate(rest))
 
     def _word(self, word: str) -> Concept | None:
