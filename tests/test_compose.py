@@ -190,6 +190,25 @@ def test_a_surface_is_a_band_of_the_frame_only_for_its_colour(composer, read):
     assert c.facts["option"] == "B", c.text
 
 
+def test_a_car_box_is_not_a_taxi_without_the_class(composer, read):
+    """The script's red car is a COCO car box with no ImageNet "cab": not a taxi. A car box with a weak
+    "cab" is one; a strong "cab" alone is one too."""
+    assert answer(composer, read, "Did you see a taxi?").text.startswith("No, I have not seen a taxi")
+    rec = LiteRecognizer(CLASSES, detector_available=True)
+    (taxi,) = rec.concept("taxi")
+    cab = LAYOUT.imagenet.start + [n.split(",")[0] for n in CLASSES].index("cab")
+    boxed = annotation(cars=1)
+    boxed[cab] = 0.2
+    alone = annotation()
+    alone[cab] = 0.35
+    assert rec.seen(taxi, annotation(cars=1)).score < 0.5
+    assert rec.seen(taxi, boxed).score >= 0.5 and rec.seen(taxi, alone).score >= 0.5
+    alone[cab] = 0.2
+    assert rec.seen(taxi, alone).score < 0.5
+    (car,) = rec.concept("car")
+    assert rec.seen(car, annotation(cars=1)).score >= 0.5        # a car box is still a car
+
+
 def test_a_goal_is_not_a_football(composer, read):
     c = answer(composer, read, "Is there a football goal?")
     assert c.text.startswith("I cannot tell") and "football goal" in c.text

@@ -60,6 +60,9 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # concept words whose COCO classes are wider than the word ("taxi" -> every car): boxes do not count them
 NOT_COUNTABLE = frozenset(("taxi", "van", "tram", "vehicle", "computer", "bag", "flower", "plant", "coffee",
                            "glasses"))
+# concept words a COCO box alone does not show (every car box is not a taxi): the ImageNet class must
+# agree; a box of the wider class lets a weaker ImageNet probability do
+NARROWER_THAN_BOX = frozenset(("taxi", "van", "tram", "coffee", "flower"))
 # words that group other things: never listed as a thing seen
 GENERIC = frozenset(("vehicle",))
 # surfaces asked about by colour ("what colour is the floor"): a band of the frame, top to bottom

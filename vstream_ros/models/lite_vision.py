@@ -28,6 +28,7 @@ from vstream_ros.answering.vocabulary import (
     CONCEPTS,
     GENERIC,
     IMAGENET_RANGES,
+    NARROWER_THAN_BOX,
     NOT_COUNTABLE,
     NOT_NOUNS,
     PERSON_WORDS,
@@ -175,6 +176,7 @@ class Concept:
     region: str = ""                             # a band of the frame (top, middle, bottom): floors, skies
     countable: bool = True                       # its COCO boxes count it (not so for "taxi": every car)
     asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
+    needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
 
 
 @dataclass
@@ -288,7 +290,7 @@ class LiteRecognizer:
                 lo, hi = IMAGENET_RANGES[w]
                 idx = tuple(range(lo, hi + 1))
             return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
-                           asked=word)
+                           asked=word, needs_class=w in NARROWER_THAN_BOX and bool(idx))
         lemma = (self._by_lemma[w],) if w in self._by_lemma and len(w) > 2 else ()
         said = word if " " in word else singular(word)     # "rocket", though it is looked up as "missile"
         if w in COCO_NAMES:
@@ -339,7 +341,10 @@ class LiteRecognizer:
                     frac = src[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
                         list(PERSON_PARTS).index(c.part)]
                 cols, palette = _colours(frac, frames, chromatic_first=not c.part)
-        if c.imagenet:
+        if c.needs_class:          # the box says where and what colour; the class says whether it is one
+            boxed = score >= 0.5
+            score = self._group(ann, c.imagenet) / (IMAGENET_PRESENT * (0.5 if boxed else 1.0)) * 0.5
+        elif c.imagenet:
             score = max(score, self._group(ann, c.imagenet) / IMAGENET_PRESENT * 0.5)
         if c.colour and score >= 0.5:
             if not cols:
