@@ -27,13 +27,11 @@ import os
 import random
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +44,9 @@ ensure_loopback()
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+
+from vstream_ros.ros.stamps import to_time  # noqa: E402
+from vstream_ros.tools.forged import jpeg_claiming, png_claiming  # noqa: E402
 
 YEAR = 365 * 86400.0
 
@@ -167,8 +168,7 @@ def _secs(stamp) -> float:
 
 
 def stamp_msg(msg, t: float):
-    ns = round(t * 1e9)
-    msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
+    msg.header.stamp = to_time(t)
     return msg
 
 
@@ -177,20 +177,6 @@ def fresh_domain() -> int:
 
 
 # --------------------------------------------------------------------- flood
-def png_claiming(w: int, h: int) -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
-def jpeg_claiming(w: int, h: int) -> bytes:
-    data = bytearray(cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))[1].tobytes())
-    i = data.find(b"\xff\xc0")
-    data[i + 5: i + 9] = struct.pack(">HH", h, w)
-    return bytes(data)
-
-
 def flood_kinds() -> dict[str, tuple[str, object]]:
     """kind -> (message type, a function of (k, base stamp) returning (message, stamp))."""
     from sensor_msgs.msg import CompressedImage, Image

@@ -7,6 +7,8 @@ import os
 import random
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -18,3 +20,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Child processes (nodes, tools, benches) import the same source tree as this process; the generated
 # interfaces come from the installed package through vstream_ros.__path__ (see vstream_ros/__init__.py).
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+
+@pytest.fixture(scope="module")
+def backend():
+    """The tiny random backend (engine tests); a module may define its own."""
+    from vstream_ros.models import load_backend
+
+    return load_backend("tiny", seed=0)

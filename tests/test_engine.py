@@ -5,31 +5,12 @@ import time
 
 import numpy as np
 import pytest
+from enginekit import engine_with, feed, frame
 
 from vstream_ros.engine import EngineConfig, Outcome, StreamEngine
 from vstream_ros.engine.ingest import SAMPLED, rejected
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory.snapshot import read_snapshot
-from vstream_ros.models import load_backend
-
-
-@pytest.fixture(scope="module")
-def backend():
-    return load_backend("tiny", seed=0)
-
-
-def frame(v=100, h=24, w=32):
-    return np.full((h, w, 3), v, np.uint8)
-
-
-def engine_with(backend, **cfg):
-    e = StreamEngine(backend, EngineConfig(**{"snapshot_path": "", **cfg}))
-    e.start()
-    return e
-
-
-def feed(engine, camera, stamps, value=100):
-    return [engine.offer(camera, t, frame(value), wait=True) for t in stamps]
 
 
 def test_sampling_is_by_stamp_not_by_count(backend):

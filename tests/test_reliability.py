@@ -5,17 +5,16 @@ import json
 import logging
 import os
 import random
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from enginekit import engine_with, feed, frame
 from safetensors.torch import save
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -26,48 +25,13 @@ from vstream_ros.engine.worker import Worker
 from vstream_ros.frames import FrameRejected, compressed_size
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, SnapshotError, STARMemory
 from vstream_ros.memory.snapshot import CHECKSUM_KEY, read_snapshot, remove_stale_temp, write_snapshot
-from vstream_ros.models import load_backend
 from vstream_ros.ros.image_codec import compressed_to_rgb, image_to_rgb
+from vstream_ros.tools.forged import jpeg_claiming, png_claiming
 
 YEAR = 365 * 86400.0
 
 
-@pytest.fixture(scope="module")
-def backend():
-    return load_backend("tiny", seed=0)
-
-
-def frame(v=100, h=24, w=32):
-    return np.full((h, w, 3), v, np.uint8)
-
-
-def engine_with(backend, **cfg):
-    e = StreamEngine(backend, EngineConfig(**{"snapshot_path": "", **cfg}))
-    e.start()
-    return e
-
-
-def feed(engine, camera, stamps, value=100):
-    return [engine.offer(camera, t, frame(value), wait=True) for t in stamps]
-
-
 # ------------------------------------------------------------------ decoding
-def png_header(w, h, body=b"\x00" * 16):
-    """A PNG whose IHDR claims w x h (the pixel data is whatever `body` compresses to)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(body)) + chunk(b"IEND", b""))
-
-
-def jpeg_claiming(w, h):
-    """A real JPEG whose frame header (SOF0) is rewritten to claim w x h."""
-    data = bytearray(cv2.imencode(".jpg", frame(90, 48, 64))[1].tobytes())
-    i = data.find(b"\xff\xc0")
-    data[i + 5: i + 9] = struct.pack(">HH", h, w)
-    return bytes(data)
-
-
 def yuv_image(encoding, w, h=4):
     return Image(height=h, width=w, encoding=encoding, step=2 * w, data=bytes(np.full(2 * w * h, 128, np.uint8)))
 
@@ -78,7 +42,7 @@ def test_the_four_frames_that_killed_the_node_are_decoded_or_refused():
         rgb = image_to_rgb(yuv_image(enc, 5))
         assert rgb.shape == (4, 4, 3) and rgb.dtype == np.uint8
     # headers that claim a huge image: refused from the header, before any decoding
-    for data in (png_header(100000, 100000), jpeg_claiming(65000, 65000)):
+    for data in (png_claiming(100000, 100000), jpeg_claiming(65000, 65000)):
         with pytest.raises(FrameRejected) as e:
             compressed_to_rgb(CompressedImage(format="png" if data[:4] == b"\x89PNG" else "jpeg", data=data))
         assert e.value.reason == "too_large"
@@ -117,7 +81,7 @@ def test_every_decoder_error_is_a_counted_refusal(backend):
             raise KeyError("a decoder bug")
         assert e.offer("cam", 1.0, opencv_fails) == rejected("decode_failed")
         assert e.offer("cam", 2.0, bug) == rejected("decode_failed")
-        assert e.offer("cam", 3.0, lambda: compressed_to_rgb(CompressedImage(data=png_header(9, 9)))).outcome \
+        assert e.offer("cam", 3.0, lambda: compressed_to_rgb(CompressedImage(data=png_claiming(9, 9)))).outcome \
             == "rejected"
         assert feed(e, "cam", [4.0]) == [SAMPLED]
         assert e.flush()

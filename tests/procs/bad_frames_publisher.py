@@ -6,32 +6,16 @@ never skips it. Prints "published" when done and keeps spinning until SIGINT.
 """
 
 import sys
-import time
 
 import cv2
 import numpy as np
-import rclpy
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from cameras import open_cameras, spin_until_interrupt, stamped
 from sensor_msgs.msg import CompressedImage, Image
-
-
-def stamp_msg(msg, t):
-    ns = round(t * 1e9)
-    msg.header.stamp.sec, msg.header.stamp.nanosec = ns // 10**9, ns % 10**9
-    return msg
 
 
 def main() -> None:
     t = float(sys.argv[1])
-    rclpy.init()
-    node = Node("bad_camera")
-    qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    raw = node.create_publisher(Image, "/cam0/image_raw", qos)
-    jpg = node.create_publisher(CompressedImage, "/cam1/image_raw/compressed", qos)
-    deadline = time.monotonic() + 10
-    while (raw.get_subscription_count() == 0 or jpg.get_subscription_count() == 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    node, raw, jpg = open_cameras("bad_camera")
     good = np.full((48, 64, 3), 120, np.uint8).tobytes()
     good_jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))[1].tobytes()
     raw_cases = [
@@ -42,21 +26,16 @@ def main() -> None:
     ]
     for case in raw_cases:
         t += 1.0
-        raw.publish(stamp_msg(Image(**case), t))
+        raw.publish(stamped(Image(**case), t))
     for data in (b"\xff\xd8garbage-not-a-jpeg\xff\xd9", good_jpeg[: len(good_jpeg) // 2], b""):
         t += 1.0
-        jpg.publish(stamp_msg(CompressedImage(format="jpeg", data=data), t))
+        jpg.publish(stamped(CompressedImage(format="jpeg", data=data), t))
     # good frames, then a stamp that jumps back on each camera (refused under on_stamp_jump_back: refuse)
     for dt in (1.0, 2.0, -30.0):
-        raw.publish(stamp_msg(Image(height=48, width=64, encoding="rgb8", step=64 * 3, data=good), t + dt))
-        jpg.publish(stamp_msg(CompressedImage(format="jpeg", data=good_jpeg), t + dt))
+        raw.publish(stamped(Image(height=48, width=64, encoding="rgb8", step=64 * 3, data=good), t + dt))
+        jpg.publish(stamped(CompressedImage(format="jpeg", data=good_jpeg), t + dt))
     print("published", flush=True)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    node.destroy_node()
-    rclpy.try_shutdown()
+    spin_until_interrupt(node)
 
 
 if __name__ == "__main__":
