@@ -19,12 +19,12 @@ import time
 import torch
 from transformers import CLIPVisionConfig, LlamaConfig
 
+from vstream_ros.backends.flash_vstream.answering import FlashVStreamAnswerer
+from vstream_ros.backends.flash_vstream.configuration import KNOWN_TOWERS, FlashVStreamConfig
+from vstream_ros.backends.flash_vstream.loading import LoadedModel
+from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
+from vstream_ros.backends.tiny import TINY_MM_CONFIG, build_tiny, tiny_tokenizer
 from vstream_ros.memory import STARMemory
-from vstream_ros.models.configuration import KNOWN_TOWERS, FlashVStreamConfig
-from vstream_ros.models.flash_answering import FlashVStreamAnswerer
-from vstream_ros.models.loading import LoadedModel
-from vstream_ros.models.modeling import FlashVStreamModel
-from vstream_ros.models.tiny import TINY_MM_CONFIG, build_tiny, tiny_tokenizer
 
 # dense bf16 tensor-core peak (FLOP/s) and memory bandwidth (B/s), from the vendors' data sheets
 GPU_SPECS = {"H100": (989e12, 3.35e12), "H200": (989e12, 4.8e12), "A100": (312e12, 2.0e12)}

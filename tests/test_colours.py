@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vstream_ros.answering import colours
+from vstream_ros.backends.lite import colours
 
 from conftest import REPO
 

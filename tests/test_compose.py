@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from vstream_ros.answering import colours
-from vstream_ros.answering.compose import Composer
 from vstream_ros.answering.question import Intent, parse
-from vstream_ros.answering.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.compose import Composer
+from vstream_ros.backends.lite.vision import LAYOUT, N_COLOUR, PERSON_PARTS, LiteRecognizer
+from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.memory import MemoryConfig, STARMemory
-from vstream_ros.models.lite import imagenet_classes
-from vstream_ros.models.lite_vision import LAYOUT, N_COLOUR, PERSON_PARTS, LiteRecognizer
 
 T0 = 500.0
 CLASSES = imagenet_classes()
@@ -285,8 +285,8 @@ def test_a_clothes_colour_is_what_the_sure_boxes_show_not_one_doubtful_frame(apa
     five sure boxes (0.9) show a shirt mostly black, with a white and a blue band. Colours are weighted
     by the boxes' scores at ingest and added up over the frames: black. The run's peak (grey 0.45 beats
     black 0.9 x 12/28), or a merged stretch taking its first run's colour, said grey."""
-    from vstream_ros.models.detection import Detection
-    from vstream_ros.models.lite_vision import Seer
+    from vstream_ros.backends.lite.detection import Detection
+    from vstream_ros.backends.lite.vision import Seer
 
     box = (0.3, 0.1, 0.7, 0.9)                                 # shirt region (upper part): rows 26-54
     frames = np.full((6, 100, 100, 3), 235, np.uint8)          # a white wall

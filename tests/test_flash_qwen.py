@@ -11,27 +11,27 @@ import torch.nn.functional as F
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from vstream_ros.answering.question import parse
-from vstream_ros.config import MemorySizes
-from vstream_ros.engine import EngineConfig, StreamEngine
-from vstream_ros.memory import MultiCameraMemory, TokenGroup
-from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot
-from vstream_ros.models import load_backend
-from vstream_ros.models.checkpoint import CheckpointError
-from vstream_ros.models.flash_qwen import make_backend
-from vstream_ros.models.flash_qwen.configuration import FlashQwenConfig, PixelConfig
-from vstream_ros.models.flash_qwen.encoder import QwenFrameEncoder
-from vstream_ros.models.flash_qwen.layout import from_windows, patchify, to_windows
-from vstream_ros.models.flash_qwen.modeling import FlashQwenModel
-from vstream_ros.models.flash_qwen.positions import block_positions, time_indices
-from vstream_ros.models.flash_qwen.prompting import build_prompt
-from vstream_ros.models.flash_qwen.tiny import (
+from vstream_ros.backends import load_backend
+from vstream_ros.backends.flash_qwen import make_backend
+from vstream_ros.backends.flash_qwen.configuration import FlashQwenConfig, PixelConfig
+from vstream_ros.backends.flash_qwen.encoder import QwenFrameEncoder
+from vstream_ros.backends.flash_qwen.layout import from_windows, patchify, to_windows
+from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
+from vstream_ros.backends.flash_qwen.positions import block_positions, time_indices
+from vstream_ros.backends.flash_qwen.prompting import build_prompt
+from vstream_ros.backends.flash_qwen.tiny import (
     CHAT_TEMPLATE,
     PREPROCESSOR_CONFIG,
     build_tiny,
     save_tiny,
     tiny_released_config,
 )
-from vstream_ros.models.generation import greedy_decode
+from vstream_ros.backends.shared.checkpoint import CheckpointError
+from vstream_ros.backends.shared.generation import greedy_decode
+from vstream_ros.config import MemorySizes
+from vstream_ros.engine import EngineConfig, StreamEngine
+from vstream_ros.memory import MultiCameraMemory, TokenGroup
+from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot
 
 SMALL = 112 * 112          # a pixel budget that keeps the tiny tests small: 8x8 patches for a square frame
 
@@ -249,7 +249,7 @@ def test_answer_streams_stops_at_max_tokens_cancels_and_cites_the_groups(backend
     ans.text()
     assert 1 <= ans.stats["tokens"] <= 5 and ans.stats["visual_tokens"] == read.num_tokens // 4
     cancel = threading.Event()
-    ans = backend.answerer.answer(read, "Describe everything.", 200, cancel)
+    ans = backend.answerer.answer(read, parse("Describe everything."), 200, cancel)
     next(iter(ans.pieces))
     cancel.set()
     "".join(ans.pieces)
@@ -267,7 +267,7 @@ def test_cameras_beyond_the_trained_context_are_left_out_and_named(tiny):
     text = build_prompt(tiny.tokenizer, question, ["back", "front"]).text_tokens
     per_camera = read.num_tokens // 4 // 2                          # language-model tokens of one camera
     answerer.settings = dataclasses.replace(answerer.settings, context_tokens=text + per_camera + per_camera // 2)
-    ans = answerer.answer(read, question, 2)
+    ans = answerer.answer(read, parse(question), 2)
     assert ans.stats["cameras_dropped"] == ["front"] and "front" in ans.limitations
     assert {g.camera for g in ans.evidence} == {"back"}
     ans.text()
@@ -306,8 +306,8 @@ def test_saved_folder_loads_by_name_and_answers_as_the_model_in_memory(tmp_path,
     ours = dict(loaded.answerer.model.qwen.state_dict())
     assert all(torch.equal(v, ours[k]) for k, v in tiny.model.qwen.state_dict().items())
     read = filled_read(loaded)
-    a = loaded.answerer.answer(read, "What did you see?", 6).text()
-    b = make_backend(tiny).answerer.answer(read, "What did you see?", 6).text()
+    a = loaded.answerer.answer(read, parse("What did you see?"), 6).text()
+    b = make_backend(tiny).answerer.answer(read, parse("What did you see?"), 6).text()
     assert a == b
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vstream_ros.models.checkpoint import CheckpointError
-from vstream_ros.models.flash_qwen.loading import QwenLoaderConfig, load_pretrained
-from vstream_ros.models.flash_qwen.tiny import PREPROCESSOR_CONFIG, tiny_released_config, write_tokenizer_files
+from vstream_ros.backends.flash_qwen.loading import QwenLoaderConfig, load_pretrained
+from vstream_ros.backends.flash_qwen.tiny import PREPROCESSOR_CONFIG, tiny_released_config, write_tokenizer_files
+from vstream_ros.backends.shared.checkpoint import CheckpointError
 
 # The release's key names (Qwen2-VL-7B: 32 vision blocks, 28 decoder layers), with the tiny model's shapes:
 # vision width 32 (2 heads, MLP 128, 2 blocks), merger 4*32 -> 64, LM width 64 (4 heads of 16, 2 KV heads,

@@ -7,8 +7,8 @@ from action_msgs.msg import GoalStatus
 from test_node import Observer, memory_summary, published_range, start_node
 
 from vstream_ros.action import Ask
+from vstream_ros.backends.flash_qwen.tiny import save_tiny
 from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot
-from vstream_ros.models.flash_qwen.tiny import save_tiny
 from vstream_ros.ros.stamps import to_seconds
 
 from rosproc import PROCS, Proc, fresh_domain

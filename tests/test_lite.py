@@ -9,8 +9,8 @@ import pytest
 from skimage import data
 from sklearn.datasets import load_sample_image
 
+from vstream_ros.backends import load_backend
 from vstream_ros.engine import EngineConfig, StreamEngine
-from vstream_ros.models import load_backend
 
 PHOTOS = [("cat", data.chelsea), ("coffee", data.coffee), ("rocket", data.rocket),
           ("astronaut", data.astronaut), ("china", lambda: load_sample_image("china.jpg")),

@@ -13,16 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vstream_ros.answering.question import parse
+from vstream_ros.backends import load_backend
+from vstream_ros.backends.flash_vstream.answering import FlashVStreamAnswerer
+from vstream_ros.backends.flash_vstream.configuration import FlashVStreamConfig, LoaderConfig
+from vstream_ros.backends.flash_vstream.loading import load_pretrained
+from vstream_ros.backends.flash_vstream.prompting import IMAGE_TOKEN_INDEX, SYSTEM_PROMPT, prompt_ids, vicuna_v1_prompt
+from vstream_ros.backends.shared.budget import names_camera, select_cameras
+from vstream_ros.backends.shared.checkpoint import CheckpointError
+from vstream_ros.backends.shared.generation import stream_until_stop
+from vstream_ros.backends.tiny import TINY_MM_CONFIG, build_tiny, tiny_configs, tiny_sentencepiece_model
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory, STARMemory
-from vstream_ros.models import load_backend
-from vstream_ros.models.budget import names_camera, select_cameras
-from vstream_ros.models.checkpoint import CheckpointError
-from vstream_ros.models.configuration import FlashVStreamConfig, LoaderConfig
-from vstream_ros.models.flash_answering import FlashVStreamAnswerer
-from vstream_ros.models.generation import stream_until_stop
-from vstream_ros.models.loading import load_pretrained
-from vstream_ros.models.prompting import IMAGE_TOKEN_INDEX, SYSTEM_PROMPT, prompt_ids, vicuna_v1_prompt
-from vstream_ros.models.tiny import TINY_MM_CONFIG, build_tiny, tiny_configs, tiny_sentencepiece_model
 
 RNG = np.random.default_rng(0)
 
@@ -91,13 +92,13 @@ def test_answer_streams_and_stops_at_max_tokens_and_on_cancel():
     tiny = build_tiny()
     model = answerer_of(tiny)
     read = filled_memory(tiny.model).read()
-    ans = model.answer(read, "What did you see?", max_new_tokens=6)
+    ans = model.answer(read, parse("What did you see?"), max_new_tokens=6)
     pieces = list(ans.pieces)
     assert ans.stats["tokens"] <= 6 and ans.stats["prompt_tokens"] > read.num_tokens
-    assert "".join(pieces) == model.answer(read, "What did you see?", 6).text()     # greedy: same twice
+    assert "".join(pieces) == model.answer(read, parse("What did you see?"), 6).text()     # greedy: same twice
     assert ans.evidence == read.groups
     cancel = threading.Event()
-    ans = model.answer(read, "What did you see?", max_new_tokens=50, cancel=cancel)
+    ans = model.answer(read, parse("What did you see?"), max_new_tokens=50, cancel=cancel)
     it = iter(ans.pieces)
     next(it)
     cancel.set()
@@ -257,7 +258,7 @@ def test_released_checkpoint_layout_loads_and_answers_like_a_reference(tmp_path)
     mem = filled_memory(loaded.model)
     read = mem.read()
     question = "What did you see?"
-    got = answerer_of(loaded).answer(read, question, max_new_tokens=8).text()
+    got = answerer_of(loaded).answer(read, parse(question), max_new_tokens=8).text()
     assert got == reference_answer(state, loaded.tokenizer, loaded.model.config.llm, read.tokens, question, 8)
     # the memory used the checkpoint's q/k projections
     assert mem._q is loaded.model.attention_model.q_proj
@@ -580,7 +581,7 @@ def test_prefill_is_the_upstream_prompt_with_projected_memory_in_order(tmp_path)
     hook = model.llm.register_forward_pre_hook(
         lambda mod, args, kwargs: captured.append(kwargs.get("inputs_embeds")), with_kwargs=True)
     try:
-        answerer_of(loaded).answer(read, question, max_new_tokens=1).text()
+        answerer_of(loaded).answer(read, parse(question), max_new_tokens=1).text()
     finally:
         hook.remove()
     prefill = captured[0][0]
@@ -618,7 +619,7 @@ def test_default_max_new_tokens_is_upstreams_cli():
     a = answerer_of(tiny)
     assert a.settings.max_new_tokens == 512
     a.settings = dataclasses.replace(a.settings, max_new_tokens=3)
-    ans = a.answer(filled_memory(tiny.model, n=3).read(), "What did you see?")
+    ans = a.answer(filled_memory(tiny.model, n=3).read(), parse("What did you see?"))
     ans.text()
     assert 0 < ans.stats["tokens"] <= 3
 
@@ -688,11 +689,11 @@ def test_answer_warns_and_cites_only_the_cameras_it_kept():
             mc.update(c, enc.encode(torch.randint(0, 256, (32, 32, 3), dtype=torch.uint8, generator=g)), i + shift)
     read = mc.read()
     assert read.num_tokens == 4 * 489          # four tiny cameras exceed the 2048-token context
-    ans = answerer_of(tiny).answer(read, "What did you see?", max_new_tokens=2)
+    ans = answerer_of(tiny).answer(read, parse("What did you see?"), max_new_tokens=2)
     ans.text()
     assert ans.limitations and "camera(s) a" in ans.limitations and ans.stats["cameras_dropped"] == ["a"]
     assert {e.camera for e in ans.evidence} == {"b", "c", "d"}
     assert ans.stats["prompt_tokens"] <= 2048
-    named = answerer_of(tiny).answer(read, "What did camera a see?", max_new_tokens=1)
+    named = answerer_of(tiny).answer(read, parse("What did camera a see?"), max_new_tokens=1)
     named.text()
     assert "a" in {e.camera for e in named.evidence} and named.stats["cameras_dropped"] == ["b"]

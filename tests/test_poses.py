@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save
 
+from vstream_ros.backends import load_backend
 from vstream_ros.engine import EngineConfig, StreamEngine
 from vstream_ros.engine.poses import JUMP_BACK_S, PoseBuffer
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, STARMemory
-from vstream_ros.models import load_backend
 from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_STAMPED, POSE_WITH_COVARIANCE, pose_type, unpack
 
 

@@ -6,17 +6,18 @@ config/vstream.yaml (checked by a test) and the engine's run-time updates all de
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from vstream_ros.backends.registry import backend_names
 from vstream_ros.memory import FlashMemoryConfig, MemoryConfig
-from vstream_ros.models import BACKENDS
 
 
 def setting(default: Any, description: str, *, range: tuple[float, float] | None = None, runtime: bool = False,
-            choices: tuple[str, ...] = ()) -> Any:
-    """A dataclass field that also declares the setting (lists get a fresh copy per instance)."""
+            choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()) -> Any:
+    """A dataclass field that also declares the setting (lists get a fresh copy per instance). `choices`
+    may be a function, asked each time the settings are read (the registry's backends)."""
     meta = {"description": description, "range": range, "runtime": runtime, "choices": choices}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -38,7 +39,10 @@ def specs(cls: type) -> Iterator[SettingSpec]:
     for f in dataclasses.fields(cls):
         if "description" in f.metadata:
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            yield SettingSpec(f.name, default, **f.metadata)
+            meta = dict(f.metadata)
+            if callable(meta["choices"]):
+                meta["choices"] = tuple(meta["choices"]())
+            yield SettingSpec(f.name, default, **meta)
 
 
 def runtime_names(cls: type) -> frozenset[str]:
@@ -59,7 +63,7 @@ def validate(obj: object) -> None:
 class BackendConfig:
     """Which model to load, and where."""
 
-    backend: str = setting("lite", "Model backend", choices=BACKENDS)
+    backend: str = setting("lite", "Model backend (backends/registry.py)", choices=backend_names)
     model_path: str = setting("", "Local checkpoint folder (flash_vstream, flash_vstream_qwen); empty: the "
                               "backend's default")
     vision_tower_path: str = setting("", "Local CLIP folder when the checkpoint has no vision-tower weights")

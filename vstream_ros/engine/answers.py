@@ -18,13 +18,13 @@ from dataclasses import replace
 import torch
 
 from vstream_ros.answering.question import Question, parse
+from vstream_ros.backends.contract import Answerer
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.ingest import Ingest
 from vstream_ros.engine.jobs import CANCELLED, MAX_REQUEST_CAMERAS, QueryResult, QuestionJob, listing
 from vstream_ros.engine.priority import AnswerStopped, Gate, gated
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
-from vstream_ros.models.base import Answerer
 
 ADJACENT = 1.5       # "at 12 s" means frames within this many frame intervals of 12 s
 class AnswerService(Worker):

@@ -3,16 +3,17 @@ the node) and the benchmarks, so that a backend is loaded and sized the same way
 
 from __future__ import annotations
 
+from vstream_ros.backends.contract import Backend
+from vstream_ros.backends.registry import backend_spec
 from vstream_ros.config import BackendConfig, MemorySizes
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.stream import StreamEngine
-from vstream_ros.models import load_backend
-from vstream_ros.models.base import Backend
 
 
 def load(backend: BackendConfig) -> Backend:
-    return load_backend(backend.backend, device=backend.device, dtype=backend.dtype, model_path=backend.model_path,
-                        vision_tower_path=backend.vision_tower_path, max_pixels=backend.max_pixels)
+    """The configured backend, given the settings its registry entry says it reads."""
+    spec = backend_spec(backend.backend)
+    return spec.load(**{name: getattr(backend, name) for name in spec.settings})
 
 
 def build_engine(backend: BackendConfig | Backend | None = None, config: EngineConfig | None = None,

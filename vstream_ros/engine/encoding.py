@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vstream_ros.backends.contract import FrameEncoder
 from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
-from vstream_ros.models.base import FrameEncoder
 
 
 @dataclass(frozen=True)

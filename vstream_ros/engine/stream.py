@@ -19,6 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from vstream_ros.answering.question import parse
+from vstream_ros.backends.contract import Backend, annotation_dim
+from vstream_ros.backends.shared.tensors import device_memory_used
 from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService
 from vstream_ros.engine.config import EngineConfig
@@ -31,7 +33,6 @@ from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
-from vstream_ros.models.base import Backend, annotation_dim, device_memory_used
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,10 @@ class StreamEngine:
         feats = enc.encode(frames)
         scratch = MultiCameraMemory(self.memory.config, enc.dim, enc.feature_grid, enc.device, enc.dtype, enc.id,
                                     self.memory.annotation_dim)
-        ann = enc.annotate(frames, feats) if self.memory.annotation_dim else None
+        ann = enc.annotate(frames, feats)
         scratch.update("warm-up", feats, [1.0, 2.0], ann)
-        self.backend.answerer.answer(scratch.read(), parse("What did you see?"), 1).text()
-        if hasattr(self.backend.answerer, "locate"):   # a phrase no table knows: the matcher's one-time set-up
-            self.backend.answerer.locate(scratch.read(), "something seen", 1.0)
+        self.backend.answer(scratch.read(), parse("What did you see?"), 1).text()
+        self.backend.locate(scratch.read(), "something seen", 1.0)  # a phrase no table knows: the matcher's set-up
         return time.perf_counter() - t0
 
     def start(self) -> None:
@@ -142,17 +142,14 @@ class StreamEngine:
             error = "the object to locate is empty"
         if not error and len(phrase) > self.config.max_question_chars:
             error = f"the object has {len(phrase)} characters; the limit is {self.config.max_question_chars}"
-        if not error and not hasattr(self.backend.answerer, "locate"):
-            error = (f"the {self.backend.name} backend cannot locate objects: locate needs a backend that "
-                     "recognises things in each frame (lite)")
         if error:
             return QueryResult(False, error, frames_in_memory=self.memory.frames_seen)
         t0 = time.perf_counter()
         read = self.memory.read(cameras or None, window, tokens=False)     # runs and poses, no features
         interval = self.memory.frame_interval(cameras) or 1.0 / self.config.sample_rate_hz
-        found = self.backend.answerer.locate(read, phrase.strip(), interval, window)
-        if "error" in found.facts:
-            return QueryResult(False, found.facts["error"], frames_in_memory=read.frames_seen)
+        found = self.backend.locate(read, phrase.strip(), interval, window)
+        if found.error:
+            return QueryResult(False, found.error, frames_in_memory=read.frames_seen)
         keep = max_results if max_results > 0 else self.config.locate_max_results
         sightings = found.evidence[-keep:]
         return QueryResult(True, "", evidence=sightings, frames_in_memory=read.frames_seen,

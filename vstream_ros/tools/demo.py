@@ -99,9 +99,9 @@ def plot_timeline(snapshot: Path, shows, png: Path) -> None:
     import matplotlib.pyplot as plt
     import torch
 
+    from vstream_ros.backends.lite.backend import LiteEncoder
     from vstream_ros.memory import MemoryConfig, MultiCameraMemory
     from vstream_ros.memory.snapshot import read_snapshot
-    from vstream_ros.models.lite import LiteEncoder
 
     tensors, meta = read_snapshot(snapshot)
     mem = MultiCameraMemory(MemoryConfig.from_dict(meta["config"]), meta["dim"], tuple(meta["grid"]),

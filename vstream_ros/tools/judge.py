@@ -30,7 +30,7 @@ class LocalJudge:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if model == "smollm2":
-            from vstream_ros.models.lite import load_smollm2
+            from vstream_ros.backends.lite.backend import load_smollm2
 
             self.tokenizer, self.lm = load_smollm2(torch.device(device))
         else:
@@ -43,7 +43,7 @@ class LocalJudge:
 
     @torch.inference_mode()
     def judge(self, question: str, answer: str, prediction: str) -> dict:
-        from vstream_ros.models.generation import greedy_decode
+        from vstream_ros.backends.shared.generation import greedy_decode
 
         messages = [{"role": "system", "content": SYSTEM},
                     {"role": "user", "content": USER.format(question=question, answer=answer, prediction=prediction)}]

@@ -9,14 +9,14 @@ import torch
 from torch import nn
 from transformers import Qwen2VLForConditionalGeneration
 
+from vstream_ros.backends.flash_qwen.configuration import FlashQwenConfig
+from vstream_ros.backends.flash_qwen.encoder import QwenFrameEncoder
+from vstream_ros.backends.flash_qwen.layout import to_windows
+from vstream_ros.backends.flash_qwen.positions import block_positions, group_grid, time_indices
+from vstream_ros.backends.flash_qwen.prompting import Prompt
+from vstream_ros.backends.shared.budget import camera_blocks
+from vstream_ros.backends.shared.tensors import attention_implementation
 from vstream_ros.memory import MemoryRead, TokenGroup
-from vstream_ros.models.budget import camera_blocks
-from vstream_ros.models.flash_qwen.configuration import FlashQwenConfig
-from vstream_ros.models.flash_qwen.encoder import QwenFrameEncoder
-from vstream_ros.models.flash_qwen.layout import to_windows
-from vstream_ros.models.flash_qwen.positions import block_positions, group_grid, time_indices
-from vstream_ros.models.flash_qwen.prompting import Prompt
-from vstream_ros.models.modeling import attention_implementation
 
 
 class FlashQwenModel(nn.Module):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 
 import torch
 from transformers import DynamicCache, LlamaForCausalLM
-
-from vstream_ros.models.base import stream_text
 
 # transformers renamed the KV-cache argument from `past_key_values` to `cache` during 5.x.
 _CACHE_ARG = "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
@@ -72,3 +71,20 @@ def stream_until_stop(tokenizer, tokens: Iterator[int], stats: dict, t0: float,
             sent = safe
     if len(full) > sent:
         yield full[sent:]
+
+
+def stream_text(tokenizer, tokens: Iterator[int], stats: dict, t0: float,
+                prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Detokenize as tokens come: yields (new text, text so far), holding back half a UTF-8 character.
+    Records `ttft_s` (from t0) and `tokens` in stats."""
+    ids: list[int] = []
+    text = prefix
+    for tok in tokens:
+        if not ids:
+            stats["ttft_s"] = time.perf_counter() - t0
+        ids.append(tok)
+        stats["tokens"] = len(ids)
+        full = prefix + tokenizer.decode(ids, skip_special_tokens=True)
+        if len(full) > len(text) and not full.endswith("\ufffd"):
+            yield full[len(text):], full
+            text = full

@@ -18,7 +18,7 @@ from pathlib import Path
 from transformers import PreTrainedTokenizerBase, Qwen2Tokenizer
 
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.models.checkpoint import CheckpointError
+from vstream_ros.backends.shared.checkpoint import CheckpointError
 
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"

@@ -15,8 +15,10 @@ from pathlib import Path
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel, PreTrainedTokenizerBase
 
-from vstream_ros.models.base import pick_device, pick_dtype
-from vstream_ros.models.checkpoint import (
+from vstream_ros.backends.flash_vstream.configuration import KNOWN_TOWERS, FlashVStreamConfig, LoaderConfig
+from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
+from vstream_ros.backends.flash_vstream.prompting import load_tokenizer
+from vstream_ros.backends.shared.checkpoint import (
     IGNORED_KEYS,
     CheckpointError,
     LoadReport,
@@ -26,9 +28,7 @@ from vstream_ros.models.checkpoint import (
     read_config,
     route,
 )
-from vstream_ros.models.configuration import KNOWN_TOWERS, FlashVStreamConfig, LoaderConfig
-from vstream_ros.models.modeling import FlashVStreamModel
-from vstream_ros.models.prompting import load_tokenizer
+from vstream_ros.backends.shared.tensors import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
 PARTS = ("vision_tower", "projector", "attention_model", "llm")

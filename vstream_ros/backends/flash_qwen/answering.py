@@ -11,17 +11,17 @@ from collections.abc import Iterator
 from transformers import PreTrainedTokenizerBase
 
 from vstream_ros.answering.question import Question
+from vstream_ros.backends.contract import Answer, CannotLocate
+from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
+from vstream_ros.backends.flash_qwen.prompting import Prompt, build_prompt
+from vstream_ros.backends.shared.budget import camera_blocks, select_cameras
+from vstream_ros.backends.shared.generation import greedy_decode, stream_text
 from vstream_ros.memory import MemoryRead
-from vstream_ros.models.base import Answer, stream_text
-from vstream_ros.models.budget import camera_blocks, select_cameras
-from vstream_ros.models.flash_qwen.modeling import FlashQwenModel
-from vstream_ros.models.flash_qwen.prompting import Prompt, build_prompt
-from vstream_ros.models.generation import greedy_decode
 
 log = logging.getLogger(__name__)
 
 
-class FlashQwenAnswerer:
+class FlashQwenAnswerer(CannotLocate):
     """The Answerer of the flash_vstream_qwen backend."""
 
     def __init__(self, model: FlashQwenModel, tokenizer: PreTrainedTokenizerBase, stop_ids: frozenset[int]) -> None:
@@ -33,30 +33,29 @@ class FlashQwenAnswerer:
     def abstract_projections(self) -> tuple[None, None]:
         return None, None          # the Flash Memory has no abstract part
 
-    def prompt(self, question: Question | str, cameras: list[str]) -> Prompt:
+    def prompt(self, question: Question, cameras: list[str]) -> Prompt:
         return build_prompt(self.tokenizer, question, cameras, self.settings.system_prompt)
 
-    def answer(self, memory: MemoryRead, question: Question | str, max_new_tokens: int | None = None,
+    def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int | None = None,
                cancel: threading.Event | None = None) -> Answer:
         """Greedy answer, streamed as text pieces. The model reads every group it is given, so the kept
         groups are the evidence. Cameras that do not fit the trained context together (14000 tokens,
         each camera 4x fewer language-model tokens than memory rows) are left out, the ones the question
         names first (budget.py), and named in `limitations`."""
         n = self.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
-        text = question.text if isinstance(question, Question) else question
         cameras = list(camera_blocks(memory))
         prompt = self.prompt(question, cameras)
         rows_per_token = self.model.merge ** 2
-        chosen = select_cameras(memory, (self.settings.context_tokens - prompt.text_tokens) * rows_per_token, text)
+        chosen = select_cameras(memory, (self.settings.context_tokens - prompt.text_tokens) * rows_per_token,
+                                 question.text)
         if chosen.warning:
             log.warning("%s", chosen.warning)
         kept = list(camera_blocks(chosen.read))
         if kept != cameras:
             prompt = self.prompt(question, kept)
-        interval = question.frame_interval if isinstance(question, Question) else 1.0
         stats: dict = {"cameras_dropped": chosen.dropped, "cameras_trimmed": chosen.trimmed,
                        "visual_tokens": chosen.read.num_tokens // rows_per_token}
-        pieces = self._stream(prompt, chosen.read, interval, n, cancel, stats)
+        pieces = self._stream(prompt, chosen.read, question.frame_interval, n, cancel, stats)
         return Answer(pieces, list(chosen.read.groups), chosen.warning, stats)
 
     def _stream(self, prompt: Prompt, read: MemoryRead, frame_interval: float, max_new_tokens: int,

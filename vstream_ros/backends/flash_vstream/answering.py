@@ -12,21 +12,21 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from vstream_ros.answering.compose import a_phrase
 from vstream_ros.answering.question import Intent, Question
+from vstream_ros.answering.words import a_phrase
+from vstream_ros.backends.contract import Answer, CannotLocate
+from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
+from vstream_ros.backends.flash_vstream.prompting import prompt_ids
+from vstream_ros.backends.shared.budget import select_cameras
+from vstream_ros.backends.shared.generation import greedy_decode, stream_until_stop
 from vstream_ros.memory import MemoryRead
-from vstream_ros.models.base import Answer
-from vstream_ros.models.budget import select_cameras
-from vstream_ros.models.generation import greedy_decode, stream_until_stop
-from vstream_ros.models.modeling import FlashVStreamModel
-from vstream_ros.models.prompting import prompt_ids
 
 log = logging.getLogger(__name__)
 # as upstream's multiple-choice evaluation asks
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
 
-class FlashVStreamAnswerer:
+class FlashVStreamAnswerer(CannotLocate):
     """The Answerer of the flash_vstream backend: one model and its tokenizer."""
 
     def __init__(self, model: FlashVStreamModel, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -43,23 +43,22 @@ class FlashVStreamAnswerer:
         return self.settings.context_tokens - text_tokens
 
     def answer(
-        self, memory: MemoryRead, question: Question | str, max_new_tokens: int | None = None,
+        self, memory: MemoryRead, question: Question, max_new_tokens: int | None = None,
         cancel: threading.Event | None = None,
     ) -> Answer:
         """Greedy answer, streamed as text pieces. The model reads every group it is given, so the kept
         groups are the evidence; cameras cut to fit the context are named in `limitations`."""
-        parsed = question if isinstance(question, Question) else None
-        text = parsed.text if parsed else question
+        text = question.text
         n = self.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
-        if parsed is not None and parsed.intent is Intent.CHOICE:
+        if question.intent is Intent.CHOICE:
             text = text.rstrip() + "\n" + CHOICE_INSTRUCTION
         ids = prompt_ids(self.tokenizer, text)
         chosen = select_cameras(memory, self.visual_budget(len(ids) - 1), text)
         if chosen.warning:
             log.warning("%s", chosen.warning)
         stats: dict = {"cameras_dropped": chosen.dropped, "cameras_trimmed": chosen.trimmed}
-        if parsed is not None and (parsed.intent is Intent.CHOICE or parsed.yes_no):
-            pieces = iter([self._decide(parsed, ids, chosen.read.tokens, stats)])
+        if question.intent is Intent.CHOICE or question.yes_no:
+            pieces = iter([self._decide(question, ids, chosen.read.tokens, stats)])
         else:
             pieces = self._stream(ids, chosen.read.tokens, n, cancel, stats)
         return Answer(pieces, list(chosen.read.groups), chosen.warning, stats)

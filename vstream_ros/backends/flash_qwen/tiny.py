@@ -21,17 +21,18 @@ from safetensors.torch import save_file
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerBase
 
-from vstream_ros.models.base import pick_device
-from vstream_ros.models.flash_qwen.configuration import FlashQwenConfig
-from vstream_ros.models.flash_qwen.loading import LoadedQwen, released_name
-from vstream_ros.models.flash_qwen.modeling import FlashQwenModel
-from vstream_ros.models.flash_qwen.prompting import (
+from vstream_ros.backends.flash_qwen.configuration import FlashQwenConfig
+from vstream_ros.backends.flash_qwen.loading import LoadedQwen, released_name
+from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
+from vstream_ros.backends.flash_qwen.prompting import (
     CHOICE_PREFILL,
     OPEN_INSTRUCTION,
     choice_instruction,
     load_tokenizer,
     stop_ids,
 )
+from vstream_ros.backends.shared.imagenet import imagenet_classes
+from vstream_ros.backends.shared.tensors import pick_device
 
 # Qwen2's added tokens, in its order (ids 151643.. in the release; here right after the learned pieces)
 QWEN_SPECIAL_TOKENS = (
@@ -93,8 +94,7 @@ def generation_config(cfg: dict) -> dict:
 
 @functools.cache
 def _tiny_tokenizer_model() -> Tokenizer:
-    names = Path(__file__).parents[1] / "data" / "imagenet_classes.txt"
-    corpus = _CORPUS + [ln for ln in names.read_text().splitlines() if not ln.startswith("#")]
+    corpus = _CORPUS + imagenet_classes()
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from vstream_ros.models.base import pick_device, pick_dtype
-from vstream_ros.models.checkpoint import CheckpointError, LoadReport, iter_tensors, place, read_config
-from vstream_ros.models.flash_qwen.configuration import FlashQwenConfig
-from vstream_ros.models.flash_qwen.modeling import FlashQwenModel
-from vstream_ros.models.flash_qwen.prompting import VISION_END, VISION_START, load_tokenizer, stop_ids
+from vstream_ros.backends.flash_qwen.configuration import FlashQwenConfig
+from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
+from vstream_ros.backends.flash_qwen.prompting import VISION_END, VISION_START, load_tokenizer, stop_ids
+from vstream_ros.backends.shared.checkpoint import CheckpointError, LoadReport, iter_tensors, place, read_config
+from vstream_ros.backends.shared.tensors import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
 

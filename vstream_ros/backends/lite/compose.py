@@ -15,8 +15,10 @@ from typing import Protocol
 
 import numpy as np
 
-from vstream_ros.answering import colours, timefmt
+from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Intent, Question, TimeKind
+from vstream_ros.answering.words import a, a_phrase, listed
+from vstream_ros.backends.lite import colours
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
@@ -110,23 +112,6 @@ def coverage(phrase: str, concepts: list) -> float:
         return 1.0
     asked = " ".join(getattr(c, "asked", "") or getattr(c, "name", "") for c in concepts).lower()
     return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
-
-
-def _listed(items: list[str], last: str = "and") -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
-
-
-def a_phrase(phrase: str) -> str:
-    """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
-    p = phrase.strip()
-    if p.endswith("s") or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their"):
-        return p
-    return a(p)
-
-
-def a(name: str) -> str:
-    vowel = name[:1] in "aeiou" and not name.startswith(("uni", "use", "euro", "one"))
-    return ("an " if vowel else "a ") + name
 
 
 class Composer:
@@ -227,14 +212,14 @@ class Composer:
             seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}")
             evidence += [s.evidence(name) for s in found]
         if seen:
-            return Composed(f"Yes, I saw {_listed(seen)}.", evidence, {"seen": True})
+            return Composed(f"Yes, I saw {listed(seen)}.", evidence, {"seen": True})
         if len(unknown) == len(q.options):
-            return Composed(f"I cannot tell: I do not recognise {_listed(unknown, 'or')} in what I see. "
+            return Composed(f"I cannot tell: I do not recognise {listed(unknown, 'or')} in what I see. "
                             f"{self.limitation}", [], {"abstained": True})
         known = [a_phrase(o) for o in q.options if o not in unknown]
-        text = f"No, I have not seen {_listed(known, 'or')}{self._in_window(q)}."
+        text = f"No, I have not seen {listed(known, 'or')}{self._in_window(q)}."
         if unknown:
-            text += f" I cannot tell about {_listed(unknown, 'or')}."
+            text += f" I cannot tell about {listed(unknown, 'or')}."
         return Composed(text, [], {"seen": False})
 
     def _when(self, q: Question, obs, gap) -> Composed:

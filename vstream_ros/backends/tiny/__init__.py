@@ -20,11 +20,13 @@ import sentencepiece as spm
 import torch
 from transformers import CLIPVisionConfig, LlamaConfig, PreTrainedTokenizerBase
 
-from vstream_ros.models.base import pick_device
-from vstream_ros.models.configuration import FlashVStreamConfig
-from vstream_ros.models.loading import LoadedModel
-from vstream_ros.models.modeling import FlashVStreamModel
-from vstream_ros.models.prompting import SYSTEM_PROMPT, load_tokenizer
+from vstream_ros.backends.contract import Backend
+from vstream_ros.backends.flash_vstream.configuration import FlashVStreamConfig
+from vstream_ros.backends.flash_vstream.loading import LoadedModel
+from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
+from vstream_ros.backends.flash_vstream.prompting import SYSTEM_PROMPT, load_tokenizer
+from vstream_ros.backends.shared.imagenet import imagenet_classes
+from vstream_ros.backends.shared.tensors import pick_device
 
 _CORPUS = [
     SYSTEM_PROMPT, "USER: ASSISTANT:", "What did you see? When did you see a cat?",
@@ -54,8 +56,7 @@ LLAMA_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<
 @functools.cache
 def tiny_sentencepiece_model(vocab_size: int = TINY_VOCAB) -> bytes:
     """A SentencePiece BPE model set up like LLaMA's tokenizer.model, trained on a few sentences."""
-    names = Path(__file__).with_name("data") / "imagenet_classes.txt"
-    corpus = _CORPUS + [ln for ln in names.read_text().splitlines() if not ln.startswith("#")]
+    corpus = _CORPUS + imagenet_classes()
     out = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(corpus), model_writer=out, vocab_size=vocab_size, model_type="bpe",
@@ -109,3 +110,10 @@ def build_tiny(seed: int = 0, device: str | torch.device = "cpu", **memory_overr
     torch.manual_seed(seed)
     model = FlashVStreamModel(config, device=pick_device(device), dtype=torch.float32)
     return LoadedModel(model, tiny_tokenizer())
+
+
+def load_tiny(seed: int = 0, device: str | torch.device = "cpu", **memory_overrides) -> Backend:
+    """The tiny backend: the flash_vstream answerer and encoder over `build_tiny`'s model."""
+    from vstream_ros.backends.flash_vstream import make_backend
+
+    return make_backend(build_tiny(seed, device, **memory_overrides), "tiny")

@@ -4,22 +4,16 @@ loading.py, answering in answering.py."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from transformers import CLIPVisionModel, LlamaForCausalLM
 
-from vstream_ros.models.configuration import AbstractMemoryConfig, FlashVStreamConfig, ProjectorConfig
-from vstream_ros.models.encoder import CLIPFrameEncoder
-from vstream_ros.models.prompting import IMAGE_TOKEN_INDEX
-
-
-def attention_implementation(device: torch.device) -> str:
-    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
+from vstream_ros.backends.flash_vstream.configuration import AbstractMemoryConfig, FlashVStreamConfig, ProjectorConfig
+from vstream_ros.backends.flash_vstream.encoder import CLIPFrameEncoder
+from vstream_ros.backends.flash_vstream.prompting import IMAGE_TOKEN_INDEX
+from vstream_ros.backends.shared.tensors import attention_implementation
 
 
 class MultimodalProjector(nn.Module):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from transformers import Qwen2VLConfig
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize  # needs no torchvision
 
+from vstream_ros.backends.shared.checkpoint import CheckpointError
 from vstream_ros.memory import FlashMemoryConfig
-from vstream_ros.models.checkpoint import CheckpointError
 
 log = logging.getLogger(__name__)
 

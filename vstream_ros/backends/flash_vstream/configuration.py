@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from transformers import CLIPVisionConfig, LlamaConfig
 
+from vstream_ros.backends.shared.checkpoint import CheckpointError
 from vstream_ros.memory import MemoryConfig
-from vstream_ros.models.checkpoint import CheckpointError
 
 # Vision towers named by the released config; their shapes, for building the tower from checkpoint keys.
 KNOWN_TOWERS = {

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from vstream_ros.models.base import Backend
-from vstream_ros.models.configuration import LoaderConfig
-from vstream_ros.models.flash_answering import FlashVStreamAnswerer
-from vstream_ros.models.loading import LoadedModel, load_pretrained
+from vstream_ros.backends.contract import Backend
+from vstream_ros.backends.flash_vstream.answering import FlashVStreamAnswerer
+from vstream_ros.backends.flash_vstream.configuration import LoaderConfig
+from vstream_ros.backends.flash_vstream.loading import LoadedModel, load_pretrained
 
 
 def make_backend(loaded: LoadedModel, name: str = "flash_vstream") -> Backend:

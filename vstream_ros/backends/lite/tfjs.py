@@ -202,7 +202,7 @@ class GraphModel:
         self.nodes = {n["name"]: n for n in spec["modelTopology"]["node"]}
         unsupported = sorted({n["op"] for n in self.nodes.values()} - SUPPORTED_OPS)
         if unsupported:
-            raise UnsupportedOpError(f"{path}: ops not supported by vstream_ros.models.tfjs: {unsupported}")
+            raise UnsupportedOpError(f"{path}: ops not supported by vstream_ros.backends.lite.tfjs: {unsupported}")
         self.consts = load_weights(spec.get("weightsManifest", []), path.parent)
         missing = [k for k, n in self.nodes.items() if n["op"] == "Const" and k not in self.consts]
         if missing:

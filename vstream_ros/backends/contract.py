@@ -1,0 +1,145 @@
+"""What the engine needs from a model, and nothing more: a frame encoder and an answerer, bundled as
+a backend. Every backend declares all four operations (`encode`, `annotate`, `answer`, `locate`); one
+that cannot annotate or locate says so through `Unannotated` and `CannotLocate`, never by leaving the
+method out, so callers need no `hasattr`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from vstream_ros.answering.question import Question
+from vstream_ros.memory import FlashMemoryConfig, MemoryConfig, MemoryRead, TokenGroup
+
+Evidence = TokenGroup          # a memory group an answer or a sighting rests on (stamps, camera, pose, label)
+
+
+@runtime_checkable
+class FrameEncoder(Protocol):
+    """Turns RGB frames into a patch grid of features for the memory, and says what each frame shows.
+
+    `id` names the weights and the preprocessing: a memory snapshot is only restored into an
+    encoder with the same id, since features of another encoder mean nothing to it.
+    """
+
+    id: str
+    dim: int
+    feature_grid: tuple[int, int]
+    device: torch.device
+    dtype: torch.dtype
+    annotation_names: Sequence[str]      # what `annotate` gives per frame, in order; empty: nothing
+
+    def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 [B, H, W, 3] RGB (any size) -> features [B, h, w, D] on `device`, in `dtype`."""
+        ...
+
+    def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor | None:
+        """What was recognised in each frame, [B, len(annotation_names)], computed once at ingest and
+        kept with the memory; None from an encoder whose `annotation_names` is empty."""
+        ...
+
+
+class Unannotated:
+    """For encoders that recognise nothing per frame: the memory keeps no annotations."""
+
+    annotation_names: Sequence[str] = ()
+
+    def annotate(self, frames: np.ndarray, features: torch.Tensor) -> None:
+        return None
+
+
+def annotation_dim(encoder: FrameEncoder) -> int:
+    """Length of the per-frame annotation an encoder gives; 0: none."""
+    return len(encoder.annotation_names)
+
+
+@dataclass
+class Answer:
+    """An answer being produced: iterate `pieces` for the text as it is generated.
+
+    `evidence` is known before the first piece: the memory groups the answer rests on.
+    """
+
+    pieces: Iterator[str]
+    evidence: list[Evidence]
+    limitations: str = ""                # what this backend cannot see, said plainly
+    stats: dict = field(default_factory=dict)   # filled while generating: tokens, ttft_s, ...
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass
+class Located:
+    """The sightings of a thing in time order (each an Evidence with label, score and pose), or why it
+    cannot be looked for (`error`)."""
+
+    evidence: list[Evidence]
+    error: str = ""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
+               cancel: threading.Event | None = None) -> Answer:
+        """Answer a parsed question from a memory read; generation stops early when `cancel` is set."""
+        ...
+
+    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float,
+               window: tuple[float, float] | None = None) -> Located:
+        """Every sighting of a thing in the read, no language model in the path (`frame_interval`: the
+        seconds between a camera's frames, what "adjacent" means)."""
+        ...
+
+    def abstract_projections(self) -> tuple[torch.nn.Module | None, torch.nn.Module | None]:
+        """The q/k projections the memory's abstract update should use (None, None: identity)."""
+        ...
+
+
+CANNOT_LOCATE = ("this backend cannot locate objects: locate needs a backend that recognises things in each "
+                 "frame (lite)")
+
+
+class CannotLocate:
+    """For answerers that read the memory only as tokens for a language model: nothing per frame says
+    what was seen, so there are no sightings to give."""
+
+    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float,
+               window: tuple[float, float] | None = None) -> Located:
+        return Located([], CANNOT_LOCATE)
+
+
+@dataclass
+class Backend:
+    """A loaded model: its encoder, its answerer and the memory sizes it was trained with. The type of
+    `memory_config` chooses the memory (memory/kinds.py): STAR for a MemoryConfig, the Flash Memory for
+    a FlashMemoryConfig."""
+
+    name: str
+    encoder: FrameEncoder
+    answerer: Answerer
+    memory_config: MemoryConfig | FlashMemoryConfig
+    close: Callable[[], None] = lambda: None
+
+    def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        return self.encoder.encode(frames)
+
+    def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor | None:
+        return self.encoder.annotate(frames, features)
+
+    def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
+               cancel: threading.Event | None = None) -> Answer:
+        return self.answerer.answer(memory, question, max_new_tokens, cancel)
+
+    def locate(self, memory: MemoryRead, phrase: str, frame_interval: float,
+               window: tuple[float, float] | None = None) -> Located:
+        return self.answerer.locate(memory, phrase, frame_interval, window)
+
+
+__all__ = ["Answer", "Answerer", "Backend", "CANNOT_LOCATE", "CannotLocate", "Evidence", "FrameEncoder", "Located",
+           "Question", "Unannotated", "annotation_dim"]
