@@ -19,6 +19,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from vstream_ros.backends.registry import backend_names
+
 # config/ sits beside launch/ both in the source tree and in share/vstream_ros
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "vstream.yaml"
 
@@ -26,8 +28,8 @@ DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "vstream.ya
 # tests/test_launch.py checks each name and type against the node's declared parameters.
 PARAMETERS = (
     ("camera_topics", list, "Image or CompressedImage topics: a YAML list, or names separated by commas"),
-    ("backend", str, "lite | flash_vstream | tiny"),
-    ("model_path", str, "Local checkpoint folder (flash_vstream)"),
+    ("backend", str, " | ".join(backend_names())),
+    ("model_path", str, "Local checkpoint folder (flash_vstream, flash_vstream_qwen)"),
     ("device", str, "auto | cpu | cuda | cuda:N"),
     ("sample_rate_hz", float, "Frames kept per camera per second of header.stamp"),
     ("pose_topic", str, "Robot pose: nav_msgs/Odometry, PoseStamped or PoseWithCovarianceStamped; \"''\": none"),
