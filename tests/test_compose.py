@@ -313,3 +313,26 @@ def test_a_clothes_colour_is_what_the_sure_boxes_show_not_one_doubtful_frame(apa
         mem.update(torch.ones(2, 2, 16) * scene, T0 + t, ann[t:t + 1])
     c = answer(Composer(rec), (mem.read(), mem.frame_interval), "What colour was the man's shirt?")
     assert c.facts["colour"] == "black", c.text
+
+
+def test_the_composer_keeps_no_state_of_a_call(read):
+    """One composer serves the answer worker and the ~/locate callback at once. A locate over two cameras
+    that runs in the middle of an answer over one (here, deterministically, from inside the recogniser)
+    must not make that answer name a camera: nothing of a call is kept on the composer."""
+    r, interval = read
+    two = replace(r, groups=[replace(g, camera=cam) for cam in ("front", "back") for g in r.groups])
+    rec = LiteRecognizer(CLASSES, detector_available=True)
+    composer = Composer(rec)
+    alone = answer(composer, read, "When did you first see a car?").text
+    interleaved, seen = [], rec.seen
+
+    def seen_while_locating(*args, **kwargs):
+        if not interleaved:
+            interleaved.append(None)
+            interleaved[0] = composer.locate("person", two, interval)
+        return seen(*args, **kwargs)
+
+    rec.seen = seen_while_locating
+    c = answer(composer, read, "When did you first see a car?")
+    assert interleaved and {g.camera for g in interleaved[0].evidence} == {"front", "back"}
+    assert c.text == alone and "on camera" not in c.text, c.text

@@ -1,16 +1,16 @@
 """Grounded answers: every fact of the text (a time, a span, a camera, a count, yes or no, a colour, the
-option chosen) is computed here from the memory's runs and what was recognised in them, and each
+option chosen) is computed here from the memory's runs and what lite recognised in them, and each
 comes with the evidence it rests on. No language model states anything.
 
-The composer is backend-agnostic: a `Recognizer` says what a question's words stand for and how they
-show in a run's annotation; the composer finds the sightings, merges adjacent ones and words them.
+A `Recognizer` (vision.LiteRecognizer) says what a question's words stand for and how they show in a
+run's annotation; the composer finds the sightings (sightings.py), merges adjacent ones and words them
+(wording.py).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -19,109 +19,48 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.sightings import ADJACENT, Composed, Sighting, coverage, merge, observations
+from vstream_ros.backends.lite.vision import Concept, Seen
+from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
-MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
 MAX_THINGS = 6            # things named in a description, those seen longest first
-# sightings this many frame intervals apart are one span: adjacent frames, or one frame between them in
-# which the thing was not recognised (a recogniser misses now and then; a camera that looked away for
-# longer, or frames the memory does not hold, keep the spans apart)
-ADJACENT = 2.5
 
 
 class Recognizer(Protocol):
-    def concept(self, phrase: str, colour: bool = False) -> list | None: ...
-    def can_see(self, concepts: list) -> bool: ...
-    def seen(self, concept, annotation: np.ndarray, mean: np.ndarray | None = None, frames: int = 1): ...
+    def concept(self, phrase: str, colour: bool = False) -> list[Concept] | None: ...
+    def can_see(self, concepts: list[Concept]) -> bool: ...
+    def seen(self, concept: Concept, annotation: np.ndarray, mean: np.ndarray | None = None,
+             frames: int = 1) -> Seen: ...
     def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
 
 
-@dataclass
-class Sighting:
-    """A span of adjacent frames of one camera in which something was seen."""
+@dataclass(frozen=True)
+class Call:
+    """One compose call's state: the question, the runs it may use, how far apart two sightings are
+    still one span, and the cameras those runs come from (named in answers only when several)."""
 
-    start: float
-    end: float
-    camera: str
-    score: float
-    group: TokenGroup
-    run: Run
-    count: int = 0
-    colours: tuple[str, ...] = ()
-    palette: dict[str, float] = field(default_factory=dict)   # colour name -> mass over the frames
+    q: Question
+    obs: list[tuple[TokenGroup, Run]]
+    gap: float
+    cameras: frozenset[str]
 
-    def evidence(self, label: str) -> TokenGroup:
-        run = replace(self.run, start=self.start, end=self.end)
-        return replace(self.group, start=self.start, end=self.end, stamp=self.end, weight=round(self.score, 3),
-                       camera=self.camera, runs=(run,), label=label)
-
-
-@dataclass
-class Composed:
-    text: str
-    evidence: list[TokenGroup]
-    facts: dict
-
-
-def observations(memory: MemoryRead, window: tuple[float, float] | None = None,
-                 interval: float = 1.0) -> list[tuple[TokenGroup, Run]]:
-    """Every run of the read that carries an annotation (temporal slots and spatial frames; key frames
-    repeat their slot's runs), cut to the window at the frames nearest inside it (a run's frames are
-    `interval` apart): nothing is claimed outside the time asked about."""
-    lo, hi = window or (-math.inf, math.inf)
-    out = []
-    for g in memory.groups:
-        if g.kind not in ("temporal", "spatial"):
-            continue
-        for r in g.runs:
-            if r.peak is None or r.end < lo or r.start > hi:
-                continue
-            start = r.start if r.start >= lo else min(r.end, r.start + math.ceil((lo - r.start) / interval) * interval)
-            end = r.end if r.end <= hi else max(start, r.end - math.ceil((r.end - hi) / interval) * interval)
-            out.append((g, replace(r, start=start, end=end)))
-    return out
-
-
-def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
-    """Adjacent or overlapping sightings of a camera as one (runs of different slots meet here)."""
-    out: list[Sighting] = []
-    for s in sorted(sightings, key=lambda s: (s.camera, s.start, s.end)):
-        last = out[-1] if out and out[-1].camera == s.camera else None
-        if last is not None and s.start - last.end <= gap:
-            if s.end >= last.end:     # the newest run's group and pose: where the thing was last seen
-                last.group, last.run = s.group, s.run
-            last.end = max(last.end, s.end)
-            last.score = max(last.score, s.score)
-            last.count = max(last.count, s.count)
-            last.colours = last.colours or s.colours
-            last.palette = {c: last.palette.get(c, 0.0) + s.palette.get(c, 0.0) for c in {*last.palette, *s.palette}}
-        else:
-            out.append(replace(s, palette=dict(s.palette)))
-    return sorted(out, key=lambda s: (s.start, s.camera))
-
-
-_FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
-                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
-
-
-def coverage(phrase: str, concepts: list) -> float:
-    """The share of a phrase's content words that its concepts account for."""
-    words = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
-    if not words:
-        return 1.0
-    asked = " ".join(getattr(c, "asked", "") or getattr(c, "name", "") for c in concepts).lower()
-    return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
+    def cam(self, s: Sighting) -> str:
+        return f" on camera {s.camera}" if len(self.cameras) > 1 else ""
 
 
 class Composer:
+    """Answers lite's questions from the memory. Holds no state of a call (one instance serves the
+    answer worker and the locate callback at once): what a call needs travels in its `Call`."""
+
     def __init__(self, recognizer: Recognizer, limitation: str = "") -> None:
         self.rec = recognizer
         self.limitation = limitation
-        self._cameras: set[str] = set()
 
     # ------------------------------------------------------------ sightings
-    def sightings(self, concepts: list, obs: list[tuple[TokenGroup, Run]], gap: float | None) -> list[Sighting]:
+    def sightings(self, concepts: list[Concept], obs: list[tuple[TokenGroup, Run]],
+                  gap: float | None) -> list[Sighting]:
         """Runs in which every concept shows (score >= 0.5 each), merged across slots (gap None: each
         run apart, for facts that belong to a moment, like a count)."""
         found = []
@@ -129,13 +68,12 @@ class Composer:
             seen = [self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
-                                      seen[0].count, tuple(seen[0].colours), dict(getattr(seen[0], "palette", {}))))
+                                      seen[0].count, tuple(seen[0].colours), dict(seen[0].palette)))
         return sorted(found, key=lambda s: s.start) if gap is None else merge(found, gap)
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
         obs = observations(memory, q.window, q.frame_interval)
-        gap = ADJACENT * q.frame_interval
-        self._cameras = {g.camera for g, _ in obs}
+        call = Call(q, obs, ADJACENT * q.frame_interval, frozenset(g.camera for g, _ in obs))
         if not obs:
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         handler = {
@@ -144,10 +82,10 @@ class Composer:
             Intent.ATTRIBUTE: self._attribute, Intent.CHOICE: self._choice,
         }.get(q.intent)
         if handler is not None and (q.subject or q.intent is Intent.CHOICE):
-            return handler(q, obs, gap)
-        return self._describe(q, obs, gap)
+            return handler(call)
+        return self._describe(call)
 
-    def _resolve(self, q: Question, phrase: str) -> tuple[list | None, Composed | None]:
+    def _resolve(self, q: Question, phrase: str) -> tuple[list[Concept] | None, Composed | None]:
         concepts = self.rec.concept(phrase, colour=q.intent is Intent.ATTRIBUTE)
         if concepts is None:
             return None, Composed(f"I cannot tell: I do not recognise {phrase!r} in what I see. {self.limitation}",
@@ -157,9 +95,9 @@ class Composer:
                                   f"installed. {self.limitation}", [], {"abstained": True})
         return concepts, None
 
-    def _name(self, concepts: list, phrase: str) -> str:
+    def _name(self, concepts: list[Concept], phrase: str) -> str:
         first = concepts[0]
-        name = f"{first.colour} {first.name}" if getattr(first, "colour", "") else first.name
+        name = f"{first.colour} {first.name}" if first.colour else first.name
         return name if len(concepts) == 1 else phrase.strip()
 
     def locate(self, phrase: str, memory: MemoryRead, frame_interval: float,
@@ -171,45 +109,47 @@ class Composer:
             return Composed("", [], {"error": f"{phrase!r} is nothing this backend recognises"})
         if not self.rec.can_see(concepts):
             return Composed("", [], {"error": f"looking for {phrase!r} needs the detector, which is not installed"})
-        self._cameras = {g.camera for g in memory.groups}
         found = self.sightings(concepts, observations(memory, window, frame_interval), ADJACENT * frame_interval)
         name = self._name(concepts, phrase)
         return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
 
-    def _look(self, q: Question, obs, gap, prefix: str = "") -> tuple[list, list[Sighting], str] | Composed:
+    def _look(self, call: Call, prefix: str = "") -> tuple[list[Concept], list[Sighting], str] | Composed:
         """The subject's concepts, its sightings and its name; or the answer when it cannot be looked for
         or was not seen."""
+        q, obs, gap = call.q, call.obs, call.gap
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
         found = self.sightings(concepts, obs, gap)
         if not found:
-            return Composed(f"{prefix}I have not seen {a_phrase(q.subject)}{self._in_window(q)}.", [], {"seen": False})
+            return Composed(f"{prefix}I have not seen {a_phrase(q.subject)}{in_window(q)}.", [], {"seen": False})
         return concepts, found, self._name(concepts, q.subject)
 
     # --------------------------------------------------------------- intents
-    def _presence(self, q: Question, obs, gap) -> Composed:
+    def _presence(self, call: Call) -> Composed:
+        q = call.q
         if q.options:
-            return self._any_of(q, obs, gap)
-        looked = self._look(q, obs, gap, prefix="No, ")
+            return self._any_of(call)
+        looked = self._look(call, prefix="No, ")
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
-        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}.",
+        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
-    def _any_of(self, q: Question, obs, gap) -> Composed:
+    def _any_of(self, call: Call) -> Composed:
         """Any of several things ("did you see a dog, a cat or a bird?"): yes with those seen, no when none
         was, and which ones this backend cannot tell apart from not seen."""
+        q = call.q
         seen, unknown, evidence = [], [], []
         for option in q.options:
-            looked = self._look(replace(q, subject=option, options=()), obs, gap)
+            looked = self._look(replace(call, q=replace(q, subject=option, options=())))
             if isinstance(looked, Composed):
                 if looked.facts.get("abstained"):
                     unknown.append(option)
                 continue
             concepts, found, name = looked
-            seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {self._spans(found, q)}")
+            seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}")
             evidence += [s.evidence(name) for s in found]
         if seen:
             return Composed(f"Yes, I saw {listed(seen)}.", evidence, {"seen": True})
@@ -217,35 +157,37 @@ class Composer:
             return Composed(f"I cannot tell: I do not recognise {listed(unknown, 'or')} in what I see. "
                             f"{self.limitation}", [], {"abstained": True})
         known = [a_phrase(o) for o in q.options if o not in unknown]
-        text = f"No, I have not seen {listed(known, 'or')}{self._in_window(q)}."
+        text = f"No, I have not seen {listed(known, 'or')}{in_window(q)}."
         if unknown:
             text += f" I cannot tell about {listed(unknown, 'or')}."
         return Composed(text, [], {"seen": False})
 
-    def _when(self, q: Question, obs, gap) -> Composed:
-        looked = self._look(q, obs, gap)
+    def _when(self, call: Call) -> Composed:
+        q = call.q
+        looked = self._look(call)
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
-            text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{self._cam(first, q)}."
+            text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{call.cam(first)}."
             ev = [first]
         elif q.intent is Intent.LAST_SEEN:
-            text = (f"I last saw {a(name)} {timefmt.span(last.start, last.end, q.origin)}{self._cam(last, q)} "
+            text = (f"I last saw {a(name)} {timefmt.span(last.start, last.end, q.origin)}{call.cam(last)} "
                     f"({timefmt.ago(last.end, q.newest)}).")
             ev = [last]
         else:
-            text = f"I saw {a(name)} {self._first_to_last(found, q)}."
+            text = f"I saw {a(name)} {first_to_last(found, q)}."
             if q.attribute == "duration":           # "how long was X on camera": the stretches' length
                 total = sum(s.end - s.start for s in found)
                 held = f"for about {total:.0f} seconds in all" if total >= q.frame_interval else "only briefly"
-                text = f"I saw {a(name)} {held}: {self._first_to_last(found, q)}."
+                text = f"I saw {a(name)} {held}: {first_to_last(found, q)}."
             ev = found
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 
-    def _where(self, q: Question, obs, gap) -> Composed:
-        looked = self._look(q, obs, gap)
+    def _where(self, call: Call) -> Composed:
+        q = call.q
+        looked = self._look(call)
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
@@ -253,13 +195,14 @@ class Composer:
         last = placed[-1] if placed else found[-1]
         when = timefmt.span(last.start, last.end, q.origin)
         if last.run.pose is None:
-            return Composed(f"I last saw {a(name)} {when}{self._cam(last, q)}, but no pose was recorded then, so I "
+            return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, but no pose was recorded then, so I "
                             "cannot say where.", [last.evidence(name)], {"seen": True, "pose": None})
         x, y, z = (float(v) for v in last.run.pose[:3])
-        return Composed(f"I last saw {a(name)} {when}{self._cam(last, q)}, when the robot was at x={x:.2f} m, "
+        return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, when the robot was at x={x:.2f} m, "
                         f"y={y:.2f} m.", [last.evidence(name)], {"seen": True, "pose": [x, y, z]})
 
-    def _count(self, q: Question, obs, gap) -> Composed:
+    def _count(self, call: Call) -> Composed:
+        q, obs, gap = call.q, call.obs, call.gap
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
@@ -269,20 +212,21 @@ class Composer:
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
         if not found:
             no = "No, " if least is not None else ""
-            return Composed(f"{no}I saw no {plural}{self._in_window(q)}: 0.", [], {"count": 0})
-        if not concepts[0].coco or not getattr(concepts[0], "countable", True):
+            return Composed(f"{no}I saw no {plural}{in_window(q)}: 0.", [], {"count": 0})
+        if not concepts[0].coco or not concepts[0].countable:
             found = merge(found, gap)
-            return Composed(f"I saw {a(name)} {self._spans(found, q)}, but I cannot count them with this backend.",
+            return Composed(f"I saw {a(name)} {spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
         best = max(found, key=lambda s: (s.count, -s.start))
         n = max(1, best.count)
         what = f"1 {name}" if n == 1 else f"{n} {plural}"
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
         text = (f"{yes}I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
-                f"{self._cam(best, q)}).")
+                f"{call.cam(best)}).")
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
-    def _attribute(self, q: Question, obs, gap) -> Composed:
+    def _attribute(self, call: Call) -> Composed:
+        q, obs, gap = call.q, call.obs, call.gap
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
@@ -290,20 +234,20 @@ class Composer:
         # tie": the last thing named) or, without a possessive, the head noun ("the car next to the man")
         possessive = re.search(r"\w(?:['’]s|s['’])(?:\s|$)|\b(?:his|her|their|its|my|your|our)\s",
                                q.subject, re.IGNORECASE) is not None
-        target = next((c for c in concepts if getattr(c, "part", "")), None) or concepts[-1 if possessive else 0]
+        target = next((c for c in concepts if c.part), None) or concepts[-1 if possessive else 0]
         concepts = [target]
         found = self.sightings(concepts, obs, gap)
         name = target.name
         if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{self._in_window(q)}, so I cannot tell its "
+            return Composed(f"I have not seen {a_phrase(q.subject)}{in_window(q)}, so I cannot tell its "
                             "colour.", [], {"seen": False})
-        colour = self._colour(found, chromatic_first=not (getattr(target, "part", "") or getattr(target, "region", "")))
+        colour = self._colour(found, chromatic_first=not (target.part or target.region))
         if colour is None:
             return Composed(f"I saw {a(name)} but cannot tell its colour.", [s.evidence(name) for s in found],
                             {"abstained": True})
         best = max(found, key=lambda s: (s.palette.get(colour, 0.0), colour in s.colours, s.score))
         when = timefmt.span(best.start, best.end, q.origin)
-        what = q.subject if getattr(target, "part", "") or getattr(target, "region", "") else name
+        what = q.subject if target.part or target.region else name
         verb = "were" if what.endswith("s") and not what.endswith("'s") else "was"
         owned = what.split(" ")[0].lower() in ("his", "her", "their", "its", "my", "our", "your")
         the = "" if owned else "the "
@@ -312,7 +256,7 @@ class Composer:
             text = (f"Yes, {the}{what} {verb} {colour} ({when})." if yes else
                     f"No, {the}{what} {verb} {colour}, not {q.value} ({when}).")
         else:
-            text = f"{the}{what} {verb} {colour} ({when}{self._cam(best, q)})."
+            text = f"{the}{what} {verb} {colour} ({when}{call.cam(best)})."
             text = text[0].upper() + text[1:]
         return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
 
@@ -334,9 +278,10 @@ class Composer:
                 votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
         return max(votes, key=votes.get) if votes else None
 
-    def _choice(self, q: Question, obs, gap) -> Composed:
+    def _choice(self, call: Call) -> Composed:
         """The option whose things show best in the memory: all of them together in one run if any
         option has that, else the mean of each thing's best showing (an unseeable thing counts 0)."""
+        q, obs, gap = call.q, call.obs, call.gap
         scores: list[tuple[float, int, list[Sighting]]] = []
         for i, option in enumerate(q.options):
             concepts = self.rec.concept(option)
@@ -361,40 +306,43 @@ class Composer:
         best, i, found = max(scores, key=lambda x: (x[0], -x[1]))
         letter = chr(ord("A") + i)
         sure = "" if best >= 1.0 else " (weak evidence: it only resembles what I saw)"
-        where = f", seen {self._spans(found, q)}" if found else ""
+        where = f", seen {spans(found, q)}" if found else ""
         return Composed(f"({letter}) {q.options[i]}{where}{sure}.", [s.evidence(q.options[i]) for s in found],
                         {"option": letter})
 
-    def _describe(self, q: Question, obs, gap) -> Composed:
+    def _describe(self, call: Call) -> Composed:
+        q = call.q
         if q.time is not None and q.time.event:
-            return self._around_event(q, obs, gap)
+            return self._around_event(call)
         if q.subject:
-            looked = self._look(q, obs, gap)
+            looked = self._look(call)
             if isinstance(looked, Composed):
                 return looked
             concepts, found, name = looked
-            return Composed(f"I saw {a(name)} {self._spans(found, q)}; I cannot tell what they were doing "
+            return Composed(f"I saw {a(name)} {spans(found, q)}; I cannot tell what they were doing "
                             f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
                             {"seen": True})
-        return self._list_things(q, obs, gap)
+        return self._list_things(call)
 
-    def _list_things(self, q: Question, obs, gap, lead: str = "") -> Composed:
+    def _list_things(self, call: Call, lead: str = "") -> Composed:
+        q, obs, gap = call.q, call.obs, call.gap
         by_name: dict[str, list[Sighting]] = {}
         for g, r in obs:
             for name, score, count in self.rec.things(r.peak):
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count))
         if not by_name:
-            return Composed(f"{lead}I saw nothing I can name{self._in_window(q)}.", [], {"things": []})
+            return Composed(f"{lead}I saw nothing I can name{in_window(q)}.", [], {"things": []})
         merged = {n: merge(s, gap) for n, s in by_name.items()}
         ranked = sorted(merged, key=lambda n: (-sum(s.end - s.start + q.frame_interval for s in merged[n]),
                                                -max(s.score for s in merged[n])))[:MAX_THINGS]
-        parts = [f"{a(n)} ({self._spans(merged[n], q, short=True)})" for n in ranked]
-        when = self._window_words(q)
+        parts = [f"{a(n)} ({spans(merged[n], q, short=True)})" for n in ranked]
+        when = window_words(q)
         text = f"{lead}{when}I saw " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
         ev = [s.evidence(n) for n in ranked for s in merged[n]]
         return Composed(text + ".", sorted(ev, key=lambda g: g.start), {"things": ranked})
 
-    def _around_event(self, q: Question, obs, gap) -> Composed:
+    def _around_event(self, call: Call) -> Composed:
+        q, obs, gap = call.q, call.obs, call.gap
         event = q.time.event
         concepts = self.rec.concept(event)
         if concepts is None or not self.rec.can_see(concepts):
@@ -414,55 +362,4 @@ class Composer:
             lead = f"After {event} ({timefmt.since(t, q.origin)}), "
         if not rest:
             return Composed(f"{lead}I saw nothing more.", [found[0].evidence(event)], {"things": []})
-        return self._list_things(replace(q, time=None), rest, gap, lead=lead)
-
-    # ----------------------------------------------------------------- words
-    def _first_to_last(self, found: list[Sighting], q: Question) -> str:
-        """From the first sighting to the last, and the stretches between when there were several."""
-        if len(found) == 1:
-            return self._spans(found, q)
-        first, last = found[0], found[-1]
-        whole = timefmt.span(first.start, last.end, q.origin)
-        return f"{whole}, in {len(found)} separate stretches ({self._spans(found, q, short=True, ends=True)})"
-
-    def _spans(self, found: list[Sighting], q: Question, short: bool = False, ends: bool = False) -> str:
-        """The spans written out (at most MAX_SPANS; with `ends`, the last one is always among them)."""
-        multi_cam = len({s.camera for s in found}) > 1
-        shown = found[:MAX_SPANS]
-        if ends and len(found) > MAX_SPANS:
-            shown = found[: MAX_SPANS - 1] + [found[-1]]
-        parts = []
-        for s in shown:
-            w = timefmt.span(s.start, s.end, q.origin)
-            if short:
-                w = w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ")
-            parts.append(w + (f" on camera {s.camera}" if multi_cam else ""))
-        more = len(found) - len(shown)
-        if ends and more > 0:
-            return ", ".join(parts[:-1]) + f", {more} more and the last " + parts[-1]
-        text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
-        if more > 0:
-            text += f" and {more} more time{'s' if more > 1 else ''}"
-        return text
-
-    def _cam(self, s: Sighting, q: Question) -> str:
-        return f" on camera {s.camera}" if len(self._cameras) > 1 else ""
-
-    @staticmethod
-    def _in_window(q: Question) -> str:
-        if q.window is None:
-            return ""
-        return f" {timefmt.span(max(q.window[0], q.origin), min(q.window[1], q.newest), q.origin)}"
-
-    def _window_words(self, q: Question) -> str:
-        """How the answer names the time the question asked about (its evidence gives the stamps)."""
-        if q.window is None or q.time is None:
-            return ""
-        k, n = q.time.kind, q.time.a
-        unit = "second" if n == 1 else "seconds"
-        lead = {TimeKind.START: "At the start", TimeKind.NOW: "At the end", TimeKind.LAST: f"In the last {n:g} {unit}",
-                TimeKind.FIRST: f"In the first {n:g} {unit}", TimeKind.AGO: f"{n:g} {unit} before the end",
-                TimeKind.AT: f"At about {timefmt.since(q.origin + n, q.origin)}",
-                TimeKind.BETWEEN: f"Between {timefmt.since(q.origin + q.time.a, q.origin)} and "
-                                  f"{timefmt.since(q.origin + q.time.b, q.origin)}"}.get(k, "In that time")
-        return f"{lead}, "
+        return self._list_things(replace(call, q=replace(q, time=None), obs=rest), lead=lead)

@@ -1,0 +1,93 @@
+"""Sightings: the memory's annotated runs, cut to the time asked about, and the spans of adjacent
+frames in which lite recognised a thing (merged across memory slots)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+from vstream_ros.backends.lite.vision import Concept
+from vstream_ros.memory import MemoryRead, TokenGroup
+from vstream_ros.memory.read import Run
+
+# sightings this many frame intervals apart are one span: adjacent frames, or one frame between them in
+# which the thing was not recognised (a recogniser misses now and then; a camera that looked away for
+# longer, or frames the memory does not hold, keep the spans apart)
+ADJACENT = 2.5
+
+@dataclass
+class Sighting:
+    """A span of adjacent frames of one camera in which something was seen."""
+
+    start: float
+    end: float
+    camera: str
+    score: float
+    group: TokenGroup
+    run: Run
+    count: int = 0
+    colours: tuple[str, ...] = ()
+    palette: dict[str, float] = field(default_factory=dict)   # colour name -> mass over the frames
+
+    def evidence(self, label: str) -> TokenGroup:
+        run = replace(self.run, start=self.start, end=self.end)
+        return replace(self.group, start=self.start, end=self.end, stamp=self.end, weight=round(self.score, 3),
+                       camera=self.camera, runs=(run,), label=label)
+
+
+@dataclass
+class Composed:
+    text: str
+    evidence: list[TokenGroup]
+    facts: dict
+
+
+def observations(memory: MemoryRead, window: tuple[float, float] | None = None,
+                 interval: float = 1.0) -> list[tuple[TokenGroup, Run]]:
+    """Every run of the read that carries an annotation (temporal slots and spatial frames; key frames
+    repeat their slot's runs), cut to the window at the frames nearest inside it (a run's frames are
+    `interval` apart): nothing is claimed outside the time asked about."""
+    lo, hi = window or (-math.inf, math.inf)
+    out = []
+    for g in memory.groups:
+        if g.kind not in ("temporal", "spatial"):
+            continue
+        for r in g.runs:
+            if r.peak is None or r.end < lo or r.start > hi:
+                continue
+            start = r.start if r.start >= lo else min(r.end, r.start + math.ceil((lo - r.start) / interval) * interval)
+            end = r.end if r.end <= hi else max(start, r.end - math.ceil((r.end - hi) / interval) * interval)
+            out.append((g, replace(r, start=start, end=end)))
+    return out
+
+
+def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
+    """Adjacent or overlapping sightings of a camera as one (runs of different slots meet here)."""
+    out: list[Sighting] = []
+    for s in sorted(sightings, key=lambda s: (s.camera, s.start, s.end)):
+        last = out[-1] if out and out[-1].camera == s.camera else None
+        if last is not None and s.start - last.end <= gap:
+            if s.end >= last.end:     # the newest run's group and pose: where the thing was last seen
+                last.group, last.run = s.group, s.run
+            last.end = max(last.end, s.end)
+            last.score = max(last.score, s.score)
+            last.count = max(last.count, s.count)
+            last.colours = last.colours or s.colours
+            last.palette = {c: last.palette.get(c, 0.0) + s.palette.get(c, 0.0) for c in {*last.palette, *s.palette}}
+        else:
+            out.append(replace(s, palette=dict(s.palette)))
+    return sorted(out, key=lambda s: (s.start, s.camera))
+
+
+_FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
+                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
+
+
+def coverage(phrase: str, concepts: list[Concept]) -> float:
+    """The share of a phrase's content words that its concepts account for."""
+    words = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
+    if not words:
+        return 1.0
+    asked = " ".join(c.asked or c.name for c in concepts).lower()
+    return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)

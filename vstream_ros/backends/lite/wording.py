@@ -1,0 +1,60 @@
+"""How lite's answers word times: spans of sightings, the window asked about (times count from the
+stream's first stamp, in answering/timefmt's words)."""
+
+from __future__ import annotations
+
+from vstream_ros.answering import timefmt
+from vstream_ros.answering.question import Question, TimeKind
+from vstream_ros.backends.lite.sightings import Sighting
+
+MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
+
+
+def first_to_last(found: list[Sighting], q: Question) -> str:
+    """From the first sighting to the last, and the stretches between when there were several."""
+    if len(found) == 1:
+        return spans(found, q)
+    first, last = found[0], found[-1]
+    whole = timefmt.span(first.start, last.end, q.origin)
+    return f"{whole}, in {len(found)} separate stretches ({spans(found, q, short=True, ends=True)})"
+
+
+def spans(found: list[Sighting], q: Question, short: bool = False, ends: bool = False) -> str:
+    """The spans written out (at most MAX_SPANS; with `ends`, the last one is always among them)."""
+    multi_cam = len({s.camera for s in found}) > 1
+    shown = found[:MAX_SPANS]
+    if ends and len(found) > MAX_SPANS:
+        shown = found[: MAX_SPANS - 1] + [found[-1]]
+    parts = []
+    for s in shown:
+        w = timefmt.span(s.start, s.end, q.origin)
+        if short:
+            w = w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ")
+        parts.append(w + (f" on camera {s.camera}" if multi_cam else ""))
+    more = len(found) - len(shown)
+    if ends and more > 0:
+        return ", ".join(parts[:-1]) + f", {more} more and the last " + parts[-1]
+    text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    if more > 0:
+        text += f" and {more} more time{'s' if more > 1 else ''}"
+    return text
+
+
+def in_window(q: Question) -> str:
+    if q.window is None:
+        return ""
+    return f" {timefmt.span(max(q.window[0], q.origin), min(q.window[1], q.newest), q.origin)}"
+
+
+def window_words(q: Question) -> str:
+    """How the answer names the time the question asked about (its evidence gives the stamps)."""
+    if q.window is None or q.time is None:
+        return ""
+    k, n = q.time.kind, q.time.a
+    unit = "second" if n == 1 else "seconds"
+    lead = {TimeKind.START: "At the start", TimeKind.NOW: "At the end", TimeKind.LAST: f"In the last {n:g} {unit}",
+            TimeKind.FIRST: f"In the first {n:g} {unit}", TimeKind.AGO: f"{n:g} {unit} before the end",
+            TimeKind.AT: f"At about {timefmt.since(q.origin + n, q.origin)}",
+            TimeKind.BETWEEN: f"Between {timefmt.since(q.origin + q.time.a, q.origin)} and "
+                              f"{timefmt.since(q.origin + q.time.b, q.origin)}"}.get(k, "In that time")
+    return f"{lead}, "
