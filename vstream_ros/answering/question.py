@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from vstream_ros.answering.words import CARDINALS, COLOUR_WORDS
+
 
 class Intent(StrEnum):
     PRESENCE = "presence"          # yes or no: did you see X?
@@ -95,18 +97,13 @@ class Question:
 
 
 # ------------------------------------------------------------------- words
-_NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "ninety": 90, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2, "half a": 0.5,
-    "several": 5,
-}
+_NUMBER_WORDS = {**CARDINALS, "a": 1, "an": 1, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2, "half a": 0.5,
+                 "several": 5}
 _UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
           "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
 _NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True)) + r")"
 _UNIT = r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
-COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey",
-           "gray", "beige", "silver", "gold", "violet", "cyan", "turquoise", "navy", "maroon")
+COLOURS = COLOUR_WORDS
 _COLOUR_WORD = r"(?:colou?r|colou?rs|colou?red)"
 
 
@@ -115,8 +112,8 @@ def _number(text: str) -> float:
     return float(text) if re.fullmatch(r"\d+(?:\.\d+)?", text) else float(_NUMBER_WORDS[text])
 
 
-def _clock(text: str) -> float:
-    """'0:12' / '1:02:03' -> seconds."""
+def clock_seconds(text: str) -> float:
+    """'0:12' / '1:02:03' / '00:02:37.5' -> seconds."""
     parts = [float(p) for p in text.split(":")]
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
@@ -137,8 +134,8 @@ _TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
                 re.I),
      lambda m: TimeRef(TimeKind.BETWEEN, float(m.group(1)), float(m.group(2)))),
     (re.compile(r"\b(?:from|between)\s+(\d+:\d\d(?::\d\d)?)\s+(?:to|and|until|-)\s+(\d+:\d\d(?::\d\d)?)\b", re.I),
-     lambda m: TimeRef(TimeKind.BETWEEN, _clock(m.group(1)), _clock(m.group(2)))),
-    (re.compile(r"\bat\s+(\d+:\d\d(?::\d\d)?)\b", re.I), lambda m: TimeRef(TimeKind.AT, _clock(m.group(1)))),
+     lambda m: TimeRef(TimeKind.BETWEEN, clock_seconds(m.group(1)), clock_seconds(m.group(2)))),
+    (re.compile(r"\bat\s+(\d+:\d\d(?::\d\d)?)\b", re.I), lambda m: TimeRef(TimeKind.AT, clock_seconds(m.group(1)))),
     (re.compile(rf"\bat\s+(?:second\s+)?(\d+(?:\.\d+)?)\s*{_UNIT}(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
                 re.I), lambda m: TimeRef(TimeKind.AT, _seconds(m.group(1), m.group(2)))),
     (re.compile(rf"\bafter\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
@@ -170,6 +167,7 @@ def find_time(text: str) -> tuple[TimeRef | None, str]:
 
 
 # ------------------------------------------------------------------ options
+OPTION_LETTERS = "ABCDEFGH"      # a multiple-choice question's options, in order
 _INLINE_OPTION = re.compile(
     r"(?:^|\s|\n)(?:\(([A-H])\)|([A-H])[.):])\s+(.+?)(?=(?:\s|\n)(?:\([A-H]\)|[A-H][.):])\s|\n|$)", re.S)
 
@@ -181,7 +179,7 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
     """'Which ...? (A) x (B) y' -> ('Which ...?', ('x', 'y')); also 'A. x' lines."""
     found = list(_INLINE_OPTION.finditer(text))
     letters = [m.group(1) or m.group(2) for m in found]
-    if len(found) >= 2 and letters == [chr(ord("A") + i) for i in range(len(found))]:
+    if len(found) >= 2 and letters == list(OPTION_LETTERS[: len(found)]):
         stem = text[: found[0].start()].strip()
         stem = re.sub(r"\s*(?:options?|choices?)\s*:?\s*$", "", stem, flags=re.I)
         return stem, tuple(m.group(3).strip().rstrip(".;,") for m in found)

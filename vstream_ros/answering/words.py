@@ -21,3 +21,21 @@ def a_phrase(phrase: str) -> str:
     if p.endswith("s") or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their"):
         return p
     return a(p)
+
+
+# -------------------------------------------------------------------- colours
+# the eleven basic colour terms of English (Berlin and Kay), in the order lite's annotations keep them
+BASIC_COLOURS = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
+# words people use for a basic colour
+COLOUR_SYNONYMS = {"gray": "grey", "silver": "grey", "navy": "blue", "cyan": "blue", "turquoise": "blue",
+                   "violet": "purple", "maroon": "red", "beige": "brown", "tan": "brown", "gold": "yellow",
+                   "magenta": "pink"}
+# every colour word a question may ask about or an answer may assert
+COLOUR_WORDS = (*BASIC_COLOURS, *COLOUR_SYNONYMS, "golden", "cream", "teal", "khaki", "olive", "crimson", "scarlet",
+                "ivory", "lilac", "lavender")
+
+# ---------------------------------------------------------------------- numbers
+CARDINALS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                                                      "seventy": 70, "eighty": 80, "ninety": 90}

@@ -26,7 +26,7 @@ from vstream_ros.engine.priority import AnswerStopped, Gate, gated
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 
-ADJACENT = 1.5       # "at 12 s" means frames within this many frame intervals of 12 s
+AT_TOLERANCE = 1.5   # "at 12 s" means frames within this many frame intervals of 12 s
 class AnswerService(Worker):
     thread_name = "vstream-answer"
 
@@ -132,7 +132,7 @@ class AnswerService(Worker):
         interval = self.memory.frame_interval(cams) or 1.0 / self._config().sample_rate_hz
         window = job.window
         if q.time is not None:
-            own = q.time.window(first, newest, tolerance=max(0.5, ADJACENT * interval))
+            own = q.time.window(first, newest, tolerance=max(0.5, AT_TOLERANCE * interval))
             if own is not None:
                 window = own if window is None else (max(window[0], own[0]), min(window[1], own[1]))
         return replace(q, origin=first, newest=newest, window=window, frame_interval=interval), window

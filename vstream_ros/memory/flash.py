@@ -43,12 +43,11 @@ import torch
 
 from vstream_ros.memory.flash_config import FlashMemoryConfig, unpack_frame_maps
 from vstream_ros.memory.read import MemoryRead, Run, TokenGroup
-from vstream_ros.memory.runs import POSE_DIM, Runs
+from vstream_ros.memory.runs import ADJACENT, POSE_DIM, Runs
 from vstream_ros.memory.snapshot import FLASH_FORMAT, FLASH_FORMAT_VERSION, SnapshotError, read_snapshot, write_snapshot
 from vstream_ros.memory.ward import cheapest_pair
 
 Stamps = float | Sequence[float] | torch.Tensor
-ADJACENT = 1.5        # frames closer than this many sampling intervals belong to one run
 KIND = "flash"
 
 

@@ -17,6 +17,8 @@ import math
 
 import torch
 
+ADJACENT = 1.5        # frames closer than this many sampling intervals belong to one run (STAR and Flash)
+
 POSE_DIM = 8                 # x, y, z, qx, qy, qz, qw, valid (1.0 when a pose was recorded)
 POSITION = slice(0, 3)
 

@@ -37,13 +37,12 @@ from torch import nn
 
 from vstream_ros.memory.config import MemoryConfig
 from vstream_ros.memory.read import MemoryRead, Run, TokenGroup
-from vstream_ros.memory.runs import POSE_DIM, POSITION, Runs
+from vstream_ros.memory.runs import ADJACENT, POSE_DIM, POSITION, Runs
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
 from vstream_ros.memory.validate import check_star_state
 from vstream_ros.memory.ward import cheapest_pair
 
 Stamps = float | Sequence[float] | torch.Tensor
-ADJACENT = 1.5        # frames closer than this many sampling intervals belong to one run
 
 
 class STARMemory:

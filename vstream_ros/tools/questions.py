@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LETTERS = "ABCDEFGH"
+from vstream_ros.answering.question import OPTION_LETTERS, clock_seconds
+
+LETTERS = OPTION_LETTERS
 _INLINE_OPTION = re.compile(r"^(?:\(([A-H])\)|([A-H])[.)])\s+(.+)$", re.M)   # "(A) x", "A. x", "A) x"
 
 
@@ -65,8 +67,7 @@ def _num(value) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, str) and ":" in value:      # "00:02:37"
-        parts = [float(p) for p in value.split(":")]
-        return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+        return clock_seconds(value)
     return float(value)
 
 

@@ -21,24 +21,21 @@ import math
 import re
 from dataclasses import dataclass
 
+from vstream_ros.answering.question import Intent
+from vstream_ros.answering.words import CARDINALS, COLOUR_WORDS
 from vstream_ros.tools.questions import LETTERS, Question
 
 TOL_MIN_S = 2.0        # time tolerance: at least this many seconds ...
 TOL_FRACTION = 0.10    # ... or this fraction of the clip, whichever is larger
-TIME_TYPES = ("when", "first_seen", "last_seen")
+TIME_TYPES = (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN)
 POSE_TOL_M = 0.5       # a stated position counts within this distance of the truth (a Nav2 goal's order)
 
 STOP = {"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "and", "or", "with", "it",
         "this", "that", "be", "by", "for", "from", "as", "into", "their", "his", "her", "its", "yes", "no"}
-COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black", "white",
-           "grey", "gray", "silver", "gold", "golden", "beige", "cream", "navy", "maroon", "turquoise", "cyan",
-           "magenta", "teal", "khaki", "olive", "tan", "crimson", "scarlet", "ivory", "lilac", "lavender"}
+COLOURS = frozenset(COLOUR_WORDS)
 _IRREGULAR = {"men": "man", "women": "woman", "children": "child", "people": "person", "feet": "foot",
               "gray": "grey", "kids": "kid", "persons": "person"}
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {"single": 1, "once": 1, "twice": 2, "none": 0,
-                                                      "nobody": 0, "nothing": 0}
+_NUMBER_WORDS = CARDINALS | {"single": 1, "once": 1, "twice": 2, "none": 0, "nobody": 0, "nothing": 0}
 _FILLER = STOP | {
     "yeah", "yep", "yup", "indeed", "correct", "i", "we", "saw", "seen", "see", "sees", "spotted", "noticed",
     "observed", "have", "has", "had", "did", "do", "does", "one", "them", "they", "there", "here", "these",
@@ -343,7 +340,8 @@ def _times(prediction: str, q: Question, clip_s: float | None) -> Result:
         return Result("wrong", "time", f"a time outside the stream (0-{limit:.1f} s)", extra)
     start, end = q.span
     first, last = min(times), max(times)
-    checks = {"when": [(first, start), (last, end)], "first_seen": [(first, start)], "last_seen": [(last, end)]}
+    checks = {Intent.WHEN: [(first, start), (last, end)], Intent.FIRST_SEEN: [(first, start)],
+              Intent.LAST_SEEN: [(last, end)]}
     bad = [(said, truth) for said, truth in checks[q.type] if abs(said - truth) > tol]
     if bad:
         return Result("wrong", "time", f"said {bad[0][0]:.1f} s, truth {bad[0][1]:.1f} s (tolerance {tol:.1f} s)",
@@ -372,7 +370,7 @@ def _open(prediction: str, q: Question) -> Result:
         # followed by a dump of the memory is not an answer about what was there
         return Result("wrong", "open", "leads with not having seen what was asked", extra)
     colour_keys = {_IRREGULAR.get(w, w) for k in keys for w in words(k) if w in COLOURS}
-    if q.type == "attribute" and colour_keys:
+    if q.type == Intent.ATTRIBUTE and colour_keys:
         neg = negated_ranges(prediction)
         said = {_IRREGULAR.get(w, w) for w, pos in _word_spans(prediction) if w in COLOURS and not _in(pos, neg)}
         if said - colour_keys:
@@ -391,15 +389,15 @@ def _open(prediction: str, q: Question) -> Result:
 def rule_for(q: Question) -> str:
     if q.multiple_choice:
         return "choice"
-    if q.type == "presence" or re.match(r"\s*(?:yes|no)\b", q.answer, re.I):
+    if q.type == Intent.PRESENCE or re.match(r"\s*(?:yes|no)\b", q.answer, re.I):
         return "yesno"
     if q.type in TIME_TYPES and q.span is None and polarity(q.answer) < 0:
         return "yesno"     # "When did you see a dog?" - "I have not seen a dog."
     if q.type in TIME_TYPES and q.span is not None:
         return "time"
-    if q.type == "count" and (q.count is not None or stated_count(q.answer) is not None):
+    if q.type == Intent.COUNT and (q.count is not None or stated_count(q.answer) is not None):
         return "count"
-    if q.type == "where" and q.pose is not None:
+    if q.type == Intent.WHERE and q.pose is not None:
         return "place"
     return "open"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase, Qwen2Tokenizer
 
-from vstream_ros.answering.question import Intent, Question
+from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question
 from vstream_ros.backends.shared.checkpoint import CheckpointError
 
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
@@ -28,7 +28,7 @@ CHOICE_PREFILL = "Best option: ("
 
 
 def choice_instruction(options: int) -> str:
-    letters = [chr(ord("A") + i) for i in range(max(options, 2))]
+    letters = list(OPTION_LETTERS[: max(options, 2)])
     listed = f"{', '.join(letters[:-1])}, or {letters[-1]}" if len(letters) > 2 else " or ".join(letters)
     return ("Select the best answer to the following multiple-choice question based on the video. "
             f"Respond with only the letter ({listed}) of the correct option.")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from vstream_ros.answering.question import Intent, Question
+from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question
 from vstream_ros.answering.words import a_phrase
 from vstream_ros.backends.contract import Answer, CannotLocate
 from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
@@ -70,7 +70,7 @@ class FlashVStreamAnswerer(CannotLocate):
         t0 = time.perf_counter()
         logits = self.model.llm(inputs_embeds=self.model.embed_prompt(ids, tokens)).logits[0, -1].float()
         if q.intent is Intent.CHOICE:
-            words = [chr(ord("A") + i) for i in range(len(q.options))]
+            words = list(OPTION_LETTERS[: len(q.options)])
         else:
             words = ["Yes", "No"]
         scores = [max(float(logits[t]) for t in self._first_tokens(w)) for w in words]

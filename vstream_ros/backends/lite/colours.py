@@ -7,10 +7,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-NAMES = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
-# words people use for a basic colour
-SYNONYMS = {"gray": "grey", "silver": "grey", "navy": "blue", "cyan": "blue", "turquoise": "blue", "violet": "purple",
-            "maroon": "red", "beige": "brown", "tan": "brown", "gold": "yellow", "magenta": "pink"}
+from vstream_ros.answering.words import BASIC_COLOURS, COLOUR_SYNONYMS
+
+NAMES = BASIC_COLOURS
+SYNONYMS = COLOUR_SYNONYMS
 _INDEX = {n: i for i, n in enumerate(NAMES)}
 
 

@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.question import Intent, Question, TimeKind
+from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite import colours
-from vstream_ros.backends.lite.sightings import ADJACENT, Composed, Sighting, coverage, merge, observations
+from vstream_ros.backends.lite.sightings import SAME_SPAN, Composed, Sighting, coverage, merge, observations
 from vstream_ros.backends.lite.vision import Concept, Seen
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
@@ -73,7 +73,7 @@ class Composer:
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
         obs = observations(memory, q.window, q.frame_interval)
-        call = Call(q, obs, ADJACENT * q.frame_interval, frozenset(g.camera for g, _ in obs))
+        call = Call(q, obs, SAME_SPAN * q.frame_interval, frozenset(g.camera for g, _ in obs))
         if not obs:
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         handler = {
@@ -109,7 +109,7 @@ class Composer:
             return Composed("", [], {"error": f"{phrase!r} is nothing this backend recognises"})
         if not self.rec.can_see(concepts):
             return Composed("", [], {"error": f"looking for {phrase!r} needs the detector, which is not installed"})
-        found = self.sightings(concepts, observations(memory, window, frame_interval), ADJACENT * frame_interval)
+        found = self.sightings(concepts, observations(memory, window, frame_interval), SAME_SPAN * frame_interval)
         name = self._name(concepts, phrase)
         return Composed("", [s.evidence(name) for s in found], {"found": len(found)})
 
@@ -304,7 +304,7 @@ class Composer:
             return Composed("I cannot tell which option is right: none of them names something I recognise. "
                             f"{self.limitation}", [], {"abstained": True})
         best, i, found = max(scores, key=lambda x: (x[0], -x[1]))
-        letter = chr(ord("A") + i)
+        letter = OPTION_LETTERS[i]
         sure = "" if best >= 1.0 else " (weak evidence: it only resembles what I saw)"
         where = f", seen {spans(found, q)}" if found else ""
         return Composed(f"({letter}) {q.options[i]}{where}{sure}.", [s.evidence(q.options[i]) for s in found],

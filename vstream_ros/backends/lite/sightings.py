@@ -14,7 +14,7 @@ from vstream_ros.memory.read import Run
 # sightings this many frame intervals apart are one span: adjacent frames, or one frame between them in
 # which the thing was not recognised (a recogniser misses now and then; a camera that looked away for
 # longer, or frames the memory does not hold, keep the spans apart)
-ADJACENT = 2.5
+SAME_SPAN = 2.5
 
 @dataclass
 class Sighting:
