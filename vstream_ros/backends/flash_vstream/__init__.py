@@ -7,7 +7,7 @@ Where each part lives:
 - modeling.py: the network (projector, abstract-memory attention, the model); encoder.py: CLIP frames;
 - loading.py: the checkpoint folder -> model + tokenizer (checkpoint.py reads the weight files);
 - prompting.py: the prompt and its ids as upstream builds them; generation.py: greedy decoding, stops;
-- budget.py: which cameras fit the context; flash_answering.py: the Answerer.
+- shared/budget.py: which cameras fit the context; answering.py: the Answerer.
 The same classes at a tiny random size (tiny.py) run the tests and CI.
 """
 

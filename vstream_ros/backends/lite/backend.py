@@ -2,7 +2,7 @@
 downloaded at run time.
 
 - Encoder: EfficientNet-Lite0 (ImageNet), its 7x7x1280 feature map into the same STAR memory.
-- What each frame shows is recognised once, at ingest (lite_vision.py): ImageNet classes over the
+- What each frame shows is recognised once, at ingest (vision.py): ImageNet classes over the
   frame and its corners, COCO objects and people with NanoDet when its weights were fetched
   (detection.py), colour names from pixels (colours.py). The memory keeps it per run of adjacent frames.
 - Answers are composed from those runs (compose.py): every time, count, colour, yes or no
@@ -75,7 +75,7 @@ class LiteEncoder:
         return self.model.extract_features(x).permute(0, 2, 3, 1).contiguous()
 
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor:
-        """What each frame shows: [B, len(annotation_names)] (layout in lite_vision.LAYOUT)."""
+        """What each frame shows: [B, len(annotation_names)] (layout in vision.LAYOUT)."""
         return self.seer.annotate(np.asarray(frames), features)
 
     @torch.inference_mode()
