@@ -18,8 +18,15 @@ import numpy as np
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase, listed
-from vstream_ros.backends.lite import colours
-from vstream_ros.backends.lite.sightings import SAME_SPAN, Composed, Sighting, coverage, merge, observations
+from vstream_ros.backends.lite.sightings import (
+    SAME_SPAN,
+    Composed,
+    Sighting,
+    colour_of,
+    coverage,
+    merge,
+    observations,
+)
 from vstream_ros.backends.lite.vision import Concept, Seen
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
@@ -241,7 +248,7 @@ class Composer:
         if not found:
             return Composed(f"I have not seen {a_phrase(q.subject)}{in_window(q)}, so I cannot tell its "
                             "colour.", [], {"seen": False})
-        colour = self._colour(found, chromatic_first=not (target.part or target.region))
+        colour = colour_of(found, chromatic_first=not (target.part or target.region))
         if colour is None:
             return Composed(f"I saw {a(name)} but cannot tell its colour.", [s.evidence(name) for s in found],
                             {"abstained": True})
@@ -259,24 +266,6 @@ class Composer:
             text = f"{the}{what} {verb} {colour} ({when}{call.cam(best)})."
             text = text[0].upper() + text[1:]
         return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
-
-    @staticmethod
-    def _colour(found: list[Sighting], chromatic_first: bool) -> str | None:
-        """The colour of what the sightings show: their palettes added up (every frame counts, as sure as
-        its box was), named as one frame's colours are; without palettes, a vote of their colour names."""
-        total: dict[str, float] = {}
-        for s in found:
-            for c, v in s.palette.items():
-                total[c] = total.get(c, 0.0) + v
-        if sum(total.values()) > 0:
-            frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
-            names = colours.dominant(frac / frac.sum(), k=1, chromatic_first=chromatic_first)
-            return names[0] if names else colours.NAMES[int(np.argmax(frac))]
-        votes: dict[str, float] = {}
-        for s in found:
-            for rank, c in enumerate(s.colours):
-                votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
-        return max(votes, key=votes.get) if votes else None
 
     def _choice(self, call: Call) -> Composed:
         """The option whose things show best in the memory: all of them together in one run if any

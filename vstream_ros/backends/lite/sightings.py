@@ -7,6 +7,9 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
+from vstream_ros.backends.lite import colours
 from vstream_ros.backends.lite.vision import Concept
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
@@ -91,3 +94,21 @@ def coverage(phrase: str, concepts: list[Concept]) -> float:
         return 1.0
     asked = " ".join(c.asked or c.name for c in concepts).lower()
     return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
+
+
+def colour_of(found: list[Sighting], chromatic_first: bool) -> str | None:
+    """The colour of what the sightings show: their palettes added up (every frame counts, as sure as
+    its box was), named as one frame's colours are; without palettes, a vote of their colour names."""
+    total: dict[str, float] = {}
+    for s in found:
+        for c, v in s.palette.items():
+            total[c] = total.get(c, 0.0) + v
+    if sum(total.values()) > 0:
+        frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
+        names = colours.dominant(frac / frac.sum(), k=1, chromatic_first=chromatic_first)
+        return names[0] if names else colours.NAMES[int(np.argmax(frac))]
+    votes: dict[str, float] = {}
+    for s in found:
+        for rank, c in enumerate(s.colours):
+            votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
+    return max(votes, key=votes.get) if votes else None
