@@ -284,7 +284,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_real_legacy_bags_are_read(bag, cameras):
     """A zstd-compressed MCAP split without its metadata, and an old sqlite3 bag without metadata.yaml
     whose frames were never stamped (the receive time stands in)."""
-    from vstream_ros.tools.evaluate import bag_frames
+    from vstream_ros.tools.inputs import bag_frames
 
     frames = [(cam, stamp, decode()) for cam, stamp, decode in bag_frames(FIXTURES / bag)]
     assert {c for c, _, _ in frames} == cameras
