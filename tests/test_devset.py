@@ -31,7 +31,7 @@ def clip_seconds(path: Path) -> float:
         n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
         cap.release()
         return (n - 1) / fps
-    from vstream_ros.tools.evaluate import bag_frames
+    from vstream_ros.tools.inputs import bag_frames
 
     stamps = [s for _, s, _ in bag_frames(path)]
     return max(stamps) - min(stamps)

@@ -3,6 +3,7 @@ a camera process on two topics, queries and the ~/ask action over DDS, and the m
 
 import signal
 
+import pytest
 from action_msgs.msg import GoalStatus
 from test_node import Observer, memory_summary, published_range, start_node
 
@@ -12,6 +13,8 @@ from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot
 from vstream_ros.ros.stamps import to_seconds
 
 from rosproc import PROCS, Proc, fresh_domain
+
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
 
 
 def qwen_node(tmp_path, domain, folder, name):

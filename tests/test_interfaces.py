@@ -92,6 +92,7 @@ def test_memory_state_carries_per_camera_counters():
     assert fields["rejected_reasons"] == "sequence<string>" and fields["rejected_counts"] == "sequence<uint64>"
 
 
+@pytest.mark.slow
 def test_query_across_processes(tmp_path):
     server = Proc([str(PROCS / "echo_query_server.py")], tmp_path / "server.log")
     client = Client()

@@ -10,6 +10,8 @@ from vstream_ros.ros.params import PARAMS, descriptor
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 LAUNCH = REPO / "launch" / "vstream.launch.py"
 
 

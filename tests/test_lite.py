@@ -12,6 +12,8 @@ from sklearn.datasets import load_sample_image
 from vstream_ros.backends import load_backend
 from vstream_ros.engine import EngineConfig, StreamEngine
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 PHOTOS = [("cat", data.chelsea), ("coffee", data.coffee), ("rocket", data.rocket),
           ("astronaut", data.astronaut), ("china", lambda: load_sample_image("china.jpg")),
           ("flower", lambda: load_sample_image("flower.jpg"))]

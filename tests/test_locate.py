@@ -21,6 +21,8 @@ from vstream_ros.tools.trajectory import StationLoop
 from conftest import REPO
 from rosproc import Client, Proc, fresh_domain
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 POSE_TOL_M = 0.05
 SCENE_S = 3.0
 PHOTOS = ["cat", "coffee", "rocket", "astronaut", "temple", "flower"]    # synth's order, one per station

@@ -61,6 +61,7 @@ def test_ward_merge_is_the_weighted_kmeans_optimum(seed):
         assert float(new_w.sum()) == float(wts.sum())
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_invariants_over_a_long_random_stream():
     cfg = MemoryConfig()
     m = STARMemory(cfg, dim=32, grid=CLIP_GRID)
@@ -118,6 +119,7 @@ def _scene_of(bounds, stamp):
     return next(i for i, (a, b) in enumerate(bounds) if a <= stamp <= b)
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 @pytest.mark.parametrize("lengths", [[300] * 6, [150, 300, 120, 450, 200, 600]])
 def test_distinct_scenes_get_their_own_slots(lengths):
     bounds, chunks = _scenes(lengths)

@@ -88,6 +88,7 @@ def test_memory_config_comes_from_the_checkpoint_config():
     assert build_tiny(temporal_slots=10).model.config.memory.temporal_slots == 10
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_answer_streams_and_stops_at_max_tokens_and_on_cancel():
     tiny = build_tiny()
     model = answerer_of(tiny)
@@ -236,6 +237,7 @@ def reference_answer(state, tokenizer, llm_config, memory_tokens, question, n):
     return tokenizer.decode(out, skip_special_tokens=True)
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_released_checkpoint_layout_loads_and_answers_like_a_reference(tmp_path):
     source = build_tiny(seed=7).model
     state = released_state(source)
@@ -549,6 +551,7 @@ def test_golden_memory_matches_upstreams_offline_computation(clip_stream, n):
     assert torch.allclose(read.tokens, ref, atol=2e-5), (read.tokens - ref).abs().max()
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 @pytest.mark.parametrize("n", [40, 74])
 def test_golden_abstract_memory_blends_the_partial_chunk_as_in_training(clip_stream, n):
     feats, q, k = clip_stream
@@ -569,6 +572,7 @@ def test_golden_abstract_memory_blends_the_partial_chunk_as_in_training(clip_str
 
 
 # ------------------------------------------------ prompt embeddings, in order
+@pytest.mark.slow   # several seconds: the full tier only
 def test_prefill_is_the_upstream_prompt_with_projected_memory_in_order(tmp_path):
     """What the LLM receives at prefill: embed(upstream ids before <image>), projector(read.tokens) row
     for row (A | T | R | S), embed(ids after), built here independently of the answerer."""
@@ -614,6 +618,7 @@ def test_stop_rules_are_upstreams_eos_or_the_stop_string():
     assert run("x</s>", ())[0] == "x</s>"
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_default_max_new_tokens_is_upstreams_cli():
     tiny = build_tiny()
     a = answerer_of(tiny)
@@ -644,6 +649,7 @@ def same_groups(sub: MemoryRead, full: MemoryRead, camera: str) -> bool:
         torch.equal(sub.group_tokens(a), full.group_tokens(b)) for a, b in zip(mine, theirs, strict=True))
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_camera_budget_keeps_named_cameras_else_the_most_recent():
     read = camera_read(["front", "left", "rear"], newest={"front": 50.0, "left": 90.0, "rear": 100.0})
     assert read.num_tokens == 3 * 681
@@ -677,6 +683,7 @@ def test_names_camera_matches_whole_words():
     assert not names_camera("anything", "")
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_answer_warns_and_cites_only_the_cameras_it_kept():
     tiny = build_tiny()
     model = tiny.model

@@ -23,6 +23,8 @@ from vstream_ros.srv import Query
 from conftest import REPO
 from rosproc import PROCS, Client, Proc, fresh_domain
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 CAMERAS = ["/cam0/image_raw", "/cam1/image_raw/compressed"]
 
 

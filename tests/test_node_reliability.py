@@ -3,6 +3,7 @@ real DDS on loopback, publishers and clients in other processes."""
 
 import time
 
+import pytest
 from std_srvs.srv import Trigger
 from test_node import Observer, start_node
 
@@ -10,6 +11,8 @@ from vstream_ros.memory.snapshot import read_snapshot
 from vstream_ros.srv import Query
 
 from rosproc import PROCS, Proc, fresh_domain
+
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
 
 
 def reasons(cam) -> dict[str, int]:

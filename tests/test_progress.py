@@ -10,6 +10,8 @@ import termios
 
 import pytest
 
+pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
+
 # tqdm is what torch, transformers and huggingface_hub draw their bars with
 DRAW = "import vstream_ros.ros\nfrom tqdm import tqdm\nfor _ in tqdm(range(3), desc='loading'): pass\n"
 

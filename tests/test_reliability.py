@@ -48,6 +48,7 @@ def test_the_four_frames_that_killed_the_node_are_decoded_or_refused():
         assert e.value.reason == "too_large"
 
 
+@pytest.mark.slow   # several seconds: the full tier only
 def test_max_image_pixels_applies_to_compressed_frames_from_their_header():
     # a small PNG (about 200 KB) that decodes to 8192 x 8192: refused without being decoded
     big = cv2.imencode(".png", np.zeros((8192, 8192, 3), np.uint8))[1].tobytes()

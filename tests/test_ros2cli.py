@@ -14,7 +14,7 @@ from conftest import REPO
 from ros2tools import Ros2, field, requires_ros2cli
 from rosproc import PROCS, Proc, fresh_domain
 
-pytestmark = requires_ros2cli
+pytestmark = [requires_ros2cli, pytest.mark.slow]   # the ros2 CLI in processes: not in the fast tier
 T0 = 1_700_000_000          # stamp of the test camera's first frame (seconds)
 
 

@@ -277,6 +277,7 @@ def test_where_tolerance_is_the_stated_one():
     assert score("At the door.", q("where", "At the door."), 10.0)["rule"] == "open"
 
 
+@pytest.mark.slow
 def test_eval_report_counts_abstained_and_no_choice(tmp_path):
     """vstream-eval on a small video with the tiny backend (random text): every answer gets a verdict, the
     report's counts add up, and random text never scores as a choice of several options."""

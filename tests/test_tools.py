@@ -94,6 +94,7 @@ def test_synth_odometry_follows_the_loop_and_the_scene_is_seen_from_its_station(
     assert len(stations) == 4 and all(math.hypot(x, y - 2.0) == pytest.approx(2.0) for x, y in stations)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
     bag, _ = synth(tmp_path / "scenes", cameras=2, seconds=3, scene_seconds=1, fps=10, storage=storage)
@@ -114,6 +115,7 @@ def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
     assert got == expected
 
 
+@pytest.mark.slow
 def test_replay_can_be_interrupted(tmp_path):
     bag, _ = synth(tmp_path / "long", cameras=1, seconds=30, scene_seconds=5, fps=10)
     domain = fresh_domain()
@@ -128,6 +130,7 @@ def test_replay_can_be_interrupted(tmp_path):
     assert "replay stopped" in proc.output() and "published" in proc.output()
 
 
+@pytest.mark.slow
 def test_replay_errors_are_clear(tmp_path):
     out = run_tool("replay", tmp_path / "nothing")
     assert out.returncode == 2 and "no bag at" in out.stderr
@@ -157,6 +160,7 @@ def report_of(out: Path) -> dict:
     return report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tiny", "lite"])
 def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
     bag, qfile = synth(tmp_path / "scenes", cameras=2, seconds=12, scene_seconds=4, fps=5)
@@ -173,6 +177,7 @@ def test_synth_then_eval_writes_a_full_report(tmp_path, backend):
         assert "correct" in a
 
 
+@pytest.mark.slow
 def test_eval_feeds_the_bags_poses_and_scores_where_by_position(tmp_path):
     """lite on the photo loop: "where" answers state the station each photo was seen from (within the
     scorer's POSE_TOL_M); photos lite has no word for are abstentions, not places."""
@@ -189,6 +194,7 @@ def test_eval_feeds_the_bags_poses_and_scores_where_by_position(tmp_path):
     assert all(answers[f"s{k}-where"]["verdict"] != "right" for k in (3, 4))   # astronaut, temple: no word
 
 
+@pytest.mark.slow
 def test_local_llm_judge_scores_open_answers(tmp_path):
     bag, qfile = synth(tmp_path / "j", cameras=1, seconds=4, scene_seconds=2, fps=5)
     out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "lite", "--out", tmp_path / "r",
@@ -203,6 +209,7 @@ def test_local_llm_judge_scores_open_answers(tmp_path):
     assert s["judge_unparsed"] + sum(j["pred"] is not None for j in judged) == 4
 
 
+@pytest.mark.slow
 def test_long_stream_keeps_memory_flat(tmp_path):
     bag, qfile = synth(tmp_path / "long", cameras=1, seconds=250, scene_seconds=25, fps=10, size=(48, 64))
     out = run_tool("evaluate", bag, "--questions", qfile, "--backend", "tiny", "--out", tmp_path / "r",
@@ -216,6 +223,7 @@ def test_long_stream_keeps_memory_flat(tmp_path):
     assert len({p["tokens"] for p in curve if p["frames_seen"] > 25}) == 1   # 25 in T and A, 1 in S
 
 
+@pytest.mark.slow
 def test_eval_reports_bad_items_and_goes_on(tmp_path):
     bag, qfile = synth(tmp_path / "s", cameras=1, seconds=6, scene_seconds=3, fps=5)
     qs = json.loads(qfile.read_text())
@@ -237,6 +245,7 @@ def test_eval_reports_bad_items_and_goes_on(tmp_path):
     assert out.returncode == 2 and "no such bag or video" in out.stderr
 
 
+@pytest.mark.slow
 def test_eval_reads_a_video_file(tmp_path):
     video = tmp_path / "clip.mp4"
     w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
@@ -275,7 +284,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_real_legacy_bags_are_read(bag, cameras):
     """A zstd-compressed MCAP split without its metadata, and an old sqlite3 bag without metadata.yaml
     whose frames were never stamped (the receive time stands in)."""
-    from vstream_ros.tools.evaluate import bag_frames
+    from vstream_ros.tools.inputs import bag_frames
 
     frames = [(cam, stamp, decode()) for cam, stamp, decode in bag_frames(FIXTURES / bag)]
     assert {c for c, _, _ in frames} == cameras
@@ -285,6 +294,7 @@ def test_real_legacy_bags_are_read(bag, cameras):
         assert [round(s, 6) for _, s, _ in frames] == [8.297778, 8.331089]
 
 
+@pytest.mark.slow
 def test_replay_decompresses_zstd_messages(tmp_path):
     domain = fresh_domain()
     sub = Proc([str(PROCS / "count_subscriber.py"), str(tmp_path / "got.json"), "2", "/camera/image_raw"],

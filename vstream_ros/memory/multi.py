@@ -40,16 +40,9 @@ class MultiCameraMemory:
     `version` grows with every change (update, reset, load), so a saver knows when it is behind.
     """
 
-    def __init__(
-        self,
-        config: MemoryConfig | FlashMemoryConfig,
-        dim: int,
-        grid: tuple[int, int],
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-        encoder_id: str = "",
-        annotation_dim: int = 0,
-    ) -> None:
+    def __init__(self, config: MemoryConfig | FlashMemoryConfig, dim: int, grid: tuple[int, int],
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, encoder_id: str = "",
+                 annotation_dim: int = 0) -> None:
         self.config, self.dim, self.grid = config, dim, (int(grid[0]), int(grid[1]))
         self.device, self.dtype, self.encoder_id = torch.device(device), dtype, encoder_id
         self.annotation_dim = annotation_dim

@@ -13,6 +13,7 @@ import math
 import torch
 
 from vstream_ros.memory.config import MemoryConfig
+from vstream_ros.memory.runs import Runs
 from vstream_ros.memory.snapshot import SnapshotError
 
 STAMP_SLACK = 1e-6      # seconds: float64 means of stamps may round just outside their span
@@ -92,3 +93,27 @@ def _broken(c: MemoryConfig, t: dict[str, torch.Tensor], h: dict) -> list[str]:
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# tensors that snapshots written before runs and poses existed lack (format version 1)
+ADDED_IN_V2 = ("spatial_annotation", "spatial_pose", "pose_lo", "pose_hi", *Runs.NAMES)
+
+
+def upgrade_v1(tensors: dict[str, torch.Tensor], meta: dict, current: dict[str, torch.Tensor], config: MemoryConfig,
+               annotation_dim: int) -> tuple[dict[str, torch.Tensor], dict]:
+    """An older snapshot as this version writes it: each slot one run over its whole span (all that it
+    knew), nothing annotated, no pose recorded. `current`: the memory's own tensors (for shapes)."""
+    if all(k in tensors for k in ADDED_IN_V2):
+        return tensors, meta
+    meta = {**meta, "annotation_dim": meta.get("annotation_dim", annotation_dim),
+            "config": {**MemoryConfig().to_dict(), "runs_per_slot": config.runs_per_slot, **meta.get("config", {})}}
+    fresh = {k: torch.zeros_like(v, device="cpu") for k, v in current.items() if k in ADDED_IN_V2}
+    fresh["pose_lo"].fill_(math.inf)
+    fresh["pose_hi"].fill_(-math.inf)
+    try:
+        fresh["run_start"][:, 0] = tensors["stamp_min"]
+        fresh["run_end"][:, 0] = tensors["stamp_max"]
+        fresh["run_frames"][:, 0] = tensors["weight"]
+    except (KeyError, RuntimeError) as e:
+        raise SnapshotError(f"snapshot of an older version is incomplete: {e}") from e
+    return {**fresh, **tensors}, meta

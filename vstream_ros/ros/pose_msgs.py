@@ -8,6 +8,8 @@ motion-capture system). rclpy's classes and rosbags' deserialised messages have 
 
 from __future__ import annotations
 
+from vstream_ros.ros.stamps import to_seconds
+
 ODOMETRY = "nav_msgs/msg/Odometry"
 POSE_WITH_COVARIANCE = "geometry_msgs/msg/PoseWithCovarianceStamped"
 POSE_STAMPED = "geometry_msgs/msg/PoseStamped"
@@ -39,4 +41,4 @@ def unpack(msg) -> Unpacked:
     if hasattr(pose, "covariance"):      # Odometry and PoseWithCovarianceStamped: PoseWithCovariance
         pose = pose.pose
     p, q, stamp = pose.position, pose.orientation, msg.header.stamp
-    return (stamp.sec + stamp.nanosec * 1e-9, (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), msg.header.frame_id)
+    return (to_seconds(stamp), (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), msg.header.frame_id)

@@ -1,5 +1,6 @@
-"""builtin_interfaces/Time <-> seconds, and the zero-means-unbounded window of Query/Ask. Light on
-imports, so tools and clients use it without loading the node."""
+"""builtin_interfaces/Time <-> seconds (the one conversion: the node, the pose messages, vstream-eval's
+bags, the benches), a frame's stamp, and the zero-means-unbounded window of Query/Ask. Light on imports,
+so tools and clients use it without loading the node."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ def to_time(t: float) -> Time:
 
 
 def to_seconds(t: Time) -> float:
+    """Any stamp with `sec` and `nanosec` (rclpy's Time, a rosbags message's) in seconds."""
     return t.sec + t.nanosec * 1e-9
+
+
+def frame_stamp(header: Time, received_ns: int | None = None) -> float:
+    """A frame's stamp in seconds: its header stamp. Zero means "never stamped" in ROS: where the receive
+    time is known (a recorded bag's) it stands in; where it is not (a live subscription) the zero stays and
+    the engine refuses the frame as `bad_stamp`. The node and vstream-eval both take stamps from here."""
+    stamp = to_seconds(header)
+    return stamp if stamp > 0 or received_ns is None else received_ns * 1e-9
 
 
 NANOSEC_PER_SEC = 1_000_000_000

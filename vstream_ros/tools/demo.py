@@ -28,6 +28,7 @@ from rclpy.node import Node  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from vstream_ros.msg import MemoryState  # noqa: E402
+from vstream_ros.ros.evidence import evidence_record  # noqa: E402
 from vstream_ros.ros.stamps import to_seconds  # noqa: E402
 from vstream_ros.srv import Query  # noqa: E402
 from vstream_ros.tools.bags import write_image_bag  # noqa: E402
@@ -182,12 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n  Q: {q}\n  A: {res.answer if res.success else 'ERROR: ' + res.error}   "
                   f"({res.latency_s:.2f} s, understood as: {res.intent})")
             for e in res.evidence:
-                a, b = to_seconds(e.stamp), to_seconds(e.stamp_end)
-                on_camera = sorted({s.name for s in shows if s.start <= b and a < s.end})
-                where = (f"  pose x={e.pose.pose.position.x:.2f} y={e.pose.pose.position.y:.2f} "
-                         f"({e.pose.header.frame_id})" if e.has_pose else "")
-                print(f"     evidence {e.label or e.kind:<9} {clock(a)} - {clock(b)}  camera {e.camera}  "
-                      f"(score {e.weight:.2f})  on camera then: {', '.join(on_camera)}{where}")
+                r = evidence_record(e)            # the record vstream-eval's report is made of
+                on_camera = sorted({s.name for s in shows if s.start <= r.end and r.start < s.end})
+                where = (f"  pose x={r.pose[0]:.2f} y={r.pose[1]:.2f} ({e.pose.header.frame_id})" if r.pose else "")
+                print(f"     evidence {r.label or r.kind:<9} {clock(r.start)} - {clock(r.end)}  camera {r.camera}  "
+                      f"(score {r.weight:.2f})  on camera then: {', '.join(on_camera)}{where}")
 
         print("\n[5/5] memory state")
         for c in client.state.cameras:

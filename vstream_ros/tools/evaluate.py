@@ -16,109 +16,17 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from vstream_ros.cameras import camera_names
-from vstream_ros.engine import EngineConfig, Outcome, StreamEngine, build_engine
-from vstream_ros.engine.poses import PoseBuffer
-from vstream_ros.frames import FrameRejected
+from vstream_ros.engine import EngineConfig, Outcome, StreamEngine
+from vstream_ros.engine.evidence import EvidenceRecord
+from vstream_ros.engine.startup import EngineSession
+from vstream_ros.tools.inputs import Frame, open_input
 from vstream_ros.tools.questions import Question, load_questions
 from vstream_ros.tools.scoring import TOL_FRACTION, TOL_MIN_S, score, tally, tolerance_s
-
-Frame = tuple[str, float, Callable[[], np.ndarray]]   # camera, stamp (s), decoder
-
-
-# ------------------------------------------------------------------ inputs
-VIDEO_T0 = 1.0   # video frames are stamped VIDEO_T0 + index / fps: a zero stamp means "unset" in ROS
-
-
-def video_frames(path: Path) -> Iterator[Frame]:
-    """Frames of a video file (OpenCV), stamped by index / fps; only the frames the sampler keeps are decoded."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {path}")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    i = 0
-    try:
-        while cap.grab():
-            def decode(cap=cap, i=i) -> np.ndarray:
-                ok, bgr = cap.retrieve()
-                if not ok:
-                    raise FrameRejected("corrupt_video_frame", f"frame {i} of {path.name} does not decode")
-                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            yield "video", VIDEO_T0 + i / fps, decode
-            i += 1
-    finally:
-        cap.release()
-
-
-def bag_frames(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
-    """Image and CompressedImage messages of a rosbag2, one camera per topic, stamped by header.stamp
-    (by the bag's receive time where the header was never stamped). The robot's poses (`pose_topic`, or
-    the bag's only pose topic; "none": no poses) go into `poses` as they come in bag order, so every
-    frame finds the poses around its stamp, as from the node's pose_topic."""
-    from vstream_ros.ros.image_codec import compressed_to_rgb, image_to_rgb
-    from vstream_ros.ros.pose_msgs import unpack
-    from vstream_ros.tools.bags import TYPESTORE, normalize_type, open_bag, payload
-
-    reader = open_bag(path)
-    try:
-        conns = [c for c in reader.connections if normalize_type(c.msgtype) in
-                 ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")]
-        if not conns:
-            raise ValueError(f"{path} has no Image or CompressedImage topic: {sorted(reader.topics)}")
-        topics = sorted({c.topic for c in conns})
-        names = dict(zip(topics, camera_names(topics), strict=True))
-        pose_conns = pose_connections(reader, pose_topic) if poses is not None else []
-        pose_ids = {c.id for c in pose_conns}
-        for conn, t_ns, raw in reader.messages(connections=conns + pose_conns):
-            mtype = normalize_type(conn.msgtype)
-            msg = TYPESTORE.deserialize_cdr(payload(raw), mtype)
-            if conn.id in pose_ids:
-                poses.add(*unpack(msg))
-                continue
-            # header.stamp, or the recorder's receive time for frames that were never stamped
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 or t_ns * 1e-9
-            decode = compressed_to_rgb if mtype.endswith("CompressedImage") else image_to_rgb
-            yield names[conn.topic], stamp, (lambda m=msg, d=decode: d(m))
-    finally:
-        reader.close()
-
-
-def pose_connections(reader, pose_topic: str = "") -> list:
-    """The bag's connections of the pose topic to feed: `pose_topic`, or the only topic of a pose type
-    (none, with a note on stderr, when there are several and none was chosen); "none": no poses."""
-    from vstream_ros.ros.pose_msgs import POSE_TYPES
-    from vstream_ros.tools.bags import normalize_type
-
-    if pose_topic == "none":
-        return []
-    posed = [c for c in reader.connections if normalize_type(c.msgtype) in POSE_TYPES]
-    if pose_topic:
-        chosen = [c for c in posed if c.topic == pose_topic]
-        if not chosen:
-            raise ValueError(f"no pose topic {pose_topic} in the bag; its pose topics: "
-                             f"{sorted({c.topic for c in posed})}")
-        return chosen
-    if len({c.topic for c in posed}) > 1:
-        print(f"vstream-eval: several pose topics {sorted({c.topic for c in posed})}: no poses fed; choose one "
-              "with --pose-topic", file=sys.stderr)
-        return []
-    return posed
-
-
-def open_input(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
-    if not path.exists():
-        raise ValueError(f"no such bag or video: {path}")
-    if path.is_dir() or path.suffix in (".mcap", ".db3"):
-        return bag_frames(path, poses, pose_topic)
-    return video_frames(path)
 
 
 # -------------------------------------------------------------------- run
@@ -200,9 +108,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
         rec |= {"prediction": result.answer, "success": result.success, "error": result.error,
                 "latency_s": result.latency_s, "ttft_s": result.stats.get("ttft_s"), "tokens": result.tokens,
                 "frames_in_memory": result.frames_in_memory,
-                "evidence": [{"kind": g.kind, "camera": g.camera, "start_s": g.start - t_first,
-                              "end_s": g.end - t_first, "weight": g.weight, "pose": evidence_pose(g)}
-                             for g in result.evidence]}
+                "evidence": [EvidenceRecord.of(g).as_dict(t_first) for g in result.evidence]}
         if result.success:
             asked.append((rec, q))
         memory_curve.append(memory_point(engine))
@@ -230,12 +136,6 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
                       for i, t in enumerate(timings)],
     }
     return records, system
-
-
-def evidence_pose(group) -> list[float] | None:
-    """x, y, z of the robot at the group's newest run with a pose (as the node's Evidence), or None."""
-    posed = [r.pose for r in group.runs if r.pose is not None]
-    return [round(float(v), 4) for v in posed[-1][:3]] if posed else None
 
 
 def _ms(v: float | None) -> float | None:
@@ -402,15 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         if not questions:
             raise ValueError(f"no questions for {video or args.input} in {args.questions}")
         questions = questions[: args.limit] if args.limit else questions
-        engine = build_engine(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
-                              EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
-                                           max_new_tokens_limit=max(512, args.max_new_tokens)))
-        engine.start()
-        try:
+        session = EngineSession(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
+                                EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
+                                             max_new_tokens_limit=max(512, args.max_new_tokens)))
+        with session as engine:      # the node's start-up: built, warmed up, started; closed before judging
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows,
                                        pose_topic=args.pose_topic)
-        finally:
-            engine.stop()
         if args.judge:
             from vstream_ros.tools.judge import LocalJudge
 

@@ -1,0 +1,87 @@
+"""The node's reports, every `memory_state_period_s`: ~/memory_state (per camera counters, tokens,
+bytes, stamps; only while active) and /diagnostics (the engine's health levels, the callback guard, the
+lifecycle state). The levels and thresholds are the engine's (engine/health.py): this only maps them."""
+
+from __future__ import annotations
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+from vstream_ros.engine import Health, StreamEngine
+from vstream_ros.msg import CameraMemoryState, MemoryState
+from vstream_ros.ros.guard import guarded
+from vstream_ros.ros.lifecycle import MEANING
+from vstream_ros.ros.stamps import to_time
+
+
+def diagnostic(h: Health) -> DiagnosticStatus:
+    return DiagnosticStatus(level=bytes([int(h.level)]), name=h.name, hardware_id="vstream", message=h.message,
+                            values=[KeyValue(key=k, value=v) for k, v in h.values.items()])
+
+
+def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
+    """Fill a MemoryState message from the engine's per-camera state."""
+    for cam, r in engine.camera_state().items():
+        st, mem = r.stats, r.memory
+        tok = mem.tokens if mem else {}
+        nbytes = mem.bytes if mem else {"device": 0, "host": 0}
+        rng = mem.stamp_range if mem else None
+        msg.cameras.append(CameraMemoryState(
+            camera=cam, frames_received=st.received, frames_sampled=st.sampled, frames_encoded=st.encoded,
+            frames_dropped=st.dropped, frames_rejected=st.rejected,
+            rejected_reasons=list(st.rejected_by_reason), rejected_counts=list(st.rejected_by_reason.values()),
+            first_stamp=to_time(rng[0]) if rng else Time(), last_stamp=to_time(rng[1]) if rng else Time(),
+            tokens_spatial=tok.get("spatial", 0), tokens_temporal=tok.get("temporal", 0),
+            tokens_abstract=tok.get("abstract", 0), tokens_retrieved=tok.get("retrieved", 0),
+            bytes_device=nbytes["device"], bytes_host=nbytes["host"], ingest_lag_s=st.ingest_lag_s,
+            last_encode_latency_s=st.last_encode_latency_s))
+    msg.answer_queue_length = engine.queue_length
+    msg.last_answer_latency_s = engine.last_answer_latency_s
+    return msg
+
+
+class Reports:
+    """Mixed into VStreamNode: needs `engine`, `lifecycle_state`, `_active`, `p()`, `_guard`, `_refusals`;
+    owns the timer and both publishers (released by `_stop_reports`)."""
+
+    def _create_reports(self) -> None:
+        self._state_pub = self.create_lifecycle_publisher(MemoryState, "~/memory_state", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = self.create_timer(self.p("memory_state_period_s"), self._publish_state,
+                                        callback_group=self._timer_group)
+
+    def _stop_reports(self) -> None:
+        with self._report_lock:                  # no more ~/memory_state or /diagnostics
+            self.destroy_timer(self._timer)
+            self.destroy_lifecycle_publisher(self._state_pub)
+            self.destroy_publisher(self._diag_pub)
+            self._timer = None
+
+    @guarded(lambda self, error: None)
+    def _publish_state(self) -> None:
+        with self._report_lock:
+            if self._timer is not None:
+                self._report()
+
+    def _report(self) -> None:
+        msg = MemoryState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        diag = DiagnosticArray(header=msg.header)
+        engine = self.engine
+        if engine is None:
+            diag.status.append(DiagnosticStatus(level=DiagnosticStatus.WARN, name="vstream: model",
+                                                message=f"not loaded (node {self.lifecycle_state})",
+                                                hardware_id="vstream"))
+            self._diag_pub.publish(diag)
+            return
+        memory_state(engine, msg)
+        diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
+        diag.status.append(diagnostic(self._guard.health()))
+        if not self._active:
+            diag.status.append(DiagnosticStatus(level=DiagnosticStatus.WARN, name="vstream: lifecycle",
+                                                message=f"{self.lifecycle_state}: {MEANING[self.lifecycle_state]}",
+                                                hardware_id="vstream"))
+        else:
+            self._state_pub.publish(msg)   # a lifecycle publisher: only while active
+        self._diag_pub.publish(diag)
+        self._refusals.report(msg.cameras, self.get_logger())

@@ -1,0 +1,114 @@
+"""The node's inputs: one subscription per camera (message type from the graph, else from the name;
+QoS from the parameters) and the robot's pose topic. A callback never runs a model: it checks the header,
+offers the frame with a decoder that runs only if the frame is due, and counts refusals (no logging per
+frame: rclpy's logger inspects its caller on every call, throttled or not)."""
+
+from __future__ import annotations
+
+import functools
+
+from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+
+from vstream_ros.frames import FrameRejected
+from vstream_ros.ros.guard import guarded
+from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
+from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_TYPES, POSE_WITH_COVARIANCE, pose_type, unpack
+from vstream_ros.ros.stamps import frame_stamp
+
+# poses: keep the newest, take them from reliable and best-effort publishers alike (odometry drivers use
+# either), never ask for old ones (a transient-local request would not match a volatile /odom)
+POSE_QOS = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def camera_qos(reliability: str, depth: int) -> QoSProfile:
+    """`reliable`, or the sensor-data profile (best effort) at the given depth."""
+    if reliability == "reliable":
+        return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+    return QoSProfile(depth=depth, reliability=qos_profile_sensor_data.reliability,
+                      durability=qos_profile_sensor_data.durability, history=qos_profile_sensor_data.history)
+
+
+def is_compressed(resolved: str, types: list[str]) -> bool:
+    """CompressedImage if the graph says so, else for a name ending in /compressed (image_transport's way)."""
+    return "sensor_msgs/msg/CompressedImage" in types or (not types and resolved.endswith("/compressed"))
+
+
+class Subscriptions:
+    """Mixed into VStreamNode: needs `engine`, `p()`, `cameras()`, `_max_pixels`, `_guard`; keeps `_subs`."""
+
+    def _subscribe(self) -> None:
+        """Every camera, then the pose topic; released together by `_unsubscribe`."""
+        known = dict(self.get_topic_names_and_types())
+        qos = camera_qos(self.p("qos_reliability"), self.p("qos_depth"))
+        for topic, name in self.cameras():
+            resolved = self.resolve_topic_name(topic)
+            compressed = is_compressed(resolved, known.get(resolved, []))
+            group = MutuallyExclusiveCallbackGroup()   # one camera's frames in order; cameras in parallel
+            self._ingest_groups.append(group)
+            cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
+            self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
+                                                       callback_group=group))
+            self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
+        self._subscribe_pose(known)
+
+    def _unsubscribe(self) -> None:
+        n = len(self._subs)
+        for s in self._subs:
+            self.destroy_subscription(s)
+        self._subs.clear()
+        self._ingest_groups.clear()
+        if n:
+            self.get_logger().info(f"released {n} camera subscription(s)")
+
+    # --------------------------------------------------------------- ingest
+    def _on_image(self, camera: str, msg: Image) -> None:
+        self._ingest(camera, msg, image_to_rgb, check_image)
+
+    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+        self._ingest(camera, msg, compressed_to_rgb, None)
+
+    def _ingest(self, camera: str, msg, decode, check) -> None:
+        """Cheap header checks, then the frame is offered with a decoder that only runs if it is due."""
+        engine = self.engine
+        if engine is None:
+            return
+        try:
+            if check is not None:
+                check(msg, self._max_pixels)
+            engine.offer(camera, frame_stamp(msg.header.stamp), functools.partial(decode, msg, self._max_pixels))
+        except FrameRejected as e:
+            engine.reject(camera, e)
+        except Exception as e:   # the last resort: no frame may end the executor's spin
+            self._guard.caught(f"camera {camera} callback", e)
+            engine.reject(camera, FrameRejected("callback_error", type(e).__name__))
+
+    # ---------------------------------------------------------------- poses
+    def _subscribe_pose(self, known: dict[str, list[str]]) -> None:
+        """Subscribe to `pose_topic` (if set) with the type it has on the graph."""
+        topic = self.p("pose_topic")
+        if not topic:
+            return
+        resolved = self.resolve_topic_name(topic)
+        on_graph = known.get(resolved, [])
+        if on_graph and not set(on_graph) & set(POSE_TYPES):
+            self.get_logger().error(f"pose_topic {resolved} carries {on_graph}, not a pose type of {POSE_TYPES}: "
+                                    "no poses")
+            return
+        kind = pose_type(resolved, on_graph)
+        cls = {ODOMETRY: Odometry, POSE_WITH_COVARIANCE: PoseWithCovarianceStamped}.get(kind, PoseStamped)
+        self._subs.append(self.create_subscription(cls, topic, self._on_pose, POSE_QOS,
+                                                   callback_group=MutuallyExclusiveCallbackGroup()))
+        self.get_logger().info(f"robot pose: {resolved} ({kind.rsplit('/', 1)[-1]}); frames more than "
+                               f"{self.p('pose_max_gap_s')} s from a pose get none")
+
+    @guarded(lambda self, msg, error: None)
+    def _on_pose(self, msg) -> None:
+        """Every pose message: into the engine's buffer, nothing else (unusable ones are counted there)."""
+        engine = self.engine
+        if engine is not None:
+            engine.poses.add(*unpack(msg))
