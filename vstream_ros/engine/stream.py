@@ -57,7 +57,8 @@ class StreamEngine:
         self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
         cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)
         self.clock: Callable[[], float | None] = time.time   # what stamps are judged against (stamps.py)
-        self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock())
+        self.monotonic: Callable[[], float] = time.monotonic  # what the reset interval is measured with
+        self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock(), lambda: self.monotonic())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
                                      self.poses, new_stream=lambda camera: self.forget([camera], "new stream"))
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
@@ -230,7 +231,7 @@ class StreamEngine:
     def health(self, period: float) -> list[Health]:
         """Each camera's and the engine's health, judged since the previous call (`period` apart)."""
         now = time.monotonic()
-        out = [self._health.camera(c, r.stats, now, period) for c, r in self.camera_state().items()]
+        out = [self._health.camera(c, r.stats, now, period, self.config) for c, r in self.camera_state().items()]
         workers = [WorkerState(name, w.alive, w.failures, w.last_error) for name, w in (
             ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(
