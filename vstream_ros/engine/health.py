@@ -8,6 +8,7 @@ from enum import IntEnum
 
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.ingest import CameraStats
+from vstream_ros.engine.shedding import ShedState
 from vstream_ros.engine.stamps import Verdict
 
 # a worker (encoder, answers, autosave) failing this many times in a row is an error, not a bad frame
@@ -86,7 +87,8 @@ class HealthMonitor:
 
     @staticmethod
     def engine(queue_length: int, queue_size: int, last_answer_latency_s: float, frames_in_memory: int,
-               snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None) -> Health:
+               snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None,
+               load: ShedState | None = None) -> Health:
         h = Health("vstream: engine")
         h.values = {"answer_queue": str(queue_length), "answer_queue_size": str(queue_size),
                     "last_answer_latency_s": f"{last_answer_latency_s:.3f}",
@@ -101,6 +103,13 @@ class HealthMonitor:
                 h.worse(Level.ERROR, f"the {w.name} is not running")
             if w.failures >= WORKER_FAILURES_ERROR:
                 h.worse(Level.ERROR, f"the {w.name} failed {w.failures} times in a row: {w.last_error}")
+        if load is not None:
+            h.values.update({"load_shedding": "on" if load.enabled else "off", "load_level": str(load.level),
+                             "load_doing": load.doing, "encoder_busy_fraction": f"{load.busy:.2f}",
+                             "load_policy": "; ".join(f"{i}. {s}" for i, s in enumerate(load.levels, 1))})
+            if load.level:
+                h.worse(Level.WARN, f"encoder behind: load shedding level {load.level} of {len(load.levels)} "
+                                    f"({'; '.join(load.levels[:load.level])})")
         if device_memory_used is not None:
             h.values["device_memory_used_fraction"] = f"{device_memory_used:.3f}"
             if 1.0 - device_memory_used < DEVICE_MEMORY_FREE_ERROR:

@@ -257,6 +257,11 @@ class Ingest:
             self._closed = True
             self._ready.notify_all()
 
+    def overwritten_total(self) -> int:
+        """Sampled frames replaced in their slot before the encoder took them, all cameras (frames lost)."""
+        with self._lock:
+            return sum(s.overwritten for s in self.stats.values())
+
     def stats_copy(self) -> dict[str, CameraStats]:
         with self._lock:
             return {c: s.copy() for c, s in self.stats.items()}

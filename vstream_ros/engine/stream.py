@@ -28,6 +28,7 @@ from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
 from vstream_ros.engine.jobs import QueryResult, QuestionJob
 from vstream_ros.engine.persistence import Persistence
 from vstream_ros.engine.poses import PoseBuffer
+from vstream_ros.engine.shedding import ShedState
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
@@ -60,7 +61,8 @@ class StreamEngine:
         self.monotonic: Callable[[], float] = time.monotonic  # what the reset interval is measured with
         self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock(), lambda: self.monotonic())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
-                                     self.poses, new_stream=lambda camera: self.forget([camera], "new stream"))
+                                     self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
+                                     shedding=lambda: self.config.load_shedding)
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
@@ -222,6 +224,10 @@ class StreamEngine:
             raise ValueError(f"cannot change {sorted(bad)} at run time")
         self.config = dataclasses.replace(self.config, **changes)
 
+    def load_state(self) -> ShedState:
+        """The encoder's load-shedding policy and what it is doing now (engine/shedding.py)."""
+        return self.encoder.shedder.state()
+
     def camera_state(self) -> dict[str, CameraReport]:
         """Per camera (also restored ones no frame has reached yet): counters and memory summary."""
         stats = self.ingest.stats_copy()
@@ -236,5 +242,5 @@ class StreamEngine:
             ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(
             self.queue_length, self.config.answer_queue_size, self.last_answer_latency_s, self.memory.frames_seen,
-            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device)))
+            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device), self.load_state()))
         return out
