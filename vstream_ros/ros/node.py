@@ -494,6 +494,9 @@ class VStreamNode(LifecycleNode):
                 last_encode_latency_s=st.last_encode_latency_s))
         msg.answer_queue_length = engine.queue_length
         msg.last_answer_latency_s = engine.last_answer_latency_s
+        load = engine.load_state()
+        msg.load_policy, msg.load_level = list(load.levels) if load.enabled else [], load.level
+        msg.encoder_busy_fraction = load.busy
         diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
         diag.status.append(diagnostic(self._guard.health()))
         if not self._active:
