@@ -7,8 +7,8 @@ The node runs in this process (so its engine's per-frame log is readable) with 1
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
 with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
-from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query over DDS and 20 times
-straight to the engine. Prints one JSON document, then a table.
+from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
+over DDS and 20 times straight to the engine. Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
