@@ -1,12 +1,14 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
-    python bench/node.py [--backend lite|tiny] [--cameras 1,4] [--seconds 10]
+    python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
-use is this process's CPU time over the window. Frame-to-memory latency is from header.stamp to the
-end of the memory update. Then the same question goes 20 times through ~/query over DDS and 20 times
-straight to the engine. Prints one JSON document, then a table.
+use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
+overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
+with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
+from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
+over DDS and 20 times straight to the engine. Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -59,7 +61,12 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(cameras: int, backend: str, seconds: float) -> dict:
+def due_encoded(engine) -> tuple[int, int]:
+    stats = engine.ingest.stats_copy().values()
+    return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
+
+
+def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
@@ -68,6 +75,7 @@ def run(cameras: int, backend: str, seconds: float) -> dict:
     from vstream_ros.tools.evaluate import pct
 
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
+                     "-p", f"load_shedding:={str(shedding).lower()}",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -84,7 +92,10 @@ def run(cameras: int, backend: str, seconds: float) -> dict:
     engine = node.engine
     n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
     received0 = sum(s.received for s in engine.stats.values())
+    due0, encoded0 = due_encoded(engine)
     time.sleep(seconds)
+    due, encoded = (b - a for a, b in zip((due0, encoded0), due_encoded(engine), strict=True))
+    load = engine.load_state()
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
     frames = engine.frame_log.since(n0)
     received = sum(s.received for s in engine.stats.values()) - received0
@@ -111,7 +122,10 @@ def run(cameras: int, backend: str, seconds: float) -> dict:
     node.destroy_node()
     rclpy.shutdown()
     return {
-        "cameras": cameras, "backend": backend, "window_s": wall, "frames_received_per_s": received / wall,
+        "cameras": cameras, "backend": backend, "load_shedding": shedding, "window_s": wall,
+        "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
+        "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
+        "load_doing_at_end": load.doing,
         "frames_encoded": len(frames), "node_cpu_cores": cpu / wall,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
         "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
@@ -123,15 +137,21 @@ def run(cameras: int, backend: str, seconds: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", default="lite")
-    ap.add_argument("--cameras", default="1,4")
+    ap.add_argument("--cameras", default="1,3,6")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds) for n in args.cameras.split(",")]
+    rows = [run(int(n), args.backend, args.seconds, shed == "on") for n in args.cameras.split(",")
+            for shed in args.shedding.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | due encoded | received/s | node CPU (cores) "
+          "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['cameras']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
+        frac = r["due_encoded_fraction"]
+        print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | "
+              f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
+              f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
               f"{r['query_ros_ms_p50']:.1f} / {r['query_engine_ms_p50']:.1f} "
               f"(x{r['query_ros_over_engine']:.2f}) |")

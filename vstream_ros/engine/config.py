@@ -23,6 +23,11 @@ class EngineConfig:
                                         range=(0.001, 1e9), runtime=True)
     stamp_jitter_s: float = setting(1.0, "A stamp up to this much before the camera's last one is a late frame "
                                     "(refused), never a new stream", range=(0.0, 1e9), runtime=True)
+    stamp_reset_min_interval_s: float = setting(
+        60.0, "At most one new stream (a reset of the camera's memory) per camera this often; frames of a new "
+        "stream confirmed sooner are refused until then", range=(0.0, 1e9), runtime=True)
+    load_shedding: bool = setting(True, "When the encoder cannot keep up, degrade its work in the order the "
+                                  "encoder declares (shed_levels) before sampled frames are overwritten", runtime=True)
     encoder_batch_size: int = setting(8, "Frames encoded together across cameras", range=(1, 256))
     max_question_chars: int = setting(2000, "Longer questions are refused", range=(1, 100000), runtime=True)
     default_max_new_tokens: int = setting(128, "Answer length when a request asks for 0", range=(1, 8192),
@@ -40,8 +45,13 @@ class EngineConfig:
     autosave_period_s: float = setting(60.0, "Save the memory this often when it changed; 0: only on shutdown "
                                        "and ~/save_memory", range=(0.0, 86400.0), runtime=True)
     snapshot_archives: int = setting(5, "Memories cleared by ~/reset_memory or a new stream are archived beside "
-                                     "the snapshot first; this many are kept, oldest removed first; 0: none",
-                                     range=(0, 1000), runtime=True)
+                                     "the snapshot first; this many are kept (the ones holding the least "
+                                     "history removed first, never the newest); 0: none", range=(0, 1000), runtime=True)
+    snapshot_archive_bytes: int = setting(2 << 30, "Archives beyond this many bytes in all are removed (the ones "
+                                          "holding the least history first, never the newest); 0: no bound",
+                                          range=(0, 1 << 50), runtime=True)
+    snapshot_archive_max_age_s: float = setting(30 * 86400.0, "Archives older than this are removed (never the "
+                                                "newest); 0: no bound", range=(0.0, 1e10), runtime=True)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -19,6 +19,7 @@ import torch
 from vstream_ros.backends.contract import FrameEncoder
 from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.poses import PoseBuffer
+from vstream_ros.engine.shedding import LoadShedder, shed_levels
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 
@@ -77,25 +78,37 @@ class EncoderWorker(Worker):
 
     def __init__(self, ingest: Ingest, encoder: FrameEncoder, memory: MultiCameraMemory,
                  batch_size: Callable[[], int], poses: PoseBuffer | None = None,
-                 new_stream: Callable[[str], None] | None = None) -> None:
+                 new_stream: Callable[[str], None] | None = None,
+                 shedding: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
         # called before the first frame of a new stream is written: archives and clears the camera
         self._new_stream = new_stream or memory.reset
         self.frame_log = FrameLog()
+        self.shedder = LoadShedder(shed_levels(encoder))
+        self._shedding = shedding
 
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self.ingest.take(self._batch_size())
             if not batch:
+                self._shed(0.0, 0)                # idle time counts too: it lets levels be given back
                 continue
+            t0 = time.perf_counter()
             try:
                 self.encode_batch(batch)
             except Exception as e:   # the thread must outlive any one batch
                 self._failed(batch, "worker_error", f"{type(e).__name__}: {e}")
             finally:
                 self.ingest.batch_done()
+            self._shed(time.perf_counter() - t0, len(batch))
+
+    def _shed(self, busy_s: float, frames: int) -> None:
+        """Let the load-shedding policy (shedding.py) see this batch; apply a change of level."""
+        level = self.shedder.observe(busy_s, frames, self.ingest.overwritten_total(), self._shedding())
+        if level is not None:
+            self.encoder.set_load_level(level)   # only encoders that declare shed_levels get here
 
     def encode_batch(self, batch: list[PendingFrame]) -> None:
         """Encode frames of several cameras (grouped by image size) and write them into the memory."""

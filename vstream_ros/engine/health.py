@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.ingest import CameraStats
+from vstream_ros.engine.shedding import ShedState
+from vstream_ros.engine.stamps import Verdict
 
 # a worker (encoder, answers, autosave) failing this many times in a row is an error, not a bad frame
 WORKER_FAILURES_ERROR = 3
@@ -51,14 +54,25 @@ class HealthMonitor:
     def __init__(self) -> None:
         self._prev: dict[str, tuple[float, int, int, int]] = {}
 
-    def camera(self, camera: str, st: CameraStats, now: float, period: float) -> Health:
-        prev = self._prev.get(camera, (now - period, 0, 0, 0))   # a new camera: counted from 0
-        self._prev[camera] = (now, st.encoded, st.overwritten, st.rejected)
+    def camera(self, camera: str, st: CameraStats, now: float, period: float,
+               cfg: EngineConfig | None = None) -> Health:
+        cfg = cfg or EngineConfig(snapshot_path="")
+        held_total = st.rejected_by_reason.get(Verdict.HELD.value, 0)
+        prev = self._prev.get(camera, (now - period, 0, 0, 0, 0))   # a new camera: counted from 0
+        self._prev[camera] = (now, st.encoded, st.overwritten, st.rejected, held_total)
         dt = max(now - prev[0], 1e-6)
         rate, overwritten, refused = (st.encoded - prev[1]) / dt, st.overwritten - prev[2], st.rejected - prev[3]
+        held = held_total - prev[4]
         h = Health(f"vstream: camera {camera}")
         if refused:
             h.worse(Level.WARN, f"{refused} frames refused")
+        if held:
+            h.worse(Level.WARN, f"resets rate-limited: a new stream waits ({held} frames refused; at most one reset "
+                                f"per {cfg.stamp_reset_min_interval_s:g} s)")
+        offset = st.clock_offset_s
+        if offset is not None and abs(offset) > cfg.stamp_max_future_s:
+            h.worse(Level.WARN, f"stamps run {abs(offset):.1f} s {'ahead of' if offset > 0 else 'behind'} this "
+                                "machine's clock")
         if overwritten:
             h.worse(Level.WARN, f"{overwritten} sampled frames overwritten before encoding (encoder too slow)")
         if st.ingest_lag_s > max(2.0, 4 * period):
@@ -66,12 +80,15 @@ class HealthMonitor:
         h.values = {k: str(v) for k, v in {
             "encode_rate_hz": f"{rate:.2f}", "received": st.received, "sampled": st.sampled, "encoded": st.encoded,
             "dropped": st.dropped, "rejected": st.rejected, "ingest_lag_s": f"{st.ingest_lag_s:.3f}",
-            "resets": st.resets, **{f"rejected_{k}": v for k, v in st.rejected_by_reason.items()}}.items()}
+            "resets": st.resets, "reset_min_interval_s": f"{cfg.stamp_reset_min_interval_s:g}",
+            "clock_offset_s": "" if offset is None else f"{offset:.3f}",
+            **{f"rejected_{k}": v for k, v in st.rejected_by_reason.items()}}.items()}
         return h
 
     @staticmethod
     def engine(queue_length: int, queue_size: int, last_answer_latency_s: float, frames_in_memory: int,
-               snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None) -> Health:
+               snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None,
+               load: ShedState | None = None) -> Health:
         h = Health("vstream: engine")
         h.values = {"answer_queue": str(queue_length), "answer_queue_size": str(queue_size),
                     "last_answer_latency_s": f"{last_answer_latency_s:.3f}",
@@ -86,6 +103,13 @@ class HealthMonitor:
                 h.worse(Level.ERROR, f"the {w.name} is not running")
             if w.failures >= WORKER_FAILURES_ERROR:
                 h.worse(Level.ERROR, f"the {w.name} failed {w.failures} times in a row: {w.last_error}")
+        if load is not None:
+            h.values.update({"load_shedding": "on" if load.enabled else "off", "load_level": str(load.level),
+                             "load_doing": load.doing, "encoder_busy_fraction": f"{load.busy:.2f}",
+                             "load_policy": "; ".join(f"{i}. {s}" for i, s in enumerate(load.levels, 1))})
+            if load.level:
+                h.worse(Level.WARN, f"encoder behind: load shedding level {load.level} of {len(load.levels)} "
+                                    f"({'; '.join(load.levels[:load.level])})")
         if device_memory_used is not None:
             h.values["device_memory_used_fraction"] = f"{device_memory_used:.3f}"
             if 1.0 - device_memory_used < DEVICE_MEMORY_FREE_ERROR:

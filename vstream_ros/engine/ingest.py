@@ -60,6 +60,7 @@ class CameraStats:
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
     resets: int = 0
+    clock_offset_s: float | None = None    # newest accepted frame: its stamp minus this machine's clock
     last_encode_latency_s: float = 0.0
     ingest_lag_s: float = 0.0              # newest encoded frame: from its offer() (the camera callback's
                                            # first call after the header checks) to the end of its memory update
@@ -81,10 +82,12 @@ class PendingFrame:
 
 class Ingest:
     def __init__(self, config: Callable[[], EngineConfig], memory_last_stamp: Callable[[str], float | None],
-                 clock: Callable[[], float | None] = time.time) -> None:
+                 clock: Callable[[], float | None] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._config = config
         self._memory_last_stamp = memory_last_stamp
         self._now = clock                    # the clock stamps are judged against (None: unknown)
+        self._mono = monotonic               # what the reset interval is measured with
         self._stamps = StampPolicy()
         self._new_stream: set[str] = set()   # a confirmed jump back: the next sampled frame resets first
         self.stats: dict[str, CameraStats] = {}
@@ -119,18 +122,15 @@ class Ingest:
             last = self._last_stamp.get(camera)
             if last is None:
                 last = self._memory_last_stamp(camera)
-            verdict = self._stamps.judge(camera, stamp, last, self._now(), cfg)
-            if verdict is Verdict.NEW_STREAM:          # confirmed: start this camera's memory again
-                st.resets += 1
-                self._new_stream.add(camera)
-                self._next_due.pop(camera, None)
-                self._last_stamp[camera] = stamp
-            elif verdict is not Verdict.ACCEPT:
+            clock = self._now()
+            judged = self._stamps.judge(camera, stamp, last, clock, cfg)
+            if not (judged.accepted or judged.confirmable):
                 st.received += 1
-                return self._reject(st, verdict.value)
+                return self._reject(st, judged.verdict.value)
             due = self._next_due.get(camera)
-            if due is not None and stamp < due:
+            if judged.accepted and due is not None and stamp < due:
                 self._last_stamp[camera] = stamp
+                self._offset(st, stamp, clock)
                 st.received += 1
                 st.dropped += 1
                 return DROPPED
@@ -138,15 +138,27 @@ class Ingest:
             image = check_rgb(frame() if callable(frame) else frame)
         except Exception as e:                          # a decoder must not end the caller: count it
             with self._lock:
+                if judged.confirmable:
+                    self._stamps.broken(camera)         # a broken frame confirms no jump
                 st.received += 1
                 return self._reject(st, e.reason if isinstance(e, FrameRejected) else "decode_failed")
         with self._ready:
+            if judged.confirmable:                      # a suspect that decoded: does it confirm a jump?
+                verdict = self._stamps.confirm(camera, stamp, judged.verdict, image.shape, self._mono(), cfg)
+                if verdict is Verdict.NEW_STREAM:       # start this camera's memory again
+                    st.resets += 1
+                    self._new_stream.add(camera)
+                    self._next_due.pop(camera, None)
+                elif verdict is not Verdict.ACCEPT:
+                    st.received += 1
+                    return self._reject(st, verdict.value)
             while wait and camera in self._slots and not self._closed:
                 self._ready.wait(0.1)
             period = 1.0 / cfg.sample_rate_hz
             due = self._next_due.get(camera)
             self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
             self._last_stamp[camera] = stamp
+            self._offset(st, stamp, clock)
             reset_first = camera in self._new_stream
             self._new_stream.discard(camera)
             old = self._slots.get(camera)
@@ -160,6 +172,10 @@ class Ingest:
             st.sampled += 1
             self._ready.notify_all()
         return SAMPLED
+
+    @staticmethod
+    def _offset(st: CameraStats, stamp: float, clock: float | None) -> None:
+        st.clock_offset_s = None if clock is None else stamp - clock
 
     def reject(self, camera: str, error: FrameRejected) -> Offered:
         """Count a frame the caller refused before offering it (a malformed message, say)."""
@@ -240,6 +256,11 @@ class Ingest:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+
+    def overwritten_total(self) -> int:
+        """Sampled frames replaced in their slot before the encoder took them, all cameras (frames lost)."""
+        with self._lock:
+            return sum(s.overwritten for s in self.stats.values())
 
     def stats_copy(self) -> dict[str, CameraStats]:
         with self._lock:

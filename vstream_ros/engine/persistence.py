@@ -5,7 +5,11 @@ removed first; a file that is unreadable, fails its checksum or holds an inconsi
 aside and the memory starts empty), atomic saves, the autosave thread that writes when the memory
 changed, and the archives: before a memory is cleared (~/reset_memory, a new stream on a camera) it is
 written beside the snapshot as `<name>.archive-<time>-<why>.safetensors`, a snapshot file like any
-other; `snapshot_archives` of them are kept, the oldest removed first.
+other. Archives are bounded by count (`snapshot_archives`), bytes (`snapshot_archive_bytes`) and age
+(`snapshot_archive_max_age_s`). Beyond a bound, the archive holding the least history (frames seen)
+goes first, the oldest of equals; the newest is never removed. So a publisher whose broken stamps
+drive resets (at most one a minute, stamps.py) replaces its own short archives, never the long real
+history archived before the flood, nor the latest one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory, SnapshotError, quarantine
-from vstream_ros.memory.snapshot import CHECKSUM_KEY, read_snapshot, remove_stale_temp, write_snapshot
+from vstream_ros.memory.snapshot import CHECKSUM_KEY, read_meta, read_snapshot, remove_stale_temp, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class Persistence(Worker):
         self._saved_version = memory.version
         self._last_save = time.monotonic()
         self._save_lock = threading.Lock()      # one writer of the files at a time
+        self._frames: dict[Path, int] = {}      # frames seen per archive (archives never change)
 
     @property
     def path(self) -> Path | None:
@@ -82,8 +87,8 @@ class Persistence(Worker):
     # ------------------------------------------------------------ archives
     def archive(self, cameras: list[str] | None, why: str) -> Path | None:
         """Write the memory of `cameras` (None: all) beside the snapshot before it is cleared, and remove
-        the oldest archives beyond `snapshot_archives`. None when there is nothing to archive, no
-        snapshot path or no archive to keep; OSError when the file cannot be written."""
+        archives beyond the bounds (see the module). None when there is nothing to archive, no snapshot
+        path or no archive to keep; OSError when the file cannot be written."""
         p, keep = self.path, self._config().snapshot_archives
         if p is None or keep == 0:
             return None
@@ -96,9 +101,40 @@ class Persistence(Worker):
             out = p.with_name(f"{p.stem}.archive-{stamp}-{_slug(why)}{p.suffix}")
             write_snapshot(out, tensors, {**meta, "archived": {"why": why, "time": time.time(),
                                                                "snapshot": str(p)}})
-            for old in self.archives()[:-keep]:
-                old.unlink(missing_ok=True)
+            self._prune(keep)
         return out
+
+    def _prune(self, keep: int) -> None:
+        """Remove archives beyond the count, byte and age bounds: the least history first, never the newest."""
+        cfg = self._config()
+        *older, newest = self.archives()
+        now = time.time()
+        info = {}
+        for a in older:
+            try:
+                st = a.stat()
+            except OSError:
+                continue
+            if cfg.snapshot_archive_max_age_s and now - st.st_mtime > cfg.snapshot_archive_max_age_s:
+                a.unlink(missing_ok=True)
+                self._frames.pop(a, None)
+            else:
+                info[a] = (self._history(a), st.st_size)
+        total = sum(size for _, size in info.values()) + _size(newest)
+        while info and (len(info) + 1 > keep or (cfg.snapshot_archive_bytes and total > cfg.snapshot_archive_bytes)):
+            victim = min(info, key=lambda a: (info[a][0], a.name))    # least history; names sort by time
+            victim.unlink(missing_ok=True)
+            self._frames.pop(victim, None)
+            total -= info.pop(victim)[1]
+
+    def _history(self, archive: Path) -> int:
+        """Frames seen by the memory an archive holds (an unreadable one counts as none)."""
+        if archive not in self._frames:
+            try:
+                self._frames[archive] = int(read_meta(archive).get("frames_seen", 0))
+            except SnapshotError:
+                self._frames[archive] = 0
+        return self._frames[archive]
 
     def archives(self) -> list[Path]:
         """The archives beside the snapshot, oldest first."""
@@ -136,6 +172,13 @@ def _only(tensors: dict, meta: dict, cameras: list[str] | None) -> tuple[dict, d
     cams = [cam for _, cam in keep]
     frames = sum(int(cam.get("state", {}).get("frames_seen", 0)) for cam in cams)
     return out, {**meta, "cameras": cams, "frames_seen": frames}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _slug(text: str) -> str:

@@ -30,6 +30,7 @@ from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
 from vstream_ros.engine.jobs import QueryResult, QuestionJob
 from vstream_ros.engine.persistence import Persistence
 from vstream_ros.engine.poses import PoseBuffer
+from vstream_ros.engine.shedding import ShedState
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
@@ -58,9 +59,11 @@ class StreamEngine:
         self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
         cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)
         self.clock: Callable[[], float | None] = time.time   # what stamps are judged against (stamps.py)
-        self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock())
+        self.monotonic: Callable[[], float] = time.monotonic  # what the reset interval is measured with
+        self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock(), lambda: self.monotonic())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
-                                     self.poses, new_stream=lambda camera: self.forget([camera], "new stream"))
+                                     self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
+                                     shedding=lambda: self.config.load_shedding)
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
@@ -218,6 +221,10 @@ class StreamEngine:
             raise ValueError(f"cannot change {sorted(bad)} at run time")
         self.config = dataclasses.replace(self.config, **changes)
 
+    def load_state(self) -> ShedState:
+        """The encoder's load-shedding policy and what it is doing now (engine/shedding.py)."""
+        return self.encoder.shedder.state()
+
     def camera_state(self) -> dict[str, CameraReport]:
         """Per camera (also restored ones no frame has reached yet): counters and memory summary."""
         stats = self.ingest.stats_copy()
@@ -227,10 +234,10 @@ class StreamEngine:
     def health(self, period: float) -> list[Health]:
         """Each camera's and the engine's health, judged since the previous call (`period` apart)."""
         now = time.monotonic()
-        out = [self._health.camera(c, r.stats, now, period) for c, r in self.camera_state().items()]
+        out = [self._health.camera(c, r.stats, now, period, self.config) for c, r in self.camera_state().items()]
         workers = [WorkerState(name, w.alive, w.failures, w.last_error) for name, w in (
             ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(
             self.queue_length, self.config.answer_queue_size, self.last_answer_latency_s, self.memory.frames_seen,
-            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device)))
+            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device), self.load_state()))
         return out

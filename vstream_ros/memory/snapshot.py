@@ -86,6 +86,21 @@ def read_snapshot(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dic
     return tensors, meta
 
 
+def read_meta(path: str | os.PathLike) -> dict:
+    """A snapshot's metadata alone (its header; the tensors are not read or checked): for listings."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 1 << 30:
+                raise ValueError("bad safetensors header length")
+            meta = json.loads(json.loads(f.read(n))["__metadata__"][_META_KEY])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SnapshotError(f"cannot read the metadata of {path}: {e}") from e
+    if not isinstance(meta, dict):
+        raise SnapshotError(f"{path} is not a vstream_ros memory snapshot")
+    return meta
+
+
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order."""
     h = hashlib.sha256()

@@ -37,6 +37,9 @@ def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
             last_encode_latency_s=st.last_encode_latency_s))
     msg.answer_queue_length = engine.queue_length
     msg.last_answer_latency_s = engine.last_answer_latency_s
+    load = engine.load_state()
+    msg.load_policy, msg.load_level = list(load.levels) if load.enabled else [], load.level
+    msg.encoder_busy_fraction = load.busy
     return msg
 
 

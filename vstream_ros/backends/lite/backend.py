@@ -51,8 +51,26 @@ def load_detector():
         return None
 
 
+class Thinned:
+    """A detector run on every n-th frame only (the others get no boxes): a load-shedding step."""
+
+    def __init__(self, detector, every: int) -> None:
+        self.detector, self.every, self._n = detector, every, 0
+
+    def detect(self, frames: np.ndarray) -> list:
+        pick = [(self._n + b) % self.every == 0 for b in range(len(frames))]
+        self._n += len(frames)
+        found = iter(self.detector.detect(frames[np.array(pick)]) if any(pick) else [])
+        return [next(found) if p else [] for p in pick]
+
+
 class LiteEncoder:
     """Frames -> EfficientNet-Lite0 feature maps [B, 7, 7, 1280], and what each frame shows."""
+
+    # what it gives up, in order, when the engine's load shedding asks (engine/shedding.py); the
+    # features (and so the memory) never change, only what is recognised in each frame
+    shed_levels = ("detector on every second frame", "colours from a half-size frame",
+                   "classifier on the whole frame only (no corner windows)", "detector on every fourth frame")
 
     def __init__(self, device: torch.device, detector=None) -> None:
         from efficientnet_lite_pytorch import EfficientNet
@@ -67,6 +85,14 @@ class LiteEncoder:
         self.detector = detector
         self.seer = Seer(lambda x: self.model._fc(x.to(self.device, torch.float32)), detector)
         self.annotation_names = LAYOUT.names(self.classes)
+        self._windows = self.seer.windows
+
+    def set_load_level(self, level: int) -> None:
+        """0: full work; n: the first n of `shed_levels` in force."""
+        every = 4 if level >= 4 else 2 if level >= 1 else 1
+        self.seer.detector = self.detector if self.detector is None or every == 1 else Thinned(self.detector, every)
+        self.seer.colour_stride = 2 if level >= 2 else 1
+        self.seer.windows = () if level >= 3 else self._windows
 
     @torch.inference_mode()
     def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:

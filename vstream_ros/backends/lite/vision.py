@@ -96,30 +96,32 @@ class Seer:
 
     def __init__(self, classifier: Callable[[torch.Tensor], torch.Tensor], detector=None) -> None:
         self.classifier, self.detector = classifier, detector
+        self.windows, self.colour_stride = _WINDOWS, 1          # load shedding (lite.py) may lessen both
 
     @torch.inference_mode()
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor:
         B = frames.shape[0]
         out = np.zeros((B, LAYOUT.size), np.float32)
         x = features.float()                                           # [B, h, w, D]
-        pooled = [x.mean((1, 2))] + [x[:, a:b, c:d].mean((1, 2)) for a, b, c, d in _WINDOWS
+        pooled = [x.mean((1, 2))] + [x[:, a:b, c:d].mean((1, 2)) for a, b, c, d in self.windows
                                      if x.shape[1] >= b and x.shape[2] >= d]
         probs = torch.softmax(self.classifier(torch.stack(pooled, 1)), -1).amax(1)   # [B, 1000]
         out[:, LAYOUT.imagenet] = probs.cpu().numpy()
         detections = self.detector.detect(frames) if self.detector is not None else [[] for _ in range(B)]
+        px = frames[:, ::self.colour_stride, ::self.colour_stride]   # colours are fractions: any size will do
         for b in range(B):
             detections[b] = distinct(detections[b])
-            out[b, LAYOUT.frame_colour] = colours.fractions(frames[b])
-            out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(frames[b], (0.0, top, 1.0, bottom))
+            out[b, LAYOUT.frame_colour] = colours.fractions(px[b])
+            out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(px[b], (0.0, top, 1.0, bottom))
                                                          for top, bottom in BANDS.values()])
             colour = out[b, LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)
             for d in sorted(detections[b], key=lambda d: -d.score):
                 k = COCO_NAMES.index(d.label)
                 if d.score > out[b, LAYOUT.coco_score][k]:
                     out[b, LAYOUT.coco_score.start + k] = d.score
-                    colour[k] = colours.fractions(frames[b], d.box, inner=0.6) * d.score
+                    colour[k] = colours.fractions(px[b], d.box, inner=0.6) * d.score
                     if d.label == "person":
-                        out[b, LAYOUT.person_colour] = person_colours(frames[b], d.box).ravel() * d.score
+                        out[b, LAYOUT.person_colour] = person_colours(px[b], d.box).ravel() * d.score
                 x0, y0, x1, y1 = d.box
                 if d.score >= COUNT_SCORE and (x1 - x0) * (y1 - y0) >= COUNT_AREA:
                     out[b, LAYOUT.coco_count.start + k] += 1

@@ -1,0 +1,101 @@
+"""Load shedding (engine/shedding.py): when the encoder cannot keep up it degrades in the order the
+encoder declares, before frames are lost, gives levels back only when they fit, and says so. Driven
+with a fake clock; nothing sleeps."""
+
+import numpy as np
+from enginekit import engine_with
+
+from vstream_ros.engine import Level
+from vstream_ros.engine.shedding import WINDOW_S, LoadShedder, shed_levels
+from vstream_ros.models.lite import Thinned
+
+LEVELS = ("detector on every second frame", "smaller input", "fewer windows")
+
+
+def windows(shedder, clock, fps, cost, n=1, lost=0, enabled=True):
+    """n windows of `fps` frames a second costing `cost` s each (busy capped at the window)."""
+    out = []
+    for _ in range(n):
+        frames = int(fps * WINDOW_S)
+        clock[0] += WINDOW_S
+        out.append(shedder.observe(min(frames * cost, WINDOW_S), frames, lost, enabled))
+    return out
+
+
+def test_the_policy_steps_up_before_frames_are_lost_and_gives_back_only_what_fits():
+    clock = [0.0]
+    s = LoadShedder(LEVELS, clock=lambda: clock[0])
+    cost = {0: 0.30, 1: 0.20, 2: 0.15, 3: 0.14}
+    # four frames a second at 0.30 s each: more than the encoder can do; one step per window
+    assert windows(s, clock, 4, cost[0]) == [1]
+    # 0.8 busy: under HIGH, and level 0 (1.5 times the cost) would not fit: it stays
+    assert windows(s, clock, 4, cost[1], n=3) == [None] * 3 and s.level == 1
+    # 0.84 busy, no frame lost yet; then a frame lost: one step more
+    assert windows(s, clock, 4.2, cost[1], lost=2) == [2] and s.state().doing == "smaller input"
+    # the cameras calm down: levels are given back one window at a time, while they fit
+    assert windows(s, clock, 1, cost[2], lost=2, n=3) == [1, 0, None]
+    assert s.state().level == 0 and s.state().doing == "full work"
+    # busy near HIGH without loss: a step before any frame is lost
+    assert windows(s, clock, 3, cost[0], lost=2) == [1]
+    # switched off: back to full work at once, and kept there
+    assert windows(s, clock, 4, cost[0], lost=9, enabled=False, n=2) == [0, None] and not s.state().enabled
+
+
+def test_an_encoder_without_declared_levels_is_never_degraded(backend):
+    assert shed_levels(backend.encoder) == ()
+    clock = [0.0]
+    s = LoadShedder(shed_levels(backend.encoder), clock=lambda: clock[0])
+    assert windows(s, clock, 10, 1.0, lost=5, n=3) == [None] * 3 and s.state().level == 0
+
+
+class Shedding:
+    """The tiny encoder with declared shed levels, recording what it was asked."""
+
+    shed_levels = LEVELS
+
+    def __init__(self, inner):
+        self.inner, self.asked = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def set_load_level(self, level):
+        self.asked.append(level)
+
+
+def test_the_engine_applies_the_level_and_reports_the_policy(backend, monkeypatch):
+    enc = Shedding(backend.encoder)
+    monkeypatch.setattr(backend, "encoder", enc)
+    e = engine_with(backend)
+    clock = [0.0]
+    e.encoder.shedder = LoadShedder(shed_levels(enc), clock=lambda: clock[0])
+    try:
+        clock[0] += WINDOW_S
+        e.encoder._shed(WINDOW_S, 12)                          # busy the whole window
+        assert enc.asked == [1] and e.load_state().level == 1
+        h = next(h for h in e.health(1.0) if h.name == "vstream: engine")
+        assert h.level == Level.WARN and "load shedding level 1 of 3 (detector on every second frame)" in h.message
+        assert h.values["load_level"] == "1" and h.values["load_shedding"] == "on"
+        assert h.values["load_policy"] == "1. detector on every second frame; 2. smaller input; 3. fewer windows"
+        e.update_config(load_shedding=False)
+        e.encoder._shed(0.0, 0)
+        assert enc.asked == [1, 0] and e.load_state().level == 0
+    finally:
+        e.stop()
+
+
+class Counting:
+    def __init__(self):
+        self.seen = 0
+
+    def detect(self, frames):
+        self.seen += len(frames)
+        return [["box"] for _ in frames]
+
+
+def test_a_thinned_detector_sees_every_nth_frame_across_batches():
+    det = Counting()
+    thin = Thinned(det, 2)
+    frames = np.zeros((3, 4, 4, 3), np.uint8)
+    out = thin.detect(frames) + thin.detect(frames) + thin.detect(frames[:1])
+    assert [bool(o) for o in out] == [True, False, True, False, True, False, True] and det.seen == 4
