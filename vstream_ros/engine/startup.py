@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
+from vstream_ros.backends.contract import Backend
 from vstream_ros.config import BackendConfig, MemorySizes
 from vstream_ros.engine.build import build_engine
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.stream import StreamEngine
-from vstream_ros.backends.contract import Backend
 
 
 def free_device_memory() -> None:
