@@ -4,8 +4,9 @@ memory's horizon. No ROS and no engine imports here: the engine hands in `Sighti
 
 from vstream_ros.index.embed import Embedder, HashEmbedder, MiniLMEmbedder, make_embedder
 from vstream_ros.index.record import Hit, Pose, Sighting
-from vstream_ros.index.sightings import FLEET, IndexOptions, SightingsIndex
+from vstream_ros.index.sightings import FLEET, IndexOptions, IndexUnavailableError, SightingsIndex
 from vstream_ros.index.store import IndexConfigError
 
-__all__ = ["FLEET", "Embedder", "HashEmbedder", "Hit", "IndexConfigError", "IndexOptions", "MiniLMEmbedder",
+__all__ = ["FLEET", "Embedder", "HashEmbedder", "Hit", "IndexConfigError", "IndexOptions", "IndexUnavailableError",
+           "MiniLMEmbedder",
            "Pose", "Sighting", "SightingsIndex", "make_embedder"]

@@ -18,10 +18,14 @@ from vstream_ros.index.backlog import Backlog
 from vstream_ros.index.embed import Embedder, HashEmbedder
 from vstream_ros.index.record import OUTPUT_FIELDS, Hit, Sighting, from_row
 from vstream_ros.index.retention import Retention
-from vstream_ros.index.store import MilvusStore, is_server, label_expr, window_expr
+from vstream_ros.index.store import IndexConfigError, MilvusStore, is_server, label_expr, window_expr
 from vstream_ros.index.writer import IndexWriter
 
-FLEET = "*"                   # robot filter meaning: every robot that writes to this index
+FLEET = "*"
+class IndexUnavailableError(RuntimeError):
+    """A query could not reach the index (a server that is down); writes go on into the backlog."""
+
+                   # robot filter meaning: every robot that writes to this index
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class IndexOptions:
     backlog_rows: int = 100_000
     backlog_path: str | None = None      # default: beside a local index, or in ~/.local/state for a server
     min_score: float = 0.3               # cosine below which a search hit is not a sighting of the phrase
+    retry_s: tuple[float, float] = (0.5, 30.0)   # first and longest wait before reconnecting to the index
 
 
 def default_backlog(uri: str, robot: str) -> Path:
@@ -58,7 +63,7 @@ class SightingsIndex:
         self._qlock, self._qstore = threading.Lock(), None
         backlog = Backlog(self.opt.backlog_path or default_backlog(uri, robot), self.opt.backlog_rows)
         self.writer = IndexWriter(self._connect, self.embedder, backlog, self.opt.queue_size, self.opt.batch,
-                                  on_written=on_written, after_write=self._retain)
+                                  on_written=on_written, after_write=self._retain, retry_s=self.opt.retry_s)
 
     def _connect(self) -> MilvusStore:
         store = MilvusStore(self.uri, self.embedder.dim, self.embedder.id, self.opt.bucket_s)
@@ -81,7 +86,12 @@ class SightingsIndex:
     # -- reading -------------------------------------------------------------------------------------
     def _reader(self) -> MilvusStore:
         if self._qstore is None:                     # embedded: the same in-process engine as the writer's
-            self._qstore = MilvusStore(self.uri, self.embedder.dim, self.embedder.id, self.opt.bucket_s)
+            try:
+                self._qstore = MilvusStore(self.uri, self.embedder.dim, self.embedder.id, self.opt.bucket_s)
+            except IndexConfigError:
+                raise
+            except Exception as e:                   # noqa: BLE001 - the client's many ways of saying "down"
+                raise IndexUnavailableError(f"sightings index {self.uri} is unreachable: {e}") from e
         return self._qstore
 
     def find(self, phrase: str | None = None, *, vector=None, label: str | None = None, robot: str | None = None,
@@ -127,6 +137,12 @@ class SightingsIndex:
             if len(out) >= 4 * limit:
                 break
         return [(r, 1.0) for r in out]
+
+    def get(self, ids: list[str]) -> list[Sighting]:
+        """The sightings with these ids that the index holds (any robot)."""
+        with self._qlock:
+            rows = self._reader().get(list(ids), OUTPUT_FIELDS) if ids else []
+        return [from_row(r) for r in rows]
 
     # -- state ---------------------------------------------------------------------------------------
     def stats(self, robot: str | None = None) -> dict:

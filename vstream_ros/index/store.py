@@ -14,9 +14,12 @@ import hashlib
 import math
 import os
 import re
+import threading
 from pathlib import Path
 
 _PART = re.compile(r"^r([0-9a-f]{10})_b(\d+)$")
+_OPEN: dict[str, int] = {}            # embedded paths -> clients open in this process (they share one engine)
+_OPEN_LOCK = threading.Lock()
 
 
 class IndexConfigError(ValueError):
@@ -60,6 +63,8 @@ class MilvusStore:
 
         if not is_server(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            with _OPEN_LOCK:
+                _OPEN[os.path.abspath(uri)] = _OPEN.get(os.path.abspath(uri), 0) + 1
         self.uri, self.dim, self.bucket_s = uri, dim, bucket_s
         self.collection = collection_name(embedder_id)
         self.client = MilvusClient(uri=uri, timeout=timeout_s)
@@ -159,13 +164,20 @@ class MilvusStore:
         return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.exists() else 0
 
     def close(self) -> None:
+        """Close the connection; the last client of an embedded index in this process stops its engine
+        (which releases the data folder's lock for another process)."""
         try:
             self.client.close()
         finally:
             if not is_server(self.uri):
-                from milvus_lite import server_manager_instance
+                path = os.path.abspath(self.uri)
+                with _OPEN_LOCK:
+                    _OPEN[path] = _OPEN.get(path, 1) - 1
+                    last = _OPEN[path] <= 0
+                if last:
+                    from milvus_lite import server_manager_instance
 
-                server_manager_instance.release_server(os.path.abspath(self.uri))
+                    server_manager_instance.release_server(path)
 
 
 def window_expr(t0: float | None, t1: float | None) -> str:
