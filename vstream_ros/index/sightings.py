@@ -39,6 +39,7 @@ class IndexOptions:
     backlog_path: str | None = None      # default: beside a local index, or in ~/.local/state for a server
     min_score: float = 0.3               # cosine below which a search hit is not a sighting of the phrase
     retry_s: tuple[float, float] = (0.5, 30.0)   # first and longest wait before reconnecting to the index
+    seal_rows: int = 10_000              # rows written between flushes into indexed segments
 
 
 def default_backlog(uri: str, robot: str) -> Path:
@@ -63,7 +64,8 @@ class SightingsIndex:
         self._qlock, self._qstore = threading.Lock(), None
         backlog = Backlog(self.opt.backlog_path or default_backlog(uri, robot), self.opt.backlog_rows)
         self.writer = IndexWriter(self._connect, self.embedder, backlog, self.opt.queue_size, self.opt.batch,
-                                  on_written=on_written, after_write=self._retain, retry_s=self.opt.retry_s)
+                                  on_written=on_written, after_write=self._retain, retry_s=self.opt.retry_s,
+                                  seal_rows=self.opt.seal_rows)
 
     def _connect(self) -> MilvusStore:
         store = MilvusStore(self.uri, self.embedder.dim, self.embedder.id, self.opt.bucket_s)

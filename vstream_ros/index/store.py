@@ -132,6 +132,10 @@ class MilvusStore:
                 self.client.create_partition(self.collection, name)
             (self.client.upsert if upsert else self.client.insert)(self.collection, part, partition_name=name)
 
+    def seal(self) -> None:
+        """Turn what was written into indexed segments (Milvus Lite searches its unsealed buffer row by row)."""
+        self.client.flush(self.collection)
+
     def delete(self, name: str, expr: str | None = None, ids: list[str] | None = None) -> int:
         kw = {"ids": ids} if ids is not None else {"filter": expr}
         res = self.client.delete(self.collection, partition_name=name, **kw)

@@ -38,10 +38,10 @@ class IndexWriter:
     def __init__(self, connect: Callable[[], object], embedder: Embedder, backlog: Backlog,
                  queue_size: int = 10_000, batch: int = 512, on_written: Callable[[list[str]], None] | None = None,
                  after_write: Callable[[object, list[dict]], None] | None = None,
-                 retry_s: tuple[float, float] = (0.5, 30.0)) -> None:
+                 retry_s: tuple[float, float] = (0.5, 30.0), seal_rows: int = 10_000) -> None:
         self._connect, self.embedder, self.backlog = connect, embedder, backlog
         self.batch, self.on_written, self.after_write = batch, on_written, after_write
-        self.retry_s = retry_s
+        self.retry_s, self.seal_rows, self._unsealed = retry_s, seal_rows, 0
         self.q: queue.Queue[Sighting | None] = queue.Queue(maxsize=queue_size)
         self.stats = WriterStats()
         self.store = None
@@ -152,6 +152,10 @@ class IndexWriter:
 
     def _acknowledge(self, rows: list[dict]) -> None:
         self.stats.written += len(rows)
+        self._unsealed += len(rows)
+        if self._unsealed >= self.seal_rows:
+            self._unsealed = 0
+            self.store.seal()
         if self.after_write is not None:
             try:
                 self.after_write(self.store, rows)
