@@ -95,10 +95,11 @@ def test_backlog_is_replayed_when_the_server_comes_up(tmp_path):
 
 
 def test_fleet_of_two_robot_processes_on_one_server(server, tmp_path):
-    kids = [subprocess.Popen([sys.executable, WRITER, server, robot, "40"], stdout=subprocess.PIPE, text=True)
-            for robot in ("robot_a", "robot_b")]
-    outs = [k.communicate(timeout=240)[0] for k in kids]
-    assert all(k.returncode == 0 for k in kids) and all(o.count("ACK ") == 40 for o in outs)
+    kids = [subprocess.Popen([sys.executable, WRITER, server, robot, "40"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for robot in ("robot_a", "robot_b")]
+    outs = [k.communicate(timeout=240) for k in kids]
+    assert all(k.returncode == 0 for k in kids)
+    assert all(o.count("ACK ") == 40 for o, _ in outs), [e[-2000:] for _, e in outs]
     ix_a = SightingsIndex(server, "robot_a", options=IndexOptions(backlog_path=str(tmp_path / "a.jsonl")))
     assert ix_a.find("red toolbox") == []                       # robot_a never saw one ...
     hits = ix_a.find("red toolbox", robot=FLEET)                # ... robot_b did, and the fleet knows

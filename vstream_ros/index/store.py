@@ -71,9 +71,15 @@ class MilvusStore:
         self._ensure(embedder_id)
 
     def _ensure(self, embedder_id: str) -> None:
-        from pymilvus import DataType
 
         c = self.client
+        if not c.has_collection(self.collection):
+            try:
+                self._create(embedder_id)
+                return
+            except Exception:                   # noqa: BLE001 - another robot of the fleet created it first
+                if not c.has_collection(self.collection):
+                    raise
         if c.has_collection(self.collection):
             desc = c.describe_collection(self.collection)
             vec = next((f for f in desc["fields"] if f["name"] == "vec"), None)
@@ -82,7 +88,11 @@ class MilvusStore:
                 raise IndexConfigError(f"the collection {self.collection} at {self.uri} holds {dim}-d vectors; "
                                        f"embedder {embedder_id!r} makes {self.dim}-d ones")
             c.load_collection(self.collection)
-            return
+
+    def _create(self, embedder_id: str) -> None:
+        from pymilvus import DataType
+
+        c = self.client
         s = c.create_schema(auto_id=False, description=embedder_id)
         s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         for name, n in (("robot", 512), ("camera", 512), ("labels", 4096), ("colours", 2048), ("text", 4096)):
@@ -129,7 +139,11 @@ class MilvusStore:
         existing = set(self.client.list_partitions(self.collection))
         for name, part in groups.items():
             if name not in existing:
-                self.client.create_partition(self.collection, name)
+                try:
+                    self.client.create_partition(self.collection, name)
+                except Exception:               # noqa: BLE001 - created meanwhile by another writer
+                    if not self.client.has_partition(self.collection, name):
+                        raise
             (self.client.upsert if upsert else self.client.insert)(self.collection, part, partition_name=name)
 
     def seal(self) -> None:
