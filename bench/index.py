@@ -1,0 +1,108 @@
+"""The sightings index (vstream_ros/index) on its embedded engine: sustained writes, query latency at a
+large row count, bytes per sighting.
+
+    python bench/index.py                     # 200,000 sightings of one robot, 384-d vectors
+    python bench/index.py --rows 1000000      # the issue's figure (about ten minutes on 2 cores)
+    python bench/index.py --quick             # 5,000 sightings (a smoke run)
+
+Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite) with
+precomputed unit vectors of MiniLM's size (384-d): embedding is the embedder's cost, not the index's.
+One sighting every 0.5 s of stamp time, in 1-hour partitions. Queries: by meaning within a 1-hour
+window (a where/when question), by label within the window, by meaning over the last day, and the
+newest sightings of the robot. Prints one JSON document, then a short table. Timings are wall-clock on
+this machine as it is (other processes included): the load average is in the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vstream_ros.index import IndexOptions, Sighting, SightingsIndex  # noqa: E402
+
+DIM = 384
+LABELS = ["person", "red toolbox", "forklift", "pallet", "door", "ladder", "cup", "chair", "car", "dog"]
+
+
+class FixedDim:
+    """Only names the vector size: the bench hands every sighting its vector."""
+
+    id, dim = "bench-random-384", DIM
+
+    def embed(self, texts):
+        return np.zeros((len(texts), DIM), np.float32)
+
+
+def percentiles(ts: list[float]) -> dict:
+    a = np.asarray(ts) * 1000
+    return {"p50_ms": round(float(np.percentile(a, 50)), 1), "p95_ms": round(float(np.percentile(a, 95)), 1),
+            "max_ms": round(float(a.max()), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    rows = 5_000 if args.quick else args.rows
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((len(LABELS), DIM)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        opt = IndexOptions(max_rows=rows * 2, max_age_s=1e9, queue_size=rows + 1, batch=2000, seal_rows=20_000,
+                           backlog_path=os.path.join(tmp, "b.jsonl"))
+        ix = SightingsIndex(os.path.join(tmp, "ix.db"), "robot_a", FixedDim(), opt)
+        t0 = time.perf_counter()
+        for i in range(rows):
+            k = i % len(LABELS)
+            v = centres[k] + 0.3 * rng.standard_normal(DIM).astype(np.float32)
+            v /= np.linalg.norm(v)
+            ix.add(Sighting((LABELS[k],), "front", "robot_a", i * 0.5, i * 0.5 + 2.0, embedding=v))
+        assert ix.flush(timeout=3600)
+        ix.writer.store.seal()                    # the last rows into indexed segments too (counted)
+        write_s = time.perf_counter() - t0
+        end = rows * 0.5
+        q = centres[1] / np.linalg.norm(centres[1])
+        cases = {
+            "meaning, 1 h window": dict(vector=q, t0=end - 5400, t1=end - 1800),
+            "label, 1 h window": dict(label="toolbox", t0=end - 5400, t1=end - 1800),
+            "meaning, last 24 h": dict(vector=q, t0=end - 86400),
+            "newest 10 of the robot": dict(),
+        }
+        results = []
+        for name, kw in cases.items():
+            got = ix.find(**kw)                  # warm
+            ts = []
+            for _ in range(args.reps):
+                t = time.perf_counter()
+                got = ix.find(**kw)
+                ts.append(time.perf_counter() - t)
+            results.append({"case": name, "hits": len(got), **percentiles(ts)})
+        st = ix.stats()
+        ix.close()
+    doc = {"rows": rows, "dim": DIM, "engine": "milvus-lite (embedded)", "writes_per_s": round(rows / write_s),
+           "write_s": round(write_s, 1), "bytes": st["bytes"],
+           "bytes_per_sighting": round(st["bytes"] / max(1, st["rows"])),
+           "index_rows": st["rows"], "partitions": st["partitions"], "dropped": st["dropped"],
+           "queries": results, "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+    print(json.dumps(doc, indent=2))
+    print()
+    print(f"sightings index: {rows} sightings, {doc['writes_per_s']} writes/s sustained, "
+          f"{doc['bytes_per_sighting']} bytes per sighting on disk")
+    print("| query | hits | p50 ms | p95 ms | max ms |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['case']} | {r['hits']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
+
+
+if __name__ == "__main__":
+    main()

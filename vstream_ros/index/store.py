@@ -1,0 +1,212 @@
+"""The one module that speaks to the vector database: Milvus through pymilvus's `MilvusClient`.
+
+The same client opens a local file (Milvus Lite, embedded, in this process) or a server
+(`http://host:19530`: Milvus standalone or cluster, or `milvus-lite server`), so a robot moves to the
+fleet's server by changing one URI. Rows live in partitions named by robot and time bucket: a query
+for one robot and a window touches only the partitions that can hold it (Milvus Lite scans a partition
+in Python, so this is what keeps queries short at a million rows), and retention by age drops whole
+partitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import threading
+from pathlib import Path
+
+_PART = re.compile(r"^r([0-9a-f]{10})_b(\d+)$")
+_OPEN: dict[str, int] = {}            # embedded paths -> clients open in this process (they share one engine)
+_OPEN_LOCK = threading.Lock()
+
+
+class IndexConfigError(ValueError):
+    """The index at the URI was made with another embedder or schema."""
+
+
+def collection_name(embedder_id: str) -> str:
+    """One collection per embedder: vectors of two embedders are never compared (robots of a fleet that
+    should see each other's sightings use the same embedder)."""
+    return "sightings_" + re.sub(r"[^A-Za-z0-9_]", "_", embedder_id)[:200]
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+
+def robot_key(robot: str) -> str:
+    """Ten hex digits that stand for a robot name in partition names (any name, any characters)."""
+    return hashlib.sha1(robot.encode()).hexdigest()[:10]
+
+
+def partition_name(robot: str, bucket: int) -> str:
+    return f"r{robot_key(robot)}_b{bucket}"
+
+
+def parse_partition(name: str) -> tuple[str, int] | None:
+    m = _PART.match(name)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class MilvusStore:
+    """A connected collection of sightings. Every method may raise the client's exceptions (a server that
+    is down); the writer catches them, a query reports them."""
+
+    def __init__(self, uri: str, dim: int, embedder_id: str, bucket_s: float, timeout_s: float = 5.0) -> None:
+        from pymilvus import MilvusClient
+
+        if not is_server(uri):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            with _OPEN_LOCK:
+                _OPEN[os.path.abspath(uri)] = _OPEN.get(os.path.abspath(uri), 0) + 1
+        self.uri, self.dim, self.bucket_s = uri, dim, bucket_s
+        self.collection = collection_name(embedder_id)
+        self.client = MilvusClient(uri=uri, timeout=timeout_s)
+        self._ensure(embedder_id)
+
+    def _ensure(self, embedder_id: str) -> None:
+
+        c = self.client
+        if not c.has_collection(self.collection):
+            try:
+                self._create(embedder_id)
+                return
+            except Exception:                   # noqa: BLE001 - another robot of the fleet created it first
+                if not c.has_collection(self.collection):
+                    raise
+        if c.has_collection(self.collection):
+            desc = c.describe_collection(self.collection)
+            vec = next((f for f in desc["fields"] if f["name"] == "vec"), None)
+            dim = int((vec or {}).get("params", {}).get("dim", -1))
+            if dim != self.dim:
+                raise IndexConfigError(f"the collection {self.collection} at {self.uri} holds {dim}-d vectors; "
+                                       f"embedder {embedder_id!r} makes {self.dim}-d ones")
+            c.load_collection(self.collection)
+
+    def _create(self, embedder_id: str) -> None:
+        from pymilvus import DataType
+
+        c = self.client
+        s = c.create_schema(auto_id=False, description=embedder_id)
+        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        for name, n in (("robot", 512), ("camera", 512), ("labels", 4096), ("colours", 2048), ("text", 4096)):
+            s.add_field(name, DataType.VARCHAR, max_length=n)
+        s.add_field("track", DataType.INT64)
+        s.add_field("start", DataType.DOUBLE)
+        s.add_field("end", DataType.DOUBLE)
+        s.add_field("pose", DataType.JSON, nullable=True)
+        s.add_field("vec", DataType.FLOAT_VECTOR, dim=self.dim)
+        ip = c.prepare_index_params()
+        ip.add_index("vec", index_type="AUTOINDEX", metric_type="COSINE")
+        c.create_collection(self.collection, schema=s, index_params=ip)
+
+    # -- partitions ------------------------------------------------------------------------------
+    def bucket(self, stamp: float) -> int:
+        return int(math.floor(stamp / self.bucket_s))
+
+    def partitions(self, robot: str | None) -> list[tuple[str, int]]:
+        """(name, bucket) of the partitions of one robot (None: every robot), oldest bucket first."""
+        key = None if robot is None else robot_key(robot)
+        out = []
+        for name in self.client.list_partitions(self.collection):
+            p = parse_partition(name)
+            if p and (key is None or p[0] == key):
+                out.append((name, p[1]))
+        return sorted(out, key=lambda nb: nb[1])
+
+    def partition_rows(self, name: str) -> int:
+        return int(self.client.get_partition_stats(self.collection, name).get("row_count", 0))
+
+    def drop(self, name: str) -> None:
+        try:
+            self.client.release_partitions(self.collection, [name])
+        except Exception:                       # noqa: BLE001 - Lite needs no release; a server does
+            pass
+        self.client.drop_partition(self.collection, name)
+
+    # -- rows --------------------------------------------------------------------------------------
+    def insert(self, rows: list[dict], upsert: bool = False) -> None:
+        """Rows go to the partition of their robot and start bucket (created on first use)."""
+        groups: dict[str, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(partition_name(r["robot"], self.bucket(r["start"])), []).append(r)
+        existing = set(self.client.list_partitions(self.collection))
+        for name, part in groups.items():
+            if name not in existing:
+                try:
+                    self.client.create_partition(self.collection, name)
+                except Exception:               # noqa: BLE001 - created meanwhile by another writer
+                    if not self.client.has_partition(self.collection, name):
+                        raise
+            (self.client.upsert if upsert else self.client.insert)(self.collection, part, partition_name=name)
+
+    def seal(self) -> None:
+        """Turn what was written into indexed segments (Milvus Lite searches its unsealed buffer row by row)."""
+        self.client.flush(self.collection)
+
+    def delete(self, name: str, expr: str | None = None, ids: list[str] | None = None) -> int:
+        kw = {"ids": ids} if ids is not None else {"filter": expr}
+        res = self.client.delete(self.collection, partition_name=name, **kw)
+        return len(res) if isinstance(res, list) else int(dict(res).get("delete_count", 0))
+
+    def search(self, vector, parts: list[str], expr: str, limit: int, fields: list[str]) -> list[tuple[dict, float]]:
+        if not parts:
+            return []
+        res = self.client.search(self.collection, [list(map(float, vector))], limit=limit, filter=expr,
+                                 partition_names=parts, output_fields=fields, anns_field="vec")
+        return [(dict(h["entity"], id=h["id"]), float(h["distance"])) for h in res[0]]
+
+    def query(self, parts: list[str], expr: str, fields: list[str], limit: int | None = None) -> list[dict]:
+        if not parts:
+            return []
+        kw = {"limit": limit} if limit else {}
+        return [dict(r) for r in self.client.query(self.collection, filter=expr, output_fields=fields,
+                                                   partition_names=parts, **kw)]
+
+    def get(self, ids: list[str], fields: list[str]) -> list[dict]:
+        return [dict(r) for r in self.client.get(self.collection, ids=ids, output_fields=fields)]
+
+    def size_bytes(self) -> int | None:
+        """Bytes on disk of an embedded index (None for a server: it does not say)."""
+        if is_server(self.uri):
+            return None
+        root = Path(self.uri)
+        if root.is_file():
+            return root.stat().st_size
+        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.exists() else 0
+
+    def close(self) -> None:
+        """Close the connection; the last client of an embedded index in this process stops its engine
+        (which releases the data folder's lock for another process)."""
+        try:
+            self.client.close()
+        finally:
+            if not is_server(self.uri):
+                path = os.path.abspath(self.uri)
+                with _OPEN_LOCK:
+                    _OPEN[path] = _OPEN.get(path, 1) - 1
+                    last = _OPEN[path] <= 0
+                if last:
+                    from milvus_lite import server_manager_instance
+
+                    server_manager_instance.release_server(path)
+
+
+def window_expr(t0: float | None, t1: float | None) -> str:
+    """Rows whose [start, end] meets [t0, t1] (either end open)."""
+    terms = []
+    if t0 is not None:
+        terms.append(f"end >= {float(t0)!r}")
+    if t1 is not None:
+        terms.append(f"start <= {float(t1)!r}")
+    return " and ".join(terms)
+
+
+def label_expr(phrase: str) -> str:
+    return f"labels like {_quote('%' + phrase + '%')}"
