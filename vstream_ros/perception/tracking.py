@@ -13,7 +13,17 @@ Why these settings: ingest keeps 1-2 frames a second, not the 30 ByteTrack was t
   start and match tracks, 0.35-0.5 only extend tracks (ByteTrack's second stage).
 - A track is confirmed on its first match (minimum_consecutive_frames=1): at 1 Hz, asking for more
   loses things on camera for 1.5 s. ByteTrack gives a new track's first box no id; the first sighting
-  is written back into the record when the track is confirmed one frame later (`_backfill`).
+  is written back into the record when the track is confirmed one frame later (`_first_box`).
+- The Kalman filter's velocity is halved before every prediction (VELOCITY_DAMPING): between two
+  samples a second apart, a box's change is mostly the detector's jitter (half a man, then all of him)
+  and a swing's turn, not motion to extrapolate. On the swing clip (whole clip, man and child told
+  apart by hand): at 2 Hz the man keeps 1 id with 0.5 (and 1.0), the child 3 ids (4 with 1.0); at
+  1 Hz the man keeps 1 id with 0.5 against 3 with 1.0; 0.0 mixes them (16 of 116 boxes at 2 Hz).
+- A new ByteTrack id is first offered to this group's lost tracks (unseen since before the new track's
+  first box, for at most `lost_s`): one whose last box overlaps the new box (IoU >= 0.3) and, where both have colours, whose
+  colours agree takes it (`_relink`). ByteTrack's constant-velocity prediction runs away from a lost
+  track at 1-2 Hz (a box that grew between two samples keeps "growing" for every missed sample): the
+  man by the swing, hidden for 2.5 s, came back under a new id without this.
 - One ByteTrack per class group: a swing seat taken for a truck must not steal a person's track, while
   a van called car, then truck, stays one vehicle (the record's label is its most frequent one).
 """
@@ -34,8 +44,10 @@ BORDER = 0.02                      # a box within 2 % of the frame's edge is "at
 LOST_S = 3.0                       # a track unseen this long is finished (short occlusions: 1-3 s)
 HIGH_SCORE, ACTIVATION, LOW_FLOOR = 0.5, 0.5, 0.35
 MIN_IOU = 0.1
+VELOCITY_DAMPING = 0.5
 MAX_LIVE, MAX_FINISHED = 64, 256
 MAX_LABELS = 8                     # label votes kept per track
+RELINK_IOU, RELINK_COLOUR = 0.3, 0.5
 
 
 class DetectionLike(Protocol):
@@ -104,7 +116,24 @@ class TrackRecord:
                 "colours": None if self.colour_sum is None else [round(float(v), 4) for v in self.colours]}
 
 
-def _bytetrack(rate_hz: float, lost_s: float):
+_ESTIMATORS: dict[float, type] = {}
+
+
+def _estimator(damping: float) -> type:
+    """ByteTrack's corner Kalman filter (x0, y0, x1, y1 and their velocities) with the velocity scaled by
+    `damping` before every prediction (see the module's note on VELOCITY_DAMPING)."""
+    if damping not in _ESTIMATORS:
+        from trackers.utils.state_representations import XYXYStateEstimator
+
+        class DampedXYXY(XYXYStateEstimator):
+            def clamp_velocity(self, frame_step: float = 1.0) -> None:
+                self.kf.state[self._VEL_IDX] *= damping
+
+        _ESTIMATORS[damping] = DampedXYXY
+    return _ESTIMATORS[damping]
+
+
+def _bytetrack(rate_hz: float, lost_s: float, damping: float = VELOCITY_DAMPING):
     try:
         from trackers import ByteTrackTracker, IoU
     except ImportError as e:      # pragma: no cover - depends on the environment
@@ -112,7 +141,8 @@ def _bytetrack(rate_hz: float, lost_s: float):
                                  "--no-deps trackers, see scripts/setup.sh)") from e
     return ByteTrackTracker(lost_track_buffer=max(1, round(lost_s * 30)), frame_rate=rate_hz,
                             track_activation_threshold=ACTIVATION, minimum_consecutive_frames=1,
-                            minimum_iou_threshold=MIN_IOU, high_conf_det_threshold=HIGH_SCORE, iou=IoU())
+                            minimum_iou_threshold=MIN_IOU, high_conf_det_threshold=HIGH_SCORE, iou=IoU(),
+                            state_estimator_class=_estimator(damping))
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -221,24 +251,44 @@ class Tracker:
         our = self._ids.get(key)
         rec = self.live.get(our) if our is not None else None
         if rec is None:
-            our = self._ids[key] = self._next_id
-            self._next_id += 1
-            rec = self.live[our] = TrackRecord(our, group, stamp, stamp, first_box=box, entered=at_border(box))
-            self._backfill(rec, group, box)
+            first = self._first_box(group, box)        # its unconfirmed first box, one sample earlier
+            since, fbox, fcolour = (first[0], first[1], first[4]) if first else (stamp, box, colour)
+            rec = self._relink(group, since, fbox, fcolour)
+            if rec is None:
+                rec = TrackRecord(self._next_id, group, math.inf, -math.inf, first_box=fbox, entered=at_border(fbox))
+                self.live[rec.id] = rec
+                self._next_id += 1
+            our = self._ids[key] = rec.id
+            if first:
+                rec.add(first[0], first[2], first[3], first[1], first[4])
+        if rec.last == stamp and rec.frames:
+            return -1           # two ByteTrack ids on one record (after a relink) and both matched: keep one
         rec.add(stamp, d.label, d.score, box, colour)
         return our
 
-    def _backfill(self, rec: TrackRecord, group: str, box: tuple) -> None:
-        """The new track's unconfirmed first box (the previous frame's untracked box nearest to it) is its
-        first sighting: without this, every first stamp would be one sample late."""
+    def _relink(self, group: str, stamp: float, box: tuple, colour: np.ndarray | None) -> TrackRecord | None:
+        """The lost track of this group that the new box continues, if one does (see the module's note)."""
+        best, best_iou = None, RELINK_IOU
+        for rec in self.live.values():
+            if rec.group != group or rec.last >= stamp or stamp - rec.last > self.lost_s:
+                continue
+            overlap = _iou(rec.last_box, box)
+            if overlap < best_iou:
+                continue
+            if colour is not None and rec.colour_sum is not None and _similarity(rec.colour_sum, colour) < RELINK_COLOUR:
+                continue
+            best, best_iou = rec, overlap
+        return best
+
+    def _first_box(self, group: str, box: tuple) -> tuple | None:
+        """A new track's unconfirmed first box (the previous frame's untracked box nearest to it), taken
+        from the pending ones: its first sighting. Without it every first stamp would be a sample late."""
         pending = self._pending.get(group, [])
         best = max(pending, key=lambda p: _iou(p[1], box) - _centre_distance(p[1], box), default=None)
         if best is None or _centre_distance(best[1], box) > 0.5:
-            return
+            return None
         pending.remove(best)
-        stamp, pbox, label, score, colour = best
-        rec.first, rec.first_box, rec.entered = stamp, pbox, at_border(pbox)
-        rec.add(stamp, label, score, pbox, colour)
+        return best
 
     def _finish_stale(self, stamp: float) -> None:
         stale = [r for r in self.live.values() if stamp - r.last > self.lost_s]
@@ -272,6 +322,13 @@ class Tracker:
         """Distinct identities of a label (a group name such as "vehicle" counts the group) seen in at
         least `min_frames` frames: a box seen once is too weak to count as a visitor."""
         return sum(1 for r in self.records() if (r.label == label or r.group == label) and r.frames >= min_frames)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Histogram intersection of two colour-fraction vectors (1: the same palette)."""
+    a, b = np.clip(np.asarray(a, np.float32), 0, None), np.clip(np.asarray(b, np.float32), 0, None)
+    sa, sb = float(a.sum()), float(b.sum())
+    return 1.0 if sa == 0 or sb == 0 else float(np.minimum(a / sa, b / sb).sum())
 
 
 def _centre_distance(a: Sequence[float], b: Sequence[float]) -> float:
