@@ -20,8 +20,8 @@ Why these settings: ingest keeps 1-2 frames a second, not the 30 ByteTrack was t
   apart by hand): at 2 Hz the man keeps 1 id with 0.5 (and 1.0), the child 3 ids (4 with 1.0); at
   1 Hz the man keeps 1 id with 0.5 against 3 with 1.0; 0.0 mixes them (16 of 116 boxes at 2 Hz).
 - A new ByteTrack id is first offered to this group's lost tracks (unseen since before the new track's
-  first box, for at most `lost_s`): one whose last box overlaps the new box (IoU >= 0.3) and, where both have colours, whose
-  colours agree takes it (`_relink`). ByteTrack's constant-velocity prediction runs away from a lost
+  first box, for at most `lost_s`): one whose last box overlaps the new box (IoU >= 0.3) takes it (`_relink`).
+  ByteTrack's constant-velocity prediction runs away from a lost
   track at 1-2 Hz (a box that grew between two samples keeps "growing" for every missed sample): the
   man by the swing, hidden for 2.5 s, came back under a new id without this.
 - One ByteTrack per class group: a swing seat taken for a truck must not steal a person's track, while
@@ -46,8 +46,9 @@ HIGH_SCORE, ACTIVATION, LOW_FLOOR = 0.5, 0.5, 0.35
 MIN_IOU = 0.1
 VELOCITY_DAMPING = 0.5
 MAX_LIVE, MAX_FINISHED = 64, 256
+MAX_AREA = 0.6                     # a box over 60 % of the frame is at the lens (a swing seat): not tracked
 MAX_LABELS = 8                     # label votes kept per track
-RELINK_IOU, RELINK_COLOUR = 0.3, 0.5
+RELINK_IOU = 0.3
 
 
 class DetectionLike(Protocol):
@@ -199,7 +200,7 @@ class Tracker:
             box = tuple(float(v) for v in d.box)
             if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
                 raise ValueError(f"detection {i}: a box is (x0, y0, x1, y1) with x1 > x0, y1 > y0; got {d.box}")
-            if float(d.score) < self.min_score:
+            if float(d.score) < self.min_score or _area(box) > MAX_AREA:
                 continue
             group = self.groups.get(d.label, d.label if self.track_all else None)
             if group is not None:
@@ -250,10 +251,12 @@ class Tracker:
         box = tuple(float(v) for v in d.box)
         our = self._ids.get(key)
         rec = self.live.get(our) if our is not None else None
+        if rec is not None and stamp - rec.last > 1.5 / self.rate_hz and self._jumped(rec, box):
+            rec = None            # ByteTrack's id moved to another thing (the next box to the lost one)
         if rec is None:
             first = self._first_box(group, box)        # its unconfirmed first box, one sample earlier
-            since, fbox, fcolour = (first[0], first[1], first[4]) if first else (stamp, box, colour)
-            rec = self._relink(group, since, fbox, fcolour)
+            since, fbox = (first[0], first[1]) if first else (stamp, box)
+            rec = self._relink(group, since, fbox)
             if rec is None:
                 rec = TrackRecord(self._next_id, group, math.inf, -math.inf, first_box=fbox, entered=at_border(fbox))
                 self.live[rec.id] = rec
@@ -266,7 +269,18 @@ class Tracker:
         rec.add(stamp, d.label, d.score, box, colour)
         return our
 
-    def _relink(self, group: str, stamp: float, box: tuple, colour: np.ndarray | None) -> TrackRecord | None:
+    @staticmethod
+    def _jumped(rec: TrackRecord, box: tuple) -> bool:
+        """A match of a track lost for a sample or more that does not overlap its last box and is of another
+        size (over 2x apart) is another thing: at 1-2 Hz a lost man's track otherwise takes the child who swings
+        through where he stood (colours do not help: the coarse palettes of
+        the two, both mostly dark, agree, and the man's own drifts over 2.5 s)."""
+        if _iou(rec.last_box, box) >= RELINK_IOU:
+            return False
+        ratio = _area(box) / max(_area(rec.last_box), 1e-9)
+        return ratio > 2 or ratio < 0.5
+
+    def _relink(self, group: str, stamp: float, box: tuple) -> TrackRecord | None:
         """The lost track of this group that the new box continues, if one does (see the module's note)."""
         best, best_iou = None, RELINK_IOU
         for rec in self.live.values():
@@ -274,8 +288,6 @@ class Tracker:
                 continue
             overlap = _iou(rec.last_box, box)
             if overlap < best_iou:
-                continue
-            if colour is not None and rec.colour_sum is not None and _similarity(rec.colour_sum, colour) < RELINK_COLOUR:
                 continue
             best, best_iou = rec, overlap
         return best
@@ -322,6 +334,10 @@ class Tracker:
         """Distinct identities of a label (a group name such as "vehicle" counts the group) seen in at
         least `min_frames` frames: a box seen once is too weak to count as a visitor."""
         return sum(1 for r in self.records() if (r.label == label or r.group == label) and r.frames >= min_frames)
+
+
+def _area(b: Sequence[float]) -> float:
+    return max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> float:
