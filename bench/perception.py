@@ -83,7 +83,7 @@ def identity(det, hz: float) -> dict:
             "child_ids": sum(c["child"] >= c["man"] for c in per.values()),
             "boxes": sum(sum(c.values()) for c in per.values()),
             "under_the_other": sum(min(c["man"], c["child"]) for c in per.values()),
-            "person_tracks_2plus_frames": Tracker.count.__get__(tracker)("person")}
+            "person_tracks_2plus_frames": tracker.count("person")}
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,9 +127,3 @@ class OcrSchedule:
         self._last_stamp, self._last_thumb = stamp, thumb
         return True
 
-
-def timed_read(reader: SceneText, frame: np.ndarray) -> tuple[list[Word], float]:
-    """(words, seconds): for benches."""
-    t = time.perf_counter()
-    words = reader.read(frame)
-    return words, time.perf_counter() - t
