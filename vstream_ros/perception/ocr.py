@@ -1,0 +1,129 @@
+"""Text in the scene: signs, labels, screens and shirts read by RapidOCR (PP-OCRv4 detection and
+recognition, ONNX models inside the `rapidocr-onnxruntime` wheel, Apache-2.0), loaded on first use.
+
+Why these settings: the package's own detection size (the frame's short side scaled up to 736 px) is
+kept: at the frame's native size, text 15-20 px high on a 480x360 clip (a shirt's print) is not found
+at all. One ONNX thread: the node shares the CPU with ingest and answering, and on 2 busy cores one
+thread was faster than the default pool. Words under `min_score` (0.8) or `min_height` pixels high, or
+with no letter or digit, are dropped: on frames without text PP-OCR returns shapes read as "S=", "OM5"
+or a Chinese glyph at 0.5-0.7.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SCORE = 0.8
+MIN_HEIGHT = 8                    # pixels of the frame (after a crop is mapped back): smaller is noise
+LIMIT_SIDE, LIMIT_TYPE = 736, "min"
+INSTALL_HINT = ("scene text needs rapidocr-onnxruntime: pip install --no-deps rapidocr-onnxruntime==1.4.4 "
+                "onnxruntime pyclipper shapely six (scripts/setup.sh does this)")
+
+
+class OcrUnavailable(RuntimeError):
+    """rapidocr-onnxruntime (or onnxruntime) is not installed."""
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    score: float
+    box: tuple[float, float, float, float]       # x0, y0, x1, y1 as fractions of the whole frame
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "score": round(self.score, 3), "box": [round(v, 4) for v in self.box]}
+
+
+def _engine(threads: int, limit_side: int, limit_type: str):
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as e:
+        raise OcrUnavailable(INSTALL_HINT) from e
+    return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=threads,
+                    det_limit_side_len=limit_side, det_limit_type=limit_type)
+
+
+class SceneText:
+    """Words read in an RGB frame or in a box of it. Thread-safe; the model loads on the first read."""
+
+    def __init__(self, min_score: float = MIN_SCORE, min_height: float = MIN_HEIGHT, threads: int = 1,
+                 limit_side: int = LIMIT_SIDE, limit_type: str = LIMIT_TYPE) -> None:
+        if not 0 <= min_score <= 1 or min_height < 0 or threads < 1 or limit_type not in ("min", "max"):
+            raise ValueError("min_score in [0, 1], min_height >= 0, threads >= 1, limit_type 'min' or 'max'")
+        self.min_score, self.min_height, self.threads = float(min_score), float(min_height), int(threads)
+        self.limit_side, self.limit_type = int(limit_side), limit_type
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def load(self) -> SceneText:
+        with self._lock:
+            if self._engine is None:
+                self._engine = _engine(self.threads, self.limit_side, self.limit_type)
+        return self
+
+    def read(self, frame: np.ndarray, box: tuple[float, float, float, float] | None = None,
+             margin: float = 0.1) -> list[Word]:
+        """uint8 RGB [H, W, 3] -> the words read, best first. `box` (fractions) reads only that part of the
+        frame, widened by `margin` of its size on each side; word boxes are still fractions of the frame."""
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or min(frame.shape[:2]) < 8:
+            raise ValueError(f"expected a uint8 RGB frame [H, W, 3] at least 8 px a side, got "
+                             f"{frame.dtype} {frame.shape}")
+        h, w = frame.shape[:2]
+        x0 = y0 = 0
+        crop = frame
+        if box is not None:
+            if len(box) != 4 or not all(math.isfinite(float(v)) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
+                raise ValueError(f"a box is (x0, y0, x1, y1) fractions with x1 > x0, y1 > y0; got {box}")
+            bw, bh = box[2] - box[0], box[3] - box[1]
+            x0, y0 = max(0, int((box[0] - margin * bw) * w)), max(0, int((box[1] - margin * bh) * h))
+            x1, y1 = min(w, math.ceil((box[2] + margin * bw) * w)), min(h, math.ceil((box[3] + margin * bh) * h))
+            if x1 - x0 < 8 or y1 - y0 < 8:
+                return []
+            crop = frame[y0:y1, x0:x1]
+        engine = self.load()._engine
+        with self._lock:               # one ONNX session: reads from several threads take turns
+            result, _ = engine(np.ascontiguousarray(crop[:, :, ::-1]))
+        words = []
+        for quad, text, score in result or []:
+            q = np.asarray(quad, dtype=np.float32)
+            (qx0, qy0), (qx1, qy1) = q.min(0), q.max(0)
+            text = str(text).strip()
+            if float(score) < self.min_score or qy1 - qy0 < self.min_height or not any(c.isalnum() for c in text):
+                continue
+            words.append(Word(text, float(score), ((x0 + qx0) / w, (y0 + qy0) / h, (x0 + qx1) / w, (y0 + qy1) / h)))
+        return sorted(words, key=lambda wd: -wd.score)
+
+
+class OcrSchedule:
+    """When to read a camera's text: reading costs about a second of one core per frame here, so not on
+    every sampled frame. Read at most once per `period_s`, and only when the picture changed since the
+    last read (mean absolute difference of a 32x24 grey thumbnail over `change`), so a still scene is
+    read once; `force` (a question about text) reads now."""
+
+    def __init__(self, period_s: float = 10.0, change: float = 6.0) -> None:
+        self.period_s, self.change = float(period_s), float(change)
+        self._last_stamp: float | None = None
+        self._last_thumb: np.ndarray | None = None
+
+    @staticmethod
+    def thumbnail(frame: np.ndarray) -> np.ndarray:
+        import cv2
+
+        return cv2.resize(np.asarray(frame).mean(2).astype(np.float32), (32, 24), interpolation=cv2.INTER_AREA)
+
+    def due(self, stamp: float, frame: np.ndarray, force: bool = False) -> bool:
+        """Whether to read this frame; when True, the frame counts as read."""
+        thumb = self.thumbnail(frame)
+        if not force and self._last_stamp is not None:
+            if abs(stamp - self._last_stamp) < self.period_s:
+                return False
+            if self._last_thumb is not None and float(np.abs(thumb - self._last_thumb).mean()) < self.change:
+                return False
+        self._last_stamp, self._last_thumb = stamp, thumb
+        return True
+
