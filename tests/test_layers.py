@@ -13,12 +13,13 @@ PACKAGE = REPO / "vstream_ros"
 MAX_LINES = 400
 
 # docs/architecture.md, "Layers", lowest first: a part may import the parts listed before it, never
-# those after it. frames/cameras: what a frame and a camera name are; memory: tensors only; answering:
+# those after it. frames/cameras: what a frame and a camera name are; memory: tensors only; perception: trackers and
+# scene text over detector boxes; index: the long-term sightings index; answering:
 # the question grammar and time wording; backends: encoders and answerers; config: the settings
 # of all of those; engine: no ROS; ros: adapts the engine to rclpy; tools: console front ends.
 LAYERS = [
     {"frames", "cameras"},
-    {"memory"},
+    {"memory", "perception", "index"},
     {"answering", "backends"},
     {"config"},
     {"engine"},
