@@ -8,8 +8,9 @@ from vstream_ros.memory.multi import MultiCameraMemory
 from vstream_ros.memory.read import KINDS, MemoryRead, TokenGroup
 from vstream_ros.memory.snapshot import SnapshotError, quarantine
 from vstream_ros.memory.star import STARMemory
+from vstream_ros.memory.tracks import TextSighting, Track
 
 __all__ = [
     "KINDS", "FlashMemory", "FlashMemoryConfig", "MemoryConfig", "MemoryRead", "MultiCameraMemory", "STARMemory",
-    "SnapshotError", "TokenGroup", "quarantine",
+    "SnapshotError", "TextSighting", "TokenGroup", "Track", "quarantine",
 ]

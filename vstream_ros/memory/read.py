@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from vstream_ros.memory.tracks import TextSighting, Track, named
+
 KINDS = ("abstract", "temporal", "retrieved", "spatial")
 
 
@@ -60,6 +62,8 @@ class MemoryRead:
     tokens: torch.Tensor
     groups: list[TokenGroup] = field(default_factory=list)
     frames_seen: int = 0
+    tracks: tuple[Track, ...] = ()          # things followed over time, in order of their first stamp
+    texts: tuple[TextSighting, ...] = ()    # words read in the scene, in order of their first stamp
 
     @property
     def num_tokens(self) -> int:
@@ -83,12 +87,15 @@ class MemoryRead:
     @staticmethod
     def concat(reads: list[tuple[str, MemoryRead]]) -> MemoryRead:
         """Join per-camera reads in the given order, naming the camera in each group."""
-        tokens, groups, offset, frames = [], [], 0, 0
+        tokens, groups, offset, frames, tracks, texts = [], [], 0, 0, [], []
         for camera, r in reads:
             tokens.append(r.tokens)
             groups += [replace(g, camera=camera, offset=g.offset + offset) for g in r.groups]
             offset += r.num_tokens
             frames += r.frames_seen
+            tracks += named(r.tracks, camera)
+            texts += named(r.texts, camera)
         if not tokens:
             raise ValueError("nothing to concatenate")
-        return MemoryRead(torch.cat(tokens), groups, frames)
+        return MemoryRead(torch.cat(tokens), groups, frames, tuple(sorted(tracks, key=lambda t: t.first)),
+                          tuple(sorted(texts, key=lambda t: t.first)))

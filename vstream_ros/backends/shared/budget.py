@@ -54,7 +54,9 @@ def _subset(read: MemoryRead, groups: list[TokenGroup]) -> MemoryRead:
         out.append(replace(g, offset=offset))
         offset += g.length
     t = torch.cat(tokens) if tokens else read.tokens[:0]
-    return MemoryRead(t, out, read.frames_seen)
+    kept = {g.camera for g in groups}
+    return replace(read, tokens=t, groups=out, tracks=tuple(x for x in read.tracks if x.camera in kept),
+                   texts=tuple(x for x in read.texts if x.camera in kept))
 
 
 def select_cameras(read: MemoryRead, budget: int, question: str) -> CameraSelection:
