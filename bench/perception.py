@@ -18,7 +18,6 @@ machine as it is (other processes included: the load is in the JSON).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import statistics
@@ -32,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vstream_ros.backends.lite.detection import CocoDetector  # noqa: E402
 from vstream_ros.perception.ocr import SceneText  # noqa: E402
 from vstream_ros.perception.tracking import Tracker  # noqa: E402
 
@@ -39,12 +39,7 @@ CLIP = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "videos" / "
 
 
 def detector():
-    for name in ("vstream_ros.backends.lite.detection", "vstream_ros.models.detection"):
-        try:
-            return importlib.import_module(name).CocoDetector.load()
-        except ImportError:
-            continue
-    raise SystemExit("no COCO detector module")
+    return CocoDetector.load()
 
 
 def frames(step: int, limit: int | None = None):

@@ -1,4 +1,4 @@
-"""Colour names from pixels (answering/colours.py): what people call a colour, measured on real footage."""
+"""Colour names from pixels (backends/lite/colours.py): what people call a colour, measured on real footage."""
 
 import cv2
 import numpy as np

@@ -80,6 +80,7 @@ def test_memory_state_carries_per_camera_counters():
     assert MemoryState.get_fields_and_field_types() == {
         "header": "std_msgs/Header", "cameras": "sequence<vstream_ros/CameraMemoryState>",
         "answer_queue_length": "uint32", "last_answer_latency_s": "double",
+        "load_policy": "sequence<string>", "load_level": "uint8", "encoder_busy_fraction": "double",
     }
     fields = CameraMemoryState.get_fields_and_field_types()
     for name in ("frames_received", "frames_sampled", "frames_encoded", "frames_dropped", "frames_rejected",

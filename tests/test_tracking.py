@@ -1,7 +1,6 @@
 """Identity over time (vstream_ros/perception/tracking.py): ByteTrack on the real detector's boxes of a
 real clip, and the bounded per-track records on boxes written here (real ByteTrack, no model)."""
 
-import importlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vstream_ros.answering import colours
+from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.detection import CocoDetector
 from vstream_ros.perception.tracking import Tracker, TrackRecord
 
 CLIP = Path(__file__).parent / "fixtures" / "videos" / "flashvstream_example.mp4"
@@ -20,16 +20,10 @@ def box(label, x0, y0, x1, y1, score=0.8):
 
 
 def _detector():
-    """The lite backend's COCO detector, wherever the backend restructuring put its module."""
-    for name in ("vstream_ros.backends.lite.detection", "vstream_ros.models.detection"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if not module.CocoDetector.available():
-            pytest.skip("the COCO detector's weights are not fetched (scripts/setup.sh)")
-        return module.CocoDetector.load()
-    pytest.skip("no COCO detector module")
+    """The lite backend's COCO detector."""
+    if not CocoDetector.available():
+        pytest.skip("the COCO detector's weights are not fetched (scripts/setup.sh)")
+    return CocoDetector.load()
 
 
 def test_the_man_keeps_one_identity_across_the_swing_and_the_child_is_another():
