@@ -31,6 +31,9 @@ _PREPOSITIONS = frozenset(("in", "with", "on", "at", "of", "near", "beside", "be
                            "which", "that", "where"))
 _AUX_WORDS = frozenset(("is", "was", "are", "were", "be", "being", "been", "has", "have", "had", "did", "do",
                         "does", "will", "would", "can", "could", "get", "got", "ever", "just", "already", "actually"))
+# words that close a phrase without naming anything ("a person anywhere", "a taxi yet")
+_ADVERBS = frozenset(("anywhere", "somewhere", "here", "there", "yet", "again", "too", "also", "today", "now",
+                      "ever", "still", "already", "around", "outside", "inside", "nearby", "at all"))
 # participles that describe the subject rather than say what it did ("a woman wearing a hat")
 DESCRIBING = {"wearing": "wearing", "carrying": "carrying", "holding": "holding", "dressed": "in", "having": "with"}
 
@@ -43,7 +46,7 @@ PREDICATES: dict[str, str] = {
     **dict.fromkeys(("appear", "show up", "turn up", "pass", "pass by", "go by", "go past", "walk by", "walk past",
                      "drive by", "drive past", "come by", "come past", "ride by", "ride past", "run by", "run past",
                      "cycle by", "cycle past", "walk", "go", "drive", "run", "visit", "pass through", "come",
-                     "come into view", "be"), "seen"),
+                     "come into view", "be", "happen"), "seen"),
     **dict.fromkeys(("arrive", "enter", "come in", "walk in", "drive in", "get in", "come into", "pull up",
                      "come along", "step in", "roll in"), "arrive"),
     **dict.fromkeys(("leave", "exit", "go out", "walk out", "drive off", "drive away", "go away", "walk away",
@@ -111,7 +114,7 @@ def noun_lemma(word: str) -> str:
     w = word.lower()
     if w in _IRREGULAR_NOUNS:
         return _IRREGULAR_NOUNS[w]
-    if len(w) <= 3 or not w.isalpha() or w.endswith("ss"):
+    if len(w) <= 2 or not w.isalpha() or w.endswith("ss"):
         return w
     return (getLemma(w, upos="NOUN") or (w,))[0]
 
@@ -165,13 +168,21 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
     mods: list[str] = []
     cur: list[str] | None = None               # the modifier being collected ("in red jacket")
     predicate, end, pred_at = "", len(words), len(words)
+    relative = False                           # inside a relative clause: its verb is not the predicate
     while i < len(words):
         w = words[i]
+        if w in _ADVERBS and np_words and cur is None:
+            i += 1
+            continue
         if w in _AUX_WORDS and np_words:       # "the cups being shuffled", "the man was walking"
             i += 1
             continue
+        if np_words and cur is None and w in _DETERMINERS and np_words[-1] == "of":
+            i += 1                                     # "the bag of the woman"
+            continue
         if np_words and cur is None and (w in _DETERMINERS or (w.endswith("ly") and len(w) > 4)):
             cur = [] if w in _DETERMINERS else [w]      # "the top the woman wore", "the car directly in front"
+            relative = w in _DETERMINERS
             i += 1
             continue
         if w in DESCRIBING and np_words:
@@ -180,8 +191,9 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
             cur = [DESCRIBING[w]]
             i += 1
             continue
-        after_function = (cur[-1] if cur else words[i - 1]) in _DETERMINERS | _PREPOSITIONS if i else True
-        lemma = _is_verb(w, do_support) if np_words and w not in PARTICLES and not after_function else ""
+        prev = (cur[-1] if cur else words[i - 1]) if i else ""
+        after_function = not prev or prev in _DETERMINERS | _PREPOSITIONS or prev.endswith(("'s", "’s"))
+        lemma = "" if relative or after_function or not np_words or w in PARTICLES else _is_verb(w, do_support)
         if lemma:
             pred_at = i
             predicate, i = _predicate(words, i, lemma)
@@ -191,6 +203,7 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
             if cur:
                 mods.append(" ".join(_drop_articles(cur)))
             cur = [w] if w not in ("who", "which", "that", "where") else []
+            relative = w in ("who", "which", "that", "where")
             i += 1
             continue
         if cur is not None:

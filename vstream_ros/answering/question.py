@@ -141,8 +141,7 @@ _RULES: list[_Rule] = [
        Intent.TEXT),
     _r(r"^what\s+(?:was|is|were|are)\s+the\s+(?:(?P<o>first|second|third|last|1st|2nd|3rd)\s+)?(?:word|words|text|"
        r"writing|message|line|letters)\s+(?:on|of|in)\s+(?P<s>.+)$", Intent.TEXT),
-    _r(rf"^(?:what|which)\s+(?:text|words?|writing|letters|message|sign|signs)\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+|"
-       rf"there\s+)?(?:{_SEE}|read|see|visible|shown|written)?(?:\s+.*)?$", Intent.TEXT),
+    _r(r"^(?:what|which)\s+(?:text|words?|writing|letters|message)\b(?:.*?\b(?:on|in)\s+(?P<s>.+)|.*)$", Intent.TEXT),
     _r(r"^(?:read|what\s+(?:does|did)\s+it\s+say)\b(?:\s+(?:the\s+)?(?P<s>.+))?$", Intent.TEXT),
     # the place itself: "where was this?"
     _r(r"^(?:where\s+(?:was|is|were|are)\s+(?:this|that|it|we|you|the\s+camera|the\s+robot)(?:\s+(?:filmed|taken|"
@@ -204,7 +203,8 @@ _RULES: list[_Rule] = [
     _r(r"^any\s+(?P<s>.+)$", Intent.PRESENCE, yes_no=True),
 ]
 _ARTICLE = re.compile(r"^(?:a|an|the|any|some|of|all)\s+", re.I)
-_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}|appear|appeared|there|so\s+far|today|"
+_SEE_TRAIL = _SEE.replace("|pass|passed|", "|")   # "how many cars passed": a predicate, kept
+_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE_TRAIL}|appear|appeared|there|so\s+far|today|"
                        r"yet|ever|in\s+(?:the\s+)?(?:video|stream|footage|recording|memory|view)|on\s+(?:camera|screen))"
                        r"\s*$", re.I)
 
@@ -234,7 +234,8 @@ def parse(text: str) -> Question:
             event = _clean_subject(m.group(2))
             time, rest = TimeRef(kind, event=event), stem[: m.start()].strip()
     core = re.sub(r"[?.!]+$", "", rest).strip()
-    core = re.sub(r"\s+(?:in|during|of)\s*$", "", core)
+    if time is not None:                               # "what did you see in <the last 10 s>"
+        core = re.sub(r"\s+(?:during|of)\s*$", "", core)
     if options:
         return Question(text, Intent.CHOICE, subject=_clean_subject(core), options=options, time=time)
     for rule in _RULES:
@@ -250,6 +251,7 @@ def parse(text: str) -> Question:
             value = str(int(_number(value)) + (0 if groups["n"].lower().startswith("at") else 1))
         if rule.pattern.pattern.startswith("^who"):
             subject = "person"
+            groups = {"s": "someone " + re.sub(r"^who\s+", "", core, flags=re.I)}
         intent = rule.intent
         if intent is Intent.PRESENCE and re.match(r"^(?:you|i|we)\s", subject, re.I):
             intent, subject = Intent.DESCRIBE, ""        # "did you do ..." is not about something seen
@@ -275,7 +277,7 @@ def parse(text: str) -> Question:
 
 # ------------------------------------------------------------- structure
 _DO_SUPPORT = re.compile(r"^(?:(?:when|where|why|how\s+many\s+\S+(?:\s+\S+)?|what\s+time|at\s+what\s+\w+)\s+)?"
-                         r"(?:did|do|does|will|would|can|could|should)\s+(?!you\b|i\b|we\b)", re.I)
+                         r"(?:did|do|does|will|would|can|could|should|has|have|had)\s+(?!you\b|i\b|we\b)", re.I)
 _DISTINCT = re.compile(r"\b(?:different|distinct|separate|individual|in\s+total|in\s+all|altogether|overall|total)"
                        r"\b\s*", re.I)
 _OCCURRENCE = re.compile(r"\b(?:the\s+)?(second|third|fourth|fifth|2nd|3rd|4th|5th)\s+time\b", re.I)
@@ -289,6 +291,8 @@ def _structure(q: Question, core: str, groups: dict) -> Question:
     if q.intent is Intent.WHERE and "s" not in groups:
         return replace(q, attribute="place")
     subject = _DISTINCT.sub("", q.subject).strip() if q.intent is Intent.COUNT else q.subject
+    if q.subject == "person" and groups.get("s", "").startswith("someone "):   # "who came in"
+        subject = groups["s"]
     ph = analyse(subject, bool(_DO_SUPPORT.match(core)))
     predicate, complement = ph.predicate, ph.complement
     if groups.get("p"):                                # "when did the man leave": the rule matched the verb
@@ -301,6 +305,8 @@ def _structure(q: Question, core: str, groups: dict) -> Question:
                 complement=complement, pronoun=ph.pronoun)
     if q.intent is Intent.WHERE and not ph.head and ph.pronoun:
         return replace(q, attribute="place", subject="")
+    if q.intent is Intent.PRESENCE and ph.head in ("text", "word", "writing", "lettering") and not predicate:
+        return replace(q, intent=Intent.TEXT, subject="", head="")    # "did you see any text?"
     if q.intent is Intent.TEXT:
         o = (groups.get("o") or "").lower()
         return replace(q, ordinal={"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
@@ -314,7 +320,9 @@ def _structure(q: Question, core: str, groups: dict) -> Question:
     if m and q.intent in _ORDINAL_OF:                # "when did you see him the second time": his 2nd stretch
         n = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
         return replace(q, intent=Intent.ORDINAL, asks=Intent.WHEN, attribute="occurrence",
-                       ordinal=n[m.group(1).lower()], complement=re.sub(_OCCURRENCE, "", complement).strip())
+                       ordinal=n[m.group(1).lower()], complement=_OCCURRENCE.sub("", complement).strip(),
+                       subject=_OCCURRENCE.sub("", q.subject).strip(),
+                       modifiers=tuple(x for x in q.modifiers if not x.endswith(" time")))
     if ph.ordinal and ph.head and q.intent in _ORDINAL_OF:
         asks = q.intent
         if asks is Intent.WHEN and (q.action == "arrive" or re.search(r"\b(?:appear|appeared|show\s+up)\b", core)):
