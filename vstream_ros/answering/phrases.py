@@ -116,6 +116,8 @@ def noun_lemma(word: str) -> str:
         return _IRREGULAR_NOUNS[w]
     if len(w) <= 2 or not w.isalpha() or w.endswith("ss"):
         return w
+    if not w.endswith("s") and w not in ("men", "women", "children", "mice", "feet", "teeth", "geese", "oxen"):
+        return w                            # not a plural ("parked", "swing"): the lexicon would guess a stem
     return (getLemma(w, upos="NOUN") or (w,))[0]
 
 
