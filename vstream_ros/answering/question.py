@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vstream_ros.answering.words import CARDINALS, COLOUR_WORDS
+from vstream_ros.answering.phrases import analyse, predicate_kind, verb_lemma
+from vstream_ros.answering.times import _EVENT, _NUMBER_WORDS, TimeKind, TimeRef, _number, clock_seconds, find_time
+from vstream_ros.answering.words import COLOUR_WORDS
+
+__all__ = ["OPTION_LETTERS", "Intent", "Question", "TimeKind", "TimeRef", "clock_seconds", "find_time", "parse",
+           "split_options"]
+COLOURS = COLOUR_WORDS
+_COLOUR_WORD = r"(?:colou?r|colou?rs|colou?red)"
 
 
 class Intent(StrEnum):
@@ -26,51 +33,9 @@ class Intent(StrEnum):
     ATTRIBUTE = "attribute"        # what colour was X? / is X red?
     CHOICE = "multiple_choice"     # one of the given options
     DESCRIBE = "describe"          # what did you see? what happened after X?
-    WHERE = "where"                # where did you see X? (the robot's pose)
-
-
-class TimeKind(StrEnum):
-    START = "start"                # the first moments of the stream
-    NOW = "now"                    # the newest frame ("now", "at the end", "right now")
-    AGO = "ago"                    # `a` seconds before the newest frame
-    AT = "at"                      # `a` seconds after the first frame
-    LAST = "last"                  # the last `a` seconds
-    FIRST = "first"                # the first `a` seconds
-    BETWEEN = "between"            # from `a` to `b` seconds after the first frame
-    AFTER = "after"                # after `a` seconds, or after the event `event`
-    BEFORE = "before"              # before `a` seconds, or before the event `event`
-
-
-@dataclass(frozen=True)
-class TimeRef:
-    kind: TimeKind
-    a: float = 0.0
-    b: float = 0.0
-    event: str = ""                # for AFTER / BEFORE an event ("after the car passed")
-
-    def window(self, origin: float, newest: float, tolerance: float = 1.0) -> tuple[float, float] | None:
-        """The absolute stamps this refers to, given the stream's first and newest stamps; None for a
-        reference to an event (the answerer finds the event first)."""
-        k, a, b = self.kind, self.a, self.b
-        if self.event:
-            return None
-        if k is TimeKind.START:
-            return origin, origin + tolerance
-        if k is TimeKind.NOW:
-            return newest - tolerance, newest
-        if k is TimeKind.AGO:
-            return newest - a - tolerance, newest - a + tolerance
-        if k is TimeKind.AT:
-            return origin + a - tolerance, origin + a + tolerance
-        if k is TimeKind.LAST:
-            return newest - a, newest
-        if k is TimeKind.FIRST:
-            return origin, origin + a
-        if k is TimeKind.BETWEEN:
-            return origin + a, origin + b
-        if k is TimeKind.AFTER:
-            return origin + a, newest
-        return origin, origin + a                     # BEFORE
+    WHERE = "where"                # where did you see X? (the robot's pose); "where was this?": the place
+    ORDINAL = "ordinal"            # the nth thing of a kind ("when did the second person arrive?")
+    TEXT = "text"                  # words read in the scene ("what did the sign say?", "did you see EXIT?")
 
 
 @dataclass(frozen=True)
@@ -91,79 +56,24 @@ class Question:
     newest: float = 0.0            # the newest stamp in memory ("now")
     window: tuple[float, float] | None = None   # what the memory read was restricted to
     frame_interval: float = 1.0    # typical seconds between a camera's frames (what "adjacent" means)
+    # the subject taken apart (answering/phrases.py): what a memory can look for apart from what it did
+    head: str = ""                 # the subject's head noun, singular ("person" for someone, she, visitors)
+    modifiers: tuple[str, ...] = ()   # its modifiers: "white", "in red jacket", "wearing hat", "carrying box"
+    predicate: str = ""            # what the subject did, lemmatised ("arrive", "pull in"); "" when only seen
+    complement: str = ""           # what the predicate acts on or where ("hall" of "crossed the hall")
+    pronoun: str = ""              # the pronoun or indefinite the subject was said as ("someone", "she", "this")
+    ordinal: int = 0               # ORDINAL: the nth thing (or, with attribute "occurrence", the nth stretch);
+    #                                -1 the last
+    asks: Intent | None = None     # ORDINAL: what is asked of that nth thing (FIRST_SEEN, LAST_SEEN, WHEN, ...)
+    distinct: bool = False         # COUNT: distinct things over time ("how many came in"), not most at once
+
+    @property
+    def action(self) -> str:
+        """What a memory can tell of the predicate: 'seen', 'arrive', 'leave', 'return', 'action' or ''."""
+        return predicate_kind(self.predicate)
 
     def with_intent(self, intent: Intent) -> Question:
         return replace(self, intent=intent)
-
-
-# ------------------------------------------------------------------- words
-_NUMBER_WORDS = {**CARDINALS, "a": 1, "an": 1, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2, "half a": 0.5,
-                 "several": 5}
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
-          "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
-_NUM = r"(\d+(?:\.\d+)?|" + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True)) + r")"
-_UNIT = r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
-COLOURS = COLOUR_WORDS
-_COLOUR_WORD = r"(?:colou?r|colou?rs|colou?red)"
-
-
-def _number(text: str) -> float:
-    text = text.strip().lower()
-    return float(text) if re.fullmatch(r"\d+(?:\.\d+)?", text) else float(_NUMBER_WORDS[text])
-
-
-def clock_seconds(text: str) -> float:
-    """'0:12' / '1:02:03' / '00:02:37.5' -> seconds."""
-    parts = [float(p) for p in text.split(":")]
-    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-
-
-def _seconds(num: str, unit: str | None) -> float:
-    return _number(num) * _UNITS.get((unit or "s").lower(), 1)
-
-
-# -------------------------------------------------------------- time refs
-_TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
-    (re.compile(rf"\b(?:in|during|over|within|for)?\s*the\s+(?:last|past|previous|latest)\s+(?:{_NUM}\s*)?{_UNIT}",
-                re.I), lambda m: TimeRef(TimeKind.LAST, _seconds(m.group(1) or "1", m.group(2)))),
-    (re.compile(rf"\b(?:in|during|within)?\s*the\s+first\s+(?:{_NUM}\s*)?{_UNIT}", re.I),
-     lambda m: TimeRef(TimeKind.FIRST, _seconds(m.group(1) or "1", m.group(2)))),
-    (re.compile(rf"\b{_NUM}\s*{_UNIT}\s+ago\b", re.I),
-     lambda m: TimeRef(TimeKind.AGO, _seconds(m.group(1), m.group(2)))),
-    (re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s*(?:s|sec|seconds)?\s+and\s+(\d+(?:\.\d+)?)\s*(?:s|sec|seconds)?\b",
-                re.I),
-     lambda m: TimeRef(TimeKind.BETWEEN, float(m.group(1)), float(m.group(2)))),
-    (re.compile(r"\b(?:from|between)\s+(\d+:\d\d(?::\d\d)?)\s+(?:to|and|until|-)\s+(\d+:\d\d(?::\d\d)?)\b", re.I),
-     lambda m: TimeRef(TimeKind.BETWEEN, clock_seconds(m.group(1)), clock_seconds(m.group(2)))),
-    (re.compile(r"\bat\s+(\d+:\d\d(?::\d\d)?)\b", re.I), lambda m: TimeRef(TimeKind.AT, clock_seconds(m.group(1)))),
-    (re.compile(rf"\bat\s+(?:second\s+)?(\d+(?:\.\d+)?)\s*{_UNIT}(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
-                re.I), lambda m: TimeRef(TimeKind.AT, _seconds(m.group(1), m.group(2)))),
-    (re.compile(rf"\bafter\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
-     lambda m: TimeRef(TimeKind.AFTER, _seconds(m.group(1), m.group(2)))),
-    (re.compile(rf"\bbefore\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
-     lambda m: TimeRef(TimeKind.BEFORE, _seconds(m.group(1), m.group(2)))),
-    (re.compile(r"\bthe\s+(?:very\s+)?first\s+things?\b", re.I), lambda m: TimeRef(TimeKind.START)),
-    (re.compile(r"\bthe\s+(?:very\s+)?(?:last|latest|most\s+recent)\s+things?\b", re.I),
-     lambda m: TimeRef(TimeKind.NOW)),
-    (re.compile(r"\b(?:at|in|during)\s+the\s+(?:very\s+)?(?:start|beginning|outset)\b|\b(?:at\s+)?first\s+glance\b"
-                r"|\bin\s+the\s+first\s+(?:frame|moments?)\b|\bat\s+the\s+start\s+of\s+the\s+\w+", re.I),
-     lambda m: TimeRef(TimeKind.START)),
-    (re.compile(r"\b(?:at|in|by)\s+the\s+(?:very\s+)?end\b|\bin\s+the\s+(?:last|final)\s+(?:frame|moments?)\b"
-                r"|\bright\s+now\b|\bjust\s+now\b|\bcurrently\b|\bat\s+the\s+moment\b|\bnow\b|\bat\s+present\b"
-                r"|\bmost\s+recently\b|\blatest\s+frame\b", re.I),
-     lambda m: TimeRef(TimeKind.NOW)),
-]
-# "after/before <event>" where the event is a clause, not a time
-_EVENT = re.compile(r"\b(after|before|once|when)\s+(?!\d)(.+?)(?:[?.!]|$)", re.I)
-
-
-def find_time(text: str) -> tuple[TimeRef | None, str]:
-    """The first time reference in the text, and the text with it cut out."""
-    for pattern, make in _TIME_PATTERNS:
-        m = pattern.search(text)
-        if m:
-            return make(m), (text[: m.start()] + " " + text[m.end():]).strip()
-    return None, text
 
 
 # ------------------------------------------------------------------ options
@@ -212,12 +122,31 @@ def _r(p: str, intent: Intent, yes_no: bool = False) -> _Rule:
 
 def _moved(verbs: str, intent: Intent) -> _Rule:
     """'When did the man leave (the scene)?': the last sighting; '... arrive?': the first."""
-    return _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?:{verbs})"
+    return _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?P<p>{verbs})"
               r"(?:\s+the\s+(?:scene|view|frame|picture))?$", intent)
 
 
 # Ordered: the first match decides; the named group "s" is the subject.
+_QUOTED = r"[\"'“‘]?(?P<v>[^\"'”’]+?)[\"'”’]?"
 _RULES: list[_Rule] = [
+    # words read in the scene
+    _r(rf"^(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:ever\s+)?(?:{_SEE}|read)\s+(?:the\s+|a\s+|any\s+)?(?:word|words|"
+       rf"text|writing|sign\s+(?:saying|that\s+said|reading)|label\s+(?:saying|reading))\s+{_QUOTED}$", Intent.TEXT,
+       yes_no=True),
+    _r(rf"^(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)\s+{_QUOTED}$", Intent.TEXT, yes_no=True),
+    _r(r"^(?:was|is|were|are)\s+(?:the\s+word\s+|the\s+text\s+)?[\"'“‘](?P<v>[^\"'”’]+)[\"'”’]\s+(?:written|shown|"
+       r"displayed|visible|on|in)\b\s*(?:on\s+|in\s+)?(?P<s>.*)$", Intent.TEXT, yes_no=True),
+    _r(r"^what\s+(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read|show|display)$", Intent.TEXT),
+    _r(r"^what\s+(?:was|is|were|are)\s+(?:written|printed|displayed|shown|painted)\s+(?:on|in)\s+(?P<s>.+)$",
+       Intent.TEXT),
+    _r(r"^what\s+(?:was|is|were|are)\s+the\s+(?:(?P<o>first|second|third|last|1st|2nd|3rd)\s+)?(?:word|words|text|"
+       r"writing|message|line|letters)\s+(?:on|of|in)\s+(?P<s>.+)$", Intent.TEXT),
+    _r(r"^(?:what|which)\s+(?:text|words?|writing|letters|message)\b(?:.*?\b(?:on|in)\s+(?P<s>.+)|.*)$", Intent.TEXT),
+    _r(r"^(?:read|what\s+(?:does|did)\s+it\s+say)\b(?:\s+(?:the\s+)?(?P<s>.+))?$", Intent.TEXT),
+    # the place itself: "where was this?"
+    _r(r"^(?:where\s+(?:was|is|were|are)\s+(?:this|that|it|we|you|the\s+camera|the\s+robot)(?:\s+(?:filmed|taken|"
+       r"recorded|shot|happening))?|where\s+(?:did|does)\s+(?:this|that|it)\s+(?:happen|take\s+place)|what\s+"
+       r"(?:kind\s+of\s+)?(?:place|room|location|setting|scene)\s+(?:is|was)\s+(?:this|that|it))$", Intent.WHERE),
     _r(rf"^where\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:last\s+|first\s+)?(?:{_SEE}\s+|put\s+|leave\s+|left\s+|"
        rf"place\s+|drop\s+)?(?P<s>.*?)"
        rf"(?:\s+(?:{_AUX}\s+)?(?:last\s+|first\s+)?(?:seen|spotted|found|located|left|put|placed))?$", Intent.WHERE),
@@ -231,9 +160,13 @@ _RULES: list[_Rule] = [
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+last\s+"
        rf"(?:seen|spotted|visible|appear|appeared|there).*$", Intent.LAST_SEEN),
     _moved(r"leave|left|disappear|disappeared|go\s+away|went\s+away|exit|exited|drive\s+off|drove\s+off|"
-           r"move\s+out\s+of\s+view", Intent.LAST_SEEN),
-    _moved(r"arrive|arrived|enter|entered|come\s+in|came\s+in|come\s+into\s+view|came\s+into\s+view",
+           r"move\s+out\s+of\s+view|go\s+out|went\s+out|walk\s+out|walked\s+out|get\s+out|got\s+out|"
+           r"drive\s+away|drove\s+away|walk\s+away|walked\s+away|run\s+away|ran\s+away|depart|departed",
+           Intent.LAST_SEEN),
+    _moved(r"arrive|arrived|enter|entered|come\s+in|came\s+in|come\s+into\s+view|came\s+into\s+view|"
+           r"walk\s+in|walked\s+in|show\s+up|showed\s+up|get\s+in|got\s+in|step\s+in|stepped\s+in",
            Intent.FIRST_SEEN),
+    _moved(r"come\s+back|came\s+back|return|returned|reappear|reappeared|go\s+back|went\s+back", Intent.WHEN),
     _r(r"^(?:when\s+was\s+the\s+first\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.FIRST_SEEN),
     _r(r"^(?:when\s+was\s+the\s+last\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.LAST_SEEN),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time|during\s+which\s+(?:time|part|seconds?))\s+"
@@ -270,7 +203,8 @@ _RULES: list[_Rule] = [
     _r(r"^any\s+(?P<s>.+)$", Intent.PRESENCE, yes_no=True),
 ]
 _ARTICLE = re.compile(r"^(?:a|an|the|any|some|of|all)\s+", re.I)
-_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}|appear|appeared|there|so\s+far|today|"
+_SEE_TRAIL = _SEE.replace("|pass|passed|", "|")   # "how many cars passed": a predicate, kept
+_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE_TRAIL}|appear|appeared|there|so\s+far|today|"
                        r"yet|ever|in\s+(?:the\s+)?(?:video|stream|footage|recording|memory|view)|on\s+(?:camera|screen))"
                        r"\s*$", re.I)
 
@@ -300,7 +234,8 @@ def parse(text: str) -> Question:
             event = _clean_subject(m.group(2))
             time, rest = TimeRef(kind, event=event), stem[: m.start()].strip()
     core = re.sub(r"[?.!]+$", "", rest).strip()
-    core = re.sub(r"\s+(?:in|during|of)\s*$", "", core)
+    if time is not None:                               # "what did you see in <the last 10 s>"
+        core = re.sub(r"\s+(?:during|of)\s*$", "", core)
     if options:
         return Question(text, Intent.CHOICE, subject=_clean_subject(core), options=options, time=time)
     for rule in _RULES:
@@ -309,13 +244,14 @@ def parse(text: str) -> Question:
             continue
         groups = m.groupdict()
         subject = _ARTICLE.sub("", _clean_subject(groups.get("s") or ""))
-        value = (groups.get("v") or "").lower()
+        value = (groups.get("v") or "").lower() if rule.intent is not Intent.TEXT else (groups.get("v") or "").strip()
         if rule.intent is Intent.ATTRIBUTE and value and not rule.yes_no:
             subject, value = f"{subject}'s {value}", ""   # "what colour shirt was the man wearing": his shirt
         if rule.intent is Intent.COUNT and value:          # "was there more than one X": the least count for yes
             value = str(int(_number(value)) + (0 if groups["n"].lower().startswith("at") else 1))
         if rule.pattern.pattern.startswith("^who"):
             subject = "person"
+            groups = {"s": "someone " + re.sub(r"^who\s+", "", core, flags=re.I)}
         intent = rule.intent
         if intent is Intent.PRESENCE and re.match(r"^(?:you|i|we)\s", subject, re.I):
             intent, subject = Intent.DESCRIBE, ""        # "did you do ..." is not about something seen
@@ -330,9 +266,70 @@ def parse(text: str) -> Question:
         if intent is Intent.PRESENCE and re.search(r"\bor\b", subject):   # "a dog, a cat or a bird": any of them
             items = [_ARTICLE.sub("", x.strip()) for x in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", subject)]
             alternatives = tuple(x for x in items if x) if len([x for x in items if x]) >= 2 else ()
-        return Question(text, intent, subject=subject, attribute=attribute, value=value, time=time,
-                        yes_no=rule.yes_no, options=alternatives)
+        q = Question(text, intent, subject=subject, attribute=attribute, value=value, time=time,
+                     yes_no=rule.yes_no, options=alternatives)
+        return q if alternatives else _structure(q, core, groups)
     intent = Intent.DESCRIBE
     if time is not None and not event:                  # "what's the last thing you saw": what was there then
         intent = Intent.RECENT if time.kind is TimeKind.LAST else Intent.AT_TIME
     return Question(text, intent, subject="", time=time)
+
+
+# ------------------------------------------------------------- structure
+_DO_SUPPORT = re.compile(r"^(?:(?:when|where|why|how\s+many\s+\S+(?:\s+\S+)?|what\s+time|at\s+what\s+\w+)\s+)?"
+                         r"(?:did|do|does|will|would|can|could|should|has|have|had)\s+(?!you\b|i\b|we\b)", re.I)
+_DISTINCT = re.compile(r"\b(?:different|distinct|separate|individual|in\s+total|in\s+all|altogether|overall|total)"
+                       r"\b\s*", re.I)
+_OCCURRENCE = re.compile(r"\b(?:the\s+)?(second|third|fourth|fifth|2nd|3rd|4th|5th)\s+time\b", re.I)
+_ORDINAL_OF = (Intent.FIRST_SEEN, Intent.LAST_SEEN, Intent.WHEN, Intent.ATTRIBUTE, Intent.PRESENCE, Intent.WHERE,
+               Intent.DESCRIBE, Intent.AT_TIME)
+
+
+def _structure(q: Question, core: str, groups: dict) -> Question:
+    """The subject taken apart (phrases.analyse) and the kinds that rest on it: the place ("where was
+    this"), ordinals ("the second person"), distinct counts ("how many came in"), a pronoun's referent."""
+    if q.intent is Intent.WHERE and "s" not in groups:
+        return replace(q, attribute="place")
+    subject = _DISTINCT.sub("", q.subject).strip() if q.intent is Intent.COUNT else q.subject
+    if q.subject == "person" and groups.get("s", "").startswith("someone "):   # "who came in"
+        subject = groups["s"]
+    ph = analyse(subject, bool(_DO_SUPPORT.match(core)))
+    predicate, complement = ph.predicate, ph.complement
+    if groups.get("p"):                                # "when did the man leave": the rule matched the verb
+        verb, *rest = groups["p"].lower().split()
+        predicate = " ".join([verb_lemma(verb), *rest])
+    subject = ph.text if (ph.text or ph.pronoun) else subject
+    if q.attribute == "colour" and not ph.predicate:  # "man's shirt", "car directly in front" stay as asked
+        subject = q.subject
+    q = replace(q, subject=subject, head=ph.head, modifiers=ph.modifiers, predicate=predicate,
+                complement=complement, pronoun=ph.pronoun)
+    if q.intent is Intent.WHERE and not ph.head and ph.pronoun:
+        return replace(q, attribute="place", subject="")
+    if q.intent is Intent.PRESENCE and ph.head in ("text", "word", "writing", "lettering") and not predicate:
+        return replace(q, intent=Intent.TEXT, subject="", head="")    # "did you see any text?"
+    if q.intent is Intent.TEXT:
+        o = (groups.get("o") or "").lower()
+        return replace(q, ordinal={"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
+                                   "last": -1}.get(o, 0), attribute="word" if o else "")
+    if q.intent is Intent.COUNT:
+        distinct = bool(_DISTINCT.search(core)) or (bool(predicate) and predicate != "be")
+        if re.search(r"\bat\s+(?:once|the\s+same\s+time|a\s+time)\b", core, re.I):
+            distinct = False
+        return replace(q, distinct=distinct)
+    m = _OCCURRENCE.search(core)
+    if m and q.intent in _ORDINAL_OF:                # "when did you see him the second time": his 2nd stretch
+        n = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}
+        return replace(q, intent=Intent.ORDINAL, asks=Intent.WHEN, attribute="occurrence",
+                       ordinal=n[m.group(1).lower()], complement=_OCCURRENCE.sub("", complement).strip(),
+                       subject=_OCCURRENCE.sub("", q.subject).strip(),
+                       modifiers=tuple(x for x in q.modifiers if not x.endswith(" time")))
+    if ph.ordinal and ph.head and q.intent in _ORDINAL_OF:
+        asks = q.intent
+        if asks is Intent.WHEN and (q.action == "arrive" or re.search(r"\b(?:appear|appeared|show\s+up)\b", core)):
+            asks = Intent.FIRST_SEEN
+        elif asks is Intent.WHEN and q.action == "leave":
+            asks = Intent.LAST_SEEN
+        if asks is Intent.ATTRIBUTE:                 # "what colour was the second car": still a colour question
+            return replace(q, ordinal=ph.ordinal, asks=asks)
+        return replace(q, intent=Intent.ORDINAL, asks=asks, ordinal=ph.ordinal)
+    return q

@@ -17,7 +17,9 @@ import numpy as np
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
-from vstream_ros.answering.words import a, a_phrase, listed
+from vstream_ros.answering.words import a, a_phrase
+from vstream_ros.backends.lite import identities as ids
+from vstream_ros.backends.lite.acts import Identities, carried
 from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
     Composed,
@@ -52,12 +54,13 @@ class Call:
     obs: list[tuple[TokenGroup, Run]]
     gap: float
     cameras: frozenset[str]
+    memory: MemoryRead | None = None     # its tracks and texts (identities over time, words in the scene)
 
     def cam(self, s: Sighting) -> str:
         return f" on camera {s.camera}" if len(self.cameras) > 1 else ""
 
 
-class Composer:
+class Composer(Identities):
     """Answers lite's questions from the memory. Holds no state of a call (one instance serves the
     answer worker and the locate callback at once): what a call needs travels in its `Call`."""
 
@@ -80,13 +83,17 @@ class Composer:
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
         obs = observations(memory, q.window, q.frame_interval)
-        call = Call(q, obs, SAME_SPAN * q.frame_interval, frozenset(g.camera for g, _ in obs))
+        call = Call(q, obs, SAME_SPAN * q.frame_interval, frozenset(g.camera for g, _ in obs), memory)
+        if q.intent is Intent.TEXT:
+            return ids.text_answer(q, ids.in_window(memory.texts, q))
         if not obs:
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
+        if q.intent is Intent.WHERE and q.attribute == "place":
+            return self._place(call)
         handler = {
             Intent.PRESENCE: self._presence, Intent.WHEN: self._when, Intent.FIRST_SEEN: self._when,
             Intent.LAST_SEEN: self._when, Intent.WHERE: self._where, Intent.COUNT: self._count,
-            Intent.ATTRIBUTE: self._attribute, Intent.CHOICE: self._choice,
+            Intent.ATTRIBUTE: self._attribute, Intent.CHOICE: self._choice, Intent.ORDINAL: self._ordinal,
         }.get(q.intent)
         if handler is not None and (q.subject or q.intent is Intent.CHOICE):
             return handler(call)
@@ -129,7 +136,8 @@ class Composer:
             return refusal
         found = self.sightings(concepts, obs, gap)
         if not found:
-            return Composed(f"{prefix}I have not seen {a_phrase(q.subject)}{in_window(q)}.", [], {"seen": False})
+            said = "anyone" if q.pronoun and q.head == "person" else a_phrase(q.subject)
+            return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
         return concepts, found, self._name(concepts, q.subject)
 
     # --------------------------------------------------------------- intents
@@ -141,33 +149,10 @@ class Composer:
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
+        if q.action in ("action", "arrive", "leave", "return") or carried(q):
+            return self._did(call, concepts, found, name)
         return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
-
-    def _any_of(self, call: Call) -> Composed:
-        """Any of several things ("did you see a dog, a cat or a bird?"): yes with those seen, no when none
-        was, and which ones this backend cannot tell apart from not seen."""
-        q = call.q
-        seen, unknown, evidence = [], [], []
-        for option in q.options:
-            looked = self._look(replace(call, q=replace(q, subject=option, options=())))
-            if isinstance(looked, Composed):
-                if looked.facts.get("abstained"):
-                    unknown.append(option)
-                continue
-            concepts, found, name = looked
-            seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}")
-            evidence += [s.evidence(name) for s in found]
-        if seen:
-            return Composed(f"Yes, I saw {listed(seen)}.", evidence, {"seen": True})
-        if len(unknown) == len(q.options):
-            return Composed(f"I cannot tell: I do not recognise {listed(unknown, 'or')} in what I see. "
-                            f"{self.limitation}", [], {"abstained": True})
-        known = [a_phrase(o) for o in q.options if o not in unknown]
-        text = f"No, I have not seen {listed(known, 'or')}{in_window(q)}."
-        if unknown:
-            text += f" I cannot tell about {listed(unknown, 'or')}."
-        return Composed(text, [], {"seen": False})
 
     def _when(self, call: Call) -> Composed:
         q = call.q
@@ -175,6 +160,10 @@ class Composer:
         if isinstance(looked, Composed):
             return looked
         concepts, found, name = looked
+        if q.action == "action" or carried(q):
+            return ids.unseen_action(q, name, found, first_to_last(found, q))
+        if q.action == "return":                     # "when did the man come back": his second stretch
+            return ids.nth_stretch(replace(q, ordinal=2), name, found)
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
             text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{call.cam(first)}."
@@ -216,6 +205,8 @@ class Composer:
         found = self.sightings(concepts[:1], obs, None)
         name = concepts[0].name
         plural = "people" if name == "person" else name + "s"
+        if q.distinct:
+            return self._distinct(call, concepts[0], found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
         if not found:
             no = "No, " if least is not None else ""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from vstream_ros.answering.phrases import noun_lemma
+
 COCO_NAMES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
     "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
@@ -115,10 +117,8 @@ IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24)}
 
 
 def singular(word: str) -> str:
+    """A noun's singular from the lexicon (answering.phrases.noun_lemma): buses, knives, mice."""
     w = word.lower()
     if w in PERSON_WORDS or w in CONCEPTS or w in SCENES or w in ALIASES:
         return w
-    for suffix, repl in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ses", "s"), ("s", "")):
-        if w.endswith(suffix) and len(w) > len(suffix) + 2:
-            return w[: -len(suffix)] + repl
-    return w
+    return noun_lemma(w)

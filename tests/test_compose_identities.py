@@ -1,0 +1,101 @@
+"""Lite's answers for the kinds the parser now reads apart (issue #20): distinct counts, ordinals,
+arrivals and departures from the memory's tracks, scene text, and predicates nothing in memory shows.
+Tracks and texts are filled by hand here (ingest fills them in real runs); without them the answer
+says what cannot be told instead of guessing."""
+
+from dataclasses import replace
+
+import pytest
+from test_compose import CLASSES, T0
+from test_compose import read as script_read
+
+from vstream_ros.answering.question import parse
+from vstream_ros.backends.lite.compose import Composer
+from vstream_ros.backends.lite.vision import LiteRecognizer
+from vstream_ros.memory.tracks import TextSighting, Track
+
+TRACKS = (Track(1, "person", T0 + 0, T0 + 9, 10, 0.9, (("black", 0.6),), entered=False, exited=True),
+          Track(2, "person", T0 + 20, T0 + 24, 5, 0.8, (("red", 0.5),), entered=True, exited=True),
+          Track(3, "car", T0 + 12, T0 + 16, 5, 0.8, (("red", 0.7),), entered=True, exited=True))
+TEXTS = (TextSighting("#BLACK", T0 + 1, T0 + 9, 0.9, (0.2, 0.1, 0.8, 0.3)),
+         TextSighting("LIVES MATTER", T0 + 1, T0 + 9, 0.9, (0.2, 0.4, 0.8, 0.6)))
+
+
+read = script_read          # the fixture: a person 0-9 s and 20-24 s (two at 22-23 s), a red car 12-16 s
+
+
+@pytest.fixture(scope="module")
+def composer():
+    return Composer(LiteRecognizer(CLASSES, detector_available=True))
+
+
+def ask(composer, read, text, tracks=(), texts=()):
+    r, interval = read
+    q = replace(parse(text), origin=T0, newest=T0 + 29, frame_interval=interval)
+    return composer.compose(q, replace(r, tracks=tracks, texts=texts))
+
+
+def test_distinct_counts_come_from_tracks_and_are_not_told_without_them(composer, read):
+    c = ask(composer, read, "How many people came in?", TRACKS)
+    assert c.facts["count"] == 1 and c.text.startswith("I saw 1 person come in")
+    assert ask(composer, read, "How many different people did you see?", TRACKS).facts["count"] == 2
+    assert ask(composer, read, "How many cars passed?", TRACKS).facts["count"] == 1
+    c = ask(composer, read, "How many people came in?")
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell how many distinct people"), c.text
+    assert "no identities" in c.text
+
+
+def test_ordinals_are_the_nth_track_by_first_stamp(composer, read):
+    c = ask(composer, read, "When did the second person arrive?", TRACKS)
+    assert c.facts["track"] == 2 and "20" in c.text and "came in" in c.text, c.text
+    c = ask(composer, read, "When did a third person come in?", TRACKS)
+    assert "no third" in c.text and c.facts["seen"] is False, c.text
+    c = ask(composer, read, "When did the first person leave?", TRACKS)
+    assert c.facts["track"] == 1 and "left" in c.text and "9" in c.text, c.text
+    c = ask(composer, read, "When did the second person arrive?")
+    assert c.text.startswith("I cannot tell which was the second person"), c.text
+
+
+def test_the_nth_time_is_the_nth_stretch(composer, read):
+    c = ask(composer, read, "When did you see the person the second time?")
+    assert c.facts["first"] == T0 + 20, c.text
+
+
+def test_text_answers_from_what_was_read(composer, read):
+    c = ask(composer, read, "What did the sign say?", texts=TEXTS)
+    assert '"#BLACK LIVES MATTER"' in c.text, c.text
+    assert ask(composer, read, "Did you see the word MATTER?", texts=TEXTS).text.startswith("Yes")
+    assert ask(composer, read, "Did you see the word EXIT?", texts=TEXTS).text.startswith("No")
+    assert '"#BLACK"' in ask(composer, read, "What was the first word on the sign?", texts=TEXTS).text
+    c = ask(composer, read, "What did the sign say?")
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell"), c.text
+
+
+def test_an_action_nothing_shows_is_never_a_confident_yes(composer, read):
+    for text in ("Has anybody crossed the hall?", "Did a person pull in?", "Did someone pour something?"):
+        c = ask(composer, read, text)
+        assert c.text.startswith("I cannot tell whether") and c.facts.get("abstained"), c.text
+        assert "someone" not in c.text and "anybody" not in c.text
+    c = ask(composer, read, "When did someone cross the road?")
+    assert c.text.startswith("I cannot tell when"), c.text
+    assert ask(composer, read, "Did a dog cross the road?").text.startswith("No")
+
+
+def test_pronouns_and_indefinites_are_not_things(composer, read):
+    c = ask(composer, read, "Has anybody walked past?")
+    assert c.text.startswith("Yes, I saw a person"), c.text
+    c = ask(composer, read, "When did she leave?")
+    assert "a she" not in c.text and "person" in c.text, c.text
+
+
+def test_arrive_and_leave_without_tracks_rest_on_the_stream_ends(composer, read):
+    c = ask(composer, read, "Did anyone come in?")
+    assert c.text.startswith("I cannot tell whether") and "from the start" in c.text, c.text
+    assert ask(composer, read, "Did anybody leave?").text.startswith("Yes")
+    assert ask(composer, read, "Did anybody leave?", TRACKS).text.startswith("Yes, a person left")
+    assert ask(composer, read, "Did the person come back?").text.startswith("Yes")
+
+
+def test_where_was_this_asks_for_the_place(composer, read):
+    c = ask(composer, read, "Where was this?")
+    assert "I have not seen" not in c.text and ("place" in c.facts or c.facts.get("abstained")), c.text

@@ -1,0 +1,144 @@
+"""The composer's handlers for what a thing did and which one it was: arrivals, departures, returns and
+actions (a predicate apart from the subject), ordinals, distinct counts and the place ("where was
+this?"). A mixin of `compose.Composer`: it uses the composer's recogniser and sightings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from vstream_ros.answering import timefmt
+from vstream_ros.answering.question import Intent, Question
+from vstream_ros.answering.words import a, a_phrase, listed
+from vstream_ros.backends.lite import identities as ids
+from vstream_ros.backends.lite.sightings import Composed, Sighting
+from vstream_ros.backends.lite.vocabulary import SCENES
+from vstream_ros.backends.lite.wording import first_to_last, in_window, spans
+
+if TYPE_CHECKING:
+    from vstream_ros.backends.lite.compose import Call
+    from vstream_ros.backends.lite.vision import Concept
+
+
+def carried(q: Question) -> bool:
+    """'someone carrying a box': a relation of two things nothing in memory shows."""
+    return any(m.startswith(("carrying ", "holding ")) for m in q.modifiers)
+
+
+class Identities:
+    """Handlers that read the memory's tracks (identities over time) besides its runs, and the answer
+    about several things at once."""
+
+    def _tracks(self, call: Call, concept: Concept) -> tuple[list, bool]:
+        memory = call.memory
+        tracks = memory.tracks if memory is not None else ()
+        return ids.of_label(ids.in_window(tracks, call.q), concept.coco), bool(tracks)
+
+    def _distinct(self, call: Call, concept: Concept, found: list[Sighting]) -> Composed:
+        q = call.q
+        best = max(found, key=lambda s: (s.count, -s.start), default=None)
+        once = (f"At most {max(1, best.count)} at once ({timefmt.span(best.start, best.end, q.origin)})."
+                if best is not None and concept.countable else "")
+        tracks, any_tracks = self._tracks(call, concept)
+        return ids.distinct_count(q, concept.name, tracks, any_tracks, once)
+
+    def _ordinal(self, call: Call) -> Composed:
+        q = call.q
+        looked = self._look(call)
+        if isinstance(looked, Composed):
+            return looked
+        concepts, found, name = looked
+        if q.attribute == "occurrence":
+            return ids.nth_stretch(q, name, found)
+        tracks, any_tracks = self._tracks(call, concepts[0])
+        return ids.ordinal(q, name, tracks, any_tracks)
+
+    def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
+        """A yes/no about what the subject did. Arrive / leave: the tracks' border flags when the memory
+        keeps identities, else whether the stretches reach the stream's ends; return: a second stretch;
+        anything else cannot be told."""
+        q = call.q
+        kind = q.action
+        if kind == "action" or carried(q):
+            return ids.unseen_action(q, name, found, spans(found, q))
+        if kind == "return":
+            if len(found) > 1:
+                return Composed(f"Yes, I saw {a(name)} again after a gap: {first_to_last(found, q)}.",
+                                [s.evidence(name) for s in found], {"seen": True})
+            return Composed(f"No, I saw {a(name)} in one stretch only ({spans(found, q)}).",
+                            [s.evidence(name) for s in found], {"seen": True})
+        tracks, any_tracks = self._tracks(call, concepts[0])
+        first, last = found[0], found[-1]
+        if kind == "arrive":
+            if any_tracks:
+                came = [t for t in tracks if t.entered]
+                if came:
+                    return Composed(f"Yes, {a(name)} came in {timefmt.span(came[0].first, came[0].first, q.origin)}"
+                                    f"{'' if len(came) == 1 else f' ({len(came)} in all)'}.", [], {"seen": True})
+                return Composed(f"No, I saw no {name} come in: each was already in view when first seen.", [],
+                                {"seen": True})
+            if first.start <= q.origin + call.gap:
+                return Composed(f"I cannot tell whether {a(name)} came in: one was in view from the start "
+                                f"({spans(found, q)}); {ids.NO_IDENTITIES}.", [first.evidence(name)],
+                                {"abstained": True})
+            return Composed(f"Yes, {a(name)} came into view {timefmt.span(first.start, first.start, q.origin)}.",
+                            [first.evidence(name)], {"seen": True})
+        if any_tracks:
+            went = [t for t in tracks if t.exited]
+            if went:
+                return Composed(f"Yes, {a(name)} left {timefmt.span(went[-1].last, went[-1].last, q.origin)}.", [],
+                                {"seen": True})
+        if last.end >= q.newest - call.gap:
+            return Composed(f"No, {a(name)} was still in view at the end (last seen "
+                            f"{timefmt.span(last.end, last.end, q.origin)}).", [last.evidence(name)], {"seen": True})
+        if any_tracks:
+            return Composed(f"I cannot tell whether the {name} left: I last saw it "
+                            f"{timefmt.span(last.start, last.end, q.origin)}, away from the frame's edge.",
+                            [last.evidence(name)], {"abstained": True})
+        return Composed(f"Yes, {a(name)} went out of view: I last saw it {timefmt.span(last.start, last.end, q.origin)}"
+                        f" ({timefmt.ago(last.end, q.newest)}).", [last.evidence(name)], {"seen": True})
+
+    def _any_of(self, call: Call) -> Composed:
+        """Any of several things ("did you see a dog, a cat or a bird?"): yes with those seen, no when none
+        was, and which ones this backend cannot tell apart from not seen."""
+        q = call.q
+        seen, unknown, evidence = [], [], []
+        for option in q.options:
+            looked = self._look(replace(call, q=replace(q, subject=option, options=())))
+            if isinstance(looked, Composed):
+                if looked.facts.get("abstained"):
+                    unknown.append(option)
+                continue
+            concepts, found, name = looked
+            seen.append(f"{a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}")
+            evidence += [s.evidence(name) for s in found]
+        if seen:
+            return Composed(f"Yes, I saw {listed(seen)}.", evidence, {"seen": True})
+        if len(unknown) == len(q.options):
+            return Composed(f"I cannot tell: I do not recognise {listed(unknown, 'or')} in what I see. "
+                            f"{self.limitation}", [], {"abstained": True})
+        known = [a_phrase(o) for o in q.options if o not in unknown]
+        text = f"No, I have not seen {listed(known, 'or')}{in_window(q)}."
+        if unknown:
+            text += f" I cannot tell about {listed(unknown, 'or')}."
+        return Composed(text, [], {"seen": False})
+
+    def _place(self, call: Call) -> Composed:
+        """'Where was this?': the place whose things showed longest, or what was seen when none did."""
+        q = call.q
+        best: tuple[float, str, list[Sighting]] | None = None
+        for place in SCENES:
+            concepts = self.rec.concept(place)
+            if not concepts or not self.rec.can_see(concepts):
+                continue
+            found = self.sightings(concepts[:1], call.obs, call.gap)
+            held = sum(s.end - s.start + q.frame_interval for s in found)
+            if found and (best is None or held > best[0]):
+                best = (held, place, found)
+        if best is None:
+            listed = self._list_things(replace(call, q=replace(q, intent=Intent.DESCRIBE)))
+            return Composed(f"I cannot tell what place this was: I recognise no place in what I saw. {listed.text}",
+                            listed.evidence, {"abstained": True})
+        _, place, found = best
+        return Composed(f"It looked like {a(place)}: what I saw there suggests one ({spans(found, q, short=True)}).",
+                        [s.evidence(place) for s in found], {"place": place})

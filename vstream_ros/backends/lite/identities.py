@@ -1,0 +1,162 @@
+"""Lite's answers that need identities or words: distinct counts, ordinals ("the second person"),
+arrivals and departures, a tracked thing's own colours (memory's `Track`s), and scene text (its
+`TextSighting`s); and the honest answer for a predicate nothing in memory shows ("crossed the hall").
+
+Only from memory: where the memory keeps no tracks or text for the time asked, the answer says what
+cannot be told instead of counting runs as people.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vstream_ros.answering import timefmt
+from vstream_ros.answering.question import Intent, Question
+from vstream_ros.answering.words import a, listed
+from vstream_ros.backends.lite.sightings import Composed, Sighting
+from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.memory.tracks import TextSighting, Track
+
+NO_IDENTITIES = "I keep no identities for this camera"
+NO_TEXT = "I have no text read in the scene"
+_ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
+                  8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
+
+
+def plural(name: str) -> str:
+    return "people" if name == "person" else name + ("es" if name.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def in_window(items: tuple, q: Question) -> tuple:
+    """Tracks or texts that overlap the window asked about."""
+    if q.window is None:
+        return items
+    lo, hi = q.window
+    return tuple(t for t in items if t.last >= lo and t.first <= hi)
+
+
+def of_label(tracks: tuple[Track, ...], coco: tuple[int, ...]) -> list[Track]:
+    """The tracks of the detector classes a concept stands for, by first stamp."""
+    labels = {COCO_NAMES[i] for i in coco}
+    return sorted((t for t in tracks if t.label in labels), key=lambda t: (t.first, t.id))
+
+
+def span(t: Track, q: Question) -> str:
+    return timefmt.span(t.first, t.last, q.origin)
+
+
+def distinct_count(q: Question, name: str, tracks: list[Track], any_tracks: bool, at_once: str) -> Composed:
+    """'How many people came in?': tracks of the label (those that entered / exited for arrive / leave)."""
+    if not any_tracks:
+        return Composed(f"I cannot tell how many distinct {plural(name)}{_said(q)}: {NO_IDENTITIES}. {at_once}".strip(),
+                        [], {"count": None, "abstained": True})
+    kind = q.action
+    chosen = [t for t in tracks if t.entered] if kind == "arrive" else \
+        [t for t in tracks if t.exited] if kind == "leave" else tracks
+    n = len(chosen)
+    what = f"1 {name}" if n == 1 else f"{n} different {plural(name)}" if n else f"no {plural(name)}"
+    verb = {"arrive": " come in", "leave": " leave"}.get(kind, "")
+    text = f"I saw {what}{verb}"
+    if chosen:
+        text += f", the first {span(chosen[0], q)}" + (f" and the last {span(chosen[-1], q)}" if n > 1 else "")
+    return Composed(text + ".", [], {"count": n, "tracks": [t.id for t in chosen]})
+
+
+def _said(q: Question) -> str:
+    return {"arrive": " came in", "leave": " left"}.get(q.action, f" {q.predicate}ed" if q.predicate else "")
+
+
+def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool) -> Composed:
+    """The nth tracked thing of a kind, by its first stamp: when it came, left, was there, its colour."""
+    nth = _ORDINAL_WORDS.get(q.ordinal, f"number {q.ordinal}")
+    if not any_tracks:
+        return Composed(f"I cannot tell which was the {nth} {name}: {NO_IDENTITIES}.", [],
+                        {"abstained": True})
+    if q.ordinal > len(tracks) or not tracks:
+        n = len(tracks)
+        return Composed(f"I saw only {n} {name if n == 1 else plural(name)}{in_words(q)}, so no {nth} one.", [],
+                        {"count": n, "seen": False})
+    t = tracks[q.ordinal - 1] if q.ordinal > 0 else tracks[-1]
+    asks = q.asks or Intent.WHEN
+    the = f"The {nth} {name}"
+    if asks is Intent.FIRST_SEEN:
+        came = "came in" if t.entered else "was first seen"
+        text = f"{the} {came} {timefmt.span(t.first, t.first, q.origin)}."
+    elif asks is Intent.LAST_SEEN:
+        went = "left" if t.exited else "was last seen"
+        text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
+    elif asks is Intent.ATTRIBUTE:
+        colour = t.colours[0][0] if t.colours else None
+        text = f"{the} was {colour} (seen {span(t, q)})." if colour else \
+            f"I saw the {nth} {name} {span(t, q)} but cannot tell its colour."
+    elif asks is Intent.PRESENCE:
+        text = f"Yes, I saw a {nth} {name} {span(t, q)}."
+    else:
+        text = f"I saw the {nth} {name} {span(t, q)}."
+    return Composed(text, [], {"track": t.id, "first": t.first, "last": t.last})
+
+
+def in_words(q: Question) -> str:
+    if q.window is None:
+        return ""
+    return f" {timefmt.span(max(q.window[0], q.origin), min(q.window[1], q.newest), q.origin)}"
+
+
+def nth_stretch(q: Question, name: str, found: list[Sighting]) -> Composed:
+    """'When did you see the man the second time?': the nth separate stretch of sightings."""
+    nth = _ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
+    if len(found) < q.ordinal:
+        return Composed(f"I saw {a(name)} only in {len(found)} separate stretch{'es' if len(found) != 1 else ''}, "
+                        f"so there was no {nth} time.", [s.evidence(name) for s in found], {"seen": True})
+    s = found[q.ordinal - 1]
+    return Composed(f"The {nth} time I saw {a(name)} was {timefmt.span(s.start, s.end, q.origin)}.",
+                    [s.evidence(name)], {"seen": True, "first": s.start, "last": s.end})
+
+
+# ------------------------------------------------------------------ text
+def lines(texts: tuple[TextSighting, ...]) -> list[str]:
+    """The distinct words read, in reading order: by first stamp, then top to bottom, left to right."""
+    seen: dict[str, TextSighting] = {}
+    for t in sorted(texts, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
+        seen.setdefault(t.text.strip(), t)
+    return [k for k in seen if k]
+
+
+def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
+    """What the scene's text said, or whether a word was read (exact words, case aside)."""
+    if not texts:
+        return Composed(f"I cannot tell: {NO_TEXT}{in_words(q)}.", [], {"abstained": True, "texts": []})
+    read = lines(texts)
+    first, last = min(t.first for t in texts), max(t.last for t in texts)
+    when = timefmt.span(first, last, q.origin)
+    if q.yes_no and q.value:
+        want = q.value.lower()
+        hit = [t for t in texts if re.search(rf"(?<!\w){re.escape(want)}(?!\w)", t.text.lower())]
+        if hit:
+            h = min(hit, key=lambda t: t.first)
+            return Composed(f"Yes, I read \"{h.text}\" {timefmt.span(h.first, h.last, q.origin)}.", [],
+                            {"seen": True, "texts": [h.text]})
+        quoted = listed([f'"{x}"' for x in read])
+        return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
+    if q.ordinal:
+        words = " ".join(read).split()
+        k = q.ordinal - 1 if q.ordinal > 0 else len(words) - 1
+        if 0 <= k < len(words):
+            nth = _ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
+            return Composed(f"The {nth} word was \"{words[k]}\" (I read \"{' '.join(read)}\" {when}).", [],
+                            {"texts": read, "word": words[k]})
+    thing = f"The {q.subject}" if q.subject else "The text"
+    return Composed(f"{thing} said \"{' '.join(read)}\" ({when}).", [], {"texts": read})
+
+
+# ----------------------------------------------------- predicates unseen
+def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> Composed:
+    """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
+    and that the action cannot be told; never a confident yes."""
+    what = q.predicate or "did that"
+    rest = f" {q.complement}" if q.complement else ""
+    carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
+    doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
+    lead = "when" if q.intent in (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN) else "whether"
+    return Composed(f"I cannot tell {lead} the {name} {doing}: I saw {a(name)} {where}, but this backend does "
+                    "not recognise actions.", [s.evidence(name) for s in found], {"seen": True, "abstained": True})
