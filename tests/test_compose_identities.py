@@ -76,6 +76,8 @@ def test_an_action_nothing_shows_is_never_a_confident_yes(composer, read):
         c = ask(composer, read, text)
         assert c.text.startswith("I cannot tell whether") and c.facts.get("abstained"), c.text
         assert "someone" not in c.text and "anybody" not in c.text
+    assert "crossed the hall" in ask(composer, read, "Has anybody crossed the hall?").text   # worded, not "cross hall"
+    assert "pulled in" in ask(composer, read, "Did a person pull in?").text
     c = ask(composer, read, "When did someone cross the road?")
     assert c.text.startswith("I cannot tell when"), c.text
     assert ask(composer, read, "Did a dog cross the road?").text.startswith("No")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lemminflect import getLemma
+from lemminflect import getInflection, getLemma
 
 # indefinites and pronouns: what they stand for (a person, or no thing at all)
 PERSON_INDEFINITES = frozenset(("someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody",
@@ -99,6 +99,16 @@ def predicate_kind(predicate: str) -> str:
 def verb_lemma(word: str) -> str:
     w = word.lower()
     return (getLemma(w, upos="VERB") or (w,))[0]
+
+
+def past(predicate: str) -> str:
+    """A predicate in the past tense, for wording: 'cross' -> crossed, 'pull in' -> pulled in,
+    'pick up' -> picked up."""
+    verb, _, particle = predicate.partition(" ")
+    if not verb:
+        return ""
+    inflected = (getInflection(verb, tag="VBD") or (verb + "ed",))[0]
+    return f"{inflected} {particle}".strip()
 
 
 _IRREGULAR_NOUNS = {"people": "person", "persons": "person", "folks": "person", "glasses": "glasses",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from vstream_ros.answering import timefmt
+from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed
 from vstream_ros.backends.lite.sightings import Composed, Sighting
@@ -63,7 +64,7 @@ def distinct_count(q: Question, name: str, tracks: list[Track], any_tracks: bool
 
 
 def _said(q: Question) -> str:
-    return {"arrive": " came in", "leave": " left"}.get(q.action, f" {q.predicate}ed" if q.predicate else "")
+    return {"arrive": " came in", "leave": " left"}.get(q.action, f" {past(q.predicate)}" if q.predicate else "")
 
 
 def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool) -> Composed:
@@ -153,8 +154,8 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
 def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> Composed:
     """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
     and that the action cannot be told; never a confident yes."""
-    what = q.predicate or "did that"
-    rest = f" {q.complement}" if q.complement else ""
+    what = past(q.predicate) if q.predicate else "did that"
+    rest = f" the {q.complement}" if q.complement else ""
     carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
     doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
     lead = "when" if q.intent in (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN) else "whether"
