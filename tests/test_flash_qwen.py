@@ -217,8 +217,9 @@ def test_prefill_is_the_prompt_with_merged_memories_at_their_positions(tiny, bac
 
 
 def test_cached_decoding_matches_full_forwards_with_mrope_positions(tiny, backend):
-    """Each new token takes the position after the prompt's largest, on all three axes (as Qwen2-VL's
-    generate does). A fast-turning rotary base (theta 10) and sharp attention (q and k scaled up) make an
+    """Each new token takes the position after the last one's, on all three axes (as Qwen2-VL's generate
+    does with get_rope_index's rope_deltas; test_flash_qwen_upstream checks it against upstream). A
+    fast-turning rotary base (theta 10) and sharp attention (q and k scaled up) make an
     off-by-one change the tokens."""
     config = FlashQwenConfig.from_released({**tiny_released_config(), "rope_theta": 10.0}, PREPROCESSOR_CONFIG, SMALL)
     torch.manual_seed(3)
@@ -237,7 +238,7 @@ def test_cached_decoding_matches_full_forwards_with_mrope_positions(tiny, backen
             tok = int(model.qwen(inputs_embeds=x, position_ids=p).logits[0, -1].argmax())
             full.append(tok)
             x = torch.cat([x, table[tok][None, None]], dim=1)
-            p = torch.cat([p, torch.full((3, 1, 1), int(p.max()) + 1)], dim=2)
+            p = torch.cat([p, torch.full((3, 1, 1), int(p[:, :, -1].max()) + 1)], dim=2)
     assert cached == full
 
 
