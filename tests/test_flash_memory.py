@@ -129,10 +129,11 @@ def test_key_frames_are_real_full_maps_of_the_heaviest_slots_heaviest_first():
     assert all(g.grid == (4, 4) for g in r.groups if g.kind == "temporal")
 
 
-def test_ties_in_weight_go_to_the_newest_frames():
+def test_ties_in_weight_go_to_the_oldest_frames_in_time_order():
+    """Upstream's stable argsort of equal weights over time-sorted centroids (was: newest first)."""
     m = memory(K=6, R=2)
     m.update(packed(4, seed=6), [1.0, 2.0, 3.0, 4.0])
-    assert [g.stamp for g in m.read().groups if g.kind == "retrieved"] == [4.0, 3.0]
+    assert [g.stamp for g in m.read().groups if g.kind == "retrieved"] == [1.0, 2.0]
 
 
 def test_window_reads_keep_what_meets_the_window():

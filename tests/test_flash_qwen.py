@@ -70,7 +70,8 @@ def test_patches_are_qwen2vl_processors_for_a_frame_at_its_size(tiny):
     """Our tensor patchify of a normalised frame equals transformers' Qwen2-VL image processor output."""
     img = rgb(112, 168, seed=1)                             # a multiple of 56: no resize on either side
     ref = Qwen2VLImageProcessorPil()(images=[img], return_tensors="pt")
-    enc = QwenFrameEncoder(tiny.model.visual, PixelConfig(), "test")        # 448x448 budget: 112x168 stays
+    # 448x448 budget, no enlarging (the resize is tested below): 112x168 stays
+    enc = QwenFrameEncoder(tiny.model.visual, PixelConfig(video_min_pixels=56 * 56), "test")
     full, _ = enc.preprocess(img)
     ours = patchify(full, 14, 2, 2)[0]
     assert ref.image_grid_thw.tolist() == [[1, 8, 12]]
@@ -86,7 +87,7 @@ def test_synopsis_pixels_are_upstreams_window_pooling(tiny):
     x = x.reshape(1, h // 2, w // 2, 2, 2, 3, 2, 14, 14).permute(0, 1, 2, 5, 6, 3, 7, 4, 8).reshape(-1, 6, 28, 28)
     x = F.avg_pool2d(x, kernel_size=2, stride=2).reshape(1, h // 2, w // 2, 3, 2, 14, 14)
     x = x.reshape(1, h // 4, 2, w // 4, 2, 3, 2, 14, 14).permute(0, 1, 3, 2, 4, 5, 6, 7, 8).reshape(-1, 1176)
-    _, small = QwenFrameEncoder(tiny.model.visual, PixelConfig(), "test").preprocess(img)
+    _, small = QwenFrameEncoder(tiny.model.visual, PixelConfig(video_min_pixels=56 * 56), "test").preprocess(img)
     assert torch.allclose(patchify(small, 14, 2, 2)[0], x, atol=1e-5)
 
 
@@ -103,7 +104,7 @@ def test_encoder_features_are_the_towers_before_the_merger_in_row_major_maps(tin
     assert torch.equal(to_windows(full, 2), tower)
 
 
-@pytest.mark.parametrize("size, full", [((2160, 3840), (24, 40)), ((480, 640), (24, 36)), ((64, 64), (4, 4)),
+@pytest.mark.parametrize("size, full", [((2160, 3840), (24, 40)), ((480, 640), (24, 36)), ((64, 64), (24, 24)),
                                         ((448, 448), (32, 32))])
 def test_the_pixel_budget_bounds_every_camera_and_keeps_its_aspect(size, full):
     px = PixelConfig()                                       # 448 x 448 pixels, upstream's setting
@@ -114,11 +115,23 @@ def test_the_pixel_budget_bounds_every_camera_and_keeps_its_aspect(size, full):
         PixelConfig(max_pixels=1000)
 
 
-def test_a_4k_frame_costs_what_the_budget_allows(tiny):
-    enc = tiny.model.encoder()
+def test_a_4k_frame_costs_what_the_budget_allows():
+    """(At 112 x 112 upstream's second resize rounds a 4K frame's 84 x 140 to 112 x 112: a budget of 4 x that.)"""
+    budget = 4 * SMALL
+    enc = build_tiny(0, max_pixels=budget).model.encoder()
     packed = enc.encode(rgb(2160, 3840, seed=4))
     rows, cols = packed.shape[1:3]
-    assert rows * 4 // 5 * cols * 14 * 14 <= SMALL and cols > rows * 4 // 5    # aspect kept, within budget
+    assert rows * 4 // 5 * cols * 14 * 14 <= budget and cols > rows * 4 // 5    # aspect kept, within budget
+
+
+def test_frames_are_resized_twice_as_upstreams_pipeline():
+    """qwen_vl_utils' fetch_video (factor 28, at least 128*28*28 pixels, 8-bit PIL) then the processor
+    (factor 56): a 64 x 64 frame is enlarged to 336 x 336; 480 x 640 goes through 364 x 504 to 336 x 504
+    (one resize, min_pixels 3136: 64 x 64 -> 56 x 56, 480 x 640 -> 336 x 448)."""
+    px = PixelConfig()
+    assert px.resize_steps(64, 64) == ((336, 336), (336, 336))
+    assert px.resize_steps(480, 640) == ((364, 504), (336, 504))
+    assert PixelConfig(max_pixels=SMALL).resize_steps(96, 128) == ((112, 140), (112, 112))
 
 
 # -------------------------------------------------------------- positions
@@ -217,8 +230,9 @@ def test_prefill_is_the_prompt_with_merged_memories_at_their_positions(tiny, bac
 
 
 def test_cached_decoding_matches_full_forwards_with_mrope_positions(tiny, backend):
-    """Each new token takes the position after the prompt's largest, on all three axes (as Qwen2-VL's
-    generate does). A fast-turning rotary base (theta 10) and sharp attention (q and k scaled up) make an
+    """Each new token takes the position after the last one's, on all three axes (as Qwen2-VL's generate
+    does with get_rope_index's rope_deltas; test_flash_qwen_upstream checks it against upstream). A
+    fast-turning rotary base (theta 10) and sharp attention (q and k scaled up) make an
     off-by-one change the tokens."""
     config = FlashQwenConfig.from_released({**tiny_released_config(), "rope_theta": 10.0}, PREPROCESSOR_CONFIG, SMALL)
     torch.manual_seed(3)
@@ -237,7 +251,7 @@ def test_cached_decoding_matches_full_forwards_with_mrope_positions(tiny, backen
             tok = int(model.qwen(inputs_embeds=x, position_ids=p).logits[0, -1].argmax())
             full.append(tok)
             x = torch.cat([x, table[tok][None, None]], dim=1)
-            p = torch.cat([p, torch.full((3, 1, 1), int(p.max()) + 1)], dim=2)
+            p = torch.cat([p, torch.full((3, 1, 1), int(p[:, :, -1].max()) + 1)], dim=2)
     assert cached == full
 
 

@@ -5,7 +5,9 @@ Two parts, read in upstream's order (DAM then CSM):
   maps (the frame at 1/2 resolution through the vision tower), each with its weight (frames), its
   frame-weighted mean stamp, its stamp span and its runs of adjacent frames; read in time order.
 - DAM, the detail augmentation memory ("retrieved" groups): the full-resolution maps of the frames
-  nearest the R heaviest clusters; read heaviest first, as upstream feeds them.
+  nearest the R heaviest clusters; read heaviest first (equal weights in time order), as upstream feeds
+  them: up to R slots every frame in time order, up to K the R oldest (upstream's stable sort of equal
+  weights), then per heavy centroid the nearest kept frame.
 
 Design notes (what differs from upstream, and why):
 - Clustering is weighted k-means solved exactly per frame: with K slots full, the new frame (weight 1)
@@ -21,10 +23,12 @@ Design notes (what differs from upstream, and why):
   not the released method; the released `kmeans_ordered` clusters the full maps, as here.
 - Upstream keeps every frame's full and half maps for ever (its DAM searches the whole bank, about
   3 MiB a frame at 448x448); here each slot keeps one representative frame, the member nearest its
-  centroid (on a merge, the nearer of the two representatives), and the DAM is the representatives
-  of the heaviest slots. Nothing else of past frames is kept.
-- Ties in weight (every slot weighs 1 until the memory is full) go to the newer frame, where upstream
-  leaves the order to the sort.
+  centroid (on a merge, the nearer of the two representatives), and the DAM takes, for each heavy
+  centroid, the nearest of those kept frames (upstream: the nearest of every frame seen). Until the
+  first merge every frame is kept, so the DAM is upstream's exactly; nothing else of past frames is kept.
+- Ties in weight (every slot weighs 1 until the memory is full) go to the older frame: upstream's
+  argsort over its time-sorted centroids, taken as stable (the CUDA sort it ran on; torch's CPU sort
+  of equal values is not stable and would pick a scrambled set).
 - Distances are in fp32 (upstream: bf16 with an unclamped sqrt).
 
 The grid is per camera: a frame encoder with native-resolution input gives each camera's aspect its
@@ -151,15 +155,33 @@ class FlashMemory(TemporalSlots):
         if self._filled:
             s = self._slots(lo, hi)
             weight, runs, rep_stamp = s["weight"], s["runs"], s["rep_stamp"]
-            for k in sorted(s["keyed"], key=lambda k: (-weight[k], -rep_stamp[k], k))[: self.config.retrieved_frames]:
-                r = rep_stamp[k]
-                out.add("retrieved", t["rep_full"][k].clone, r, r, r, weight[k], (key_run(runs[k], r),), self.full_map)
+            for k, j in self._detail(s):
+                r = rep_stamp[j]
+                out.add("retrieved", t["rep_full"][j].clone, r, r, r, weight[k], (key_run(runs[j], r),), self.full_map)
             centroids = t["centroid"][: self._filled] + t["origin"] if tokens else None
             mean = s["stamp_mean"]
             for k in sorted(s["slots"], key=lambda k: (mean[k], k)):
                 out.add("temporal", lambda k=k: centroids[k].view(self._ps, self.dim), s["stamp_min"][k],
                         s["stamp_max"][k], mean[k], weight[k], runs[k], self.synopsis_map)
         return MemoryRead(out.tokens(self.dim, self.device), out.groups, self.frames_seen)
+
+    def _detail(self, s: dict) -> list[tuple[int, int]]:
+        """The DAM as upstream's spatial_enhance (klarge_retrieve) picks it: the R heaviest slots (ties in
+        time order, as a stable sort of upstream's time-sorted centroids gives), each with the kept frame
+        nearest its centroid (synopsis maps, Euclidean, fp32; ties to the earliest frame). Pairs (slot,
+        frame's slot) in that order; a frame may serve several slots, as upstream's may. Up to R slots
+        that is every frame in time order; up to K slots (no merge yet) the R oldest."""
+        cands = sorted(s["keyed"], key=lambda k: (s["rep_stamp"][k], k))
+        if not cands:
+            return []
+        heavy = sorted(s["slots"], key=lambda k: (-s["weight"][k], s["stamp_mean"][k], k))
+        heavy = heavy[: self.config.retrieved_frames]
+        t = self._t
+        idx = torch.tensor(cands, device=self.device)
+        reps = t["rep_synopsis"].index_select(0, idx).float().reshape(len(cands), -1) - t["origin"]
+        cents = t["centroid"].index_select(0, torch.tensor(heavy, device=self.device))
+        dist = torch.cdist(cents[None], reps[None], compute_mode="donot_use_mm_for_euclid_dist")[0]
+        return [(k, cands[j]) for k, j in zip(heavy, dist.argmin(1).tolist(), strict=True)]
 
     # ------------------------------------------------------------ accounting
     def tokens_by_kind(self) -> dict[str, int]:

@@ -47,14 +47,11 @@ class Question:
         return bool(self.options)
 
     def prompt(self) -> str:
-        """The question as asked: multiple choice lists the options and asks for the letter."""
+        """The question as asked: multiple choice lists the options, "(A) ...". No instruction is added:
+        how to ask for a letter is the answering backend's (each in its model's own prompt format)."""
         if not self.options or _INLINE_OPTION.search(self.question):
-            base = self.question.strip()
-        else:
-            base = self.question.strip() + "\n" + "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(self.options))
-        if self.options:
-            return base + "\nAnswer with the option's letter."
-        return base
+            return self.question.strip()
+        return self.question.strip() + "\n" + "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(self.options))
 
 
 @dataclass

@@ -35,22 +35,29 @@ SUPPORTED = {"flash_memory_temporal_method": ("kmeans_ordered",),
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEFAULT_MAX_PIXELS = 4 * 224 * 224     # upstream's evaluation and training setting (scripts/eval.sh)
+VIDEO_MIN_PIXELS = 128 * 28 * 28       # qwen_vl_utils.vision_process: a video frame's least pixels
+PROCESSOR_MAX_PIXELS = 12845056        # the released preprocessor_config.json's max_pixels
 
 
 @dataclass(frozen=True)
 class PixelConfig:
     """How a frame becomes Qwen2-VL patches: its processor's settings and our per-frame pixel budget.
 
-    A frame keeps its aspect ratio and is resized to the nearest size whose sides are multiples of
-    patch * merge * pool (56: upstream's second resize) with at most `max_pixels` pixels, so a 4K camera
-    costs what the budget allows, and each camera keeps one grid."""
+    A frame keeps its aspect ratio and is resized twice, as upstream's pipeline does (training,
+    evaluation and its server alike): qwen_vl_utils' fetch_video to multiples of patch * merge (28)
+    within [video_min_pixels, max_pixels] (a PIL image, so 8-bit), then the processor to multiples of
+    patch * merge * pool (56) within [min_pixels, processor_max_pixels]. A 4K camera costs what the
+    budget allows, a small one is enlarged to upstream's video minimum (lowered to the budget when the
+    budget is below it), and each camera keeps one grid."""
 
     patch_size: int = 14
     merge_size: int = 2
     temporal_patch_size: int = 2
     pool: int = 2                       # the synopsis map's resolution divisor (temporal_poolsize)
-    min_pixels: int = 56 * 56
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_pixels: int = 56 * 56           # the processor's (second resize)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the per-frame budget (first resize)
+    video_min_pixels: int = VIDEO_MIN_PIXELS
+    processor_max_pixels: int = PROCESSOR_MAX_PIXELS
     image_mean: tuple[float, float, float] = OPENAI_CLIP_MEAN
     image_std: tuple[float, float, float] = OPENAI_CLIP_STD
 
@@ -63,10 +70,16 @@ class PixelConfig:
     def factor(self) -> int:
         return self.patch_size * self.merge_size * self.pool
 
+    def resize_steps(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The (height, width) of upstream's two resizes of a frame of this size."""
+        first = smart_resize(height, width, factor=self.patch_size * self.merge_size,
+                             min_pixels=min(self.video_min_pixels, self.max_pixels), max_pixels=self.max_pixels)
+        return first, smart_resize(*first, factor=self.factor, min_pixels=self.min_pixels,
+                                   max_pixels=self.processor_max_pixels)
+
     def frame_size(self, height: int, width: int) -> tuple[int, int]:
-        """The (height, width) in pixels a frame of this size is resized to."""
-        return smart_resize(height, width, factor=self.factor, min_pixels=self.min_pixels,
-                            max_pixels=self.max_pixels)
+        """The (height, width) in pixels a frame of this size ends as."""
+        return self.resize_steps(height, width)[1]
 
     def full_grid(self, height: int, width: int) -> tuple[int, int]:
         """Patches (rows, cols) of a frame of this size at full resolution."""
@@ -132,6 +145,7 @@ class FlashQwenConfig:
             merge_size=int(pre.get("merge_size", v.spatial_merge_size)),
             temporal_patch_size=int(pre.get("temporal_patch_size", v.temporal_patch_size)), pool=memory.synopsis_pool,
             min_pixels=int(pre.get("min_pixels", 56 * 56)), max_pixels=int(max_pixels or DEFAULT_MAX_PIXELS),
+            processor_max_pixels=int(pre.get("max_pixels", PROCESSOR_MAX_PIXELS)),
             image_mean=tuple(pre.get("image_mean", OPENAI_CLIP_MEAN)),
             image_std=tuple(pre.get("image_std", OPENAI_CLIP_STD)))
         for ours, theirs, name in ((pixels.patch_size, v.patch_size, "patch_size"),

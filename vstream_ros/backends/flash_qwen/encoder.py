@@ -45,11 +45,12 @@ class QwenFrameEncoder(Unannotated):
 
     def preprocess(self, frames: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 [B, H, W, 3] -> normalised float (full [B, 3, h, w], synopsis [B, 3, h/pool, w/pool])."""
-        x = to_uint8_batch(frames, self.device).permute(0, 3, 1, 2).float() / 255.0
-        size = self.pixels.frame_size(*x.shape[-2:])
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0.0, 1.0)
-        x = (x - self._mean) / self._std
+        x = to_uint8_batch(frames, self.device).permute(0, 3, 1, 2).float()
+        for size in self.pixels.resize_steps(*x.shape[-2:]):      # upstream's two resizes, 8-bit between
+            if tuple(x.shape[-2:]) != size:
+                x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+                x = x.round_().clamp_(0.0, 255.0)
+        x = (x / 255.0 - self._mean) / self._std
         pool = self.pixels.pool
         return x, (F.avg_pool2d(x, pool) if pool > 1 else x)
 

@@ -22,8 +22,17 @@ from vstream_ros.backends.shared.generation import greedy_decode, stream_until_s
 from vstream_ros.memory import MemoryRead
 
 log = logging.getLogger(__name__)
-# as upstream's multiple-choice evaluation asks
+# The one multiple-choice instruction of this backend. Upstream v1 has none (its evaluation is open-ended);
+# this is LLaVA-1.5's, which the released model saw in its stage-2 data (llava_v1_5_mix665k), in its
+# vicuna_v1 format: the question, a newline, the instruction.
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+
+
+def user_text(question: Question) -> str:
+    """The user turn's text: the question, and for multiple choice the backend's instruction (once)."""
+    if question.intent is Intent.CHOICE:
+        return question.text.rstrip() + "\n" + CHOICE_INSTRUCTION
+    return question.text
 
 
 class FlashVStreamAnswerer(CannotLocate):
@@ -48,10 +57,8 @@ class FlashVStreamAnswerer(CannotLocate):
     ) -> Answer:
         """Greedy answer, streamed as text pieces. The model reads every group it is given, so the kept
         groups are the evidence; cameras cut to fit the context are named in `limitations`."""
-        text = question.text
+        text = user_text(question)
         n = self.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
-        if question.intent is Intent.CHOICE:
-            text = text.rstrip() + "\n" + CHOICE_INSTRUCTION
         ids = prompt_ids(self.tokenizer, text)
         chosen = select_cameras(memory, self.visual_budget(len(ids) - 1), text)
         if chosen.warning:

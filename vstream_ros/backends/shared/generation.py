@@ -25,13 +25,17 @@ def greedy_decode(
 
     A plain loop rather than `generate` + a streamer thread: the caller gets each token as it is
     made (time to first token is the prefill), and a cancel takes effect before the next step.
-    `position_ids` ([3, 1, L] for Qwen2-VL's M-RoPE) place the prompt; each new token then takes the
-    next position after the largest, on every axis, as Qwen2-VL's generation does."""
+    `position_ids` ([3, 1, L] for Qwen2-VL's M-RoPE) place the prompt; new token k then takes position
+    p + 1 + k on every axis, p being the last prompt token's. That is Qwen2-VL's `rope_deltas` rule
+    (get_rope_index: the largest *nominal* position + 1 - L, the nominal layout ending with the prompt's
+    text), which Flash-VStream-Qwen keeps: its memory's times (AM-RoPE) may lie beyond the text and
+    must not push the answer further on."""
     if max_new_tokens <= 0:
         return
     eos = set() if eos_token_id is None else {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id)
     cache = {_CACHE_ARG: DynamicCache(config=llm.config)}   # filled in place by each forward
     where = {} if position_ids is None else {"position_ids": position_ids}
+    after = 0 if position_ids is None else int(position_ids[:, :, -1].max()) + 1
     out = llm(inputs_embeds=inputs_embeds, use_cache=True, **where, **cache)
     for step in range(max_new_tokens):
         tok = int(out.logits[0, -1].argmax())
@@ -41,7 +45,7 @@ def greedy_decode(
         if step + 1 == max_new_tokens or (cancel is not None and cancel.is_set()):
             return
         if position_ids is not None:
-            nxt = int(position_ids.max()) + 1 + step
+            nxt = after + step
             where = {"position_ids": torch.full((position_ids.shape[0], 1, 1), nxt, device=position_ids.device)}
         out = llm(input_ids=torch.tensor([[tok]], device=inputs_embeds.device), use_cache=True, **where, **cache)
 
