@@ -11,12 +11,12 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite import identities as ids
+from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import SCENES
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans
 
 if TYPE_CHECKING:
-    from vstream_ros.backends.lite.compose import Call
     from vstream_ros.backends.lite.vision import Concept
 
 

@@ -10,7 +10,7 @@ run's annotation; the composer finds the sightings (sightings.py), merges adjace
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, Tim
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.acts import Identities, carried
+from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
     Composed,
@@ -43,21 +44,6 @@ class Recognizer(Protocol):
     def seen(self, concept: Concept, annotation: np.ndarray, mean: np.ndarray | None = None,
              frames: int = 1) -> Seen: ...
     def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
-
-
-@dataclass(frozen=True)
-class Call:
-    """One compose call's state: the question, the runs it may use, how far apart two sightings are
-    still one span, and the cameras those runs come from (named in answers only when several)."""
-
-    q: Question
-    obs: list[tuple[TokenGroup, Run]]
-    gap: float
-    cameras: frozenset[str]
-    memory: MemoryRead | None = None     # its tracks and texts (identities over time, words in the scene)
-
-    def cam(self, s: Sighting) -> str:
-        return f" on camera {s.camera}" if len(self.cameras) > 1 else ""
 
 
 class Composer(Identities):
