@@ -5,9 +5,9 @@ with a fake clock; nothing sleeps."""
 import numpy as np
 from enginekit import engine_with
 
+from vstream_ros.backends.lite.backend import Thinned
 from vstream_ros.engine import Level
 from vstream_ros.engine.shedding import WINDOW_S, LoadShedder, shed_levels
-from vstream_ros.models.lite import Thinned
 
 LEVELS = ("detector on every second frame", "smaller input", "fewer windows")
 

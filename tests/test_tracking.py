@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vstream_ros.answering import colours
+from vstream_ros.backends.lite import colours
 from vstream_ros.perception.tracking import Tracker, TrackRecord
 
 CLIP = Path(__file__).parent / "fixtures" / "videos" / "flashvstream_example.mp4"
