@@ -37,13 +37,18 @@ class Perceived:
         stamp): a track that began before the memory did (the memory was reset under a live track) is
         said to begin then, so the table never claims time the memory does not hold."""
         for t in tracks:
+            t = replace(t, id=int(t.id), first=float(t.first), last=float(t.last), frames=int(t.frames),
+                        score=float(t.score), colours=tuple((str(n), float(f)) for n, f in t.colours),
+                        entered=bool(t.entered), exited=bool(t.exited))          # plain numbers: JSON-safe
             _check(t.first, t.last, f"track {t.id}")
             if since is not None and t.last < since:
                 continue                             # all of it before the memory began
             if since is not None and t.first < since:
                 t = replace(t, first=min(since, t.last))
-            self.tracks[int(t.id)] = replace(t, camera="")
+            self.tracks[t.id] = replace(t, camera="")
         for s in texts:
+            s = replace(s, text=str(s.text), first=float(s.first), last=float(s.last), score=float(s.score),
+                        box=tuple(float(v) for v in s.box))
             _check(s.first, s.last, f"text {s.text!r}")
             text = s.text.strip()
             if not text:
