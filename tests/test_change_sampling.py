@@ -70,3 +70,14 @@ def test_thumbnails_are_cheap_and_only_from_what_offers_one():
     decode.thumbnail = lambda: np.ones((16, 16), np.float32)
     assert thumbnail(decode).sum() == 256
     assert thumbnail(np.zeros((4, 4), np.uint8)) is None
+
+
+def test_a_raw_image_message_gives_its_thumbnail_in_place():
+    from types import SimpleNamespace
+
+    from vstream_ros.ros.image_codec import image_thumbnail, image_to_rgb
+
+    rgb = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
+    msg = SimpleNamespace(height=48, width=64, step=64 * 3, encoding="rgb8", is_bigendian=0, data=rgb.tobytes())
+    assert np.allclose(image_thumbnail(msg), thumbnail(image_to_rgb(msg)))
+    assert image_thumbnail(SimpleNamespace(**{**vars(msg), "encoding": "mono16"})) is None
