@@ -108,8 +108,7 @@ class Seer:
                                      if x.shape[1] >= b and x.shape[2] >= d]
         probs = torch.softmax(self.classifier(torch.stack(pooled, 1)), -1).amax(1)   # [B, 1000]
         out[:, LAYOUT.imagenet] = probs.cpu().numpy()
-        # None: the detector did not look at that frame (none loaded, or thinned by load shedding)
-        found = self.detector.detect(frames) if self.detector is not None else [None] * B
+        found = self.detector.detect(frames) if self.detector is not None else [None] * B   # None: not looked at
         detections = [distinct(d) if d is not None else [] for d in found]
         self.last_detections = [d if f is not None else None for d, f in zip(detections, found, strict=True)]
         px = frames[:, ::self.colour_stride, ::self.colour_stride]   # colours are fractions: any size will do
