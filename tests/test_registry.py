@@ -20,6 +20,7 @@ from vstream_ros.backends.contract import (
     FrameEncoder,
     Located,
     Unannotated,
+    Unobserved,
 )
 from vstream_ros.config import BackendConfig, specs
 from vstream_ros.engine import EngineConfig
@@ -31,7 +32,7 @@ from conftest import REPO
 BRIGHT = 200          # a frame of this grey level or more is "bright"
 
 
-class ToyEncoder:
+class ToyEncoder(Unobserved):
     """Each quadrant's mean colour as a 2x2 grid of 3 features; annotates each frame's brightness."""
 
     id = "toy:quadrant-means"

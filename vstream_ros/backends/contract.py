@@ -14,9 +14,22 @@ import numpy as np
 import torch
 
 from vstream_ros.answering.question import Question
-from vstream_ros.memory import FlashMemoryConfig, MemoryConfig, MemoryRead, TokenGroup
+from vstream_ros.memory import FlashMemoryConfig, MemoryConfig, MemoryRead, TextSighting, TokenGroup, Track
 
 Evidence = TokenGroup          # a memory group an answer or a sighting rests on (stamps, camera, pose, label)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an encoder followed in one frame besides its annotation, for the memory's per-camera tables:
+    the tracks seen in the frame or finished by it (each record as it now stands: the memory keeps the
+    newest state per track id) and the words read in it (stamped with the frame)."""
+
+    tracks: tuple[Track, ...] = ()
+    texts: tuple[TextSighting, ...] = ()
+
+
+NOTHING_OBSERVED = Observation()
 
 
 @runtime_checkable
@@ -43,6 +56,12 @@ class FrameEncoder(Protocol):
         kept with the memory; None from an encoder whose `annotation_names` is empty."""
         ...
 
+    def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray) -> list[Observation]:
+        """Called right after `annotate` on the same batch (its frames may be of several cameras, each
+        camera's in time order): one Observation per frame, from state the encoder keeps per camera
+        (a tracker, a text-reading schedule). Encoders that follow nothing inherit `Unobserved`."""
+        ...
+
 
 class Unannotated:
     """For encoders that recognise nothing per frame: the memory keeps no annotations."""
@@ -51,6 +70,13 @@ class Unannotated:
 
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> None:
         return None
+
+
+class Unobserved:
+    """For encoders that follow nothing over time and read no text: every frame observes nothing."""
+
+    def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray) -> list[Observation]:
+        return [NOTHING_OBSERVED] * len(frames)
 
 
 def annotation_dim(encoder: FrameEncoder) -> int:
@@ -142,4 +168,4 @@ class Backend:
 
 
 __all__ = ["Answer", "Answerer", "Backend", "CANNOT_LOCATE", "CannotLocate", "Evidence", "FrameEncoder", "Located",
-           "Question", "Unannotated", "annotation_dim"]
+           "NOTHING_OBSERVED", "Observation", "Question", "Unannotated", "Unobserved", "annotation_dim"]

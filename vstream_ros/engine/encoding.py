@@ -2,8 +2,9 @@
 
 Owns the encoder thread and the per-frame timing log (the failure record is the Worker's). It takes
 the due frames from the ingest, encodes them in one batch per image size, and writes them into the
-memory (the memory's only writer). No exception ends the thread: a failing batch is counted against its frames,
-and repeated failures show in the engine's health.
+memory (the memory's only writer), with what the encoder observed in each (tracks, text: the
+encoder's `observe`) into the camera's tables. No exception ends the thread: a failing batch is
+counted against its frames, and repeated failures show in the engine's health.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vstream_ros.backends.contract import FrameEncoder
+from vstream_ros.backends.contract import NOTHING_OBSERVED, FrameEncoder, Observation
 from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.shedding import LoadShedder, shed_levels
@@ -128,11 +129,24 @@ class EncoderWorker(Worker):
             except Exception as e:   # a model error must not kill ingest; count and go on
                 self._failed(group, "encode_failed", f"{type(e).__name__}: {e}")
                 continue
+            seen = self._observe(group, frames)
             encode_s = (time.perf_counter() - t0) / len(group)
             for k, (p, f) in enumerate(zip(group, feats, strict=True)):
-                self._write(p, f, encode_s, None if ann is None else ann[k: k + 1])
+                self._write(p, f, encode_s, None if ann is None else ann[k: k + 1], seen[k])
 
-    def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float, annotation: torch.Tensor | None) -> None:
+    def _observe(self, group: list[PendingFrame], frames: np.ndarray) -> list[Observation]:
+        """The encoder's tracks and text for these frames; a failure there costs them, not the frames."""
+        try:
+            seen = self.encoder.observe([p.camera for p in group], [p.stamp for p in group], frames)
+            if len(seen) != len(group):
+                raise ValueError(f"observe gave {len(seen)} observations for {len(group)} frames")
+            return seen
+        except Exception as e:   # a tracker's error must not drop the frames: they are encoded all the same
+            self.failed(f"observe_failed: {type(e).__name__}: {e} (tracks and text of {len(group)} frame(s) lost)")
+            return [NOTHING_OBSERVED] * len(group)
+
+    def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float, annotation: torch.Tensor | None,
+               seen: Observation = NOTHING_OBSERVED) -> None:
         t1 = time.perf_counter()
         try:
             if p.reset_first:
@@ -145,6 +159,10 @@ class EncoderWorker(Worker):
                 torch.cuda.empty_cache()
             self._failed([p], "memory_update", f"{type(e).__name__}: {e}")
             return
+        try:
+            self.memory.observe(p.camera, seen.tracks, seen.texts)
+        except (KeyError, ValueError) as e:      # a broken record: the frame is in memory all the same
+            self.failed(f"observe_failed: {type(e).__name__}: {e}")
         lag = time.monotonic() - p.offered
         self.frame_log.append(FrameTiming(p.camera, p.stamp, encode_s, time.perf_counter() - t1, lag, time.time()))
         self.ingest.encoded(p, encode_s, lag)

@@ -2,7 +2,15 @@
 
 Owns, per camera: the sampler's state (the next stamp due, the last stamp offered), the latest-frame
 slot the encoder worker takes from, and the counters. `offer()` never runs a model and never waits
-for one (unless a tool asks it to wait for a free slot). The memory owns what was encoded; the
+for one (unless a tool asks it to wait for a free slot).
+
+Sampling follows the stamps (`sample_rate_hz`) and the picture: a frame not yet due is kept anyway when
+it differs strongly from the last kept one (`sample_on_change`: mean absolute difference of 16x16 grey
+thumbnails), so a thing that comes into view between two due frames is looked at when it comes, not up
+to a period later. Bounded: at most one such frame per period, half a period after the last kept frame,
+so the encoder's load is at most twice the rate's. The thumbnail is a 32x32 grid of pixels (no model, no
+decode: an array is sampled in place; a decoder offers it only through a cheap `thumbnail` attribute,
+and frames without one are sampled by stamp alone). The memory owns what was encoded; the
 sampler asks it for a camera's last stamp when it has none of its own (after a restart or reset).
 """
 
@@ -69,6 +77,33 @@ class CameraStats:
         return replace(self, rejected_by_reason=Counter(self.rejected_by_reason))
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The last frame a camera's sampler kept: when, its thumbnail, and whether it was a change sample."""
+
+    stamp: float
+    thumb: np.ndarray | None
+    extra: bool
+
+
+def thumbnail(frame) -> np.ndarray | None:
+    """16x16 grey levels of an RGB frame from a 32x32 grid of its pixels (microseconds); a decoder's own
+    `thumbnail()` when it offers one; None when neither is cheap (a compressed frame)."""
+    if callable(frame):
+        cheap = getattr(frame, "thumbnail", None)
+        if cheap is None:
+            return None
+        try:
+            return cheap()
+        except Exception:        # a broken message: the decoder will say why if the frame is due
+            return None
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and min(frame.shape[:2]) >= 2):
+        return None
+    h, w = frame.shape[:2]
+    grid = frame[np.linspace(0, h - 1, 32).astype(np.intp)][:, np.linspace(0, w - 1, 32).astype(np.intp)]
+    return grid.reshape(16, 2, 16, 2, 3).astype(np.float32).mean((1, 3, 4))
+
+
 @dataclass(slots=True)
 class PendingFrame:
     """A sampled frame waiting for the encoder."""
@@ -94,6 +129,7 @@ class Ingest:
         self._slots: dict[str, PendingFrame] = {}
         self._next_due: dict[str, float] = {}
         self._last_stamp: dict[str, float] = {}
+        self._kept: dict[str, Kept] = {}
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._busy = False                 # the encoder holds a batch taken from here
@@ -128,7 +164,10 @@ class Ingest:
                 st.received += 1
                 return self._reject(st, judged.verdict.value)
             due = self._next_due.get(camera)
+            extra = False
             if judged.accepted and due is not None and stamp < due:
+                extra = self._changed(camera, stamp, frame, cfg)
+            if judged.accepted and due is not None and stamp < due and not extra:
                 self._last_stamp[camera] = stamp
                 self._offset(st, stamp, clock)
                 st.received += 1
@@ -156,7 +195,9 @@ class Ingest:
                 self._ready.wait(0.1)
             period = 1.0 / cfg.sample_rate_hz
             due = self._next_due.get(camera)
-            self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
+            if not extra:                               # a change sample leaves the schedule as it was
+                self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
+            self._kept[camera] = Kept(stamp, thumbnail(image) if cfg.sample_on_change > 0 else None, extra)
             self._last_stamp[camera] = stamp
             self._offset(st, stamp, clock)
             reset_first = camera in self._new_stream
@@ -172,6 +213,16 @@ class Ingest:
             st.sampled += 1
             self._ready.notify_all()
         return SAMPLED
+
+    def _changed(self, camera: str, stamp: float, frame, cfg: EngineConfig) -> bool:
+        """A frame not due by stamp that is kept for its change (see the module's note)."""
+        kept = self._kept.get(camera)
+        if cfg.sample_on_change <= 0 or kept is None or kept.extra or kept.thumb is None:
+            return False
+        if stamp - kept.stamp < 0.5 / cfg.sample_rate_hz:
+            return False
+        thumb = thumbnail(frame)
+        return thumb is not None and float(np.abs(thumb - kept.thumb).mean()) >= cfg.sample_on_change
 
     @staticmethod
     def _offset(st: CameraStats, stamp: float, clock: float | None) -> None:
@@ -244,6 +295,7 @@ class Ingest:
         with self._lock:
             self._next_due.clear()
             self._last_stamp.clear()
+            self._kept.clear()
             self._new_stream.clear()
             self._stamps.forget()
 

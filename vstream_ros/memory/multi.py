@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import torch
 
 from vstream_ros.memory.config import MemoryConfig
 from vstream_ros.memory.flash_config import FlashMemoryConfig
 from vstream_ros.memory.kinds import memory_kind
+from vstream_ros.memory.perceived import Perceived
 from vstream_ros.memory.read import MemoryRead
 from vstream_ros.memory.snapshot import SnapshotError, read_snapshot, write_snapshot
 from vstream_ros.memory.star import Stamps, STARMemory
+from vstream_ros.memory.tracks import TextSighting, Track
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,9 @@ class MultiCameraMemory:
     """Memories keyed by camera name, created on a camera's first frame.
 
     A read concatenates the selected cameras in the order asked for (all cameras: sorted by name),
-    each as A | T | R | S, so the token layout is stable from one question to the next.
+    each as A | T | R | S, so the token layout is stable from one question to the next. Beside each
+    camera's memory: its bounded tables of tracks and scene text (perceived.py), read, saved and
+    cleared with it.
     `version` grows with every change (update, reset, load), so a saver knows when it is behind.
     """
 
@@ -48,6 +53,7 @@ class MultiCameraMemory:
         self.annotation_dim = annotation_dim
         self.kind = memory_kind(config)          # the memory class the config asks for, and its snapshot format
         self._memories: dict[str, STARMemory] = {}
+        self._perceived: dict[str, Perceived] = {}
         self._projections: tuple = (None, None)
         self._lock = threading.RLock()
         self.version = 0
@@ -134,13 +140,31 @@ class MultiCameraMemory:
             self._memories[camera] = m
             self.version += 1
 
+    def observe(self, camera: str, tracks: Iterable[Track] = (), texts: Iterable[TextSighting] = ()) -> None:
+        """Keep what perception followed in a camera's frame (after that frame's `update`): the newest
+        record of each track, new readings of text. KeyError for a camera with no memory; ValueError
+        (nothing changed) for a record with broken stamps."""
+        tracks, texts = tuple(tracks), tuple(texts)
+        if not tracks and not texts:
+            return
+        with self._lock:
+            m = self._memories.get(camera)
+            if m is None:
+                raise KeyError(f"no memory for camera {camera!r}: observe follows update")
+            table = Perceived()
+            table.add(tracks, texts)                     # checks every record before the camera's table changes
+            self._perceived.setdefault(camera, Perceived()).add(tracks, texts, since=m.first_stamp)
+            self.version += 1
+
     def reset(self, camera: str | None = None) -> None:
         """Forget one camera (a new stream started on it) or every camera."""
         with self._lock:
             if camera is None:
                 self._memories.clear()
+                self._perceived.clear()
             else:
                 self._memories.pop(camera, None)
+                self._perceived.pop(camera, None)
             self.version += 1
 
     # ------------------------------------------------------------------- read
@@ -160,7 +184,15 @@ class MultiCameraMemory:
                 raise KeyError(f"no memory for camera(s) {unknown}; known: {sorted(self._memories)}")
             if not names:
                 return MemoryRead(torch.zeros(0, self.dim, device=self.device, dtype=self.dtype), [], 0)
-            return MemoryRead.concat([(c, self._memories[c].read(window, include_abstract, tokens)) for c in names])
+            return MemoryRead.concat([(c, self._read_one(c, window, include_abstract, tokens)) for c in names])
+
+    def _read_one(self, camera: str, window, include_abstract, tokens) -> MemoryRead:
+        r = self._memories[camera].read(window, include_abstract, tokens)
+        table = self._perceived.get(camera)
+        if table is None:
+            return r
+        tracks, texts = table.read(window)
+        return replace(r, tracks=tracks, texts=texts)
 
     # --------------------------------------------------------------- snapshot
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
@@ -170,6 +202,8 @@ class MultiCameraMemory:
                 t, meta = self._memories[name].state_dict()
                 tensors.update({f"{idx}.{k}": v for k, v in t.items()})
                 cams.append({"name": name, **meta})
+                if name in self._perceived:
+                    cams[-1]["perceived"] = self._perceived[name].to_dict()
             meta = {"format": self.kind.snapshot_format, "version": self.kind.snapshot_version,
                     "config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
                     "encoder_id": self.encoder_id, "annotation_dim": self.annotation_dim,
@@ -184,16 +218,20 @@ class MultiCameraMemory:
                                 f"{self.kind.snapshot_format}")
         try:
             cams = meta["cameras"]
-            restored = {}
+            restored, perceived = {}, {}
             for idx, cam in enumerate(cams):
                 m = self._new()
                 prefix = f"{idx}."
                 m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, cam)
                 restored[cam["name"]] = m
+                if cam.get("perceived") is not None:     # snapshots before the tables have none
+                    perceived[cam["name"]] = Perceived.from_dict(cam["perceived"])
         except (KeyError, TypeError) as e:
             raise SnapshotError(f"snapshot camera table is incomplete: {e}") from e
+        except ValueError as e:
+            raise SnapshotError(f"snapshot tracks or texts cannot be restored: {e}") from e
         with self._lock:
-            self._memories = restored
+            self._memories, self._perceived = restored, perceived
             self.version += 1
 
     def save(self, path: str | os.PathLike) -> None:

@@ -51,6 +51,20 @@ def image_to_rgb(msg, max_pixels: int = 4096 * 4096) -> np.ndarray:
         raise FrameRejected("decode_failed", f"OpenCV could not convert {msg.encoding}: {_first_line(e)}") from None
 
 
+def image_thumbnail(msg) -> np.ndarray | None:
+    """16x16 grey levels from a 32x32 grid of an 8-bit Image's pixels, read in place (no conversion): what
+    the sampler compares to keep a frame whose picture changed (engine/ingest.py). None for layouts where
+    a byte is not a level (16-bit, YUV 4:2:2) or a message the header checks would refuse."""
+    h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
+    channels, depth = _LAYOUT.get(enc, (0, 0))
+    if depth != 1 or channels == 2 or h < 2 or w < 2 or step < w * channels or len(msg.data) < step * h:
+        return None
+    rows = np.frombuffer(msg.data, dtype=np.uint8)[: step * h].reshape(h, step)
+    ys, xs = np.linspace(0, h - 1, 32).astype(np.intp), np.linspace(0, w - 1, 32).astype(np.intp)
+    px = rows[ys][:, (xs * channels)[:, None] + np.arange(min(channels, 3))]      # [32, 32, c]
+    return px.reshape(16, 2, 16, 2, -1).astype(np.float32).mean((1, 3, 4))
+
+
 def _convert(msg) -> np.ndarray:
     h, w, step, enc = int(msg.height), int(msg.width), int(msg.step), msg.encoding
     channels, depth = _LAYOUT[enc]

@@ -15,7 +15,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from vstream_ros.frames import FrameRejected
 from vstream_ros.ros.guard import guarded
-from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_to_rgb
+from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_thumbnail, image_to_rgb
 from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_TYPES, POSE_WITH_COVARIANCE, pose_type, unpack
 from vstream_ros.ros.stamps import frame_stamp
 
@@ -80,7 +80,10 @@ class Subscriptions:
         try:
             if check is not None:
                 check(msg, self._max_pixels)
-            engine.offer(camera, frame_stamp(msg.header.stamp), functools.partial(decode, msg, self._max_pixels))
+            decoder = functools.partial(decode, msg, self._max_pixels)
+            if decode is image_to_rgb:                  # raw pixels: the sampler may look at them in place
+                decoder.thumbnail = functools.partial(image_thumbnail, msg)
+            engine.offer(camera, frame_stamp(msg.header.stamp), decoder)
         except FrameRejected as e:
             engine.reject(camera, e)
         except Exception as e:   # the last resort: no frame may end the executor's spin

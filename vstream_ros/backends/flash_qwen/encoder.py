@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vstream_ros.backends.contract import Unannotated
+from vstream_ros.backends.contract import Unannotated, Unobserved
 from vstream_ros.backends.flash_qwen.configuration import PixelConfig
 from vstream_ros.backends.flash_qwen.layout import from_windows, patchify
 from vstream_ros.backends.shared.tensors import to_uint8_batch
@@ -22,7 +22,7 @@ from vstream_ros.memory import FlashMemoryConfig
 from vstream_ros.memory.flash_config import pack_frame_maps
 
 
-class QwenFrameEncoder(Unannotated):
+class QwenFrameEncoder(Unannotated, Unobserved):
     """Any frame size: each frame is resized (aspect kept) to the pixel budget's multiple of 56 pixels, so
     one camera always gives one grid. `feature_grid` is the packed grid of a square frame at the budget."""
 

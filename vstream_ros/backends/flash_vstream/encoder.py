@@ -6,14 +6,14 @@ import numpy as np
 import torch
 from transformers import CLIPVisionModel
 
-from vstream_ros.backends.contract import Unannotated
+from vstream_ros.backends.contract import Unannotated, Unobserved
 from vstream_ros.backends.shared.tensors import resize_center_crop, to_uint8_batch
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class CLIPFrameEncoder(Unannotated):
+class CLIPFrameEncoder(Unannotated, Unobserved):
     """Frames -> CLIP patch features of the selected layer, [B, g, g, D] in row-major patch order.
 
     Preprocessing is CLIPImageProcessor's geometry (shortest side to the tower's size, centre crop)

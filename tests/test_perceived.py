@@ -1,0 +1,187 @@
+"""Tracks and scene text at ingest (backends/contract.py `observe`, engine/encoding.py, memory/perceived.py,
+backends/lite/observing.py): the encoder's per-frame observations reach the memory's bounded per-camera
+tables, every read carries them, snapshots keep them, resets clear them. No model here: a toy encoder, and
+the real ByteTrack on boxes written here."""
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from enginekit import engine_with, feed
+
+from vstream_ros.backends.contract import Backend, Observation, Unobserved
+from vstream_ros.engine.persistence import _only
+from vstream_ros.memory import MemoryConfig, MultiCameraMemory, TextSighting, Track
+from vstream_ros.memory.perceived import Perceived
+from vstream_ros.memory.snapshot import read_snapshot, write_snapshot
+
+
+def track(i, first, last, label="person", **kw):
+    return Track(i, label, first, last, kw.pop("frames", 2), kw.pop("score", 0.7), **kw)
+
+
+def memory(cameras=("cam",), stamps=(1.0, 2.0, 3.0)):
+    m = MultiCameraMemory(MemoryConfig(temporal_slots=4), 3, (2, 2))
+    for c in cameras:
+        for t in stamps:
+            m.update(c, torch.rand(2, 2, 3), t)
+    return m
+
+
+# ------------------------------------------------------------------ the tables
+def test_a_track_keeps_its_newest_record_and_text_read_again_is_one_sighting():
+    p = Perceived()
+    p.add([track(1, 1.0, 1.0)], [TextSighting("EXIT", 1.0, 1.0, 0.9, (0.1, 0.1, 0.2, 0.2))])
+    p.add([track(1, 1.0, 4.0, frames=4, colours=(("red", 0.6),))], [TextSighting("exit", 5.0, 5.0, 0.95)])
+    tracks, texts = p.read()
+    assert tracks == (track(1, 1.0, 4.0, frames=4, colours=(("red", 0.6),)),)
+    assert len(texts) == 1 and (texts[0].first, texts[0].last, texts[0].score) == (1.0, 5.0, 0.95)
+    assert p.read((4.5, 9.0))[0] == () and len(p.read((4.5, 9.0))[1]) == 1      # a window cuts both
+
+
+def test_tables_are_bounded_the_longest_unseen_leave_first():
+    p = Perceived(max_tracks=3, max_texts=2)
+    for i in range(10):
+        p.add([track(i, float(i), float(i) + 0.5)], [TextSighting(f"W{i}", float(i), float(i), 0.9)])
+    assert sorted(p.tracks) == [7, 8, 9] and sorted(p.texts) == ["w8", "w9"]
+
+
+def test_a_track_begun_before_the_memory_is_cut_to_it_and_one_wholly_before_is_dropped():
+    p = Perceived()
+    p.add([track(1, 2.0, 9.0), track(2, 1.0, 3.0)], since=5.0)
+    assert [(t.id, t.first, t.last) for t in p.read()[0]] == [(1, 5.0, 9.0)]
+
+
+def test_broken_records_are_clear_errors_and_change_nothing():
+    m = memory()
+    with pytest.raises(KeyError, match="no memory for camera 'other'"):
+        m.observe("other", [track(1, 1.0, 2.0)])
+    with pytest.raises(ValueError, match="first <= last"):
+        m.observe("cam", [track(1, 1.0, 2.0), track(2, 3.0, 1.0)])
+    assert m.read().tracks == ()
+    with pytest.raises(ValueError, match="version"):
+        Perceived.from_dict({"version": 99})
+
+
+# ----------------------------------------------------------------- the memory
+def test_reads_carry_each_cameras_tables_and_a_reset_clears_them():
+    m = memory(("a", "b"))
+    m.observe("a", [track(1, 1.0, 3.0)], [TextSighting("OPEN", 2.0, 2.0, 0.9)])
+    m.observe("b", [track(1, 2.0, 2.5, label="car")])
+    r = m.read()
+    assert [(t.camera, t.id, t.label) for t in r.tracks] == [("a", 1, "person"), ("b", 1, "car")]
+    assert [(s.camera, s.text) for s in r.texts] == [("a", "OPEN")]
+    assert [t.camera for t in m.read(["b"]).tracks] == ["b"]
+    assert m.read(window=(2.6, 3.0)).tracks == (replace(r.tracks[0]),)
+    m.reset("a")
+    assert [t.camera for t in m.read().tracks] == ["b"] and m.read().texts == ()
+    m.reset()
+    m.update("b", torch.rand(2, 2, 3), 9.0)
+    assert m.read().tracks == ()
+
+
+def test_a_snapshot_keeps_tracks_and_texts_and_one_without_them_still_loads(tmp_path):
+    m = memory(("a", "b"))
+    m.observe("a", [track(3, 1.0, 3.0, colours=(("black", 0.7), ("white", 0.2)), entered=True)],
+              [TextSighting("LUANDA", 2.0, 3.0, 0.97, (0.6, 0.3, 0.7, 0.35))])
+    path = tmp_path / "memory.safetensors"
+    m.save(path)
+    back = MultiCameraMemory(m.config, 3, (2, 2))
+    back.load(path)
+    assert back.read().tracks == m.read().tracks and back.read().texts == m.read().texts
+    tensors, meta = read_snapshot(path)
+    part, part_meta = _only(tensors, meta, ["a"])              # an archive of one camera keeps its tables
+    one = MultiCameraMemory(m.config, 3, (2, 2))
+    one.load_state_dict(part, part_meta)
+    assert one.read().tracks == m.read(["a"]).tracks
+    for cam in meta["cameras"]:                                  # as written before the tables existed
+        cam.pop("perceived", None)
+    old = tmp_path / "old.safetensors"
+    write_snapshot(old, tensors, meta)
+    back.load(old)
+    assert back.read().tracks == () and back.frames_seen == m.frames_seen
+
+
+# ----------------------------------------------------------- through the engine
+class SeeingEncoder(Unobserved):
+    """A toy encoder that 'follows' one thing per camera: each frame observes its track, grown to it."""
+
+    id, dim, feature_grid = "toy:seeing", 3, (2, 2)
+    device, dtype = torch.device("cpu"), torch.float32
+    annotation_names = ()
+
+    def __init__(self):
+        self.first = {}
+
+    def encode(self, frames):
+        return torch.as_tensor(np.asarray(frames), dtype=torch.float32)[:, :2, :2] / 255.0
+
+    def annotate(self, frames, features):
+        return None
+
+    def observe(self, cameras, stamps, frames):
+        out = []
+        for c, t in zip(cameras, stamps, strict=True):
+            first = self.first.setdefault(c, t)
+            out.append(Observation((Track(7, "person", first, t, 1, 0.8),),
+                                   (TextSighting("EXIT", t, t, 0.9),) if t >= 3 else ()))
+        return out
+
+
+class Mute:
+    def abstract_projections(self):
+        return None, None
+
+
+def test_the_encoder_worker_hands_each_frames_observation_to_the_memory():
+    engine = engine_with(Backend("seeing", SeeingEncoder(), Mute(), MemoryConfig(temporal_slots=4)))
+    try:
+        feed(engine, "cam", [1.0, 2.0, 3.0, 4.0])
+        assert engine.flush()
+        r = engine.read()
+        assert [(t.camera, t.id, t.first, t.last) for t in r.tracks] == [("cam", 7, 1.0, 4.0)]
+        assert [(s.text, s.first, s.last) for s in r.texts] == [("EXIT", 3.0, 4.0)]
+    finally:
+        engine.stop()
+
+
+# ----------------------------------------------------- lite's observer (real ByteTrack)
+@pytest.mark.slow          # imports supervision and trackers (seconds)
+def test_a_detector_thinned_by_load_shedding_does_not_break_a_track():
+    """At 1 Hz with the detector on every 4th frame (shedding level 4) a person walking slowly is one
+    identity: frames the detector did not look at are no evidence that the person left, and the
+    tracker's lost budget covers the 4 s between the frames it did look at."""
+    pytest.importorskip("trackers")
+    from vstream_ros.backends.lite.observing import Observer
+
+    obs = Observer(ocr=False)
+    obs.detector_every = 4
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    seen = []
+    for k in range(17):
+        x = 0.2 + 0.01 * k
+        dets = [SimpleNamespace(label="person", score=0.8, box=(x, 0.2, x + 0.2, 0.9))] if k % 4 == 0 else None
+        (o,) = obs.observe(["cam"], [float(k)], frame[None], [dets])
+        seen += [(t.id, t.first, t.last, t.frames) for t in o.tracks]
+    ids = {s[0] for s in seen}
+    assert len(ids) == 1, seen
+    assert seen[-1][1:] == (0.0, 16.0, 5), seen
+
+
+@pytest.mark.slow
+def test_frames_without_boxes_do_age_tracks_and_finished_tracks_are_reported_once():
+    pytest.importorskip("trackers")
+    from vstream_ros.backends.lite.observing import Observer
+
+    obs = Observer(ocr=False)
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    box = SimpleNamespace(label="person", score=0.8, box=(0.0, 0.2, 0.3, 0.9))
+    out = []
+    for k in range(10):
+        (o,) = obs.observe(["cam"], [float(k)], frame[None], [[box] if k < 3 else []])
+        out.append(o.tracks)
+    finished = [t for ts in out for t in ts if t.last == 2.0 and t.frames == 3 and t.exited]
+    assert len(finished) == 1 and finished[0].entered, out      # at the left edge: came in and went out
+    assert out[-1] == ()

@@ -1,0 +1,138 @@
+"""What lite follows over time at ingest, beside each frame's annotation: identities (perception's
+ByteTrack tracker on the detector's boxes) and text in the scene (RapidOCR when its schedule says).
+
+Per camera: one Tracker and one OcrSchedule, fed in stamp order by the encoder worker right after
+`annotate` (whose boxes it reuses: no second detector pass). Why these choices:
+- A frame the detector did not look at (load shedding thins it to every 2nd or 4th frame) is not fed
+  to the tracker: "no boxes" there would age every track as if the things had left. The tracker's
+  lost budget stretches to cover the gaps the thinning makes (`lost_s`).
+- The tracker's nominal rate follows the camera's sampling (a running mean of the stamp gaps), since
+  ingest may sample at 1 Hz or 2 Hz and add frames on change (engine/ingest.py).
+- OCR reads the whole frame, at most once per `ocr_period_s` and only when the picture changed
+  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here.
+- A missing package (trackers, rapidocr-onnxruntime) turns that part off with one warning; the frames
+  are still encoded and annotated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vstream_ros.backends.contract import NOTHING_OBSERVED, Observation
+from vstream_ros.backends.lite import colours
+from vstream_ros.memory.tracks import TextSighting, Track
+
+log = logging.getLogger(__name__)
+
+OCR_PERIOD_S = 10.0
+TRACK_COLOURS = 3                 # colour names kept per track ...
+COLOUR_SHARE = 0.1                # ... each covering at least this share of its boxes
+
+
+def _palette(rgb: np.ndarray, box) -> np.ndarray:
+    return colours.fractions(rgb, box, inner=0.6)
+
+
+def as_track(rec) -> Track:
+    """A tracker's record (perception/tracking.py) as the memory's Track."""
+    cols = rec.colours
+    named: tuple[tuple[str, float], ...] = ()
+    if cols is not None and float(cols.sum()) > 0:
+        share = cols / float(cols.sum())
+        named = tuple((colours.NAMES[i], round(float(share[i]), 3)) for i in np.argsort(-share)[:TRACK_COLOURS]
+                      if share[i] >= COLOUR_SHARE)
+    return Track(rec.id, rec.label, float(rec.first), float(rec.last), int(rec.frames), round(float(rec.best_score), 3),
+                 named, bool(rec.entered), bool(rec.exited))
+
+
+@dataclass
+class _Camera:
+    tracker: object | None = None
+    schedule: object | None = None
+    last_stamp: float | None = None
+    gap_s: float | None = None                  # running mean of the gaps between its sampled frames
+
+
+class Observer:
+    """Per-camera trackers and text-reading schedules of one encoder (used by the encoder's one thread)."""
+
+    def __init__(self, tracking: bool = True, ocr: bool = True, ocr_period_s: float = OCR_PERIOD_S,
+                 reader=None) -> None:
+        self.tracking, self.ocr, self.ocr_period_s = tracking, ocr, float(ocr_period_s)
+        self.detector_every = 1                 # load shedding: the detector looks at every n-th frame
+        self._reader = reader                   # a perception.ocr.SceneText (made on first use)
+        self._cameras: dict[str, _Camera] = {}
+
+    def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray,
+                detections: Sequence[list | None]) -> list[Observation]:
+        """One Observation per frame; `detections[b]` None: the detector did not look at frame b."""
+        if not (len(cameras) == len(stamps) == len(frames) == len(detections)):
+            raise ValueError(f"{len(cameras)} cameras, {len(stamps)} stamps, {len(frames)} frames and "
+                             f"{len(detections)} detection lists: one of each per frame")
+        return [self._one(c, float(t), f, d) for c, t, f, d in zip(cameras, stamps, frames, detections, strict=True)]
+
+    def forget(self, camera: str | None = None) -> None:
+        """Drop a camera's trackers and schedule (or all cameras')."""
+        if camera is None:
+            self._cameras.clear()
+        else:
+            self._cameras.pop(camera, None)
+
+    def _one(self, camera: str, stamp: float, frame: np.ndarray, dets: list | None) -> Observation:
+        cam = self._cameras.get(camera)
+        if cam is None or (cam.last_stamp is not None and stamp < cam.last_stamp):
+            cam = self._cameras[camera] = _Camera()       # time went back: a new stream, whose memory is new
+        if cam.last_stamp is not None and stamp > cam.last_stamp:
+            gap = stamp - cam.last_stamp
+            cam.gap_s = gap if cam.gap_s is None else 0.8 * cam.gap_s + 0.2 * gap
+        cam.last_stamp = stamp
+        tracks = self._track(cam, stamp, frame, dets) if self.tracking and dets is not None else ()
+        texts = self._read(cam, stamp, frame) if self.ocr else ()
+        return Observation(tracks, texts) if tracks or texts else NOTHING_OBSERVED
+
+    # ------------------------------------------------------------------ tracks
+    def _track(self, cam: _Camera, stamp: float, frame: np.ndarray, dets: list) -> tuple[Track, ...]:
+        if cam.tracker is None:
+            try:
+                from vstream_ros.perception.tracking import Tracker, TrackerUnavailable
+
+                cam.tracker = Tracker(rate_hz=1.0, palette=_palette)
+            except (ImportError, TrackerUnavailable) as e:
+                log.warning("lite: no identity over time (%s)", e)
+                self.tracking = False
+                return ()
+        tracker = cam.tracker
+        if cam.gap_s:
+            tracker.rate_hz = 1.0 / cam.gap_s
+        from vstream_ros.perception.tracking import LOST_S
+
+        tracker.lost_s = max(LOST_S, 1.5 * self.detector_every * (cam.gap_s or 1.0))
+        live_before = set(tracker.live)
+        tracker.update(stamp, dets, frame=frame)
+        out = [r for r in tracker.live.values() if r.last == stamp]
+        gone = live_before - set(tracker.live)
+        if gone:                                  # finished by this frame: their final records (exited, ...)
+            out += [r for r in tracker.finished if r.id in gone]
+        return tuple(as_track(r) for r in out)
+
+    # ------------------------------------------------------------------- text
+    def _read(self, cam: _Camera, stamp: float, frame: np.ndarray) -> tuple[TextSighting, ...]:
+        from vstream_ros.perception.ocr import OcrSchedule, OcrUnavailable, SceneText
+
+        if cam.schedule is None:
+            cam.schedule = OcrSchedule(self.ocr_period_s)
+        if not cam.schedule.due(stamp, frame):
+            return ()
+        try:
+            if self._reader is None:
+                self._reader = SceneText()
+            words = self._reader.read(frame)
+        except OcrUnavailable as e:
+            log.warning("lite: no text in the scene (%s)", e)
+            self.ocr = False
+            return ()
+        return tuple(TextSighting(w.text, stamp, stamp, round(w.score, 3), w.box) for w in words)
