@@ -216,3 +216,24 @@ def locate_with_index(engine, mine, phrase: str, window, cameras, max_results: i
     latency = (ok.latency_s if ok else 0.0) + time.perf_counter() - t0
     return QueryResult(True, "", evidence=evidence, frames_in_memory=frames, latency_s=latency,
                        source="+".join(sources) or ("memory" if own else "index"))
+
+
+def index_state(engine, max_age_s: float = 10.0) -> dict:
+    """The index's rows, bytes and oldest stamp (of this robot) with the writer's counters, refreshed at most
+    every `max_age_s` (a count is a query: the 1 Hz state topic must not issue one each time). {} when off;
+    the last good figures with an "error" when the index does not answer."""
+    feed = engine.sightings
+    if feed is None:
+        return {}
+    now = time.monotonic()
+    cached = getattr(feed, "_state", None)
+    if cached is None or now - cached[0] >= max_age_s:
+        try:
+            st = feed.index.stats()
+        except Exception as e:                      # noqa: BLE001 - a server that is down
+            st = {**(cached[1] if cached else {"uri": feed.index.uri}), "error": f"{type(e).__name__}: {e}"[:300]}
+        feed._state = cached = (now, st)
+    w = feed.index.writer.stats
+    return {**cached[1], "dropped": w.dropped, "backlog_rows": feed.index.writer.backlog.rows,
+            "backlog_dropped": feed.index.writer.backlog.dropped, "runs_closed": feed.runs_closed,
+            "unnamed": feed.unnamed}
