@@ -56,6 +56,23 @@ class EngineConfig:
                                           range=(0, 1 << 50), runtime=True)
     snapshot_archive_max_age_s: float = setting(30 * 86400.0, "Archives older than this are removed (never the "
                                                 "newest); 0: no bound", range=(0.0, 1e10), runtime=True)
+    index_uri: str = setting("auto", "The long-term sightings index: a local file (Milvus Lite, embedded), or "
+                             "http://host:19530 (a Milvus server the fleet shares); auto: sightings.db beside the "
+                             "snapshot (none without a snapshot_path); empty: off")
+    robot_name: str = setting("", "The name this robot's sightings carry in the index; empty: the node's namespace, "
+                              "else 'robot'")
+    index_embedder: str = setting("minilm", "Embedder of the index's search by meaning: minilm, or hash[:DIM] (no "
+                                  "model; every robot of a fleet must use the same)")
+    index_run_s: float = setting(10.0, "Longest stretch of frames one sighting covers (a thing in view longer is "
+                                 "several sightings, each with its pose)", range=(0.1, 86400.0))
+    index_max_rows: int = setting(1_000_000, "Sightings kept per robot (the oldest dropped first)",
+                                  range=(1, 1 << 40))
+    index_max_age_s: float = setting(30 * 86400.0, "Sightings older than this (from the robot's newest) are dropped",
+                                     range=(1.0, 1e10))
+    index_queue_size: int = setting(10_000, "Sightings waiting for the index's writer; more are dropped and counted",
+                                    range=(1, 1 << 24))
+    index_backlog_rows: int = setting(100_000, "Sightings kept on disk while the index's server is down (the "
+                                      "oldest dropped first)", range=(0, 1 << 30))
 
     def __post_init__(self) -> None:
         validate(self)

@@ -80,7 +80,8 @@ class EncoderWorker(Worker):
     def __init__(self, ingest: Ingest, encoder: FrameEncoder, memory: MultiCameraMemory,
                  batch_size: Callable[[], int], poses: PoseBuffer | None = None,
                  new_stream: Callable[[str], None] | None = None,
-                 shedding: Callable[[], bool] = lambda: True) -> None:
+                 shedding: Callable[[], bool] = lambda: True,
+                 observed: Callable[[str, float, object, object], None] | None = None) -> None:
         super().__init__()
         self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
@@ -89,6 +90,7 @@ class EncoderWorker(Worker):
         self.frame_log = FrameLog()
         self.shedder = LoadShedder(shed_levels(encoder))
         self._shedding = shedding
+        self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -154,6 +156,8 @@ class EncoderWorker(Worker):
             pose = self.poses.at(p.stamp) if self.poses is not None else None
             self.memory.update(p.camera, features, p.stamp, annotation,
                                None if pose is None else torch.from_numpy(pose)[None])
+            if self.observed is not None:
+                self.observed(p.camera, p.stamp, annotation, pose)
         except Exception as e:   # a stamp out of order, a GPU out of memory, a broken state: count it
             if isinstance(e, torch.OutOfMemoryError):
                 torch.cuda.empty_cache()

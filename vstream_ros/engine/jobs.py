@@ -26,6 +26,7 @@ class QueryResult:
     tokens: int = 0
     limitations: str = ""
     stats: dict = field(default_factory=dict)
+    source: str = ""                       # who answered: "memory", "index" (the sightings index) or both
 
 
 MAX_REQUEST_CAMERAS = 64          # a request naming more cameras is refused

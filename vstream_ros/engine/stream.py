@@ -31,6 +31,7 @@ from vstream_ros.engine.jobs import QueryResult, QuestionJob
 from vstream_ros.engine.persistence import Persistence
 from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.shedding import ShedState
+from vstream_ros.engine.sightings import SightingsFeed, locate_with_index, open_index
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import MemoryConfig, MemoryRead, MultiCameraMemory
 from vstream_ros.memory.multi import CameraSummary
@@ -63,7 +64,8 @@ class StreamEngine:
         self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock(), lambda: self.monotonic())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
                                      self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
-                                     shedding=lambda: self.config.load_shedding)
+                                     shedding=lambda: self.config.load_shedding, observed=self._observed)
+        self.sightings: SightingsFeed | None = None       # the long-term index's feed (opened by start)
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
@@ -84,7 +86,16 @@ class StreamEngine:
         self.backend.locate(scratch.read(), "something seen", 1.0)  # a phrase no table knows: the matcher's set-up
         return time.perf_counter() - t0
 
+    def _observed(self, camera: str, stamp: float, annotation, pose) -> None:
+        if self.sightings is not None:
+            self.sightings.frame(camera, stamp, annotation, pose)
+
+    def _interval(self, camera: str) -> float:
+        return self.memory.frame_interval([camera]) or 1.0 / self.config.sample_rate_hz
+
     def start(self) -> None:
+        if self.sightings is None:
+            self.sightings = open_index(self.config, getattr(self.backend.answerer, "name_run", None), self._interval)
         self.ingest.open()
         self.encoder.start()
         self.answers.start()
@@ -95,6 +106,10 @@ class StreamEngine:
         self.encoder.stop()
         self.answers.stop()
         self.persistence.stop()
+        feed, self.sightings = self.sightings, None
+        if feed is not None:
+            feed.close_all()              # the open runs are sightings too
+            feed.index.close()            # written (or backlogged) before it returns
 
     def close(self) -> None:
         """Stop, save the memory if there is a snapshot path, release the models."""
@@ -136,10 +151,23 @@ class StreamEngine:
         return self.answers.ask(question, window, cameras, max_new_tokens, on_piece)
 
     def locate(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
-               max_results: int = 0) -> QueryResult:
+               max_results: int = 0, robot: str = "") -> QueryResult:
         """Where and when a thing was seen: its sightings in time order (evidence with label, score and
         pose), answered at once in the caller's thread: no queue, no language model. At most `max_results`
-        of them (0: the setting `locate_max_results`), the newest."""
+        of them (0: the setting `locate_max_results`), the newest. `robot`: "" this robot, "*" the fleet, or
+        a name; the sightings index answers what the memory no longer holds (engine/sightings.py), and the
+        result's `source` says who answered."""
+        mine = self.locate_memory(phrase, window, cameras, max_results) if robot in ("", self.robot) else None
+        return locate_with_index(self, mine, phrase, window, cameras, max_results, robot)
+
+    @property
+    def robot(self) -> str:
+        """This robot's name in the sightings index ("" when the index is off)."""
+        return self.sightings.index.robot if self.sightings is not None else ""
+
+    def locate_memory(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
+                      max_results: int = 0) -> QueryResult:
+        """`locate` from the STAR memory alone."""
         error = self.answers.check_scope(cameras or [], window)
         if not error and not phrase.strip():
             error = "the object to locate is empty"
@@ -156,7 +184,7 @@ class StreamEngine:
         keep = max_results if max_results > 0 else self.config.locate_max_results
         sightings = found.evidence[-keep:]
         return QueryResult(True, "", evidence=sightings, frames_in_memory=read.frames_seen,
-                           latency_s=time.perf_counter() - t0)
+                           latency_s=time.perf_counter() - t0, source="memory")
 
     def read(self, cameras: list[str] | None = None, window=None) -> MemoryRead:
         return self.memory.read(cameras or None, window)
@@ -182,6 +210,10 @@ class StreamEngine:
         """Forget every camera's memory (archived first); returns what was done, for the caller to say."""
         text = self.forget(None, "reset")
         self.ingest.forget_stamps()
+        if self.sightings is not None:       # the open runs were seen: they go to the index, which stays
+            self.sightings.close_all()
+            text += (f"; the sightings index at {self.sightings.index.uri} is kept (the long-term record: a reset "
+                     "does not clear it)")
         return text
 
     def forget(self, cameras: list[str] | None, why: str) -> str:

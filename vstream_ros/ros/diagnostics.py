@@ -8,6 +8,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from vstream_ros.engine import Health, StreamEngine
+from vstream_ros.engine.sightings import index_state
 from vstream_ros.msg import CameraMemoryState, MemoryState
 from vstream_ros.ros.guard import guarded
 from vstream_ros.ros.lifecycle import MEANING
@@ -40,7 +41,25 @@ def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
     load = engine.load_state()
     msg.load_policy, msg.load_level = list(load.levels) if load.enabled else [], load.level
     msg.encoder_busy_fraction = load.busy
+    ix = index_state(engine)
+    if ix:
+        msg.index_uri, msg.index_rows = ix.get("uri", ""), int(ix.get("rows", 0))
+        msg.index_bytes = int(ix.get("bytes") or 0)
+        msg.index_oldest_stamp = float(ix.get("oldest_stamp") or 0.0)
+        msg.index_dropped = int(ix["dropped"]) + int(ix["backlog_dropped"])
+        msg.index_backlog_rows = int(ix["backlog_rows"])
     return msg
+
+
+def index_diagnostic(ix: dict) -> DiagnosticStatus:
+    """The sightings index: rows, bytes, oldest stamp, drops and backlog; WARN while it does not answer."""
+    error = ix.get("error") or (ix.get("last_error") if not ix.get("connected", True) else "")
+    level = DiagnosticStatus.WARN if error else DiagnosticStatus.OK
+    keys = ("uri", "robot", "rows", "bytes", "oldest_stamp", "dropped", "backlog_rows", "backlog_dropped", "written",
+            "runs_closed", "unnamed")
+    return DiagnosticStatus(level=level, name="vstream: sightings index", hardware_id="vstream",
+                            message=f"unreachable: {error}" if error else f"{ix.get('rows', 0)} sightings kept",
+                            values=[KeyValue(key=k, value=str(ix.get(k))) for k in keys])
 
 
 class Reports:
@@ -80,6 +99,9 @@ class Reports:
         memory_state(engine, msg)
         diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
         diag.status.append(diagnostic(self._guard.health()))
+        ix = index_state(engine)
+        if ix:
+            diag.status.append(index_diagnostic(ix))
         if not self._active:
             diag.status.append(DiagnosticStatus(level=DiagnosticStatus.WARN, name="vstream: lifecycle",
                                                 message=f"{self.lifecycle_state}: {MEANING[self.lifecycle_state]}",

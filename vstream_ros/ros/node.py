@@ -24,6 +24,7 @@ Run: `vstream_node --ros-args --params-file config/vstream.yaml` (or `python -m 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import signal
 import sys
@@ -90,8 +91,10 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
         try:
             self.settings(NodeConfig)
             self.cameras()
-            session = EngineSession(self.settings(BackendConfig), self.settings(EngineConfig),
-                                    self.settings(MemorySizes))
+            config = self.settings(EngineConfig)
+            if not config.robot_name:        # the sightings index names this robot by its namespace
+                config = dataclasses.replace(config, robot_name=self.get_namespace())
+            session = EngineSession(self.settings(BackendConfig), config, self.settings(MemorySizes))
             engine = session.open()          # build, warm up, restore, start (engine/startup.py)
         except Exception as e:   # a bad setting or model path, an out-of-memory GPU: say so, stay unconfigured
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")

@@ -30,6 +30,7 @@ def locate_response(res, result: QueryResult, pose_frame: str = ""):
     res.success, res.error = result.success, result.error
     res.sightings = [evidence_msg(g, pose_frame) for g in result.evidence]
     res.frames_in_memory = int(result.frames_in_memory)
+    res.source = result.source
     return res
 
 
@@ -84,7 +85,7 @@ class Adapters:
         if refusal:
             return locate_response(res, QueryResult(False, refusal))
         result = self.engine.locate(req.object, request_window(req.start, req.end), list(req.cameras),
-                                    int(req.max_results))
+                                    int(req.max_results), req.robot.strip())
         return locate_response(res, result, self._pose_frame())
 
     def _execute_ask(self, goal_handle) -> Ask.Result:

@@ -148,6 +148,14 @@ class LiteAnswerer:
                                                            normalize_embeddings=True))
         return self._names_emb[1]
 
+    def name_run(self, peak: np.ndarray) -> tuple[list[str], list[str]]:
+        """What a run's peak annotation shows, in the words `locate` and the answers use: the things there
+        (best first) and the main colours of the best one (the sightings index's labels and colours)."""
+        things = [name for name, score, _ in self.recognizer.things(peak) if score >= 0.5]
+        concepts = self.recognizer.concept(things[0]) if things else None
+        colours = self.recognizer.seen(concepts[0], peak).colours if concepts else []
+        return things, list(colours)
+
     def abstract_projections(self):
         return None, None     # no trained abstract-memory module: identity q/k (see STARMemory)
 
