@@ -13,8 +13,10 @@ Items, each a source's strongest value over the runs up to the question's time a
 - colours: the share of the colour an answer would name (or a presence question asks), right when the
   gold answer's keywords hold it.
 Objective (the issue's: at most 10 % confidently wrong, "I cannot tell" before a wrong sighting): `yes` is
-the lowest value from which every cut of 3 or more items holds at least PRECISION right ones; `no` the
-highest at or below `yes` under which every cut holds at most 1 - PRECISION things that were there.
+the lowest value at and above which 3 or more items are at least PRECISION right; `no` the highest value at
+or below `yes` under which at most 1 - PRECISION of the items were there. A thing not there counts only
+when lite's words cover the whole subject ("a woman wearing a hat" that was not there says nothing of
+the detector's person boxes).
 Clips of the check half are refused: they are never fitted on.
 """
 
@@ -36,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from vstream_ros.answering.question import Intent, parse  # noqa: E402
 from vstream_ros.backends.lite import colours  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
+from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
 from vstream_ros.backends.lite.vision import LAYOUT, N_COCO, N_COLOUR, PERSON_PARTS  # noqa: E402
 from vstream_ros.backends.lite.vocabulary import SCENES  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
@@ -52,8 +55,10 @@ TUNING_CLIPS = ("tabletop_cups.mp4", "tabletop_coffee.mp4", "room_bedroom_kids.m
                 "road_overpass.avi", "sign_lightbox.mp4")
 CHECK = frozenset(("tabletop_blocks", "courtyard_dog", "lawn_juggle", "highway_cctv", "street_residential",
                    "highway_dashcam"))
+GENERIC_PERSON = frozenset(("person", "people", "anyone", "anybody", "someone", "somebody", "persons"))
 THERE = ("when", "first_seen", "last_seen", "attribute")
 MIN_CUT = 3
+MIN_ITEMS = 20          # a source with fewer items keeps its hand-set bounds
 
 
 def inputs(clips: Path) -> list[tuple[str, Path, Path]]:
@@ -127,8 +132,9 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             continue
         concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
         concepts = [c for c in concepts or [] if not c.region]
-        if not concepts or (not there and len(concepts) > 1):
-            continue       # a thing not there among several named: which one was not there is unknown
+        if not concepts or (not there and (len(concepts) > 1 or coverage(pq.subject, concepts) < 1
+                                           or concepts[0].person and concepts[0].asked not in GENERIC_PERSON)):
+            continue       # not there, but what was not there (the hat, the adult, which thing) lite cannot see
         upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
         for c in concepts:
             if c.coco:
@@ -139,6 +145,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                 vals = [group_probability(p[LAYOUT.imagenet], c.imagenet) for p in peaks[upto]
                         if scene or not refuted(c.coco, p[LAYOUT.coco_score], rec.detector_available, rec.t.detector)]
                 add("scene" if scene else "classifier", max(vals, default=0.0), there, c.name, q.id)
+                out[-1]["coco"] = bool(c.coco)
         if pq.intent is Intent.ATTRIBUTE and there and any(colours.canonical(k) for k in q.keywords):
             target = next((c for c in concepts if c.part), concepts[0])
             share = colour_share(rec, target, peaks[upto], means[upto], runs["frames"][upto])
@@ -164,6 +171,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             words = [w.strip() for w in name.split(",")]
             words += [w.rsplit(" ", 1)[-1] for w in words]
             add(source, raw, names_in(gold, words), words[0], "(unasked)")
+            out[-1]["coco"] = source == "classifier" and bool(rec._groups[name].coco)
     return out
 
 
@@ -191,18 +199,12 @@ def fit(items: list[dict], precision: float) -> dict:
     raw = np.array([i["raw"] for i in items])
     there = np.array([i["there"] for i in items])
     cuts = sorted({float(v) for v in raw if v > 0})
-    yes = 1.0
-    for v in reversed(cuts):            # from the top down, while every cut holds
-        sel = raw >= v
-        if there[sel].mean() < (precision if sel.sum() >= MIN_CUT else 1.0):   # a small cut: all right
-            break
-        yes = v
-    no = 0.0
-    for v in [c for c in cuts if c <= yes] + [yes]:
-        sel = raw < v
-        if sel.any() and there[sel].mean() > (1 - precision if sel.sum() >= MIN_CUT else 0.0):
-            break
-        no = v
+    ok_yes = [v for v in cuts if (raw >= v).sum() >= MIN_CUT and there[raw >= v].mean() >= precision]
+    yes = min(ok_yes[0], 1.0) if ok_yes else 1.0
+    free = ~np.array([i.get("coco", False) for i in items], bool)   # a COCO thing's "no" is the detector's
+    ok_no = [v for v in [0.0, *cuts, yes] if v <= yes and
+             ((free & (raw < v)).sum() == 0 or there[free & (raw < v)].mean() <= 1 - precision)]
+    no = max(ok_no, default=0.0)
     said_yes, said_no = raw >= yes, raw < no
     return {"yes": round(yes, 4), "no": round(min(no, yes), 4), "items": len(items), "there": int(there.sum()),
             "precision": None if not said_yes.any() else round(float(there[said_yes].mean()), 3),
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=Path, default=Path("/work/clips"), help="the new tuning clips and questions/")
     ap.add_argument("--cache", type=Path, default=REPO / "out" / "calibrate")
-    ap.add_argument("--precision", type=float, default=0.9)
+    ap.add_argument("--precision", type=float, default=0.9, help="of a sighting, every source")
     ap.add_argument("--write", action="store_true", help=f"store the fit in {PATH.relative_to(REPO)}")
     args = ap.parse_args(argv)
     import torch
@@ -241,14 +243,14 @@ def main(argv: list[str] | None = None) -> int:
                      "questions_sha256": hashlib.sha256(qfile.read_bytes()).hexdigest()[:16]})
     fitted = {s: fit([i for i in items if i["source"] == s], args.precision) for s in SOURCES}
     for s, f in fitted.items():
-        if f["items"] < 2 * MIN_CUT or f["there"] == 0:      # too little to fit: keep the hand-set bounds
+        if f["items"] < MIN_ITEMS or min(f["there"], f["items"] - f["there"]) < MIN_CUT:   # too little to fit
             from vstream_ros.backends.lite.calibration import DEFAULTS
 
             f |= {"yes": DEFAULTS[s].yes, "no": DEFAULTS[s].no, "kept": "hand-set (too few items to fit)"}
     result = {"fitted": datetime.date.today().isoformat(), "split": "tuning half (clips chosen before tuning)",
-              "objective": f"yes: lowest value from which every cut of >= {MIN_CUT} items is >= {args.precision:.0%} "
-                           f"right; no: highest value <= yes under which every cut has <= {1 - args.precision:.0%} "
-                           "things that were there; between: 'I cannot tell'",
+              "objective": f"yes: lowest value at and above which >= {MIN_CUT} items are >= {args.precision:.0%} "
+                           f"right; no: highest value <= yes under which <= {1 - args.precision:.0%} of the items "
+                           "were there; between: 'I cannot tell'",
               "sample_rate_hz": 1.0, "inputs": used, "sources": fitted}
     print(json.dumps(result, indent=1))
     rows = [("source", "yes", "no", "items", "there", "precision", "recall", "no right", "abstained")]

@@ -347,7 +347,8 @@ class LiteRecognizer:
         elif c.needs_class:
             traces = []
         score = max((tr[0] for tr in traces), default=0.0)
-        weak = [tr for tr in traces if tr[3].weak(tr[2])]
+        weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or not c.coco
+                                                               or not self.detector_available)]
         doubt = None
         if score < 0.5 and weak:
             _, source, raw, b = max(weak, key=lambda tr: tr[0])
