@@ -11,6 +11,7 @@ import torch
 
 from vstream_ros.answering.question import Intent, parse
 from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.calibration import Thresholds
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, N_COLOUR, PERSON_PARTS, LiteRecognizer
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
@@ -67,7 +68,8 @@ def read():
 
 @pytest.fixture(scope="module")
 def composer():
-    return Composer(LiteRecognizer(CLASSES, detector_available=True))
+    return Composer(LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds()))   # hand-set:
+    # the composer's logic, apart from the fitted bounds (tests/test_calibration.py tests those)
 
 
 def answer(composer, read, text):
@@ -182,7 +184,7 @@ def test_any_of_several_things(composer, read):
 
 def test_a_surface_is_a_band_of_the_frame_only_for_its_colour(composer, read):
     """Every frame has a bottom band: "the floor" is looked at for its colour, never taken as seen."""
-    rec = LiteRecognizer(CLASSES, detector_available=True)
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
     assert [c.region for c in rec.concept("floor", colour=True)] == ["bottom"]
     assert rec.concept("floor") is None
     assert answer(composer, read, "Did you see a floor?").text.startswith("I cannot tell")
@@ -194,7 +196,7 @@ def test_a_car_box_is_not_a_taxi_without_the_class(composer, read):
     """The script's red car is a COCO car box with no ImageNet "cab": not a taxi. A car box with a weak
     "cab" is one; a strong "cab" alone is one too."""
     assert answer(composer, read, "Did you see a taxi?").text.startswith("No, I have not seen a taxi")
-    rec = LiteRecognizer(CLASSES, detector_available=True)
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
     (taxi,) = rec.concept("taxi")
     cab = LAYOUT.imagenet.start + [n.split(",")[0] for n in CLASSES].index("cab")
     boxed = annotation(cars=1)
@@ -301,7 +303,7 @@ def test_a_clothes_colour_is_what_the_sure_boxes_show_not_one_doubtful_frame(apa
     assert upper[0, colours.NAMES.index("grey")] == pytest.approx(0.45, abs=0.01)     # weighted by its score
     assert upper[1, colours.NAMES.index("black")] == pytest.approx(0.9 * 12 / 28, abs=0.02)
 
-    rec = LiteRecognizer(CLASSES, detector_available=True)
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
     (shirt,) = rec.concept("man's shirt")
     run = ann.numpy()                                          # the six frames as one run: peak and mean
     assert rec.seen(shirt, run.max(0), run.mean(0), 6).colours[0] == "black"
@@ -321,7 +323,7 @@ def test_the_composer_keeps_no_state_of_a_call(read):
     must not make that answer name a camera: nothing of a call is kept on the composer."""
     r, interval = read
     two = replace(r, groups=[replace(g, camera=cam) for cam in ("front", "back") for g in r.groups])
-    rec = LiteRecognizer(CLASSES, detector_available=True)
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
     composer = Composer(rec)
     alone = answer(composer, read, "When did you first see a car?").text
     interleaved, seen = [], rec.seen

@@ -20,6 +20,7 @@ from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, Tim
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.acts import Identities, carried
+from vstream_ros.backends.lite.calibration import Doubt, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
@@ -31,7 +32,7 @@ from vstream_ros.backends.lite.sightings import (
     observations,
 )
 from vstream_ros.backends.lite.vision import Concept, Seen
-from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, window_words
+from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, uncertain, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
@@ -121,10 +122,20 @@ class Composer(Identities):
         if refusal:
             return refusal
         found = self.sightings(concepts, obs, gap)
+        if not found and (doubt := self._doubt(concepts, obs)) is not None:
+            return Composed(uncertain(q.subject, doubt, in_window(q)), [], {"abstained": True, "doubt": doubt.source})
         if not found:
             said = "anyone" if q.pronoun and q.head == "person" else a_phrase(q.subject)
             return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
         return concepts, found, self._name(concepts, q.subject)
+
+    def _doubt(self, concepts: list[Concept], obs: list[tuple[TokenGroup, Run]]) -> Doubt | None:
+        """The strongest trace of a thing that was not seen: evidence below a sighting but above "not
+        there" (calibration.py), which makes the answer "I cannot tell" rather than "no"."""
+        names = [c.name for c in concepts]
+        doubts = [d for _, r in obs if (d := doubt_of([self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts],
+                                                      names)) is not None]
+        return max(doubts, key=lambda d: d.raw / d.need, default=None)
 
     # --------------------------------------------------------------- intents
     def _presence(self, call: Call) -> Composed:

