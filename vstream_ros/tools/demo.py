@@ -40,7 +40,7 @@ from vstream_ros.tools.trajectory import ODOM_TOPIC, StationLoop  # noqa: E402
 TOPIC = "/camera/image_raw/compressed"
 QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds?", "Did you see a rocket?",
              "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
-             "What colour was the cup?", "How many people did you see?", "Where did you see the rocket?")
+             "What colour was the cup?", "How many people did you see?", "Where did you see the person?")
 T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
 
 

@@ -337,20 +337,19 @@ class LiteRecognizer:
                     frac = src[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
                         list(PERSON_PARTS).index(c.part)]
                 cols, palette = _colours(frac, frames, chromatic_first=not c.part)
-        scene = c.name in SCENES
-        if c.imagenet and (scene or not refuted(c.coco, ann[LAYOUT.coco_score], self.detector_available,
-                                                t.detector)):
+        scene = c.name in SCENES      # a label the detector refutes is no sighting; a strong one still a doubt
+        no = not scene and refuted(c.coco, ann[LAYOUT.coco_score], self.detector_available, t.detector)
+        if c.imagenet:
             b = t.scene if scene else t.classifier
             if c.needs_class:      # the box says where and what colour; the class says whether it is one
-                b = Bounds(b.yes * 0.5, b.no * 0.5) if traces and traces[0][0] >= 0.5 else b
+                b = Bounds(b.yes * 0.5, b.no * 0.5) if traces and traces[0][0] >= 0.5 and not no else b
                 traces = []
             p = group_probability(ann[LAYOUT.imagenet], c.imagenet)
-            traces.append((b.scale(p), "scene" if scene else "classifier", p, b))
-        elif c.needs_class:
-            traces = []
+            traces.append((0.0 if no else b.scale(p), "scene" if scene else "classifier", p, b))
         score = max((tr[0] for tr in traces), default=0.0)
         weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or not c.coco
-                                                               or not self.detector_available)]
+                                                               or not self.detector_available
+                                                               or tr[3].against_silence(tr[2]))]
         doubt = None
         if score < 0.5 and weak:
             _, source, raw, b = max(weak, key=lambda tr: tr[0])
