@@ -141,8 +141,8 @@ def test_when_for_an_absent_thing_wants_a_no():
     assert verdict("I saw a dog from 3 s to 5 s.", dog) == "wrong"
 
 
-SECOND = q("ordinal", "At about 20.6 s; the first one was at about 15 s.", question="When did the second red car appear?",
-           span=(20.6, 25.5))
+SECOND = q("ordinal", "At about 20.6 s; the first one was at about 15 s.",
+           question="When did the second red car appear?", span=(20.6, 25.5))
 
 
 @pytest.mark.parametrize("prediction, expected", [
