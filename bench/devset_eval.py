@@ -86,6 +86,10 @@ def _acc(c: dict) -> str:
     return "n/a" if c["accuracy"] is None else f"{c['accuracy']:.2f}"
 
 
+def _secs(s: float | None) -> str:
+    return "n/a" if s is None else f"{s:.3f} s"
+
+
 def table(half: dict) -> str:
     rows = [("type", "n", "right", "wrong", "abstained", "no choice", "accuracy", "latency p50 (s)")]
     rows += [(name, c["n"], c["right"], c["wrong"], c["abstained"], c["no_choice"], _acc(c),
@@ -95,10 +99,11 @@ def table(half: dict) -> str:
 
 
 def markdown(summary: dict) -> str:
-    """The halves side by side, one row per type: right/n, accuracy, wrong, abstained (for the README)."""
+    """The halves side by side, one row per type: right/n (accuracy), wrong, abstained, no choice (for the
+    README)."""
     halves = [h for h in HALVES if h in summary["halves"]]
-    head = "| type | " + " | ".join(f"{h}: right / n (acc) | {h}: wrong | {h}: abstained" for h in halves) + " |"
-    lines = [head, "|---" * (1 + 3 * len(halves)) + "|"]
+    head = "| type | " + " | ".join(f"{h}: right / n (acc) | wrong | abstained | no choice" for h in halves) + " |"
+    lines = [head, "|---" * (1 + 4 * len(halves)) + "|"]
     names = []
     for h in halves:
         names += [n for n, _, _ in _rows(summary["halves"][h]) if n not in names]
@@ -106,11 +111,11 @@ def markdown(summary: dict) -> str:
         cells = []
         for h in halves:
             c = {n: c for n, c, _ in _rows(summary["halves"][h])}.get(name)
-            cells += ["-", "-", "-"] if c is None else [f"{c['right']}/{c['n']} ({_acc(c)})", str(c["wrong"]),
-                                                        str(c["abstained"])]
+            cells += ["-"] * 4 if c is None else [f"{c['right']}/{c['n']} ({_acc(c)})", str(c["wrong"]),
+                                                  str(c["abstained"]), str(c["no_choice"])]
         label = f"**{name}**" if name == "ALL" else name.strip()
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    p50 = ", ".join(f"{h} {summary['halves'][h]['answer_latency_s_p50']} s" for h in halves)
+    p50 = ", ".join(f"{h} {_secs(summary['halves'][h]['answer_latency_s_p50'])}" for h in halves)
     return "\n".join(lines) + f"\n\nAnswer latency p50: {p50}.\n"
 
 

