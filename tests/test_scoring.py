@@ -141,6 +141,59 @@ def test_when_for_an_absent_thing_wants_a_no():
     assert verdict("I saw a dog from 3 s to 5 s.", dog) == "wrong"
 
 
+SECOND = q("ordinal", "At about 20.6 s; the first one was at about 15 s.",
+           question="When did the second red car appear?", span=(20.6, 25.5))
+
+
+@pytest.mark.parametrize("prediction, expected", [
+    ("At about 20.6 s; the first one was at about 15 s.", "right"),   # the gold answer
+    ("The second red car appeared at 21 s.", "right"),
+    ("From 20 s to 25 s.", "right"),                                 # a span: its start is the appearance
+    ("At 15 s; the second one at 20.6 s.", "wrong"),                 # the first stated time is the first car's
+    ("At about 15 s.", "wrong"),                                     # the first car, not the second
+    ("I saw a red car from 15 s to 25 s.", "wrong"),
+    ("At 45 s.", "wrong"),                                           # outside the 30 s stream
+    ("I have not seen a second red car.", "wrong"), ("A red car.", "wrong"), ("I cannot tell.", "abstained"),
+])
+def test_ordinal_is_scored_on_the_first_stated_time_against_the_span_start(prediction, expected):
+    r = score(prediction, SECOND, 30.0)
+    assert r["verdict"] == expected and (expected == "abstained" or r["rule"] == "time"), r
+
+
+def test_ordinal_tolerance_is_the_usual_one():
+    third = q("ordinal", "At about 2.5 s.", span=(2.5, 6.66))
+    assert verdict("at 4.4 s", third, 11.0) == "right" and verdict("at 4.6 s", third, 11.0) == "wrong"  # 2 s
+    assert verdict("at 10 s", q("ordinal", span=(40.0, 50.0)), 100.0) == "wrong"   # 10 s of 100 s: 10 s ...
+    assert verdict("at 31 s", q("ordinal", span=(40.0, 50.0)), 100.0) == "right"   # ... either side
+
+
+SIGN = q("text", "\"#BLACK LIVES MATTER\", on three lines.", question="What did the sign say?",
+         keywords=["black", "lives", "matter"])
+
+
+@pytest.mark.parametrize("prediction, expected", [
+    ("\"#BLACK LIVES MATTER\", on three lines.", "right"),               # the gold answer
+    ("The sign said BLACK LIVES MATTER.", "right"), ("black / lives / matter", "right"),
+    ("It said LIVES MATTER.", "wrong"),                                # a part of it: every word is needed
+    ("BLACK.", "wrong"),
+    ("It did not say black lives matter.", "wrong"),                   # negated
+    ("It said EXIT, not black lives matter.", "wrong"),
+    ("I have not seen a sign. What I did see: black lives matter.", "wrong"),   # a refusal, then a dump
+    ("No text.", "wrong"), ("A lightbox on a table.", "wrong"), ("I cannot tell", "abstained"),
+])
+def test_text_needs_every_keyword_outside_a_negation(prediction, expected):
+    r = score(prediction, SIGN, 37.4)
+    assert r["verdict"] == expected and (expected == "abstained" or r["rule"] == "text"), r
+
+
+def test_text_keywords_match_whatever_the_case():
+    word = q("text", "SQUAD.", keywords=["SQUAD"])
+    assert verdict("The door said Squad.", word) == "right" and verdict("squad", word) == "right"
+    assert verdict("The door said SQUARE.", word) == "wrong"
+    # a text question without keywords is scored on its words, as any open answer
+    assert score("A sign.", q("text", "A sign."), 10.0)["rule"] == "open"
+
+
 COUNT = q("count", "Two people.", count=2)
 
 
