@@ -16,6 +16,7 @@ WORKER_FAILURES_ERROR = 3
 DEVICE_MEMORY_FREE_ERROR = 0.05
 # due frames that never reached memory in a report period, as a share of those due: above this, a WARN
 HOLES_WARN_FRACTION = 0.1
+HOLES_HOLD_S = 60.0   # a hole's WARN stays this long after it was found (a one-period blip is easily missed)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class HealthMonitor:
 
     def __init__(self) -> None:
         self._prev: dict[str, tuple[float, int, int, int, int, int, int]] = {}
+        self._holes: dict[str, tuple[float, str]] = {}   # camera: (when found, the warning)
 
     def camera(self, camera: str, st: CameraStats, now: float, period: float,
                cfg: EngineConfig | None = None, source: CameraInput | None = None) -> Health:
@@ -104,10 +106,13 @@ class HealthMonitor:
             h.worse(Level.WARN, silence(silent, cfg.camera_timeout_s, source))
         due = missed + overwritten + max(sampled, 0)
         if missed and missed > HOLES_WARN_FRACTION * due:
-            h.worse(Level.WARN, f"{missed} of {due} due frames never arrived (gaps in the stamps: the memory has "
-                                "holes): frames lost in transport, or the camera publishes slower than "
-                                "sample_rate_hz; use qos_reliability reliable with a larger qos_depth, replay "
-                                "slower, or lower sample_rate_hz")
+            self._holes[camera] = (now, f"{missed} of {due} due frames never arrived (gaps in the stamps: the memory "
+                                        "has holes): frames lost in transport, or the camera publishes slower than "
+                                        "sample_rate_hz; use qos_reliability reliable with a larger qos_depth, "
+                                        "replay slower, or lower sample_rate_hz")
+        found, text = self._holes.get(camera, (-HOLES_HOLD_S, ""))
+        if text and now - found <= HOLES_HOLD_S:
+            h.worse(Level.WARN, text + (f" ({now - found:.0f} s ago)" if now - found >= 1.0 else ""))
         if refused:
             h.worse(Level.WARN, f"{refused} frames refused")
         if held:
