@@ -103,3 +103,11 @@ def test_unknown_names_and_bad_start_up_values_are_said_with_the_nearest_and_the
     assert bad_value(BY_NAME["sample_rate_hz"], -1.0) == (
         "sample_rate_hz = -1.0 is out of range: it must be in [0.01, 120]")
     assert "wrong type" in bad_value(BY_NAME["sample_rate_hz"], 2) and "2.0" in bad_value(BY_NAME["sample_rate_hz"], 2)
+
+
+def test_time_on_camera_is_the_union_of_the_cameras_stretches():
+    from vstream_ros.answering.timefmt import covered_s
+
+    assert covered_s([(0.0, 9.0), (0.5, 9.0)]) == 9.0            # two cameras, the same 9 s: 9 s, not 18
+    assert covered_s([(0.0, 2.0), (5.0, 6.0), (1.0, 3.0)]) == 4.0
+    assert covered_s([]) == 0.0
