@@ -32,6 +32,7 @@ def test_a_watched_camera_without_frames_is_listed_and_warned_about_with_its_top
         assert h.level == Level.WARN
         assert "/front/image_rect has no publisher" in h.message and "/front/image_rect/compressed" in h.message
         feed(e, "front", [1.0])                                # a frame: the warning clears
+        e.update_config(camera_timeout_s=60.0)                 # (judged now, however loaded the machine)
         assert camera_health(e, "front", {"front": src}).level == Level.OK
         e.watch([])                                            # unsubscribed: silence is no longer judged
         time.sleep(0.05)
