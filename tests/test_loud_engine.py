@@ -31,9 +31,12 @@ def test_a_watched_camera_without_frames_is_listed_and_warned_about_with_its_top
         h = camera_health(e, "front", {"front": src})
         assert h.level == Level.WARN
         assert "/front/image_rect has no publisher" in h.message and "/front/image_rect/compressed" in h.message
-        feed(e, "front", [1.0])                                # a frame: the warning clears
-        e.update_config(camera_timeout_s=60.0)                 # (judged now, however loaded the machine)
-        assert camera_health(e, "front", {"front": src}).level == Level.OK
+        time.sleep(0.05)
+        silent = float(camera_health(e, "front", {"front": src}).values["silent_s"])
+        feed(e, "front", [1.0])                                # a frame: the silence restarts from it
+        e.update_config(camera_timeout_s=silent)               # (judged against the silence before it)
+        h = camera_health(e, "front", {"front": src})
+        assert h.level == Level.OK and float(h.values["silent_s"]) < silent, h
         e.watch([])                                            # unsubscribed: silence is no longer judged
         time.sleep(0.05)
         assert camera_health(e, "front").level == Level.OK
