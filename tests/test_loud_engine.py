@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from enginekit import engine_with, feed
 
 from vstream_ros.engine import CameraInput, Level
@@ -21,6 +22,7 @@ def camera_health(e, name, sources=None):
     return next(h for h in e.health(1.0, sources) if h.name == f"vstream: camera {name}")
 
 
+@pytest.mark.slow   # a started engine answering: seconds on a loaded CPU
 def test_a_watched_camera_without_frames_is_listed_and_warned_about_with_its_topic(backend):
     e = quiet(engine_with(backend, camera_timeout_s=0.01))
     try:
@@ -51,6 +53,7 @@ def test_a_publisher_of_another_type_is_named():
     assert "1 publisher(s) of sensor_msgs/msg/CompressedImage" in text and "expecting sensor_msgs/msg/Image" in text
 
 
+@pytest.mark.slow   # a started engine answering: seconds on a loaded CPU
 def test_gaps_in_the_stamps_are_counted_and_warned_about_with_the_fix(backend):
     e = quiet(engine_with(backend, sample_rate_hz=1.0))
     try:
@@ -65,6 +68,7 @@ def test_gaps_in_the_stamps_are_counted_and_warned_about_with_the_fix(backend):
         e.stop()
 
 
+@pytest.mark.slow   # a started engine answering: seconds on a loaded CPU
 def test_relative_windows_and_the_empty_window_error_in_both_frames(backend):
     e = quiet(engine_with(backend, sample_rate_hz=1.0))
     try:
@@ -83,6 +87,7 @@ def test_relative_windows_and_the_empty_window_error_in_both_frames(backend):
         e.stop()
 
 
+@pytest.mark.slow   # a started engine answering: seconds on a loaded CPU
 def test_a_camera_named_in_the_question_narrows_the_read(backend):
     assert named_camera("What did camera cam1 see?", ["cam0", "cam1"]) == "cam1"
     assert named_camera("what did the front camera see", ["front", "rear"]) == "front"
