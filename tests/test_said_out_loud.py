@@ -80,7 +80,7 @@ def test_a_misspelt_key_in_the_params_file_is_refused_naming_the_nearest(ros2, t
     own = params_file(tmp_path, sample_rat_hz=2.0)
     proc = ros2.launch(f"params_file:={own}", "backend:=tiny", "snapshot_path:=''", name="typo_key")
     ros2.wait_for(lambda: "configure failed" in proc.output(), "the configure failure", proc)
-    assert ros2.lifecycle_state("/vstream") == "unconfigured"
+    ros2.wait_state("/vstream", "unconfigured", proc)
     assert "unknown parameter 'sample_rat_hz' (did you mean sample_rate_hz?)" in proc.output(), proc.output()
     assert proc.interrupt() == 0, proc.output()
 
@@ -95,7 +95,7 @@ def test_an_undeclared_launch_argument_stops_the_launch(ros2):
 def test_an_out_of_range_value_leaves_the_node_unconfigured_without_a_traceback(ros2):
     proc = ros2.launch("backend:=tiny", "snapshot_path:=''", "sample_rate_hz:=-1", name="range")
     ros2.wait_for(lambda: "configure failed" in proc.output(), "the configure failure", proc)
-    assert ros2.lifecycle_state("/vstream") == "unconfigured"
+    ros2.wait_state("/vstream", "unconfigured", proc)
     log = proc.output()
     assert "sample_rate_hz = -1.0 is out of range: it must be in [0.01, 120]" in log, log
     assert "Traceback" not in log and "InvalidParameterValueException" not in log, log
