@@ -27,7 +27,7 @@ def ros2(tmp_path):
 
 def echo(ros2: Ros2, topic: str, condition: str, timeout: int = 60) -> str:
     """`ros2 topic echo --once --filter CONDITION TOPIC`: the first message that meets it ("" if none came)."""
-    return ros2.run("topic", "echo", "--once", "--timeout", str(timeout), "--filter", condition, topic,
+    return ros2.run("topic", "echo", "--once", "--full-length", "--timeout", str(timeout), "--filter", condition, topic,
                     timeout=timeout + 30, ok=False)
 
 
