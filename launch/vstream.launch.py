@@ -6,11 +6,14 @@
 when given on the command line: none has a default that silently wins over the file. Lists take
 YAML (`camera_topics:="['/a/image_raw', '/b/image_raw/compressed']"`) or plain comma-separated
 names (`camera_topics:=/a/image_raw`). An empty string needs quotes the shell keeps:
-`snapshot_path:="''"` (launch refuses `name:=` with nothing after it).
+`snapshot_path:="''"` (launch refuses `name:=` with nothing after it). An argument this file does not
+declare (a typo: `pose_topc:=/odom`) stops the launch, naming it and the nearest declared one; settings
+without an argument here go in the params file (the node refuses unknown keys there at configure).
 """
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import yaml
@@ -36,7 +39,8 @@ PARAMETERS = (
     ("snapshot_path", str, "Memory snapshot file; \"''\": no persistence"),
     ("qos_reliability", str, "best_effort (live sensors) | reliable (bag replay without loss)"),
     ("autostart", bool, "Configure and activate at start (false: wait for a lifecycle manager)"),
-    ("use_sim_time", bool, "Take the time from /clock (bag replay with --clock)"),
+    ("use_sim_time", bool, "Take the time from /clock (`ros2 bag play --clock`; vstream-replay publishes no "
+                           "/clock: leave false with it, frames are judged by their header stamps)"),
 )
 UNSET = "(params_file)"   # the shown default of an argument that is not given: params_file decides
 
@@ -71,12 +75,29 @@ def given(context: LaunchContext) -> dict:
     return out
 
 
+def undeclared(argv: list[str], declared: list[str]) -> list[str]:
+    """Why each `name:=value` on the command line that this file does not declare is refused."""
+    out = []
+    for name in dict.fromkeys(a.split(":=", 1)[0] for a in argv if ":=" in a):
+        if name not in declared:
+            near = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+            out.append(f"{name}" + (f" (did you mean {near[0]}?)" if near else ""))
+    return out
+
+
 def _node(context: LaunchContext) -> list[Node]:
+    unknown = undeclared(list(context.argv), [*FIXED, *(name for name, _, _ in PARAMETERS)])
+    if unknown:
+        raise ValueError(f"unknown launch argument(s): {', '.join(unknown)}; `ros2 launch vstream_ros "
+                         "vstream.launch.py -s` lists them (other settings go in params_file)")
     conf = lambda name: LaunchConfiguration(name).perform(context)   # noqa: E731
     return [Node(package="vstream_ros", executable="vstream_node", name=conf("node_name"),
                  namespace=conf("namespace"), output="screen",
                  parameters=[conf("params_file"), given(context)],
                  ros_arguments=["--log-level", conf("log_level")])]
+
+
+FIXED = ("params_file", "namespace", "node_name", "log_level")
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -46,11 +46,12 @@ def test_roundtrip_through_cdr(msg):
 
 QUERY_REQUEST = {
     "question": "string", "start": "builtin_interfaces/Time", "end": "builtin_interfaces/Time",
-    "cameras": "sequence<string>", "max_new_tokens": "uint32",
+    "cameras": "sequence<string>", "relative": "boolean", "max_new_tokens": "uint32",
 }
 QUERY_RESPONSE = {
     "success": "boolean", "error": "string", "answer": "string", "partial": "boolean", "intent": "string",
     "evidence": "sequence<vstream_ros/Evidence>", "latency_s": "double", "frames_in_memory": "uint64",
+    "time_origin": "builtin_interfaces/Time",
 }
 
 
@@ -61,9 +62,9 @@ QUERY_RESPONSE = {
                     "camera": "string", "kind": "string", "label": "string", "weight": "float",
                     "has_pose": "boolean", "pose": "geometry_msgs/PoseStamped"}),
         (Locate.Request, {"object": "string", "start": "builtin_interfaces/Time", "end": "builtin_interfaces/Time",
-                          "cameras": "sequence<string>", "max_results": "uint32"}),
+                          "cameras": "sequence<string>", "relative": "boolean", "max_results": "uint32"}),
         (Locate.Response, {"success": "boolean", "error": "string", "sightings": "sequence<vstream_ros/Evidence>",
-                           "frames_in_memory": "uint64"}),
+                           "frames_in_memory": "uint64", "time_origin": "builtin_interfaces/Time"}),
         (Query.Request, QUERY_REQUEST),
         (Query.Response, QUERY_RESPONSE),
         (Ask.Goal, QUERY_REQUEST),
@@ -84,12 +85,12 @@ def test_memory_state_carries_per_camera_counters():
     }
     fields = CameraMemoryState.get_fields_and_field_types()
     for name in ("frames_received", "frames_sampled", "frames_encoded", "frames_dropped", "frames_rejected",
-                 "bytes_device", "bytes_host"):
+                 "frames_missed", "bytes_device", "bytes_host"):
         assert fields[name] == "uint64", name
     for name in ("tokens_spatial", "tokens_temporal", "tokens_abstract", "tokens_retrieved"):
         assert fields[name] == "uint32", name
     assert fields["first_stamp"] == fields["last_stamp"] == "builtin_interfaces/Time"
-    assert fields["ingest_lag_s"] == fields["last_encode_latency_s"] == "double"
+    assert fields["ingest_lag_s"] == fields["last_encode_latency_s"] == fields["silent_s"] == "double"
     assert fields["rejected_reasons"] == "sequence<string>" and fields["rejected_counts"] == "sequence<uint64>"
 
 

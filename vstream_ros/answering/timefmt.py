@@ -4,6 +4,8 @@ absolute stamps; the text never states a time that is not one of them."""
 
 from __future__ import annotations
 
+import math
+
 
 def since(t: float, origin: float) -> str:
     """12.0 s; from an hour on, h:mm:ss."""
@@ -24,3 +26,14 @@ def span(start: float, end: float, origin: float) -> str:
 def ago(t: float, newest: float) -> str:
     d = max(0.0, newest - t)
     return "just now" if d < 0.5 else f"{d:.0f} seconds before the newest frame"
+
+
+def covered_s(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) spans: a thing seen by two cameras over the same 9 s
+    was seen for 9 s, not 18 (answers say how long; stretches of different cameras overlap)."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total

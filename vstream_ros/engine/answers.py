@@ -9,6 +9,8 @@ one before the model's next module.
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from collections import deque
@@ -27,6 +29,19 @@ from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 
 AT_TOLERANCE = 1.5   # "at 12 s" means frames within this many frame intervals of 12 s
+
+
+def _secs(t: float, digits: int = 3) -> str:
+    return f"{t:.{digits}f}" if math.isfinite(t) else ("the start" if t < 0 else "the end")
+
+
+def named_camera(question: str, known: list[str]) -> str:
+    """The one known camera the question names ("camera cam1", "the front camera"); "" for none or several."""
+    named = [c for c in known if re.search(rf"\bcamera\s+{re.escape(c)}\b|\b{re.escape(c)}\s+camera\b",
+                                           question, re.I)]
+    return named[0] if len(named) == 1 else ""
+
+
 class AnswerService(Worker):
     thread_name = "vstream-answer"
 
@@ -62,9 +77,12 @@ class AnswerService(Worker):
 
     # ------------------------------------------------------------ questions
     def ask(self, question: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
-            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None) -> QuestionJob:
-        """Queue a question; returns at once. A job refused here is already finished with an error."""
+            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None,
+            relative: bool = False) -> QuestionJob:
+        """Queue a question; returns at once. A job refused here is already finished with an error.
+        `relative`: the window counts seconds since the memory's first frame (`origin`)."""
         job = QuestionJob(question, window, list(cameras or []), max_new_tokens, on_piece)
+        job.relative = relative
         error = self._validate(job)
         if error:
             job.finish(QueryResult(False, error, frames_in_memory=self.memory.frames_seen))
@@ -104,7 +122,24 @@ class AnswerService(Worker):
             return "the engine is not running"
         if len(job.cameras) > MAX_REQUEST_CAMERAS:
             return f"the request names {len(job.cameras)} cameras; the limit is {MAX_REQUEST_CAMERAS}"
+        if not job.cameras:   # "what did camera cam1 see": the question's camera narrows it as the field does
+            job.cameras = [c for c in [named_camera(q, self.memory.cameras)] if c]
+        if job.relative:
+            job.window, job.relative = self.absolute(job.window, job.cameras), False
         return self.check_scope(job.cameras, job.window)
+
+    def origin(self, cameras: list[str]) -> float:
+        """The stamp answers' times count from: the first frame in memory (of the one camera asked about,
+        else of all); 0 when the memory is empty."""
+        rng = self.memory.stamp_range(cameras[0] if len(cameras) == 1 else None)
+        return rng[0] if rng else 0.0
+
+    def absolute(self, window: tuple[float, float] | None, cameras: list[str]) -> tuple[float, float] | None:
+        """A window in seconds since the memory's first frame as absolute stamps (unbounded ends stay so)."""
+        if window is None:
+            return None
+        o = self.origin(cameras)
+        return window[0] + o, window[1] + o
 
     def check_scope(self, cameras: list[str], window: tuple[float, float] | None) -> str:
         """Why the memory cannot be asked about these cameras and this window ("" when it can)."""
@@ -120,8 +155,20 @@ class AnswerService(Worker):
                 return f"the time window starts ({t0:.3f}) after it ends ({t1:.3f})"
             spans = [self.memory.stamp_range(cam) for cam in (cameras or known)]
             if not any(s and s[1] >= t0 and s[0] <= t1 for s in spans):
-                return f"nothing in memory between {t0:.3f} and {t1:.3f}"
+                return self._empty_window(t0, t1, cameras)
         return ""
+
+    def _empty_window(self, t0: float, t1: float, cameras: list[str]) -> str:
+        """The error for a window the memory holds nothing of: the window and the memory's span, each as
+        absolute stamps and as seconds since the memory's first frame (the answers' frame)."""
+        o = self.origin(cameras)
+        first, last = self.memory.stamp_range(cameras[0] if len(cameras) == 1 else None) or (o, o)
+        text = (f"nothing in memory between {_secs(t0)} and {_secs(t1)} (absolute stamps; {_secs(t0 - o, 1)} to "
+                f"{_secs(t1 - o, 1)} s since the memory's first frame); the memory holds {first:.3f} to {last:.3f} "
+                f"(0.0 to {last - o:.1f} s since its first frame)")
+        if t1 < o and 0 <= t0 < 1e8:   # small numbers against epoch stamps: meant since the first frame?
+            text += "; for seconds since the first frame set relative: true"
+        return text
 
     def scope(self, job: QuestionJob) -> tuple[Question, tuple[float, float] | None]:
         """The question parsed, with the stream's times filled in, and the memory window to read: the
@@ -186,7 +233,7 @@ class AnswerService(Worker):
                 ans = self.answerer.answer(read, question, job.max_new_tokens, job.cancel)
                 for piece in ans.pieces:
                     text += piece
-                    tokens = ans.stats.get("tokens", tokens + 1)
+                    tokens = max(ans.stats.get("tokens", 0), tokens + 1)   # a template's pieces count too
                     if job.on_piece:
                         job.on_piece(text, tokens)
                     if job.cancel.is_set() or time.monotonic() > deadline:
@@ -204,8 +251,10 @@ class AnswerService(Worker):
             error = f"timed out after {timeout:.0f} s" if stopped == "timed out" else CANCELLED
             return QueryResult(False, error, text.strip(), question.intent, True, evidence,
                                frames_in_memory=read.frames_seen, tokens=tokens,
-                               limitations=ans.limitations if ans else "", stats={"yielded_s": gate.yielded_s})
+                               limitations=ans.limitations if ans else "", stats={"yielded_s": gate.yielded_s},
+                               time_origin=question.origin)
         stats = {**ans.stats, "yielded_s": gate.yielded_s}
         return QueryResult(True, "", text.strip(), question.intent, False, evidence,
                            frames_in_memory=read.frames_seen,
-                           tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=stats)
+                           tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=stats,
+                           time_origin=question.origin)

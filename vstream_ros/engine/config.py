@@ -30,6 +30,9 @@ class EngineConfig:
     stamp_reset_min_interval_s: float = setting(
         60.0, "At most one new stream (a reset of the camera's memory) per camera this often; frames of a new "
         "stream confirmed sooner are refused until then", range=(0.0, 1e9), runtime=True)
+    camera_timeout_s: float = setting(5.0, "A subscribed camera with no message for this long is a WARN in "
+                                      "/diagnostics (saying what publishes on its topic); 0: never",
+                                      range=(0.0, 3600.0), runtime=True)
     load_shedding: bool = setting(True, "When the encoder cannot keep up, degrade its work in the order the "
                                   "encoder declares (shed_levels) before sampled frames are overwritten", runtime=True)
     encoder_batch_size: int = setting(8, "Frames encoded together across cameras", range=(1, 256))

@@ -68,10 +68,20 @@ class CameraStats:
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
     resets: int = 0
+    missed: int = 0                        # due sampling slots no frame arrived for (stamp gaps: lost in
+                                           # transport, or a camera slower than the sample rate)
+    last_arrival: float | None = None      # time.monotonic() of the newest message, whatever became of it
+    watched_since: float | None = None     # time.monotonic() the camera was subscribed (None: not watched)
     clock_offset_s: float | None = None    # newest accepted frame: its stamp minus this machine's clock
     last_encode_latency_s: float = 0.0
     ingest_lag_s: float = 0.0              # newest encoded frame: from its offer() (the camera callback's
                                            # first call after the header checks) to the end of its memory update
+
+    def silent_s(self, now: float) -> float | None:
+        """Seconds without a message while watched (since subscribing when none came); None: not watched."""
+        if self.watched_since is None:
+            return None
+        return now - max(self.watched_since, self.last_arrival or self.watched_since)
 
     def copy(self) -> CameraStats:
         return replace(self, rejected_by_reason=Counter(self.rejected_by_reason))
@@ -152,6 +162,7 @@ class Ingest:
         cfg = self._config()
         with self._lock:
             st = self.stats.setdefault(camera, CameraStats())
+            st.last_arrival = now
             if not math.isfinite(stamp) or stamp <= 0.0:
                 st.received += 1
                 return self._reject(st, "bad_stamp")
@@ -196,6 +207,8 @@ class Ingest:
             period = 1.0 / cfg.sample_rate_hz
             due = self._next_due.get(camera)
             if not extra:                               # a change sample leaves the schedule as it was
+                if due is not None and not judged.confirmable and stamp - due >= period:
+                    st.missed += int((stamp - due) / period)   # slots due, due + period, ... got no frame
                 self._next_due[camera] = stamp + period if due is None or stamp - due >= period else due + period
             self._kept[camera] = Kept(stamp, thumbnail(image) if cfg.sample_on_change > 0 else None, extra)
             self._last_stamp[camera] = stamp
@@ -232,6 +245,7 @@ class Ingest:
         """Count a frame the caller refused before offering it (a malformed message, say)."""
         with self._lock:
             st = self.stats.setdefault(camera, CameraStats())
+            st.last_arrival = time.monotonic()
             st.received += 1
             return self._reject(st, error.reason)
 
@@ -289,6 +303,17 @@ class Ingest:
             return self._ready.wait_for(lambda: self._closed or not (self._slots or self._busy), timeout)
 
     # ------------------------------------------------------------------- state
+    def watch(self, cameras: list[str]) -> None:
+        """The cameras subscribed now (replacing the previous set; empty: none): each is listed from now
+        on, and its silence is measured from now until a message comes (the liveness check, health.py)."""
+        now = time.monotonic()
+        with self._lock:
+            for name, st in self.stats.items():
+                if name not in cameras:
+                    st.watched_since = None
+            for name in cameras:
+                self.stats.setdefault(name, CameraStats()).watched_since = now
+
     def forget_stamps(self) -> None:
         """Drop the sampler's stamp state (after the memory was reset or restored): the memory's own
         last stamps decide what comes next."""

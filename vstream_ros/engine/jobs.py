@@ -27,6 +27,7 @@ class QueryResult:
     limitations: str = ""
     stats: dict = field(default_factory=dict)
     source: str = ""                       # who answered: "memory", "index" (the sightings index) or both
+    time_origin: float = 0.0               # the stamp the answer's times count from (the memory's first frame)
 
 
 MAX_REQUEST_CAMERAS = 64          # a request naming more cameras is refused
@@ -66,6 +67,7 @@ class QuestionJob:
                  on_piece: Callable[[str, int], None] | None) -> None:
         self.question, self.window, self.cameras = question, window, cameras
         self.max_new_tokens, self.on_piece = max_new_tokens, on_piece
+        self.relative = False              # the window counts seconds since the memory's first frame
         self._state = threading.Lock()
         self._started = False
         self._withdraw: Callable[[QuestionJob], None] = lambda job: None

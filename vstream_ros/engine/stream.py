@@ -25,7 +25,7 @@ from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.encoding import EncoderWorker, FrameLog
-from vstream_ros.engine.health import Health, HealthMonitor, WorkerState
+from vstream_ros.engine.health import CameraInput, Health, HealthMonitor, WorkerState
 from vstream_ros.engine.ingest import CameraStats, Ingest, Offered
 from vstream_ros.engine.jobs import QueryResult, QuestionJob
 from vstream_ros.engine.persistence import Persistence
@@ -146,17 +146,25 @@ class StreamEngine:
 
     # ----------------------------------------------------------- questions
     def ask(self, question: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
-            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None) -> QuestionJob:
-        """Queue a question; returns at once (see `AnswerService.ask`)."""
-        return self.answers.ask(question, window, cameras, max_new_tokens, on_piece)
+            max_new_tokens: int = 0, on_piece: Callable[[str, int], None] | None = None,
+            relative: bool = False) -> QuestionJob:
+        """Queue a question; returns at once (see `AnswerService.ask`). `relative`: the window counts
+        seconds since the memory's first frame (`time_origin`), else absolute stamps."""
+        return self.answers.ask(question, window, cameras, max_new_tokens, on_piece, relative)
+
+    def time_origin(self, cameras: list[str] | None = None) -> float:
+        """The stamp answers' times count from (the first frame in memory of these cameras); 0: empty."""
+        return self.answers.origin(cameras or [])
 
     def locate(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
-               max_results: int = 0, robot: str = "") -> QueryResult:
+               max_results: int = 0, robot: str = "", relative: bool = False) -> QueryResult:
         """Where and when a thing was seen: its sightings in time order (evidence with label, score and
         pose), answered at once in the caller's thread: no queue, no language model. At most `max_results`
         of them (0: the setting `locate_max_results`), the newest. `robot`: "" this robot, "*" the fleet, or
         a name; the sightings index answers what the memory no longer holds (engine/sightings.py), and the
-        result's `source` says who answered."""
+        result's `source` says who answered. `relative` as for `ask`."""
+        if relative:
+            window = self.answers.absolute(window, cameras or [])
         mine = self.locate_memory(phrase, window, cameras, max_results) if robot in ("", self.robot) else None
         return locate_with_index(self, mine, phrase, window, cameras, max_results, robot)
 
@@ -167,7 +175,7 @@ class StreamEngine:
 
     def locate_memory(self, phrase: str, window: tuple[float, float] | None = None, cameras: list[str] | None = None,
                       max_results: int = 0) -> QueryResult:
-        """`locate` from the STAR memory alone."""
+        """`locate` from the STAR memory alone (absolute stamps)."""
         error = self.answers.check_scope(cameras or [], window)
         if not error and not phrase.strip():
             error = "the object to locate is empty"
@@ -263,10 +271,17 @@ class StreamEngine:
         names = sorted(set(stats) | set(self.memory.cameras))
         return {c: CameraReport(stats.get(c) or CameraStats(), self.memory.summary(c)) for c in names}
 
-    def health(self, period: float) -> list[Health]:
-        """Each camera's and the engine's health, judged since the previous call (`period` apart)."""
+    def watch(self, cameras: list[str]) -> None:
+        """The cameras subscribed now (empty: none): listed from now on, their silence watched (health)."""
+        self.ingest.watch(cameras)
+
+    def health(self, period: float, sources: dict[str, CameraInput] | None = None) -> list[Health]:
+        """Each camera's and the engine's health, judged since the previous call (`period` apart);
+        `sources` (per camera: its topic and publishers) lets a silent camera's warning say why."""
         now = time.monotonic()
-        out = [self._health.camera(c, r.stats, now, period, self.config) for c, r in self.camera_state().items()]
+        sources = sources or {}
+        out = [self._health.camera(c, r.stats, now, period, self.config, sources.get(c))
+               for c, r in self.camera_state().items()]
         workers = [WorkerState(name, w.alive, w.failures, w.last_error) for name, w in (
             ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(

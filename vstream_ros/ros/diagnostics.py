@@ -4,6 +4,8 @@ lifecycle state). The levels and thresholds are the engine's (engine/health.py):
 
 from __future__ import annotations
 
+import time
+
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
@@ -21,7 +23,9 @@ def diagnostic(h: Health) -> DiagnosticStatus:
 
 
 def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
-    """Fill a MemoryState message from the engine's per-camera state."""
+    """Fill a MemoryState message from the engine's per-camera state (every subscribed camera, from the
+    start, and restored ones)."""
+    now = time.monotonic()
     for cam, r in engine.camera_state().items():
         st, mem = r.stats, r.memory
         tok = mem.tokens if mem else {}
@@ -29,7 +33,8 @@ def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
         rng = mem.stamp_range if mem else None
         msg.cameras.append(CameraMemoryState(
             camera=cam, frames_received=st.received, frames_sampled=st.sampled, frames_encoded=st.encoded,
-            frames_dropped=st.dropped, frames_rejected=st.rejected,
+            frames_dropped=st.dropped, frames_rejected=st.rejected, frames_missed=st.missed,
+            silent_s=float(st.silent_s(now) or 0.0),
             rejected_reasons=list(st.rejected_by_reason), rejected_counts=list(st.rejected_by_reason.values()),
             first_stamp=to_time(rng[0]) if rng else Time(), last_stamp=to_time(rng[1]) if rng else Time(),
             tokens_spatial=tok.get("spatial", 0), tokens_temporal=tok.get("temporal", 0),
@@ -97,7 +102,7 @@ class Reports:
             self._diag_pub.publish(diag)
             return
         memory_state(engine, msg)
-        diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
+        diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"), self.camera_sources())]
         diag.status.append(diagnostic(self._guard.health()))
         ix = index_state(engine)
         if ix:

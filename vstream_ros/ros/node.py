@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ import threading
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
@@ -42,7 +44,8 @@ from vstream_ros.engine import EngineConfig, EngineSession, StreamEngine
 from vstream_ros.ros.diagnostics import Reports
 from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded
 from vstream_ros.ros.lifecycle import FAILURE, SUCCESS, transition
-from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, descriptor
+from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, bad_value, descriptor, unknown_parameters
+from vstream_ros.ros.pylog import forward_python_logging
 from vstream_ros.ros.services import Adapters
 from vstream_ros.ros.subscriptions import Subscriptions
 
@@ -53,13 +56,16 @@ RUNTIME_ENGINE = runtime_names(EngineConfig)
 class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vstream", **kwargs)
+        self._pylog = forward_python_logging(self.get_logger())   # the engine's log lines reach /rosout
+        self._startup_errors: dict[str, str] = {}   # values refused at start-up: configure fails while any is left
         for p in PARAMS:
-            self.declare_parameter(p.name, p.default, descriptor(p))
+            self._declare(p)
         self.engine: StreamEngine | None = None
         self._session: EngineSession | None = None
         self.lifecycle_state = "unconfigured"
         self._active = False                      # ingest and questions; set and cleared by the transitions
         self._subs = []
+        self._camera_topics: dict[str, tuple[str, str]] = {}
         self._ingest_groups: list[MutuallyExclusiveCallbackGroup] = []
         self._query_group = ReentrantCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
@@ -69,6 +75,27 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
         self._create_adapters()                   # in every state: they say why they refuse
         self._create_reports()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _declare(self, spec) -> None:
+        """Declare a parameter; a start-up value its descriptor refuses (out of range, wrong type) is
+        recorded, not raised (rclpy would end the process with a traceback): the default stands in and
+        configure fails, naming it."""
+        try:
+            self.declare_parameter(spec.name, spec.default, descriptor(spec))
+        except ParameterException:
+            given = self._parameter_overrides.pop(spec.name)
+            self._startup_errors[spec.name] = bad_value(spec, given.value)
+            self.get_logger().error(f"{self._startup_errors[spec.name]}; the node stays unconfigured")
+            self.declare_parameter(spec.name, spec.default, descriptor(spec))
+
+    def config_errors(self) -> list[str]:
+        """What is wrong with the parameters given at start-up: refused values and unknown names."""
+        return [*self._startup_errors.values(),
+                *unknown_parameters(list(self._parameter_overrides), set(self._parameters))]
+
+    def destroy_node(self) -> None:
+        logging.getLogger("vstream_ros").removeHandler(self._pylog)
+        super().destroy_node()
 
     def p(self, name: str):
         return self.get_parameter(name).value
@@ -88,6 +115,10 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
     # ------------------------------------------------------------ lifecycle
     @transition("configure", "inactive")
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        errors = self.config_errors()
+        if errors:
+            self.get_logger().error(f"configure failed: {'; '.join(errors)}")
+            return FAILURE
         try:
             self.settings(NodeConfig)
             self.cameras()
@@ -128,6 +159,7 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
         self._unsubscribe()
         self._close_engine()
         self._stop_reports()
+        logging.getLogger("vstream_ros").removeHandler(self._pylog)
         return super().on_shutdown(state)
 
     @transition("error processing", "unconfigured")
@@ -170,6 +202,7 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
             except ValueError as e:
                 return SetParametersResult(successful=False, reason=str(e))
         for prm in params:
+            self._startup_errors.pop(prm.name, None)     # a valid value set now replaces a refused one
             if prm.name == "max_image_pixels":
                 self._max_pixels = prm.value
         return SetParametersResult(successful=True)

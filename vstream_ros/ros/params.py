@@ -4,6 +4,7 @@ the same defaults (a test keeps them in step)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -52,3 +53,28 @@ SECTIONS: dict[type, tuple[SettingSpec, ...]] = {
 PARAMS: tuple[SettingSpec, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_NAME = {p.name: p for p in PARAMS}
 assert len(BY_NAME) == len(PARAMS), "a parameter name is declared twice"
+
+
+def unknown_parameters(given: list[str], declared: set[str]) -> list[str]:
+    """Why each parameter given to the node (params file, `-p`) that it does not declare is refused, with
+    the nearest declared name; rclpy's own qos_overrides.* are known."""
+    out = []
+    for name in sorted(set(given) - declared):
+        if name.startswith("qos_overrides."):
+            continue
+        near = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
+        out.append(f"unknown parameter {name!r}" + (f" (did you mean {near[0]}?)" if near else
+                                                      " (ros2 param list shows the node's parameters)"))
+    return out
+
+
+def bad_value(spec: SettingSpec, value) -> str:
+    """Why a start-up value (params file, `-p`, launch argument) was refused: the parameter, what it got,
+    and its range or type."""
+    kind = type(spec.default).__name__
+    if not isinstance(value, type(spec.default)) or isinstance(value, bool) != isinstance(spec.default, bool):
+        return (f"{spec.name} = {value!r} has the wrong type: it must be a {kind}"
+                + (" (write 2.0, not 2)" if kind == "float" and isinstance(value, int) else ""))
+    if spec.range is not None:
+        return f"{spec.name} = {value!r} is out of range: it must be in [{spec.range[0]:g}, {spec.range[1]:g}]"
+    return f"{spec.name} = {value!r} is not allowed"

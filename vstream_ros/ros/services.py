@@ -12,12 +12,13 @@ from vstream_ros.engine import CANCELLED, QueryResult
 from vstream_ros.ros.evidence import evidence_msg
 from vstream_ros.ros.guard import guarded
 from vstream_ros.ros.lifecycle import REFUSED
-from vstream_ros.ros.stamps import request_window
+from vstream_ros.ros.stamps import request_window, to_time
 from vstream_ros.srv import Locate, Query
 
 
 def fill_response(res, result: QueryResult, pose_frame: str = ""):
-    """A Query response or an Ask result from the engine's result."""
+    """A Query response or an Ask result from the engine's result (and the stamp its times count from)."""
+    res.time_origin = to_time(result.time_origin)
     res.success, res.error, res.answer, res.partial = result.success, result.error, result.answer, result.partial
     res.intent = result.intent
     res.evidence = [evidence_msg(g, pose_frame) for g in result.evidence]
@@ -27,6 +28,7 @@ def fill_response(res, result: QueryResult, pose_frame: str = ""):
 
 
 def locate_response(res, result: QueryResult, pose_frame: str = ""):
+    res.time_origin = to_time(result.time_origin)
     res.success, res.error = result.success, result.error
     res.sightings = [evidence_msg(g, pose_frame) for g in result.evidence]
     res.frames_in_memory = int(result.frames_in_memory)
@@ -49,7 +51,7 @@ class Adapters:
         self.create_service(Trigger, "~/save_memory", self._on_save, callback_group=self._query_group)
         self.create_service(Trigger, "~/reset_memory", self._on_reset, callback_group=self._query_group)
         self._ask = ActionServer(self, Ask, "~/ask", execute_callback=self._execute_ask,
-                                 goal_callback=lambda _: GoalResponse.ACCEPT,
+                                 goal_callback=self._on_goal,
                                  cancel_callback=self._on_cancel, callback_group=self._query_group)
 
     def _pose_frame(self) -> str:
@@ -65,10 +67,26 @@ class Adapters:
             return str(e)
         return ""
 
+    def _on_goal(self, goal) -> GoalResponse:
+        """A goal the node cannot answer now (not active, a malformed window) is rejected at once, and the
+        log says why (an action's rejection carries no text)."""
+        refusal = self._refusal(goal)
+        if refusal:
+            self.get_logger().warning(f"ask: goal rejected: {refusal}")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
     def _submit(self, req, on_piece=None):
         engine = self.engine
         return engine, engine.ask(req.question, request_window(req.start, req.end), list(req.cameras),
-                                  int(req.max_new_tokens), on_piece)
+                                  int(req.max_new_tokens), on_piece, bool(req.relative))
+
+    def _with_origin(self, result: QueryResult, cameras) -> QueryResult:
+        """A result that does not say where its times count from (a refusal, a locate) gets the memory's."""
+        engine = self.engine
+        if not result.time_origin and engine is not None:
+            result.time_origin = engine.time_origin(list(cameras))
+        return result
 
     @guarded(lambda self, req, res, error: fill_response(res, QueryResult(False, error)))
     def _on_query(self, req: Query.Request, res: Query.Response) -> Query.Response:
@@ -76,7 +94,8 @@ class Adapters:
         if refusal:
             return fill_response(res, QueryResult(False, refusal))
         engine, job = self._submit(req)
-        return fill_response(res, job.wait(engine.config.answer_timeout_s + 10.0), self._pose_frame())
+        return fill_response(res, self._with_origin(job.wait(engine.config.answer_timeout_s + 10.0), req.cameras),
+                             self._pose_frame())
 
     @guarded(lambda self, req, res, error: locate_response(res, QueryResult(False, error)))
     def _on_locate(self, req: Locate.Request, res: Locate.Response) -> Locate.Response:
@@ -85,8 +104,8 @@ class Adapters:
         if refusal:
             return locate_response(res, QueryResult(False, refusal))
         result = self.engine.locate(req.object, request_window(req.start, req.end), list(req.cameras),
-                                    int(req.max_results), req.robot.strip())
-        return locate_response(res, result, self._pose_frame())
+                                    int(req.max_results), req.robot.strip(), bool(req.relative))
+        return locate_response(res, self._with_origin(result, req.cameras), self._pose_frame())
 
     def _execute_ask(self, goal_handle) -> Ask.Result:
         feedback = Ask.Feedback()
@@ -112,7 +131,7 @@ class Adapters:
             goal_handle.succeed()        # finished before the cancel reached it: a whole answer
         else:
             goal_handle.abort()
-        return fill_response(Ask.Result(), result, self._pose_frame())
+        return fill_response(Ask.Result(), self._with_origin(result, goal_handle.request.cameras), self._pose_frame())
 
     def _on_cancel(self, goal_handle) -> CancelResponse:
         self.get_logger().info(f"ask: cancel requested for goal {bytes(goal_handle.goal_id.uuid).hex()[:8]}")
@@ -131,6 +150,7 @@ class Adapters:
                 res.success, res.message = True, f"saved {engine.memory.frames_seen} frames to {path}"
             except OSError as e:
                 res.success, res.message = False, f"could not save: {e}"
+        (self.get_logger().info if res.success else self.get_logger().error)(f"save_memory: {res.message}")
         return res
 
     @guarded(_trigger_failed)
@@ -139,6 +159,7 @@ class Adapters:
         if engine is None:
             res.success, res.message = False, REFUSED.get(self.lifecycle_state, REFUSED["unconfigured"])
         else:
-            text = engine.reset()              # archives the memory first, and logs what was discarded
+            text = engine.reset()              # archives the memory first
             res.success, res.message = True, f"memory cleared ({text})"
+        (self.get_logger().info if res.success else self.get_logger().error)(f"reset_memory: {res.message}")
         return res

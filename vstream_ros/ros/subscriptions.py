@@ -5,6 +5,7 @@ frame: rclpy's logger inspects its caller on every call, throttled or not)."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
@@ -13,6 +14,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
+from vstream_ros.engine import CameraInput
 from vstream_ros.frames import FrameRejected
 from vstream_ros.ros.guard import guarded
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_thumbnail, image_to_rgb
@@ -33,16 +35,22 @@ def camera_qos(reliability: str, depth: int) -> QoSProfile:
                       durability=qos_profile_sensor_data.durability, history=qos_profile_sensor_data.history)
 
 
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+
+
 def is_compressed(resolved: str, types: list[str]) -> bool:
     """CompressedImage if the graph says so, else for a name ending in /compressed (image_transport's way)."""
     return "sensor_msgs/msg/CompressedImage" in types or (not types and resolved.endswith("/compressed"))
 
 
 class Subscriptions:
-    """Mixed into VStreamNode: needs `engine`, `p()`, `cameras()`, `_max_pixels`, `_guard`; keeps `_subs`."""
+    """Mixed into VStreamNode: needs `engine`, `p()`, `cameras()`, `_max_pixels`, `_guard`; keeps `_subs`
+    and `_camera_topics` (camera name: resolved topic, expected type)."""
 
     def _subscribe(self) -> None:
-        """Every camera, then the pose topic; released together by `_unsubscribe`."""
+        """Every camera, then the pose topic; released together by `_unsubscribe`. The engine watches
+        the cameras from now on: each is listed in ~/memory_state, and a silent one is a WARN."""
+        self._camera_topics = {}
         known = dict(self.get_topic_names_and_types())
         qos = camera_qos(self.p("qos_reliability"), self.p("qos_depth"))
         for topic, name in self.cameras():
@@ -53,17 +61,42 @@ class Subscriptions:
             cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
             self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
                                                        callback_group=group))
+            self._camera_topics[name] = (resolved, IMAGE_TYPES[compressed])
             self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
+        if self.engine is not None:
+            self.engine.watch(list(self._camera_topics))
         self._subscribe_pose(known)
 
     def _unsubscribe(self) -> None:
-        n = len(self._subs)
+        cameras, poses = len(self._camera_topics), len(self._subs) - len(self._camera_topics)
         for s in self._subs:
             self.destroy_subscription(s)
         self._subs.clear()
         self._ingest_groups.clear()
-        if n:
-            self.get_logger().info(f"released {n} camera subscription(s)")
+        self._camera_topics = {}
+        if self.engine is not None:
+            self.engine.watch([])
+        if cameras:
+            self.get_logger().info(f"released {cameras} camera subscription(s)"
+                                   + (" and the pose subscription" if poses > 0 else ""))
+
+    def camera_sources(self) -> dict[str, CameraInput]:
+        """Per subscribed camera, what the graph says of its topic: the publishers' types, whether their
+        QoS can reach this subscription, and image topics with close names (for a mistyped one)."""
+        if not self._camera_topics:
+            return {}
+        images = [t for t, types in self.get_topic_names_and_types() if set(types) & set(IMAGE_TYPES)]
+        reliable = self.p("qos_reliability") == "reliable"
+        out = {}
+        for name, (topic, expected) in self._camera_topics.items():
+            pubs = self.get_publishers_info_by_topic(topic)
+            best_effort = [i for i in pubs if i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT]
+            incompatible = (f"{len(best_effort)} publish best effort, which a reliable subscription does not "
+                            "receive: set qos_reliability best_effort") if reliable and best_effort else ""
+            close = [t for t in images if t != topic and (t.startswith(topic + "/") or
+                     difflib.SequenceMatcher(None, t, topic).ratio() > 0.75)]
+            out[name] = CameraInput(topic, expected, tuple(i.topic_type for i in pubs), incompatible, tuple(close[:3]))
+        return out
 
     # --------------------------------------------------------------- ingest
     def _on_image(self, camera: str, msg: Image) -> None:

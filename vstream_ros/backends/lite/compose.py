@@ -171,8 +171,8 @@ class Composer(Identities):
             ev = [last]
         else:
             text = f"I saw {a(name)} {first_to_last(found, q)}."
-            if q.attribute == "duration":           # "how long was X on camera": the stretches' length
-                total = sum(s.end - s.start for s in found)
+            if q.attribute == "duration":           # "how long was X on camera": the union of the stretches
+                total = timefmt.covered_s([(s.start, s.end) for s in found])
                 held = f"for about {total:.0f} seconds in all" if total >= q.frame_interval else "only briefly"
                 text = f"I saw {a(name)} {held}: {first_to_last(found, q)}."
             ev = found
