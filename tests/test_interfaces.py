@@ -62,9 +62,11 @@ QUERY_RESPONSE = {
                     "camera": "string", "kind": "string", "label": "string", "weight": "float",
                     "has_pose": "boolean", "pose": "geometry_msgs/PoseStamped"}),
         (Locate.Request, {"object": "string", "start": "builtin_interfaces/Time", "end": "builtin_interfaces/Time",
-                          "cameras": "sequence<string>", "relative": "boolean", "max_results": "uint32"}),
+                          "cameras": "sequence<string>", "relative": "boolean", "max_results": "uint32",
+                          "robot": "string"}),
         (Locate.Response, {"success": "boolean", "error": "string", "sightings": "sequence<vstream_ros/Evidence>",
-                           "frames_in_memory": "uint64", "time_origin": "builtin_interfaces/Time"}),
+                           "frames_in_memory": "uint64", "time_origin": "builtin_interfaces/Time",
+                           "source": "string"}),
         (Query.Request, QUERY_REQUEST),
         (Query.Response, QUERY_RESPONSE),
         (Ask.Goal, QUERY_REQUEST),
@@ -82,6 +84,8 @@ def test_memory_state_carries_per_camera_counters():
         "header": "std_msgs/Header", "cameras": "sequence<vstream_ros/CameraMemoryState>",
         "answer_queue_length": "uint32", "last_answer_latency_s": "double",
         "load_policy": "sequence<string>", "load_level": "uint8", "encoder_busy_fraction": "double",
+        "index_uri": "string", "index_rows": "uint64", "index_bytes": "uint64", "index_oldest_stamp": "double",
+        "index_dropped": "uint64", "index_backlog_rows": "uint64",
     }
     fields = CameraMemoryState.get_fields_and_field_types()
     for name in ("frames_received", "frames_sampled", "frames_encoded", "frames_dropped", "frames_rejected",

@@ -220,8 +220,10 @@ class StreamEngine:
         self.ingest.forget_stamps()
         if self.sightings is not None:       # the open runs were seen: they go to the index, which stays
             self.sightings.close_all()
-            text += (f"; the sightings index at {self.sightings.index.uri} is kept (the long-term record: a reset "
-                     "does not clear it)")
+            kept = (f"the sightings index at {self.sightings.index.uri} is kept (the long-term record: a reset "
+                    "does not clear it)")
+            log.warning("memory reset: %s", kept)
+            text += f"; {kept}"
         return text
 
     def forget(self, cameras: list[str] | None, why: str) -> str:
