@@ -177,4 +177,7 @@ def load_lite(device: str | torch.device = "auto", **_ignored) -> Backend:
     encoder = LiteEncoder(device, load_detector())
     answerer = LiteAnswerer(encoder, device)
     log.info("lite backend loaded in %.1f s", time.perf_counter() - t0)
-    return Backend("lite", encoder, answerer, MemoryConfig())
+    degraded = [] if encoder.detector is not None else [
+        "lite runs without its COCO detector: no person, car or other COCO object is seen (fetch it: "
+        "python -m vstream_ros.models.detection --fetch, or scripts/setup.sh)"]
+    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded)

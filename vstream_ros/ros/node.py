@@ -494,6 +494,8 @@ class VStreamNode(LifecycleNode):
                 last_encode_latency_s=st.last_encode_latency_s))
         msg.answer_queue_length = engine.queue_length
         msg.last_answer_latency_s = engine.last_answer_latency_s
+        if hasattr(msg, "warnings"):     # interfaces built before the field (scripts/setup.sh rebuilds them)
+            msg.warnings = engine.warnings
         diag.status = [diagnostic(h) for h in engine.health(self.p("memory_state_period_s"))]
         diag.status.append(diagnostic(self._guard.health()))
         if not self._active:
