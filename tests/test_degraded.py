@@ -48,3 +48,22 @@ def test_lite_without_the_detector_reports_it(tmp_path, monkeypatch):
     finally:
         obs.close()
         node.stop()
+
+
+def test_start_up_log_states_the_language_models_visual_tokens_per_memory_kind():
+    """Flash Memory rows are four to a language-model token (the 2x2 patch merger); a STAR token is one."""
+    from types import SimpleNamespace
+
+    from vstream_ros.engine.tokens import visual_tokens_text
+    from vstream_ros.memory import FlashMemoryConfig, MemoryConfig
+
+    flash, qwen = FlashMemoryConfig(), SimpleNamespace(answerer=SimpleNamespace(rows_per_token=4))
+    grid = flash.packed_grid((16, 16))           # a 16x16 full map with its 8x8 synopsis map below
+    rows = flash.full_tokens(grid)
+    assert rows == 60 * 64 + 30 * 256
+    assert visual_tokens_text(qwen, flash, grid).startswith(f"Flash Memory: {rows // 4} visual tokens per camera")
+    star = visual_tokens_text(SimpleNamespace(answerer=object()), MemoryConfig(), (16, 16))
+    assert star.startswith("STAR memory: 681 visual tokens per camera")
+    lite = visual_tokens_text(SimpleNamespace(answerer=SimpleNamespace(reads_visual_tokens=False)), MemoryConfig(),
+                              (7, 7))
+    assert "reads none" in lite

@@ -108,6 +108,8 @@ class LiteEncoder:
 
 
 class LiteAnswerer:
+    reads_visual_tokens = False     # SmolLM2 reads what the memory recognised, as text, not its features
+
     def __init__(self, encoder: LiteEncoder, device: torch.device) -> None:
         from sentence_transformers import SentenceTransformer
 

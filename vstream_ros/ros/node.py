@@ -46,6 +46,7 @@ from vstream_ros.action import Ask
 from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
 from vstream_ros.engine import CANCELLED, EngineConfig, Health, QueryResult, StreamEngine, build_engine
+from vstream_ros.engine.tokens import visual_tokens_text
 from vstream_ros.frames import FrameRejected
 from vstream_ros.memory import TokenGroup
 from vstream_ros.msg import CameraMemoryState, Evidence, MemoryState
@@ -213,8 +214,7 @@ class VStreamNode(LifecycleNode):
         enc = engine.backend.encoder
         self.get_logger().info(
             f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {time.monotonic() - t0:.1f} s "
-            f"(warm-up {warm:.1f} s); memory "
-            f"{engine.memory.config.full_tokens(enc.feature_grid)} tokens per camera")
+            f"(warm-up {warm:.1f} s); {visual_tokens_text(engine.backend, engine.memory.config, enc.feature_grid)}")
         return super().on_configure(state)
 
     @transition("activate", "active")
