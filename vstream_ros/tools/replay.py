@@ -104,12 +104,16 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
                 pubs[key] = node.create_publisher(message_class(c.msgtype), name, qos)
         by_conn = {c.id: pubs[(remap.get(c.topic, c.topic), normalize_type(c.msgtype))] for c in conns}
         deadline = time.monotonic() + wait_subscribers
-        while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
+        # every subscriber the graph knows of matched (not just the first: a second one that matches late
+        # would miss the first messages), at least one per topic
+        while any(p.get_subscription_count() < max(1, node.count_subscribers(p.topic_name)) for p in pubs.values()) \
+                and time.monotonic() < deadline:
             time.sleep(0.05)
         total = sum(c.msgcount for c in conns)
         published, t_start, n_loops = 0, time.monotonic(), 0
         counts = dict.fromkeys((k[0] for k in pubs), 0)
         unacked = dict.fromkeys(pubs.values(), 0)
+        stalls = 0    # seconds spent waiting for a slow subscriber's acknowledgement
         bar = tqdm(total=total, unit="msg", desc=f"replay {Path(bag).name}", disable=not progress, file=sys.stderr,
                    mininterval=0.5)
         try:
@@ -131,8 +135,12 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
                             raise KeyboardInterrupt from None
                         raise
                     unacked[pub] += 1
-                    if rate == 0 and unacked[pub] >= window and node.context.ok():
-                        pub.wait_for_all_acked(Duration(seconds=5))
+                    if rate == 0 and unacked[pub] >= window:
+                        waits = 0     # the next publish would push an unacknowledged message out of the history
+                        while not pub.wait_for_all_acked(Duration(seconds=1)) and node.context.ok() \
+                                and pub.get_subscription_count() > 0:
+                            waits += 1
+                        stalls += waits
                         unacked[pub] = 0
                     published += 1
                     counts[pub.topic_name] = counts.get(pub.topic_name, 0) + 1
@@ -148,7 +156,8 @@ def replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: list[
         if node.context.ok():
             for p in pubs.values():   # let reliable subscribers acknowledge the last messages
                 p.wait_for_all_acked(Duration(seconds=4))   # > the 3 s heartbeat period
-        return {"published": published, "seconds": time.monotonic() - t_start, "loops": n_loops, "topics": counts}
+        return {"published": published, "seconds": time.monotonic() - t_start, "loops": n_loops, "topics": counts,
+                "ack_stalls_s": stalls}
     finally:
         reader.close()
         if own:
