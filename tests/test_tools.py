@@ -16,7 +16,7 @@ from vstream_ros.tools.questions import load_questions
 from vstream_ros.tools.synth import synth
 
 from conftest import REPO
-from rosproc import PROCS, Proc, fresh_domain
+from rosproc import PROCS, Client, Proc, fresh_domain
 
 QA = REPO.parent / "shared" / "data" / "qa"
 
@@ -113,6 +113,56 @@ def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
         sub.stop()
     got = json.loads((tmp_path / "got.json").read_text())
     assert got == expected
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="open: the replay can start before it has discovered every subscriber; "
+                   "the node, matched late, then misses the first frames (about 1 run in 2 on this loaded machine)")
+def test_replay_rate_0_delivers_every_message_to_a_reliable_node_and_keeps_up(tmp_path):
+    """--rate 0 into a real vstream_node (reliable subscriptions) and a reliable recorder: every frame
+    reaches the node's callbacks and every message the recorder, stamps unchanged. 800 messages: at the
+    old pace (a wait of up to the 3 s heartbeat period per message, 1.3 msg/s) the replay would need
+    about ten minutes; the time limit below is a hang guard 30 times what it takes now (about 4 s)."""
+    from vstream_ros.msg import MemoryState
+
+    bag, _ = synth(tmp_path / "scenes", cameras=2, seconds=20, scene_seconds=5, fps=10)
+    expected = bag_stamps(bag)
+    n = sum(map(len, expected.values()))
+    domain = fresh_domain()
+    params = tmp_path / "node.yaml"
+    params.write_text(json.dumps({"/**": {"ros__parameters": {
+        "backend": "tiny", "camera_topics": ["/cam0/image_raw", "/cam1/image_raw/compressed"],
+        "pose_topic": "/odom", "qos_reliability": "reliable", "qos_depth": 1000, "snapshot_path": "",
+        "memory_state_period_s": 0.2, "sample_rate_hz": 1.0}}}))
+    node = Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(params)], tmp_path / "node.log",
+                domain)
+    sub = Proc([str(PROCS / "count_subscriber.py"), str(tmp_path / "got.json"), str(n),
+                "/cam0/image_raw", "/cam1/image_raw/compressed:compressed", "/odom:odometry"], tmp_path / "sub.log",
+               domain)
+    observer = Client("observer", domain)
+    received: dict[str, int] = {}
+    states: list[MemoryState] = []
+
+    def on_state(m: MemoryState) -> None:
+        states.append(m)
+        received.update({c.camera: c.frames_received for c in m.cameras})
+
+    observer.node.create_subscription(MemoryState, "/vstream/memory_state", on_state, 10)
+    try:
+        assert observer.spin_until(lambda: states or node.popen.poll() is not None, 120), node.output()
+        assert node.popen.poll() is None and not any(received.values()), node.output()
+        out = run_tool("replay", bag, "--rate", "0", "--wait-subscribers", "30", env_domain=domain, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert f"published {n} messages" in out.stdout
+        assert sub.popen.wait(30) == 0
+        frames = {"cam0": len(expected["/cam0/image_raw"]), "cam1": len(expected["/cam1/image_raw/compressed"])}
+        observer.spin_until(lambda: received == frames, 30)
+        assert received == frames, node.output()[-3000:]
+    finally:
+        observer.close()
+        sub.stop()
+        node.stop()
+    assert json.loads((tmp_path / "got.json").read_text()) == expected
 
 
 @pytest.mark.slow

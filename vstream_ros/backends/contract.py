@@ -151,6 +151,9 @@ class Backend:
     answerer: Answerer
     memory_config: MemoryConfig | FlashMemoryConfig
     close: Callable[[], None] = lambda: None
+    # parts of the backend that could not be loaded, each said plainly with how to get it: the node
+    # reports them as WARN in /diagnostics and in ~/memory_state, so nobody runs a lesser default unaware
+    degraded: list[str] = field(default_factory=list)
 
     def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
         return self.encoder.encode(frames)

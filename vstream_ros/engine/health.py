@@ -141,13 +141,17 @@ class HealthMonitor:
     @staticmethod
     def engine(queue_length: int, queue_size: int, last_answer_latency_s: float, frames_in_memory: int,
                snapshot_status: str, workers: list[WorkerState], device_memory_used: float | None,
-               load: ShedState | None = None) -> Health:
+               load: ShedState | None = None, degraded: list[str] = ()) -> Health:
+        """`load`: the shedding policy's state; `degraded`: parts of the backend that are missing
+        (Backend.degraded), each a WARN."""
         h = Health("vstream: engine")
         h.values = {"answer_queue": str(queue_length), "answer_queue_size": str(queue_size),
                     "last_answer_latency_s": f"{last_answer_latency_s:.3f}",
                     "frames_in_memory": str(frames_in_memory), "snapshot": snapshot_status}
         if queue_length >= queue_size:
             h.worse(Level.WARN, "answer queue full")
+        for problem in degraded:
+            h.worse(Level.WARN, problem)
         if snapshot_status.startswith("ERROR"):
             h.worse(Level.WARN, "the snapshot could not be restored (moved aside)")
         for w in workers:

@@ -22,6 +22,7 @@ from vstream_ros.config import BackendConfig, MemorySizes
 from vstream_ros.engine.build import build_engine
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.stream import StreamEngine
+from vstream_ros.engine.tokens import visual_tokens_text
 
 
 def free_device_memory() -> None:
@@ -69,9 +70,8 @@ class EngineSession:
             free_device_memory()
             raise
         enc = engine.backend.encoder
-        summary = (f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {load_s:.1f} s "
-                   f"(warm-up {warm:.1f} s); memory {engine.memory.config.full_tokens(enc.feature_grid)} tokens "
-                   "per camera")
+        tokens = visual_tokens_text(engine.backend, engine.memory.config, enc.feature_grid)
+        summary = f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {load_s:.1f} s (warm-up {warm:.1f} s); {tokens}"
         self.engine, self.started = engine, StartUp(load_s, warm, status, summary)
         return engine
 

@@ -288,5 +288,11 @@ class StreamEngine:
             ("encoder", self.encoder), ("answer worker", self.answers), ("autosave", self.persistence))]
         out.append(self._health.engine(
             self.queue_length, self.config.answer_queue_size, self.last_answer_latency_s, self.memory.frames_seen,
-            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device), self.load_state()))
+            self.snapshot_status, workers, device_memory_used(self.backend.encoder.device), self.load_state(),
+            self.warnings))
         return out
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the node runs without (the backend's missing parts); empty when it is whole."""
+        return list(self.backend.degraded)

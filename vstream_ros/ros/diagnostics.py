@@ -46,6 +46,7 @@ def memory_state(engine: StreamEngine, msg: MemoryState) -> MemoryState:
     load = engine.load_state()
     msg.load_policy, msg.load_level = list(load.levels) if load.enabled else [], load.level
     msg.encoder_busy_fraction = load.busy
+    msg.warnings = engine.warnings
     ix = index_state(engine)
     if ix:
         msg.index_uri, msg.index_rows = ix.get("uri", ""), int(ix.get("rows", 0))

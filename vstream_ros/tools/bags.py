@@ -11,8 +11,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+
+from vstream_ros.tools import missing_extra
+
+try:
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+except ImportError as e:   # the tools extra
+    raise missing_extra(e) from e
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 

@@ -30,6 +30,11 @@ class FlashQwenAnswerer(CannotLocate):
         self.stop_ids = stop_ids
         self.settings = model.config.answer
 
+    @property
+    def rows_per_token(self) -> int:
+        """Flash Memory rows per language-model token: the patch merger folds merge x merge rows into one."""
+        return self.model.merge ** 2
+
     def abstract_projections(self) -> tuple[None, None]:
         return None, None          # the Flash Memory has no abstract part
 

@@ -126,6 +126,8 @@ class LiteEncoder:
 
 
 class LiteAnswerer:
+    reads_visual_tokens = False     # SmolLM2 reads what the memory recognised, as text, not its features
+
     def __init__(self, encoder: LiteEncoder, device: torch.device) -> None:
         from sentence_transformers import SentenceTransformer
 
@@ -202,4 +204,7 @@ def load_lite(device: str | torch.device = "auto", **_ignored) -> Backend:
     encoder = LiteEncoder(device, load_detector())
     answerer = LiteAnswerer(encoder, device)
     log.info("lite backend loaded in %.1f s", time.perf_counter() - t0)
-    return Backend("lite", encoder, answerer, MemoryConfig())
+    degraded = [] if encoder.detector is not None else [
+        "lite runs without its COCO detector: no person, car or other COCO object is seen (fetch it: "
+        "python -m vstream_ros.backends.lite.detection --fetch, or scripts/setup.sh)"]
+    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded)

@@ -44,7 +44,13 @@ FETCH_HINT = ("run `python -m vstream_ros.backends.lite.detection --fetch` (need
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
-REG_MAX = 10                                  # 11 bins per box side
+# 11 bins per box side. From the graph itself: its box outputs have 44 = 4 x 11 channels (the head's last
+# 1x1 convolutions, 124 = 80 classes + 44); _match_outputs refuses a graph with any other count. This NanoDet
+# (ShuffleNetV2 with LeakyReLU, a 128-channel head, 416 px) matches no upstream config: RangiLyu/nanodet's
+# ShuffleNet configs (nanodet-m, -m-416, -m-1.5x-416) use reg_max 7 (8 bins), its EfficientNet-Lite ones
+# (config/legacy_v0.x_configs/EfficientNet-Lite/*) reg_max 10. Checked against TensorFlow.js on real
+# frames: tests/test_detector_reference.py.
+REG_MAX = 10
 MEAN_BGR = (103.53, 116.28, 123.675)
 STD_BGR = (57.375, 57.12, 58.395)
 # Chosen by eye on 18 frames of the three real clips: at 0.35 the child and the adult on the playground
