@@ -71,7 +71,8 @@ class EngineSession:
             raise
         enc = engine.backend.encoder
         tokens = visual_tokens_text(engine.backend, engine.memory.config, enc.feature_grid)
-        summary = f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {load_s:.1f} s (warm-up {warm:.1f} s); {tokens}"
+        summary = (f"backend {engine.backend.name} ({enc.id}) on {enc.device} in {load_s:.1f} s "
+                   f"(warm-up {warm:.1f} s); {tokens}")
         self.engine, self.started = engine, StartUp(load_s, warm, status, summary)
         return engine
 
