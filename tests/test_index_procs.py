@@ -14,6 +14,8 @@ import pytest
 
 from vstream_ros.index import FLEET, IndexOptions, Sighting, SightingsIndex
 
+pytestmark = pytest.mark.slow   # starts processes (writers, a milvus-lite server)
+
 WRITER = str(Path(__file__).parent / "procs" / "index_writer.py")
 
 

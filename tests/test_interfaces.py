@@ -85,7 +85,7 @@ def test_memory_state_carries_per_camera_counters():
         "answer_queue_length": "uint32", "last_answer_latency_s": "double",
         "load_policy": "sequence<string>", "load_level": "uint8", "encoder_busy_fraction": "double",
         "index_uri": "string", "index_rows": "uint64", "index_bytes": "uint64", "index_oldest_stamp": "double",
-        "index_dropped": "uint64", "index_backlog_rows": "uint64",
+        "index_dropped": "uint64", "index_backlog_rows": "uint64", "warnings": "sequence<string>",
     }
     fields = CameraMemoryState.get_fields_and_field_types()
     for name in ("frames_received", "frames_sampled", "frames_encoded", "frames_dropped", "frames_rejected",

@@ -87,3 +87,12 @@ class RefusalLog:
             logger.warning(f"camera {c.camera}: {c.frames_rejected - count} frames refused "
                            f"({', '.join(f'{r}: {n}' for r, n in sorted(new.items()))})")
             self._seen[c.camera] = (now, c.frames_rejected, reasons)
+
+
+def say(logger, ok: bool, text: str) -> None:
+    """Log `text` as INFO when `ok`, else ERROR. rclpy ties a call site to one severity ("Logger severity
+    cannot be changed between calls"), so each severity has its own line here."""
+    if ok:
+        logger.info(text)
+    else:
+        logger.error(text)

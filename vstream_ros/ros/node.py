@@ -42,7 +42,7 @@ from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
 from vstream_ros.engine import EngineConfig, EngineSession, StreamEngine
 from vstream_ros.ros.diagnostics import Reports
-from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded
+from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded, say
 from vstream_ros.ros.lifecycle import FAILURE, SUCCESS, transition
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, bad_value, descriptor, unknown_parameters
 from vstream_ros.ros.pylog import forward_python_logging
@@ -131,7 +131,7 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
             return FAILURE
         status = session.started.restore
-        (self.get_logger().error if status.startswith("ERROR") else self.get_logger().info)(status)
+        say(self.get_logger(), not status.startswith("ERROR"), status)
         self._session, self.engine = session, engine
         self.get_logger().info(session.started.summary)
         return super().on_configure(state)

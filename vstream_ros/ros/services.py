@@ -10,7 +10,7 @@ from std_srvs.srv import Trigger
 from vstream_ros.action import Ask
 from vstream_ros.engine import CANCELLED, QueryResult
 from vstream_ros.ros.evidence import evidence_msg
-from vstream_ros.ros.guard import guarded
+from vstream_ros.ros.guard import guarded, say
 from vstream_ros.ros.lifecycle import REFUSED
 from vstream_ros.ros.stamps import request_window, to_time
 from vstream_ros.srv import Locate, Query
@@ -150,7 +150,7 @@ class Adapters:
                 res.success, res.message = True, f"saved {engine.memory.frames_seen} frames to {path}"
             except OSError as e:
                 res.success, res.message = False, f"could not save: {e}"
-        (self.get_logger().info if res.success else self.get_logger().error)(f"save_memory: {res.message}")
+        say(self.get_logger(), res.success, f"save_memory: {res.message}")
         return res
 
     @guarded(_trigger_failed)
@@ -161,5 +161,5 @@ class Adapters:
         else:
             text = engine.reset()              # archives the memory first
             res.success, res.message = True, f"memory cleared ({text})"
-        (self.get_logger().info if res.success else self.get_logger().error)(f"reset_memory: {res.message}")
+        say(self.get_logger(), res.success, f"reset_memory: {res.message}")
         return res
