@@ -28,6 +28,7 @@ TABLE = [
     ('When did the second person arrive?', ORDINAL, 'person', (), 'arrive', 'ordinal 2', None),
     ('When did the first car leave?', ORDINAL, 'car', (), 'leave', 'ordinal 1', None),
     ('What did the sign say?', TEXT, 'sign', (), '', '', None),
+    ('What did the camera show 5 seconds ago?', Intent.AT_TIME, '', (), '', '', TimeKind.AGO),
     ('Did you see the word EXIT?', TEXT, '', (), '', '', None),
     ('What was written on the box?', TEXT, 'box', (), '', '', None),
     ('Did you see any cups?', PRESENCE, 'cup', (), '', '', None),

@@ -136,7 +136,10 @@ _RULES: list[_Rule] = [
     _r(rf"^(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)\s+{_QUOTED}$", Intent.TEXT, yes_no=True),
     _r(r"^(?:was|is|were|are)\s+(?:the\s+word\s+|the\s+text\s+)?[\"'“‘](?P<v>[^\"'”’]+)[\"'”’]\s+(?:written|shown|"
        r"displayed|visible|on|in)\b\s*(?:on\s+|in\s+)?(?P<s>.*)$", Intent.TEXT, yes_no=True),
-    _r(r"^what\s+(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read|show|display)$", Intent.TEXT),
+    _r(r"^what\s+(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)$", Intent.TEXT),
+    # "what did the screen show" asks for text; "what did the camera show" asks what was seen
+    _r(r"^what\s+(?:did|does|do)\s+(?P<s>(?:the\s+|that\s+|this\s+|a\s+)?(?:\w+\s+)?(?:sign|screen|display|label|"
+       r"board|notice|poster|banner|monitor|plate|placard|billboard)s?)\s+(?:show|display)$", Intent.TEXT),
     _r(r"^what\s+(?:was|is|were|are)\s+(?:written|printed|displayed|shown|painted)\s+(?:on|in)\s+(?P<s>.+)$",
        Intent.TEXT),
     _r(r"^what\s+(?:was|is|were|are)\s+the\s+(?:(?P<o>first|second|third|last|1st|2nd|3rd)\s+)?(?:word|words|text|"
