@@ -54,16 +54,41 @@ def test_start_up_log_states_the_language_models_visual_tokens_per_memory_kind()
     """Flash Memory rows are four to a language-model token (the 2x2 patch merger); a STAR token is one."""
     from types import SimpleNamespace
 
+    from vstream_ros.backends.contract import Answerer
     from vstream_ros.engine.tokens import visual_tokens_text
     from vstream_ros.memory import FlashMemoryConfig, MemoryConfig
 
-    flash, qwen = FlashMemoryConfig(), SimpleNamespace(answerer=SimpleNamespace(rows_per_token=4))
+    class Merging(Answerer):
+        rows_per_token = 4
+
+    class ReadsText(Answerer):
+        reads_visual_tokens = False
+
+    class Plain(Answerer):
+        pass
+
+    flash, qwen = FlashMemoryConfig(), SimpleNamespace(answerer=Merging())
     grid = flash.packed_grid((16, 16))           # a 16x16 full map with its 8x8 synopsis map below
     rows = flash.full_tokens(grid)
     assert rows == 60 * 64 + 30 * 256
     assert visual_tokens_text(qwen, flash, grid).startswith(f"Flash Memory: {rows // 4} visual tokens per camera")
-    star = visual_tokens_text(SimpleNamespace(answerer=object()), MemoryConfig(), (16, 16))
+    star = visual_tokens_text(SimpleNamespace(answerer=Plain()), MemoryConfig(), (16, 16))
     assert star.startswith("STAR memory: 681 visual tokens per camera")
-    lite = visual_tokens_text(SimpleNamespace(answerer=SimpleNamespace(reads_visual_tokens=False)), MemoryConfig(),
-                              (7, 7))
+    lite = visual_tokens_text(SimpleNamespace(answerer=ReadsText()), MemoryConfig(), (7, 7))
     assert "reads none" in lite
+
+
+def test_every_answerer_takes_what_the_engine_reads_of_it_from_the_contract():
+    """reads_visual_tokens and rows_per_token are the Answerer contract's, with defaults: the engine reads
+    them as attributes (no getattr), so each answerer in the tree inherits or declares them."""
+    from vstream_ros.backends.contract import Answerer
+    from vstream_ros.backends.flash_qwen.answering import FlashQwenAnswerer
+    from vstream_ros.backends.flash_vstream.answering import FlashVStreamAnswerer
+    from vstream_ros.backends.lite.backend import LiteAnswerer
+
+    assert (Answerer.reads_visual_tokens, Answerer.rows_per_token) == (True, 1)
+    for cls in (FlashQwenAnswerer, FlashVStreamAnswerer, LiteAnswerer):
+        assert Answerer in cls.__mro__, cls
+    assert (FlashVStreamAnswerer.reads_visual_tokens, FlashVStreamAnswerer.rows_per_token) == (True, 1)
+    assert LiteAnswerer.reads_visual_tokens is False
+    assert isinstance(FlashQwenAnswerer.rows_per_token, property)

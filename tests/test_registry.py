@@ -50,7 +50,7 @@ class ToyEncoder(Unobserved):
                                dtype=torch.float32)
 
 
-class ToyAnswerer:
+class ToyAnswerer(Answerer):
     """Says whether a bright frame is in the read; locates "bright" frames from the annotations."""
 
     def __init__(self) -> None:

@@ -105,6 +105,8 @@ def split_options(text: str) -> tuple[str, tuple[str, ...]]:
 _AUX = r"(?:did|do|does|have|has|had|was|were|is|are|can|could|would|will)"
 _SEE = r"(?:see|seen|saw|spot|spotted|notice|noticed|observe|observed|find|found|encounter|encountered|detect|" \
        r"detected|catch\s+sight\s+of|come\s+across|pass|passed|meet|met)"
+_WHEN = r"(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)"     # asks for a time
+_WE = r"(?:you\s+|i\s+|we\s+)?"                                      # who saw: the camera's wearer, or us
 _ANSWER_HINT = re.compile(r"(?<=[?.!])\s*(?:please\s+)?(?:answer|respond|reply|choose|select|pick)\b.*$"
                           r"|\s*\(?(?:yes\s+or\s+no|yes/no)\)?\s*[?.]*\s*$", re.I | re.S)
 
@@ -122,7 +124,7 @@ def _r(p: str, intent: Intent, yes_no: bool = False) -> _Rule:
 
 def _moved(verbs: str, intent: Intent) -> _Rule:
     """'When did the man leave (the scene)?': the last sighting; '... arrive?': the first."""
-    return _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?P<p>{verbs})"
+    return _r(rf"^{_WHEN}\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+(?P<p>{verbs})"
               r"(?:\s+the\s+(?:scene|view|frame|picture))?$", intent)
 
 
@@ -130,7 +132,7 @@ def _moved(verbs: str, intent: Intent) -> _Rule:
 _QUOTED = r"[\"'“‘]?(?P<v>[^\"'”’]+?)[\"'”’]?"
 _RULES: list[_Rule] = [
     # words read in the scene
-    _r(rf"^(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:ever\s+)?(?:{_SEE}|read)\s+(?:the\s+|a\s+|any\s+)?(?:word|words|"
+    _r(rf"^(?:{_AUX}\s+)?{_WE}(?:ever\s+)?(?:{_SEE}|read)\s+(?:the\s+|a\s+|any\s+)?(?:word|words|"
        rf"text|writing|sign\s+(?:saying|that\s+said|reading)|label\s+(?:saying|reading))\s+{_QUOTED}$", Intent.TEXT,
        yes_no=True),
     _r(rf"^(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)\s+{_QUOTED}$", Intent.TEXT, yes_no=True),
@@ -150,17 +152,17 @@ _RULES: list[_Rule] = [
     _r(r"^(?:where\s+(?:was|is|were|are)\s+(?:this|that|it|we|you|the\s+camera|the\s+robot)(?:\s+(?:filmed|taken|"
        r"recorded|shot|happening))?|where\s+(?:did|does)\s+(?:this|that|it)\s+(?:happen|take\s+place)|what\s+"
        r"(?:kind\s+of\s+)?(?:place|room|location|setting|scene)\s+(?:is|was)\s+(?:this|that|it))$", Intent.WHERE),
-    _r(rf"^where\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:last\s+|first\s+)?(?:{_SEE}\s+|put\s+|leave\s+|left\s+|"
+    _r(rf"^where\s+(?:{_AUX}\s+)?{_WE}(?:last\s+|first\s+)?(?:{_SEE}\s+|put\s+|leave\s+|left\s+|"
        rf"place\s+|drop\s+)?(?P<s>.*?)"
        rf"(?:\s+(?:{_AUX}\s+)?(?:last\s+|first\s+)?(?:seen|spotted|found|located|left|put|placed))?$", Intent.WHERE),
-    _r(rf"^how\s+long\s+ago\s+{_AUX}\s+(?:you\s+|i\s+|we\s+)?(?:last\s+)?{_SEE}\s+(?P<s>.*)$", Intent.LAST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?first\s+"
+    _r(rf"^how\s+long\s+ago\s+{_AUX}\s+{_WE}(?:last\s+)?{_SEE}\s+(?P<s>.*)$", Intent.LAST_SEEN),
+    _r(rf"^{_WHEN}\s+(?:{_AUX}\s+)?{_WE}first\s+"
        rf"(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:appear|show\s+up|come\s+into\s+view|enter).*)?$", Intent.FIRST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+first\s+"
+    _r(rf"^{_WHEN}\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+first\s+"
        rf"(?:appear|appeared|show\s+up|seen|spotted|visible|come\s+into\s+view|enter).*$", Intent.FIRST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?last\s+"
+    _r(rf"^{_WHEN}\s+(?:{_AUX}\s+)?{_WE}last\s+"
        rf"(?:{_SEE}\s+)?(?P<s>.*)$", Intent.LAST_SEEN),
-    _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time)\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+last\s+"
+    _r(rf"^{_WHEN}\s+(?:{_AUX}\s+)?(?P<s>.+?)\s+last\s+"
        rf"(?:seen|spotted|visible|appear|appeared|there).*$", Intent.LAST_SEEN),
     _moved(r"leave|left|disappear|disappeared|go\s+away|went\s+away|exit|exited|drive\s+off|drove\s+off|"
            r"move\s+out\s+of\s+view|go\s+out|went\s+out|walk\s+out|walked\s+out|get\s+out|got\s+out|"
@@ -170,12 +172,12 @@ _RULES: list[_Rule] = [
            r"walk\s+in|walked\s+in|show\s+up|showed\s+up|get\s+in|got\s+in|step\s+in|stepped\s+in",
            Intent.FIRST_SEEN),
     _moved(r"come\s+back|came\s+back|return|returned|reappear|reappeared|go\s+back|went\s+back", Intent.WHEN),
-    _r(r"^(?:when\s+was\s+the\s+first\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.FIRST_SEEN),
-    _r(r"^(?:when\s+was\s+the\s+last\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", Intent.LAST_SEEN),
+    *(_r(rf"^(?:when\s+was\s+the\s+{which}\s+time)\s+(?:you\s+|i\s+)?(?:saw|see|seen)?\s*(?P<s>.*)$", intent)
+      for which, intent in (("first", Intent.FIRST_SEEN), ("last", Intent.LAST_SEEN))),
     _r(rf"^(?:when|at\s+what\s+(?:time|point|moment)|what\s+time|during\s+which\s+(?:time|part|seconds?))\s+"
-       rf"(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:appear|appeared|show\s+up|showed\s+up|"
+       rf"(?:{_AUX}\s+)?{_WE}(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:appear|appeared|show\s+up|showed\s+up|"
        rf"seen|visible|on\s+(?:camera|screen)|in\s+view|there|present))?$", Intent.WHEN),
-    _r(rf"^(?:for\s+)?how\s+long\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:on\s+"
+    _r(rf"^(?:for\s+)?how\s+long\s+(?:{_AUX}\s+)?{_WE}(?:{_SEE}\s+)?(?P<s>.*?)(?:\s+(?:on\s+"
        r"(?:camera|screen)|in\s+(?:view|the\s+(?:video|picture|frame))|visible|there|present|stay|stayed|remain|"
        r"remained|around|for))*$", Intent.WHEN),
     _r(rf"^{_AUX}\s+there\s+(?P<n>more\s+than|over|at\s+least)\s+(?P<v>\d+|{'|'.join(_NUMBER_WORDS)})\s+"
@@ -190,14 +192,14 @@ _RULES: list[_Rule] = [
     _r(rf"^(?:is|was|are|were)\s+(?P<s>.+?)\s+(?:{'|'.join(COLOURS)})(?:\s*,\s*(?:{'|'.join(COLOURS)}))*,?\s+or\s+"
        rf"(?:{'|'.join(COLOURS)})$", Intent.ATTRIBUTE),
     _r(rf"^(?:is|was|are|were)\s+(?P<s>.+?)\s+(?P<v>{'|'.join(COLOURS)})$", Intent.ATTRIBUTE, yes_no=True),
-    _r(rf"^(?:what|who)\s+(?:{_AUX}\s+)?(?:(?:was|is)\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE}|there|on\s+(?:camera|screen)|"
+    _r(rf"^(?:what|who)\s+(?:{_AUX}\s+)?(?:(?:was|is)\s+)?{_WE}(?:{_SEE}|there|on\s+(?:camera|screen)|"
        r"in\s+(?:front\s+of\s+the\s+camera|view)|visible|happened|happening|going\s+on|the\s+scene)\b.*$",
        Intent.DESCRIBE),
     _r(r"^(?:describe|summari[sz]e|tell\s+me\s+(?:about|what)|list)\b.*$", Intent.DESCRIBE),
     _r(r"^what\s+(?:is|was|are|were)\s+(?P<s>.+?)\s+doing\b.*$", Intent.DESCRIBE),
     _r(r"^who\b.*$", Intent.DESCRIBE),
     _r(r"^(?:anything|any\s+thing)\b.*$", Intent.DESCRIBE),
-    _r(rf"^{_AUX}\s+(?:you\s+|i\s+|we\s+)?(?:ever\s+|already\s+)?(?:{_SEE})\s+(?:any\s+)?(?P<s>.*)$", Intent.PRESENCE,
+    _r(rf"^{_AUX}\s+{_WE}(?:ever\s+|already\s+)?(?:{_SEE})\s+(?:any\s+)?(?P<s>.*)$", Intent.PRESENCE,
        yes_no=True),
     _r(rf"^{_AUX}\s+there\s+(?:ever\s+)?(?:any\s+|a\s+|an\s+)?(?P<s>.*)$", Intent.PRESENCE, yes_no=True),
     _r(rf"^{_AUX}\s+(?:any\s+)?(?P<s>.+?)\s+(?:appear|appeared|show\s+up|showed\s+up|visible|in\s+view|on\s+"
@@ -207,7 +209,7 @@ _RULES: list[_Rule] = [
 ]
 _ARTICLE = re.compile(r"^(?:a|an|the|any|some|of|all)\s+", re.I)
 _SEE_TRAIL = _SEE.replace("|pass|passed|", "|")   # "how many cars passed": a predicate, kept
-_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?(?:you\s+|i\s+|we\s+)?(?:{_SEE_TRAIL}|appear|appeared|there|so\s+far|today|"
+_TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?{_WE}(?:{_SEE_TRAIL}|appear|appeared|there|so\s+far|today|"
                        r"yet|ever|in\s+(?:the\s+)?(?:video|stream|footage|recording|memory|view)|on\s+(?:camera|screen))"
                        r"\s*$", re.I)
 

@@ -111,6 +111,13 @@ class Located:
 
 @runtime_checkable
 class Answerer(Protocol):
+    """Answers questions from a memory read. Subclass it to take the defaults of what the engine reads
+    about the language model: `reads_visual_tokens` (False: it reads what the memory recognised, as
+    text, not its features) and `rows_per_token` (memory rows a patch merger folds into one token)."""
+
+    reads_visual_tokens: bool = True
+    rows_per_token: int = 1
+
     def answer(self, memory: MemoryRead, question: Question, max_new_tokens: int,
                cancel: threading.Event | None = None) -> Answer:
         """Answer a parsed question from a memory read; generation stops early when `cancel` is set."""

@@ -13,8 +13,8 @@ def visual_tokens_text(backend: Backend, config, grid: tuple[int, int]) -> str:
     rows = config.full_tokens(grid)
     kind = "Flash Memory" if isinstance(config, FlashMemoryConfig) else "STAR memory"
     answerer = backend.answerer
-    if not getattr(answerer, "reads_visual_tokens", True):
+    if not answerer.reads_visual_tokens:
         return f"{kind}: {rows} memory tokens per camera; the language model reads none (it reads what they show)"
-    per = max(1, int(getattr(answerer, "rows_per_token", 1)))
+    per = max(1, int(answerer.rows_per_token))
     text = f"{kind}: {rows // per} visual tokens per camera for the language model"
     return text + (f" ({rows} memory rows, {per} to a token)" if per > 1 else "")

@@ -155,19 +155,21 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
 
     @transition("shutdown", "finalized")
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
-        self._unsubscribe()
-        self._close_engine()
+        self._halt()
         self._stop_reports()
         logging.getLogger("vstream_ros").removeHandler(self._pylog)
         return super().on_shutdown(state)
 
     @transition("error processing", "unconfigured")
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt()
+        return SUCCESS
+
+    def _halt(self) -> None:
+        """Shutdown and error processing both leave from any state: stop taking frames, then close the engine."""
         self._active = False
         self._unsubscribe()
         self._close_engine()
-        return SUCCESS
 
     def _close_engine(self) -> None:
         """Stop the engine's workers, save the memory, free the models and their device memory."""

@@ -21,18 +21,14 @@ import torch
 from vstream_ros.backends.contract import Backend
 from vstream_ros.backends.flash_qwen.answering import FlashQwenAnswerer
 from vstream_ros.backends.flash_qwen.loading import LoadedQwen, QwenLoaderConfig, load_pretrained
+from vstream_ros.backends.shared.tensors import releaser
 
 
 def make_backend(loaded: LoadedQwen, name: str = "flash_vstream_qwen") -> Backend:
     """The engine's view of a loaded model: encoder, answerer, Flash Memory sizes, and how to free it."""
     model = loaded.model
-
-    def close() -> None:
-        model.to("cpu")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
     return Backend(name, model.encoder(), FlashQwenAnswerer(model, loaded.tokenizer, loaded.stop_ids),
-                   model.config.memory, close)
+                   model.config.memory, releaser(model))
 
 
 def load_flash_vstream_qwen(model_path: str | Path, device: str | torch.device = "auto",

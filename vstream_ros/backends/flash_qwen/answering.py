@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from transformers import PreTrainedTokenizerBase
 
 from vstream_ros.answering.question import Question
-from vstream_ros.backends.contract import Answer, CannotLocate
+from vstream_ros.backends.contract import Answer, Answerer, CannotLocate
 from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
 from vstream_ros.backends.flash_qwen.prompting import Prompt, build_prompt
 from vstream_ros.backends.shared.budget import camera_blocks, select_cameras
@@ -21,7 +21,7 @@ from vstream_ros.memory import MemoryRead
 log = logging.getLogger(__name__)
 
 
-class FlashQwenAnswerer(CannotLocate):
+class FlashQwenAnswerer(CannotLocate, Answerer):
     """The Answerer of the flash_vstream_qwen backend."""
 
     def __init__(self, model: FlashQwenModel, tokenizer: PreTrainedTokenizerBase, stop_ids: frozenset[int]) -> None:

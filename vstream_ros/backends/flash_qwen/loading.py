@@ -24,7 +24,15 @@ from transformers import PreTrainedTokenizerBase
 from vstream_ros.backends.flash_qwen.configuration import FlashQwenConfig
 from vstream_ros.backends.flash_qwen.modeling import FlashQwenModel
 from vstream_ros.backends.flash_qwen.prompting import VISION_END, VISION_START, load_tokenizer, stop_ids
-from vstream_ros.backends.shared.checkpoint import CheckpointError, LoadReport, iter_tensors, place, read_config
+from vstream_ros.backends.shared.checkpoint import (
+    CheckpointError,
+    LoadReport,
+    check_vocabulary,
+    iter_tensors,
+    place,
+    read_config,
+    settle,
+)
 from vstream_ros.backends.shared.tensors import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
@@ -96,9 +104,7 @@ def check_tokenizer(tokenizer: PreTrainedTokenizerBase, config: FlashQwenConfig,
     for token, want in ((VISION_START, q.vision_start_token_id), (VISION_END, q.vision_end_token_id)):
         if vocab[token] != want:
             raise CheckpointError(f"the tokenizer of {path} gives {token} id {vocab[token]}, config.json {want}")
-    if len(tokenizer) > q.text_config.vocab_size:
-        raise CheckpointError(f"the tokenizer of {path} has {len(tokenizer)} tokens, the model's vocabulary "
-                              f"{q.text_config.vocab_size}")
+    check_vocabulary(len(tokenizer), q.text_config.vocab_size, path)
 
 
 def load_pretrained(path: str | Path, options: QwenLoaderConfig | None = None) -> LoadedQwen:
@@ -117,12 +123,7 @@ def load_pretrained(path: str | Path, options: QwenLoaderConfig | None = None) -
     check_tokenizer(tokenizer, config, path)
     model = FlashQwenModel(config, device, dtype)
     report = load_weights(model, path)
-    if report.unexpected:
-        log.warning("checkpoint keys not used by the model: %s", report.unexpected)
-    if report.missing and o.strict:
-        raise CheckpointError(f"checkpoint {path} lacks parameters: {report.missing}")
-    if report.missing:
-        log.warning("parameters left at random init: %s", report.missing)
+    settle(report, path, o.strict, log)
     return LoadedQwen(model, tokenizer, stop_ids(tokenizer, read_json(path, "generation_config.json", False)), report)
 
 

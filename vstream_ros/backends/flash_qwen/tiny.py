@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tempfile
 from pathlib import Path
 
 import torch
@@ -33,6 +32,7 @@ from vstream_ros.backends.flash_qwen.prompting import (
 )
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.backends.shared.tensors import pick_device
+from vstream_ros.backends.shared.tokenizer import tokenizer_once
 
 # Qwen2's added tokens, in its order (ids 151643.. in the release; here right after the learned pieces)
 QWEN_SPECIAL_TOKENS = (
@@ -127,10 +127,7 @@ def write_tokenizer_files(path: str | Path) -> Path:
     return path
 
 
-@functools.cache
-def _tiny_tokenizer() -> PreTrainedTokenizerBase:
-    with tempfile.TemporaryDirectory() as d:
-        return load_tokenizer(write_tokenizer_files(d))
+_tiny_tokenizer = tokenizer_once(write_tokenizer_files, load_tokenizer)
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerBase:

@@ -21,17 +21,14 @@ from vstream_ros.backends.contract import Backend
 from vstream_ros.backends.flash_vstream.answering import FlashVStreamAnswerer
 from vstream_ros.backends.flash_vstream.configuration import LoaderConfig
 from vstream_ros.backends.flash_vstream.loading import LoadedModel, load_pretrained
+from vstream_ros.backends.shared.tensors import releaser
 
 
 def make_backend(loaded: LoadedModel, name: str = "flash_vstream") -> Backend:
     """The engine's view of a loaded model: encoder, answerer, memory sizes, and how to free it."""
     model = loaded.model
-
-    def close() -> None:
-        model.to("cpu")
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    return Backend(name, model.encoder(), FlashVStreamAnswerer(model, loaded.tokenizer), model.config.memory, close)
+    return Backend(name, model.encoder(), FlashVStreamAnswerer(model, loaded.tokenizer), model.config.memory,
+                   releaser(model))
 
 
 def load_flash_vstream(model_path: str | Path, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",

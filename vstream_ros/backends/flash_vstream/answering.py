@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerBase
 
 from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question
 from vstream_ros.answering.words import a_phrase
-from vstream_ros.backends.contract import Answer, CannotLocate
+from vstream_ros.backends.contract import Answer, Answerer, CannotLocate
 from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
 from vstream_ros.backends.flash_vstream.prompting import prompt_ids
 from vstream_ros.backends.shared.budget import select_cameras
@@ -35,7 +35,7 @@ def user_text(question: Question) -> str:
     return question.text
 
 
-class FlashVStreamAnswerer(CannotLocate):
+class FlashVStreamAnswerer(CannotLocate, Answerer):
     """The Answerer of the flash_vstream backend: one model and its tokenizer."""
 
     def __init__(self, model: FlashVStreamModel, tokenizer: PreTrainedTokenizerBase) -> None:

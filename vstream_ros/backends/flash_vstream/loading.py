@@ -22,11 +22,13 @@ from vstream_ros.backends.shared.checkpoint import (
     IGNORED_KEYS,
     CheckpointError,
     LoadReport,
+    check_vocabulary,
     checkpoint_keys,
     iter_tensors,
     place,
     read_config,
     route,
+    settle,
 )
 from vstream_ros.backends.shared.tensors import pick_device, pick_dtype
 
@@ -64,19 +66,12 @@ def load_pretrained(path: str | Path, options: LoaderConfig | None = None) -> Lo
             f"{cfg.get('mm_vision_tower', 'the CLIP model')})")
     config = FlashVStreamConfig.from_released(cfg, vision).with_memory(**o.memory_overrides)
     tokenizer = load_tokenizer(path)
-    if len(tokenizer) > config.llm.vocab_size:
-        raise CheckpointError(f"the tokenizer of {path} has {len(tokenizer)} tokens, the model's vocabulary "
-                              f"{config.llm.vocab_size}")
+    check_vocabulary(len(tokenizer), config.llm.vocab_size, path)
     model = FlashVStreamModel(config, device, dtype)
     report = load_weights(model, path, skip_tower=external_tower is not None)
     if external_tower is not None:
         model.vision_tower = external_tower.eval().requires_grad_(False)
-    if report.unexpected:
-        log.warning("checkpoint keys not used by the model: %s", report.unexpected)
-    if report.missing and o.strict:
-        raise CheckpointError(f"checkpoint {path} lacks parameters: {report.missing}")
-    if report.missing:
-        log.warning("parameters left at random init: %s", report.missing)
+    settle(report, path, o.strict, log)
     return LoadedModel(model, tokenizer, report)
 
 

@@ -4,8 +4,10 @@ this?"). A mixin of `compose.Composer`: it uses the composer's recogniser and si
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Intent, Question
@@ -18,6 +20,22 @@ from vstream_ros.backends.lite.wording import first_to_last, in_window, spans
 
 if TYPE_CHECKING:
     from vstream_ros.backends.lite.vision import Concept
+
+
+Seen = Callable[[Any, Call, list["Concept"], list[Sighting], str], Composed]
+
+
+def on_sight(prefix: str = "") -> Callable[[Seen], Callable[[Any, Call], Composed]]:
+    """A handler that answers about a subject seen: it gets (call, concepts, sightings, name) from the
+    composer's `_look`; when the subject cannot be looked for or was not seen, `_look`'s answer stands
+    (`prefix` leads a "not seen", as "No, " to a yes/no)."""
+    def wrap(handler: Seen) -> Callable[[Any, Call], Composed]:
+        @functools.wraps(handler)
+        def run(self: Any, call: Call) -> Composed:
+            looked = self._look(call, prefix)
+            return looked if isinstance(looked, Composed) else handler(self, call, *looked)
+        return run
+    return wrap
 
 
 def carried(q: Question) -> bool:
@@ -42,12 +60,9 @@ class Identities:
         tracks, any_tracks = self._tracks(call, concept)
         return ids.distinct_count(q, concept.name, tracks, any_tracks, once)
 
-    def _ordinal(self, call: Call) -> Composed:
+    @on_sight()
+    def _ordinal(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
-        looked = self._look(call)
-        if isinstance(looked, Composed):
-            return looked
-        concepts, found, name = looked
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
         tracks, any_tracks = self._tracks(call, concepts[0])

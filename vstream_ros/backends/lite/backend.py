@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vstream_ros.answering.question import Question
-from vstream_ros.backends.contract import Answer, Backend, Located, Observation
+from vstream_ros.backends.contract import Answer, Answerer, Backend, Located, Observation
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.files import cache_dir, package_dir
 from vstream_ros.backends.lite.observing import Observer
@@ -125,7 +125,7 @@ class LiteEncoder:
                 for ps, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
 
 
-class LiteAnswerer:
+class LiteAnswerer(Answerer):
     reads_visual_tokens = False     # SmolLM2 reads what the memory recognised, as text, not its features
 
     def __init__(self, encoder: LiteEncoder, device: torch.device) -> None:

@@ -19,7 +19,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
-from vstream_ros.backends.lite.acts import Identities, carried
+from vstream_ros.backends.lite.acts import Identities, carried, on_sight
 from vstream_ros.backends.lite.calibration import Doubt, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import (
@@ -139,24 +139,19 @@ class Composer(Identities):
 
     # --------------------------------------------------------------- intents
     def _presence(self, call: Call) -> Composed:
+        return self._any_of(call) if call.q.options else self._present(call)
+
+    @on_sight(prefix="No, ")
+    def _present(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
-        if q.options:
-            return self._any_of(call)
-        looked = self._look(call, prefix="No, ")
-        if isinstance(looked, Composed):
-            return looked
-        concepts, found, name = looked
         if q.action in ("action", "arrive", "leave", "return") or carried(q):
             return self._did(call, concepts, found, name)
         return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
-    def _when(self, call: Call) -> Composed:
+    @on_sight()
+    def _when(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
-        looked = self._look(call)
-        if isinstance(looked, Composed):
-            return looked
-        concepts, found, name = looked
         if q.action == "action" or carried(q):
             return ids.unseen_action(q, name, found, first_to_last(found, q))
         if q.action == "return":                     # "when did the man come back": his second stretch
@@ -178,12 +173,9 @@ class Composer(Identities):
             ev = found
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
 
-    def _where(self, call: Call) -> Composed:
+    @on_sight()
+    def _where(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
-        looked = self._look(call)
-        if isinstance(looked, Composed):
-            return looked
-        concepts, found, name = looked
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
         when = timefmt.span(last.start, last.end, q.origin)
@@ -292,14 +284,14 @@ class Composer(Identities):
         if q.time is not None and q.time.event:
             return self._around_event(call)
         if q.subject:
-            looked = self._look(call)
-            if isinstance(looked, Composed):
-                return looked
-            concepts, found, name = looked
-            return Composed(f"I saw {a(name)} {spans(found, q)}; I cannot tell what they were doing "
-                            f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
-                            {"seen": True})
+            return self._doing(call)
         return self._list_things(call)
+
+    @on_sight()
+    def _doing(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
+        return Composed(f"I saw {a(name)} {spans(found, call.q)}; I cannot tell what they were doing "
+                        f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
+                        {"seen": True})
 
     def _list_things(self, call: Call, lead: str = "") -> Composed:
         q, obs, gap = call.q, call.obs, call.gap

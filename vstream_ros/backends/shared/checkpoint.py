@@ -8,6 +8,7 @@ or as safetensors (sharded with `model.safetensors.index.json`, or one `model.sa
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,23 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)      # our parameters no tensor was found for
     unexpected: list[str] = field(default_factory=list)   # checkpoint keys that match nothing of ours
     ignored: list[str] = field(default_factory=list)      # known-harmless keys (old rotary buffers)
+
+
+def settle(report: LoadReport, path: str | Path, strict: bool, log: logging.Logger) -> None:
+    """What a load left over: unknown keys are logged by name; missing parameters raise CheckpointError
+    when `strict`, else are logged as left at random init."""
+    if report.unexpected:
+        log.warning("checkpoint keys not used by the model: %s", report.unexpected)
+    if report.missing and strict:
+        raise CheckpointError(f"checkpoint {path} lacks parameters: {report.missing}")
+    if report.missing:
+        log.warning("parameters left at random init: %s", report.missing)
+
+
+def check_vocabulary(tokens: int, vocab_size: int, path: str | Path) -> None:
+    """A tokenizer with more tokens than the model has embeddings would index past them."""
+    if tokens > vocab_size:
+        raise CheckpointError(f"the tokenizer of {path} has {tokens} tokens, the model's vocabulary {vocab_size}")
 
 
 def route(key: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -36,6 +37,16 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def releaser(model: torch.nn.Module) -> Callable[[], None]:
+    """A Backend's `close`: the model's weights back to the CPU and CUDA's cache emptied, so that a
+    backend loaded after this one finds the accelerator's memory free."""
+    def close() -> None:
+        model.to("cpu")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return close
 
 
 def device_memory_used(device: torch.device) -> float | None:

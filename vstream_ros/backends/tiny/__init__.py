@@ -13,7 +13,6 @@ import copy
 import functools
 import io
 import json
-import tempfile
 from pathlib import Path
 
 import sentencepiece as spm
@@ -27,6 +26,7 @@ from vstream_ros.backends.flash_vstream.modeling import FlashVStreamModel
 from vstream_ros.backends.flash_vstream.prompting import SYSTEM_PROMPT, load_tokenizer
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.backends.shared.tensors import pick_device
+from vstream_ros.backends.shared.tokenizer import tokenizer_once
 
 _CORPUS = [
     SYSTEM_PROMPT, "USER: ASSISTANT:", "What did you see? When did you see a cat?",
@@ -76,10 +76,7 @@ def write_tokenizer_files(path: str | Path, model: bytes | None = None) -> Path:
     return path
 
 
-@functools.cache
-def _tiny_tokenizer() -> PreTrainedTokenizerBase:
-    with tempfile.TemporaryDirectory() as d:
-        return load_tokenizer(write_tokenizer_files(d))
+_tiny_tokenizer = tokenizer_once(write_tokenizer_files, load_tokenizer)
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerBase:
