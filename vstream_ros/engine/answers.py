@@ -9,6 +9,7 @@ one before the model's next module.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -21,12 +22,15 @@ import torch
 
 from vstream_ros.answering.question import Question, parse
 from vstream_ros.backends.contract import Answerer
+from vstream_ros.engine import recall
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.ingest import Ingest
 from vstream_ros.engine.jobs import CANCELLED, MAX_REQUEST_CAMERAS, QueryResult, QuestionJob, listing
 from vstream_ros.engine.priority import AnswerStopped, Gate, gated
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
+
+log = logging.getLogger(__name__)
 
 AT_TOLERANCE = 1.5   # "at 12 s" means frames within this many frame intervals of 12 s
 
@@ -57,6 +61,7 @@ class AnswerService(Worker):
         self.last_answer_latency_s = 0.0
         self.yielded_s = 0.0              # time answers waited for the encoder, in total
         self._current: QuestionJob | None = None
+        self.sightings: Callable[[], object] = lambda: None   # the long-term index's feed (engine/recall.py)
 
     # ---------------------------------------------------------------- life
     def stop(self) -> None:
@@ -126,7 +131,10 @@ class AnswerService(Worker):
             job.cameras = [c for c in [named_camera(q, self.memory.cameras)] if c]
         if job.relative:
             job.window, job.relative = self.absolute(job.window, job.cameras), False
-        return self.check_scope(job.cameras, job.window)
+        error = self.check_scope(job.cameras, job.window)
+        if error and self.sightings() is not None and recall.askable(parse(q)):
+            job.scope_error, error = error, ""     # the index may hold what the memory does not (_recall)
+        return error
 
     def origin(self, cameras: list[str]) -> float:
         """The stamp answers' times count from: the first frame in memory (of the one camera asked about,
@@ -220,6 +228,13 @@ class AnswerService(Worker):
         if window is not None and window[0] > window[1]:
             return QueryResult(False, "the question's time and the request's window do not overlap",
                                intent=question.intent, frames_in_memory=self.memory.frames_seen)
+        got, why = self._recall(job, question, window)
+        if got is not None:
+            return QueryResult(True, "", got.text, question.intent, evidence=got.evidence, source=got.source,
+                               frames_in_memory=self.memory.frames_seen, time_origin=got.origin)
+        if getattr(job, "scope_error", ""):
+            return QueryResult(False, f"{job.scope_error}{why}", intent=question.intent,
+                               frames_in_memory=self.memory.frames_seen)
         read = self.memory.read(job.cameras or None, window)
         if read.num_tokens == 0:
             return QueryResult(False, "nothing in memory for that time window and camera selection",
@@ -257,4 +272,24 @@ class AnswerService(Worker):
         return QueryResult(True, "", text.strip(), question.intent, False, evidence,
                            frames_in_memory=read.frames_seen,
                            tokens=ans.stats.get("tokens", tokens), limitations=ans.limitations, stats=stats,
-                           time_origin=question.origin)
+                           source="memory", time_origin=question.origin)
+
+    def _recall(self, job: QuestionJob, question: Question,
+                window: tuple[float, float] | None) -> tuple[recall.Recalled | None, str]:
+        """A where/when answer from the sightings index when the memory no longer holds it (engine/recall.py),
+        else None and, when the index failed, why (the memory's answer stands)."""
+        feed = self.sightings()
+        if feed is None or not recall.askable(question):
+            return None, ""
+        cams = job.cameras or None
+        interval = self.memory.frame_interval(cams) or 1.0 / self._config().sample_rate_hz
+
+        def locate(w):
+            found = self.answerer.locate(self.memory.read(cams, w, tokens=False), question.subject.strip(), interval, w)
+            return [] if found.error else list(found.evidence)
+        try:
+            return recall.recall(feed, self.memory, locate, question, window, job.cameras,
+                                 self._config().locate_max_results), ""
+        except Exception as e:      # noqa: BLE001 - a server that is down: the memory answers alone
+            log.warning("a where/when answer could not ask the sightings index: %s: %s", type(e).__name__, e)
+            return None, f"; the sightings index did not answer: {type(e).__name__}: {e}"[:300]

@@ -67,6 +67,7 @@ class StreamEngine:
                                      shedding=lambda: self.config.load_shedding, observed=self._observed)
         self.sightings: SightingsFeed | None = None       # the long-term index's feed (opened by start)
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
+        self.answers.sightings = lambda: self.sightings    # where/when answers reach the index (recall.py)
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
 
