@@ -151,3 +151,47 @@ def test_the_detector_refutes_a_bus_in_a_car_interior(encoder):
     assert blind.seen(bus, ann).score >= 0.5          # what the classifier alone would say
     assert rec.seen(bus, ann).score < 0.5 and rec.seen(bus, ann).doubt is None
     assert "bus" not in {n for n, _, _ in rec.things(ann)}
+
+
+# ------------------------------------------------- the fitted detector's silence is no refutation (issue #20)
+FITTED_LIKE = Thresholds(detector=Bounds(0.4, 0.0), classifier=Bounds(0.93, 0.0003))   # the shape of the fit
+
+
+def boxed(a: np.ndarray, label: str, score: float) -> np.ndarray:
+    a = a.copy()
+    a[LAYOUT.coco_score.start + COCO_NAMES.index(label)] = score
+    a[LAYOUT.coco_count.start + COCO_NAMES.index(label)] = 1
+    return a
+
+
+def test_a_detector_whose_silence_is_no_fitted_no_does_not_refute_the_classifier():
+    """With a fitted detector `no` of 0 (more than 10 % of the things it drew no box for were there), a
+    person box and no tie box do not refute a bow tie the classifier is sure of, and a bicycle trace half way
+    to the classifier's bar is "I cannot tell", not "no" (the old rule refuted both).
+    A detector whose silence was fitted as a no (FIXED: 0.35) still refutes."""
+    tie = [frame(person=0.9, imagenet={"bow tie": 0.98})] * 5
+    assert ask(tie, "Did you see a bow tie?", FITTED_LIKE).startswith("Yes, I saw a tie"), ask(tie, "bow tie?")
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=FITTED_LIKE)
+    assert "tie" in {n for n, _, _ in rec.things(tie[0])}
+    bike = [frame(person=0.9, imagenet={"mountain bike": 0.6})] * 5       # half way to the bar: a doubt
+    assert ask(bike, "Did you see a bicycle?", FITTED_LIKE).startswith(
+        "I cannot tell whether I saw a bicycle: the image classifier gave bicycle only 0.60"), ask(bike, "bike")
+    assert ask(tie, "Did you see a bow tie?", replace(FITTED_LIKE, detector=Bounds(0.4, 0.35))).startswith("No")
+
+
+def test_a_classifier_trace_no_stronger_than_chance_raises_no_doubt():
+    """A probability below a uniform guess over ImageNet's 1000 classes is no evidence: "no", not "I cannot
+    tell" (the fitted classifier `no` is 0.0003, below chance)."""
+    assert ask([frame(imagenet={"swing": 0.0005})] * 5, "Did you see a swing?", FITTED_LIKE).startswith(
+        "No, I have not seen a swing")
+    assert ask([frame(imagenet={"swing": 0.01})] * 5, "Did you see a swing?", FITTED_LIKE).startswith(
+        "I cannot tell whether I saw a swing")
+
+
+def test_an_action_on_a_thing_never_seen_did_not_happen():
+    """'Was anyone riding a bicycle?' with a person and no trace of a bicycle: no (the action's object was
+    never there); with a bicycle seen too, lite cannot tell the action."""
+    alone = [frame(person=0.9)] * 5
+    assert ask(alone, "Was anyone riding a bicycle?").startswith("No, I saw a person"), ask(alone, "riding?")
+    both = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5
+    assert ask(both, "Was anyone riding a bicycle?").startswith("I cannot tell whether the person rode")

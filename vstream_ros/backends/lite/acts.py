@@ -74,6 +74,9 @@ class Identities:
         anything else cannot be told."""
         q = call.q
         kind = q.action
+        if kind == "action" and (never := self._never_seen(call, q.complement)):
+            return Composed(f"No, I saw {a(name)} {spans(found, q)}, but never {a_phrase(never)}{in_window(q)}.",
+                            [s.evidence(name) for s in found], {"seen": False})
         if kind == "action" or carried(q):
             return ids.unseen_action(q, name, found, spans(found, q))
         if kind == "return":
@@ -112,6 +115,17 @@ class Identities:
                             [last.evidence(name)], {"abstained": True})
         return Composed(f"Yes, {a(name)} went out of view: I last saw it {timefmt.span(last.start, last.end, q.origin)}"
                         f" ({timefmt.ago(last.end, q.newest)}).", [last.evidence(name)], {"seen": True})
+
+    def _never_seen(self, call: Call, phrase: str) -> str:
+        """The object of an action ("riding a bicycle") when it is a thing lite can see and nothing of it
+        was seen, not even a doubtful trace: the action cannot have happened ("" otherwise; a place such
+        as a street is no object whose absence it could tell)."""
+        concepts = self.rec.concept(phrase) if phrase else None
+        if not concepts or any(c.region or c.name in SCENES for c in concepts) or not self.rec.can_see(concepts):
+            return ""
+        if self.sightings(concepts, call.obs, call.gap) or self._doubt(concepts, call.obs) is not None:
+            return ""
+        return phrase
 
     def _any_of(self, call: Call) -> Composed:
         """Any of several things ("did you see a dog, a cat or a bird?"): yes with those seen, no when none

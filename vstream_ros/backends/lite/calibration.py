@@ -49,6 +49,13 @@ class Bounds:
         """Too strong to say it was not there, too weak to say it was."""
         return self.no <= raw < self.yes and raw > 0.0
 
+    @property
+    def silence_is_no(self) -> bool:
+        """A source's silence (no trace at all) says "not there" only where the fit found a `no` bound above
+        zero: a `no` of 0 means more than the allowed share of the things it gave nothing for were there
+        (the fitted detector missed many things it drew no box for)."""
+        return self.no > 0.0
+
     def against_silence(self, raw: float) -> bool:
         """Weak, yet too strong for a silent detector's "no" to stand (a COCO thing the detector drew no
         box for, at least half way to a sighting by the classifier: an espresso cup seen from above)."""
@@ -131,10 +138,18 @@ def refuted(coco: tuple[int, ...], box_scores: np.ndarray, detector_available: b
     """The detector, which knows these COCO classes, surely saw other things in the frame and not one box
     of these, even a weak one: a classifier label for the thing (an ImageNet "kite", which is a bird, or a
     dog breed where the detector saw a person) is not a sighting. A frame where the detector found nothing
-    at all does not refute the classifier (a close-up the detector cannot make out)."""
-    if not detector_available or not coco:
+    at all does not refute the classifier (a close-up the detector cannot make out), and nor does a detector
+    whose silence the fit found no reliable "no" (`Bounds.silence_is_no`: NanoDet seldom boxes a bow tie or
+    a parked bicycle)."""
+    if not detector_available or not coco or not bounds.silence_is_no:
         return False
-    return float(box_scores.max()) >= bounds.yes and float(box_scores[list(coco)].max()) < max(bounds.no, 1e-6)
+    return float(box_scores.max()) >= bounds.yes and float(box_scores[list(coco)].max()) < bounds.no
+
+
+def chance(group: int, classes: int = 1000) -> float:
+    """What a group's probability (its three likeliest classes together) is under a uniform guess over the
+    classifier's classes: a trace no stronger than that is no evidence, so it raises no doubt."""
+    return min(group, 3) / classes
 
 
 def doubt_of(seen: list, names: list[str]) -> Doubt | None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from vstream_ros.backends.lite import colours
-from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, group_probability, refuted
+from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, chance, group_probability, refuted
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
     COCO_NAMES,
@@ -347,9 +347,9 @@ class LiteRecognizer:
             p = group_probability(ann[LAYOUT.imagenet], c.imagenet)
             traces.append((0.0 if no else b.scale(p), "scene" if scene else "classifier", p, b))
         score = max((tr[0] for tr in traces), default=0.0)
-        weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or not c.coco
-                                                               or not self.detector_available
-                                                               or tr[3].against_silence(tr[2]))]
+        silent = c.coco and self.detector_available   # a weak trace must be half way to doubt a silent detector
+        weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or (
+            tr[2] > chance(len(c.imagenet), N_IMAGENET) and (not silent or tr[3].against_silence(tr[2]))))]
         doubt = None
         if score < 0.5 and weak:
             _, source, raw, b = max(weak, key=lambda tr: tr[0])
