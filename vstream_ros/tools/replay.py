@@ -10,11 +10,13 @@ ACKNACK, sent in answer to a HEARTBEAT. Fast DDS sends a periodic heartbeat (3 s
 config/fastdds_loopback.xml) and one piggybacked on a data message when the writer's history is full. So
 each topic's publisher keeps a history of exactly `window` messages (default 1): the window-th
 unacknowledged message fills it, carries a heartbeat, and the acknowledgement is back within a round trip;
-then the next window goes out. Acknowledged is not yet taken by the subscriber's callback: a window larger
-than half a subscriber's queue (the node's qos_depth) can overwrite messages it has not taken yet.
+then the next window goes out. Acknowledged is not yet taken by the subscriber's callback: a keep-last
+reader acknowledges a message once it is in its queue, so a callback that falls more than its queue (the
+node's qos_depth) behind loses the oldest, whatever the window; only a queue as long as the burst is safe.
 bench/replay.py, into one reliable vstream_node (this 2-core machine, shared, load 13): depth-100 history
-and a wait after each message (the old way) 1.3 msg/s; window 1, ~300 msg/s, every frame taken at
-qos_depth 5; window 8 at qos_depth 50, ~570 msg/s, every frame taken.
+and a wait after each message (the old way) 1.3 msg/s; window 8 at qos_depth 50, ~570 msg/s, every frame
+taken. At load 6-7 (shared with other runs): window 1 at qos_depth 1000, 234-343 msg/s, every frame taken;
+at qos_depth 10, 351 msg/s but 186 of 200 frames a camera taken (the callback fell behind).
 
 Nothing is lost to a subscriber only if its reader is matched before the first publish (volatile
 durability: a writer keeps nothing for a reader it has not matched yet). Waiting for "every subscriber the
