@@ -77,7 +77,7 @@ def main() -> None:
         proc = start_node(tmp, args.qos_depth)
         try:
             before = received(node, time.monotonic() + 60)          # the node is up and reporting
-            out = replay(bag, rate=0, window=window, progress=False, node=node, wait_subscribers=30)
+            out = replay(bag, rate=0, window=window, progress=False, node=node, wait_subscribers=30, subscribers=1)
             time.sleep(1.0)                                          # let the last ~/memory_state go out
             after = received(node, time.monotonic() + 10)
         finally:
