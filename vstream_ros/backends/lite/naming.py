@@ -22,6 +22,12 @@ def class_name(rec: LiteRecognizer, i: int) -> str:
     return getattr(rec, "_group_of", {}).get(i) or rec.lemmas[i]
 
 
+def names_class(rec: LiteRecognizer, word: str, i: int) -> bool:
+    """The word is one of the class's own names ("projectile" of "projectile, missile"), not only the head
+    noun of one ("roof" of "thatched roof", said as asked)."""
+    return word.lower() in (x.strip().lower() for x in rec.imagenet[i].split(","))
+
+
 def coco_name(i: int) -> str:
     """A COCO class's one name: the vocabulary's word for it ("cell phone" -> "phone")."""
     return COCO_WORD.get(COCO_NAMES[i], COCO_NAMES[i])

@@ -294,8 +294,9 @@ class LiteRecognizer:
         if w in COCO_NAMES:
             k = COCO_NAMES.index(w)
             return Concept(naming.coco_name(k), (k,), lemma, asked=word)
-        if lemma:       # one name per thing: the class's ("helmet" asked, "football helmet" said everywhere)
-            return Concept(naming.class_name(self, lemma[0]), (), lemma, countable=False, asked=word)
+        if lemma:       # one name per thing: the class's, unless the word only shares its head noun ("roof")
+            said = naming.class_name(self, lemma[0]) if naming.names_class(self, w, lemma[0]) else w
+            return Concept(said, (), lemma, countable=False, asked=word)
         return None
 
     def _similar(self, phrase: str) -> Concept | None:
