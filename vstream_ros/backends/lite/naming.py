@@ -72,11 +72,11 @@ def things(rec: LiteRecognizer, ann: np.ndarray, k: int = 4) -> list[tuple[str, 
 
 
 def kind(rec: LiteRecognizer, c: Concept, ann: np.ndarray) -> str:
-    """What a broad word's sighting was ("vehicle": the car): the narrower word that shows best, or ""
-    when the word is not a broad one or none of its narrower words shows."""
+    """What a broad word's sighting was ("vehicle": the car): the narrower word that shows best, the broad
+    word itself when none does (an animal the detector and classifier disagree on), "" for other words."""
     if c.name not in GENERIC:
         return ""
-    best, name = 0.5, ""
+    best, name = 0.5, c.name
     for word in members(c):
         s = rec.seen(rec._word(word), ann).score
         if s >= best:

@@ -92,7 +92,7 @@ _FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "wi
 
 def kinds_said(found: list[Sighting], name: str) -> str:
     """A broad word's sightings named by what they were ("car", "car and a bus"), else the word."""
-    kinds = list(dict.fromkeys(s.kind for s in found if s.kind))
+    kinds = [k for k in dict.fromkeys(s.kind for s in found if s.kind) if k != name]
     if not kinds:
         return name
     return kinds[0] if len(kinds) == 1 else ", a ".join(kinds[:-1]) + " and a " + kinds[-1]

@@ -108,6 +108,8 @@ ALIASES = {
     "plane": "airplane", "aeroplane": "airplane", "ship": "boat", "handbag": "bag", "backpack": "bag",
     "rucksack": "bag", "suitcase": "bag", "football": "ball", "soccer": "ball", "necktie": "tie",
     "bow tie": "tie", "missile": "rocket", "projectile": "rocket", "animals": "animal",
+    "cell phone": "phone", "mobile phone": "phone", "dining table": "table", "sports ball": "ball",
+    "potted plant": "plant",
 }
 # words that may close a subject phrase without naming a thing ("a dog yet", "the car outside"): a known
 # word before them still names what is asked (see LiteRecognizer.concept: a known word before an unknown
