@@ -128,3 +128,26 @@ def test_question_naming_no_object_gets_the_main_things_seen(engine):
     assert r.answer.startswith("I saw") and r.evidence
     assert "cat" in r.answer and [g.start for g in r.evidence] == sorted(g.start for g in r.evidence)
     assert_text_matches_evidence(r)
+
+
+def test_describe_and_presence_agree_on_the_photos(engine):
+    """One name and one answer per thing (issue #25 item 5): everything "what did you see" names, a
+    presence question with that name says Yes to, at the same seconds; the astronaut photo, asked by its
+    word, is answered by what lite sees of it (a person box) or not at all, never "I do not recognise"."""
+    e, spans = engine
+    told = ask(e, "What did you see?")
+    labels = {g.label for g in told.evidence}
+    assert labels, told.answer
+    for label in labels:
+        said = ask(e, f"Did you see a {label}?")
+        assert said.answer.startswith(f"Yes, I saw a {label}") or said.answer.startswith(f"Yes, I saw an {label}"), \
+            (label, said.answer, told.answer)
+        described = {(g.start, g.end) for g in told.evidence if g.label == label}
+        found = [(g.start, g.end) for g in said.evidence]
+        assert all(any(s <= a and b <= t for s, t in found) for a, b in described), (label, described, found)
+    astronaut = ask(e, "Where did you see the astronaut?")
+    assert "do not recognise" not in astronaut.answer, astronaut.answer
+    if astronaut.evidence:
+        assert "I cannot tell whether it was an astronaut" in astronaut.answer, astronaut.answer
+        lo, hi = spans["astronaut"]
+        assert all(g.label == "person" and g.end >= lo and g.start <= hi for g in astronaut.evidence)

@@ -263,7 +263,9 @@ def test_eval_feeds_the_bags_poses_and_scores_where_by_position(tmp_path):
         a = answers[f"s{k}-where"]
         assert a["verdict"] == "right", a
         assert a["evidence"] and all(e["pose"] is not None for e in a["evidence"])
-    assert all(answers[f"s{k}-where"]["verdict"] != "right" for k in (3, 4))   # astronaut, temple: no word
+    assert answers["s4-where"]["verdict"] != "right"          # temple: no word
+    # astronaut: no class of its own; the person box answers it, saying so (issue #25 item 5)
+    assert "do not recognise" not in answers["s3-where"]["prediction"], answers["s3-where"]
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from vstream_ros.backends.lite.sightings import (
     Sighting,
     colour_of,
     coverage,
+    kinds_said,
     merge,
     observations,
 )
@@ -45,6 +46,7 @@ class Recognizer(Protocol):
     def seen(self, concept: Concept, annotation: np.ndarray, mean: np.ndarray | None = None,
              frames: int = 1) -> Seen: ...
     def things(self, annotation: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]: ...
+    def kind(self, concept: Concept, annotation: np.ndarray) -> str: ...
 
 
 class Composer(Identities):
@@ -64,8 +66,9 @@ class Composer(Identities):
         for g, r in obs:
             seen = [self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
+                kind = self.rec.kind(concepts[0], r.peak) if len(concepts) == 1 else ""   # "vehicle": a car
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
-                                      seen[0].count, tuple(seen[0].colours), dict(seen[0].palette)))
+                                      seen[0].count, tuple(seen[0].colours), dict(seen[0].palette), kind))
         return sorted(found, key=lambda s: s.start) if gap is None else merge(found, gap)
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
@@ -83,8 +86,20 @@ class Composer(Identities):
             Intent.ATTRIBUTE: self._attribute, Intent.CHOICE: self._choice, Intent.ORDINAL: self._ordinal,
         }.get(q.intent)
         if handler is not None and (q.subject or q.intent is Intent.CHOICE):
-            return handler(call)
-        return self._describe(call)
+            return self._narrower(q, handler(call))
+        return self._narrower(q, self._describe(call))
+
+    def _narrower(self, q: Question, out: Composed) -> Composed:
+        """A subject narrower than what lite can tell apart ("astronaut": a person box): the broader
+        thing's sighting stands, and the answer says honestly that it cannot tell the narrower one."""
+        concepts = self.rec.concept(q.subject) if q.subject and out.facts.get("seen") else None
+        narrow = next((c for c in concepts or [] if c.narrower), None)
+        if narrow is None:
+            return out
+        text = out.text.removeprefix("Yes, ")
+        text = text[0].upper() + text[1:].rstrip(".")
+        return Composed(f"{text}; I cannot tell whether it was {a(narrow.narrower)}.", out.evidence,
+                        {**out.facts, "narrower": narrow.narrower, "said": narrow.name})
 
     def _resolve(self, q: Question, phrase: str) -> tuple[list[Concept] | None, Composed | None]:
         concepts = self.rec.concept(phrase, colour=q.intent is Intent.ATTRIBUTE)
@@ -127,7 +142,7 @@ class Composer(Identities):
         if not found:
             said = "anyone" if q.pronoun and q.head == "person" else a_phrase(q.subject)
             return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
-        return concepts, found, self._name(concepts, q.subject)
+        return concepts, found, kinds_said(found, self._name(concepts, q.subject))
 
     def _doubt(self, concepts: list[Concept], obs: list[tuple[TokenGroup, Run]]) -> Doubt | None:
         """The strongest trace of a thing that was not seen: evidence below a sighting but above "not
@@ -178,6 +193,7 @@ class Composer(Identities):
         q = call.q
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
+        name = last.kind or name
         when = timefmt.span(last.start, last.end, q.origin)
         if last.run.pose is None:
             return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, but no pose was recorded then, so I "

@@ -32,8 +32,10 @@ class Sighting:
     count: int = 0
     colours: tuple[str, ...] = ()
     palette: dict[str, float] = field(default_factory=dict)   # colour name -> mass over the frames
+    kind: str = ""            # what a broad word's sighting was ("vehicle": "car"): its label
 
     def evidence(self, label: str) -> TokenGroup:
+        label = self.kind or label
         run = replace(self.run, start=self.start, end=self.end)
         return replace(self.group, start=self.start, end=self.end, stamp=self.end, weight=round(self.score, 3),
                        camera=self.camera, runs=(run,), label=label)
@@ -77,6 +79,7 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
             last.score = max(last.score, s.score)
             last.count = max(last.count, s.count)
             last.colours = last.colours or s.colours
+            last.kind = last.kind or s.kind
             last.palette = {c: last.palette.get(c, 0.0) + s.palette.get(c, 0.0) for c in {*last.palette, *s.palette}}
         else:
             out.append(replace(s, palette=dict(s.palette)))
@@ -85,6 +88,14 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
 
 _FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
                              "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
+
+
+def kinds_said(found: list[Sighting], name: str) -> str:
+    """A broad word's sightings named by what they were ("car", "car and a bus"), else the word."""
+    kinds = [k for k in dict.fromkeys(s.kind for s in found if s.kind) if k != name]
+    if not kinds:
+        return name
+    return kinds[0] if len(kinds) == 1 else ", a ".join(kinds[:-1]) + " and a " + kinds[-1]
 
 
 def coverage(phrase: str, concepts: list[Concept]) -> float:

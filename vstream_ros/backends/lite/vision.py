@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite import colours, naming
 from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, chance, group_probability, refuted
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
@@ -30,6 +30,7 @@ from vstream_ros.backends.lite.vocabulary import (
     CONCEPTS,
     GENERIC,
     IMAGENET_RANGES,
+    NARROWER,
     NARROWER_THAN_BOX,
     NOT_COUNTABLE,
     NOT_NOUNS,
@@ -180,6 +181,7 @@ class Concept:
     countable: bool = True                       # its COCO boxes count it (not so for "taxi": every car)
     asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
     needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
+    narrower: str = ""                           # the word asked, narrower than this ("astronaut": a person)
 
 
 class LiteRecognizer:
@@ -208,7 +210,7 @@ class LiteRecognizer:
                 for i in c.imagenet:
                     self._group_of.setdefault(i, word)
         self._groups = {w: c for w in CONCEPTS if (c := self._word(w)) and c.imagenet and w not in GENERIC}
-        self._grouped = {i for w in CONCEPTS if (c := self._word(w)) for i in c.imagenet}
+        self._grouped = {i for w in CONCEPTS if w not in GENERIC and (c := self._word(w)) for i in c.imagenet}
 
     # -------------------------------------------------------------- words
     def _imagenet(self, names: tuple[str, ...]) -> tuple[int, ...]:
@@ -227,7 +229,8 @@ class LiteRecognizer:
         while k < len(words):
             w = words[k]
             phrase2 = " ".join(words[k: k + 2])          # "bow tie", "park bench": one thing, two words
-            if k + 1 < len(words) and (phrase2 in self._by_lemma or phrase2 in CONCEPTS):
+            if k + 1 < len(words) and (phrase2 in self._by_lemma or phrase2 in CONCEPTS
+                                         or phrase2 in ALIASES):
                 c = self._word(phrase2)
                 k += 2
             elif colours.canonical(w):
@@ -275,6 +278,8 @@ class LiteRecognizer:
 
     def _word(self, word: str) -> Concept | None:
         w = word if " " in word else singular(word)
+        if w in NARROWER:                        # "astronaut": a person box answers, and says it is one
+            return replace(self._word(NARROWER[w]), asked=word, narrower=w)
         if w in PERSON_WORDS or word in PERSON_WORDS:
             return Concept("person", (COCO_NAMES.index("person"),), (), person=True, asked=word)
         w = ALIASES.get(w, w)
@@ -287,10 +292,11 @@ class LiteRecognizer:
             return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
                            asked=word, needs_class=w in NARROWER_THAN_BOX and bool(idx))
         lemma = (self._by_lemma[w],) if w in self._by_lemma and len(w) > 2 else ()
-        said = word if " " in word else singular(word)     # "rocket", though it is looked up as "missile"
         if w in COCO_NAMES:
-            return Concept(said, (COCO_NAMES.index(w),), lemma, asked=word)
-        if lemma:
+            k = COCO_NAMES.index(w)
+            return Concept(naming.coco_name(k), (k,), lemma, asked=word)
+        if lemma:       # one name per thing: the class's, unless the word only shares its head noun ("roof")
+            said = naming.class_name(self, lemma[0]) if naming.names_class(self, w, lemma[0]) else w
             return Concept(said, (), lemma, countable=False, asked=word)
         return None
 
@@ -364,23 +370,12 @@ class LiteRecognizer:
         return Seen(min(score, 1.0), count, cols, palette, doubt)
 
     def things(self, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
-        """What is there (name, score with 0.5 at presence, count), best first: detections, then the
-        ImageNet classes and groups that pass their threshold and that the detector does not refute."""
-        t, out = self.t, {}
-        boxes, probs = ann[LAYOUT.coco_score], ann[LAYOUT.imagenet]
-        for i, s in enumerate(boxes):
-            if s >= t.detector.yes:
-                out[COCO_NAMES[i]] = (t.detector.scale(float(s)), int(round(float(ann[LAYOUT.coco_count][i]))))
-        for word, c in self._groups.items():
-            if (not any(boxes[i] >= t.detector.yes for i in c.coco) and word not in out
-                    and not refuted(c.coco, boxes, self.detector_available, t.detector)):
-                p = group_probability(probs, c.imagenet)
-                if p >= t.classifier.yes:
-                    out[word] = (t.classifier.scale(p), 0)
-        for i in np.argsort(-probs)[:k]:
-            if probs[i] >= t.named.yes and i not in self._grouped and self.lemmas[i] not in out:
-                out[self.lemmas[i]] = (t.named.scale(float(probs[i])), 0)
-        return sorted(((n, min(1.0, s), c) for n, (s, c) in out.items()), key=lambda x: -x[1])[:k]
+        """What is there (name, score with 0.5 at presence, count), best first: naming.things."""
+        return naming.things(self, ann, k)
+
+    def kind(self, c: Concept, ann: np.ndarray) -> str:
+        """What a broad word's sighting was ("vehicle": the car): naming.kind."""
+        return naming.kind(self, c, ann)
 
     def _contradicted(self, c: Concept, ann: np.ndarray) -> bool:
         """The classifier is sure the frame shows another thing of the same kind (a cat, for a box called
