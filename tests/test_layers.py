@@ -11,6 +11,7 @@ from conftest import REPO
 
 PACKAGE = REPO / "vstream_ros"
 MAX_LINES = 400
+MAX_CLASS_LINES = 300
 
 # docs/architecture.md, "Layers", lowest first: a part may import the parts listed before it, never
 # those after it. frames/cameras: what a frame and a camera name are; memory: tensors only; perception: trackers and
@@ -152,6 +153,13 @@ def test_no_upward_import():
 def test_no_module_over_400_lines():
     sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     long = {name: n for name, n in sizes.items() if n > MAX_LINES}
+    assert long == {}
+
+
+def test_no_class_over_300_lines():
+    long = {f"{p.relative_to(REPO)}:{n.name}": n.end_lineno - n.lineno + 1
+            for p in PACKAGE.rglob("*.py") for n in ast.walk(ast.parse(p.read_text()))
+            if isinstance(n, ast.ClassDef) and n.end_lineno - n.lineno + 1 > MAX_CLASS_LINES}
     assert long == {}
 
 

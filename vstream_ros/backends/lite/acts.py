@@ -61,6 +61,13 @@ class Identities:
         return ids.distinct_count(q, concept.name, tracks, any_tracks, once)
 
     @on_sight()
+    def _doing(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
+        """'What was he doing?': when the subject was seen, and that actions are not recognised."""
+        return Composed(f"I saw {a(name)} {spans(found, call.q)}; I cannot tell what they were doing "
+                        f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
+                        {"seen": True})
+
+    @on_sight()
     def _ordinal(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
         if q.attribute == "occurrence":

@@ -303,20 +303,17 @@ class Composer(Identities):
             return self._doing(call)
         return self._list_things(call)
 
-    @on_sight()
-    def _doing(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
-        return Composed(f"I saw {a(name)} {spans(found, call.q)}; I cannot tell what they were doing "
-                        f"(this backend does not recognise actions).", [s.evidence(name) for s in found],
-                        {"seen": True})
-
     def _list_things(self, call: Call, lead: str = "") -> Composed:
         q, obs, gap = call.q, call.obs, call.gap
         by_name: dict[str, list[Sighting]] = {}
         for g, r in obs:
             for name, score, count in self.rec.things(r.peak):
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count))
-        if not by_name:
-            return Composed(f"{lead}I saw nothing I can name{in_window(q)}.", [], {"things": []})
+        if not by_name:          # the frames looked at are the evidence: they were there, nothing in them named
+            looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
+            when = window_words(q)
+            return Composed(f"{lead}{when}I saw nothing I can name{'' if when else in_window(q)}.",
+                            [s.evidence("") for s in looked], {"things": []})
         merged = {n: merge(s, gap) for n, s in by_name.items()}
         ranked = sorted(merged, key=lambda n: (-sum(s.end - s.start + q.frame_interval for s in merged[n]),
                                                -max(s.score for s in merged[n])))[:MAX_THINGS]
