@@ -6,15 +6,29 @@ thresholds, on the same annotation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from vstream_ros.backends.lite.calibration import group_probability, refuted
+from vstream_ros.backends.lite.calibration import Seen, Thresholds, group_probability, refuted
+from vstream_ros.backends.lite.layout import LAYOUT, Concept
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES, COCO_WORD, CONCEPTS, GENERIC, NARROWER_THAN_BOX
 
-if TYPE_CHECKING:
-    from vstream_ros.backends.lite.vision import Concept, LiteRecognizer
+
+class LiteRecognizer(Protocol):
+    """What the naming rule reads of the recogniser (vision.LiteRecognizer), declared here so that naming
+    needs no import of vision (which imports naming)."""
+
+    t: Thresholds
+    imagenet: list[str]
+    lemmas: list[str]
+    detector_available: bool
+    _groups: dict[str, Concept]
+    _grouped: set[int]
+
+    def _word(self, word: str) -> Concept | None: ...
+
+    def seen(self, c: Concept, ann: np.ndarray, mean: np.ndarray | None = None, frames: int = 1) -> Seen: ...
 
 
 def class_name(rec: LiteRecognizer, i: int) -> str:
@@ -37,7 +51,6 @@ def thing(rec: LiteRecognizer, name: str) -> Concept | None:
     """The concept a listed name stands for (what a presence question with that name looks for)."""
     c = rec._word(name)
     if c is None and name in rec.lemmas:
-        from vstream_ros.backends.lite.vision import Concept
         c = Concept(name, (), (rec.lemmas.index(name),), countable=False, asked=name)
     return c
 
@@ -45,8 +58,6 @@ def thing(rec: LiteRecognizer, name: str) -> Concept | None:
 def things(rec: LiteRecognizer, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
     """What is there (name, score with 0.5 at presence, count), best first: detections, then the
     ImageNet groups and classes that pass their threshold, each kept only where `seen` agrees."""
-    from vstream_ros.backends.lite.vision import LAYOUT
-
     t, out = rec.t, {}
     boxes, probs, counts = ann[LAYOUT.coco_score], ann[LAYOUT.imagenet], ann[LAYOUT.coco_count]
     for i, s in enumerate(boxes):

@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from vstream_ros.backends.lite import colours, naming
 from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, chance, group_probability, refuted
+from vstream_ros.backends.lite.layout import (
+    BANDS,
+    LAYOUT,
+    N_COCO,
+    N_COLOUR,
+    N_IMAGENET,
+    PART_WORDS,
+    PERSON_PARTS,
+    Concept,
+)
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
     COCO_NAMES,
@@ -40,53 +50,11 @@ from vstream_ros.backends.lite.vocabulary import (
     singular,
 )
 
-N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
-# presence thresholds (peak over a run's frames) are fitted per source: calibration.py
 COUNT_SCORE = 0.40           # boxes counted towards "how many" ...
 COUNT_AREA = 0.01            # ... if they cover this much of the frame (tiny boxes are mostly false ones)
 SIMILAR_ENOUGH = 0.70        # MiniLM cosine for a phrase to stand for a known class name
 CONTRADICTS = 0.50           # an ImageNet class this sure of another thing halves a detector box's score
 
-
-# parts of a person box whose colours are kept ("what colour was his shirt"): (top, bottom) in box heights
-PERSON_PARTS = {"head": (0.0, 0.18), "upper": (0.2, 0.55), "lower": (0.55, 0.88), "feet": (0.88, 1.0)}
-PART_WORDS = {
-    "hair": "head", "hat": "head", "cap": "head", "helmet": "head", "head": "head",
-    "shirt": "upper", "t-shirt": "upper", "tshirt": "upper", "top": "upper", "jacket": "upper", "coat": "upper",
-    "sweater": "upper", "jumper": "upper", "hoodie": "upper", "dress": "upper", "suit": "upper", "blouse": "upper",
-    "vest": "upper", "trousers": "lower", "pants": "lower", "jeans": "lower", "shorts": "lower", "skirt": "lower",
-    "legs": "lower", "leggings": "lower", "shoes": "feet", "shoe": "feet", "boots": "feet", "sneakers": "feet",
-    "feet": "feet", "socks": "feet",
-}
-
-
-# horizontal bands of the frame (floor, walls, sky): (top, bottom) in frame heights
-BANDS = {"top": (0.0, 0.3), "middle": (0.3, 0.7), "bottom": (0.7, 1.0)}
-
-
-class Layout:
-    """Where each part sits in the annotation vector (slices, in this order)."""
-
-    def __init__(self) -> None:
-        sizes = {"imagenet": N_IMAGENET, "coco_score": N_COCO, "coco_count": N_COCO,
-                 "coco_colour": N_COCO * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
-                 "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR}
-        at = 0
-        for name, n in sizes.items():
-            setattr(self, name, slice(at, at + n))
-            at += n
-        self.size = at
-
-    def names(self, imagenet: list[str]) -> tuple[str, ...]:
-        return (*(f"imagenet:{n}" for n in imagenet), *(f"coco:{n}" for n in COCO_NAMES),
-                *(f"count:{n}" for n in COCO_NAMES),
-                *(f"colour:{n}:{c}" for n in COCO_NAMES for c in colours.NAMES),
-                *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
-                *(f"frame_colour:{c}" for c in colours.NAMES),
-                *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES))
-
-
-LAYOUT = Layout()
 # windows of the 7x7 feature map the classifier also looks at: the four 4x4 corners
 _WINDOWS = ((0, 4, 0, 4), (0, 4, 3, 7), (3, 7, 0, 4), (3, 7, 3, 7))
 
@@ -165,23 +133,6 @@ def person_colours(rgb: np.ndarray, box: tuple[float, float, float, float]) -> n
     h, w = y1 - y0, x1 - x0
     return np.stack([colours.fractions(rgb, (x0 + 0.2 * w, y0 + a * h, x1 - 0.2 * w, y0 + b * h))
                      for a, b in PERSON_PARTS.values()])
-
-
-@dataclass(frozen=True)
-class Concept:
-    """What a word (or phrase) of a question stands for in the annotations."""
-
-    name: str                                    # as it will be said in answers ("person", "car", "swing")
-    coco: tuple[int, ...] = ()
-    imagenet: tuple[int, ...] = ()
-    colour: str = ""                             # "red car": only where the object is red
-    person: bool = False
-    part: str = ""                               # of a person: head, upper, lower, feet (clothes' colours)
-    region: str = ""                             # a band of the frame (top, middle, bottom): floors, skies
-    countable: bool = True                       # its COCO boxes count it (not so for "taxi": every car)
-    asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
-    needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
-    narrower: str = ""                           # the word asked, narrower than this ("astronaut": a person)
 
 
 class LiteRecognizer:

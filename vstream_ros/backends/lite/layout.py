@@ -1,0 +1,70 @@
+"""Where each part of lite's per-frame annotation sits, and what a question's word stands for in it
+(`Concept`): the data the recogniser (vision.py) and the naming rule (naming.py) both read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vstream_ros.backends.lite import colours
+from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+
+N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
+# presence thresholds (peak over a run's frames) are fitted per source: calibration.py
+
+
+# parts of a person box whose colours are kept ("what colour was his shirt"): (top, bottom) in box heights
+PERSON_PARTS = {"head": (0.0, 0.18), "upper": (0.2, 0.55), "lower": (0.55, 0.88), "feet": (0.88, 1.0)}
+PART_WORDS = {
+    "hair": "head", "hat": "head", "cap": "head", "helmet": "head", "head": "head",
+    "shirt": "upper", "t-shirt": "upper", "tshirt": "upper", "top": "upper", "jacket": "upper", "coat": "upper",
+    "sweater": "upper", "jumper": "upper", "hoodie": "upper", "dress": "upper", "suit": "upper", "blouse": "upper",
+    "vest": "upper", "trousers": "lower", "pants": "lower", "jeans": "lower", "shorts": "lower", "skirt": "lower",
+    "legs": "lower", "leggings": "lower", "shoes": "feet", "shoe": "feet", "boots": "feet", "sneakers": "feet",
+    "feet": "feet", "socks": "feet",
+}
+
+
+# horizontal bands of the frame (floor, walls, sky): (top, bottom) in frame heights
+BANDS = {"top": (0.0, 0.3), "middle": (0.3, 0.7), "bottom": (0.7, 1.0)}
+
+
+class Layout:
+    """Where each part sits in the annotation vector (slices, in this order)."""
+
+    def __init__(self) -> None:
+        sizes = {"imagenet": N_IMAGENET, "coco_score": N_COCO, "coco_count": N_COCO,
+                 "coco_colour": N_COCO * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
+                 "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR}
+        at = 0
+        for name, n in sizes.items():
+            setattr(self, name, slice(at, at + n))
+            at += n
+        self.size = at
+
+    def names(self, imagenet: list[str]) -> tuple[str, ...]:
+        return (*(f"imagenet:{n}" for n in imagenet), *(f"coco:{n}" for n in COCO_NAMES),
+                *(f"count:{n}" for n in COCO_NAMES),
+                *(f"colour:{n}:{c}" for n in COCO_NAMES for c in colours.NAMES),
+                *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
+                *(f"frame_colour:{c}" for c in colours.NAMES),
+                *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES))
+
+
+LAYOUT = Layout()
+
+
+@dataclass(frozen=True)
+class Concept:
+    """What a word (or phrase) of a question stands for in the annotations."""
+
+    name: str                                    # as it will be said in answers ("person", "car", "swing")
+    coco: tuple[int, ...] = ()
+    imagenet: tuple[int, ...] = ()
+    colour: str = ""                             # "red car": only where the object is red
+    person: bool = False
+    part: str = ""                               # of a person: head, upper, lower, feet (clothes' colours)
+    region: str = ""                             # a band of the frame (top, middle, bottom): floors, skies
+    countable: bool = True                       # its COCO boxes count it (not so for "taxi": every car)
+    asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
+    needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
+    narrower: str = ""                           # the word asked, narrower than this ("astronaut": a person)
