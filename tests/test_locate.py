@@ -27,7 +27,11 @@ POSE_TOL_M = 0.05
 SCENE_S = 3.0
 PHOTOS = ["cat", "coffee", "rocket", "astronaut", "temple", "flower"]    # synth's order, one per station
 LOOP = StationLoop(len(PHOTOS), SCENE_S, DRIVE_FRACTION * SCENE_S, LOOP_RADIUS_M)
-FOUND = {"cat": 0, "cup": 1, "rocket": 2, "flower": 5}     # what lite recognises, and at which station
+# what lite states it saw, and at which station. The cup, the rocket and the flower show to the ImageNet classifier
+# alone, below its fitted threshold (calibration.json, issue #20); the astronaut is a person, but the detector
+# also boxes a person in one frame of the cat's station (a known false sighting, said in issue #20's note).
+FOUND = {"cat": 0}
+ASTRONAUT = 3
 
 
 class Asker(Client):
@@ -128,9 +132,9 @@ def test_without_poses_where_is_answered_honestly_then_with_poses_locate_gives_e
         stamps = [to_seconds(s.stamp) for s in res.sightings]
         assert stamps == sorted(stamps)
     # "where" in words, with the pose of the last sighting as evidence
-    res = asker.query("Where was the rocket last seen?")
+    res = asker.query("Where was the cat last seen?")
     assert res.success and res.intent == "where", res.error
-    x, y, _ = LOOP.station(FOUND["rocket"])
+    x, y, _ = LOOP.station(FOUND["cat"])
     assert f"x={x:.2f} m, y={y:.2f} m" in res.answer, res.answer
     (ev,) = res.evidence
     assert ev.has_pose and math.hypot(ev.pose.pose.position.x - x, ev.pose.pose.position.y - y) < POSE_TOL_M
@@ -150,14 +154,14 @@ def test_locate_requests_are_checked_as_queries_are(node):
         res = asker.locate(thing, **kw)
         assert not res.success and err in res.error and not res.sightings, (thing, kw, res.error)
     # a window selects what lies in it; max_results keeps the newest; a camera list is honoured
-    every = asker.locate("cup").sightings
+    every = asker.locate("cat").sightings
     assert every
-    res = asker.locate("cup", max_results=1, cameras=["cam0"])
+    res = asker.locate("cat", max_results=1, cameras=["cam0"])
     assert res.success and len(res.sightings) == 1
     assert to_seconds(res.sightings[0].stamp) == to_seconds(every[-1].stamp)
-    after_cup = T0 + LOOP.standing(FOUND["rocket"])[0]
-    res = asker.locate("cup", start=to_time(after_cup))
+    after_cat = T0 + LOOP.standing(ASTRONAUT)[0]
+    res = asker.locate("cat", start=to_time(after_cat))
     assert res.success and not res.sightings, res.sightings
-    res = asker.locate("rocket", start=to_time(after_cup))
+    res = asker.locate("person", start=to_time(after_cat))
     assert res.success and res.sightings
     assert proc.popen.poll() is None
