@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vstream_ros.backends.contract import Answer, Backend, Located
+from vstream_ros.backends.contract import Answerer as AnswererContract
 from vstream_ros.engine import EngineConfig, StreamEngine
 from vstream_ros.engine.sightings import index_uri, robot_name
 from vstream_ros.index import FLEET, Sighting
@@ -32,7 +33,7 @@ class Encoder:
                                dtype=torch.float32)
 
 
-class Answerer:
+class Answerer(AnswererContract):
     def abstract_projections(self):
         return None, None
 

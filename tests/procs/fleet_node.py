@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from vstream_ros.backends.contract import Answer, Backend, Located
+from vstream_ros.backends.contract import Answerer as AnswererContract
 from vstream_ros.backends.registry import BackendSpec, Supports, register
 from vstream_ros.memory import MemoryConfig
 from vstream_ros.ros.node import main
@@ -30,7 +31,7 @@ class Encoder:
         return torch.as_tensor(red[:, None], dtype=torch.float32)
 
 
-class Answerer:
+class Answerer(AnswererContract):
     def abstract_projections(self):
         return None, None
 
