@@ -259,10 +259,12 @@ def test_eval_feeds_the_bags_poses_and_scores_where_by_position(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     answers = {a["id"]: a for a in map(json.loads, (tmp_path / "r" / "answers.jsonl").read_text().splitlines())}
     assert len(answers) == 6 and all(a["type"] == "where" and a["rule"] == "place" for a in answers.values())
-    for k in (0, 1, 2, 5):              # cat, cup of coffee, rocket, flower
-        a = answers[f"s{k}-where"]
-        assert a["verdict"] == "right", a
-        assert a["evidence"] and all(e["pose"] is not None for e in a["evidence"])
+    a = answers["s0-where"]             # the cat: the detector's
+    assert a["verdict"] == "right", a
+    assert a["evidence"] and all(e["pose"] is not None for e in a["evidence"])
+    for k in (1, 2, 5):                 # cup of coffee, rocket, flower: the classifier's alone, below its fitted bar
+        a = answers[f"s{k}-where"]      # (calibration.json, issue #20): no place is stated for them
+        assert a["verdict"] != "right" and "x=" not in a["prediction"], a
     assert answers["s4-where"]["verdict"] != "right"          # temple: no word
     # astronaut: no class of its own; the person box answers it, saying so (issue #25 item 5)
     assert "do not recognise" not in answers["s3-where"]["prediction"], answers["s3-where"]
