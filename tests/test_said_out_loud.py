@@ -121,8 +121,9 @@ def test_relative_windows_holes_a_named_camera_feedback_and_logged_maintenance(r
     proc = ros2.launch(f"params_file:={own}", "backend:=tiny", f"snapshot_path:={snapshot}",
                        "camera_topics:=['/cam0/image_raw', '/cam1/image_raw']", name="node")
     ros2.wait_state("/vstream", "active", proc, timeout=300)
-    # 20 s of stamps at 4 Hz; 6 s..12 s never sent (lost in transport)
-    cam = camera(ros2, tmp_path, str(T0), "0.25", "80", "--skip", "6:12", "--hz", "8", "/cam0/image_raw",
+    # 20 s of stamps at 4 Hz, sent at half speed (the ros2 CLI calls of this test share the 2 cores with the
+    # encoder, which at full speed overwrote a few due frames); 6 s..12 s never sent (lost in transport)
+    cam = camera(ros2, tmp_path, str(T0), "0.25", "80", "--skip", "6:12", "--hz", "2", "/cam0/image_raw",
                  "/cam1/image_raw")
     assert cam.popen.wait(120) == 0, cam.output()
 
