@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.timefmt import since
-from vstream_ros.engine.sightings import SightingsFeed, find_in_index
+from vstream_ros.engine.sightings import SightingsFeed, find_in_index, held_since
 from vstream_ros.memory import MultiCameraMemory, TokenGroup
 
 INTENTS = frozenset({Intent.WHERE, Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN})
@@ -38,12 +38,6 @@ class Recalled:
 def askable(question: Question) -> bool:
     """Whether the index can answer this question at all: a where/when question about a named thing."""
     return question.intent in INTENTS and bool(question.subject.strip())
-
-
-def held_since(memory: MultiCameraMemory, cameras: list[str] | None) -> float | None:
-    """The oldest stamp the memory holds of these cameras (None: nothing)."""
-    starts = [r[0] for c in (cameras or memory.cameras) if c in memory.cameras and (r := memory.stamp_range(c))]
-    return min(starts) if starts else None
 
 
 def recall(feed: SightingsFeed | None, memory: MultiCameraMemory, locate, question: Question,

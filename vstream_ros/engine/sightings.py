@@ -166,9 +166,9 @@ def find_in_index(feed: SightingsFeed, phrase: str, window: tuple[float, float] 
     return sorted((hit_group(h, feed.index.robot) for h in hits[:limit]), key=lambda g: (g.start, g.end))
 
 
-def held_since(engine, cameras: list[str] | None) -> float | None:
+def held_since(memory, cameras: list[str] | None) -> float | None:
     """The oldest stamp the STAR memory still holds for these cameras (None: it holds nothing)."""
-    starts = [r[0] for c in (cameras or engine.memory.cameras) if (r := engine.memory.stamp_range(c))]
+    starts = [r[0] for c in (cameras or memory.cameras) if c in memory.cameras and (r := memory.stamp_range(c))]
     return min(starts) if starts else None
 
 
@@ -197,7 +197,7 @@ def locate_with_index(engine, mine, phrase: str, window, cameras, max_results: i
     t0 = time.perf_counter()
     try:
         if own or robot == FLEET:
-            before = held_since(engine, cameras) if evidence else None
+            before = held_since(engine.memory, cameras) if evidence else None
             extra = find_in_index(feed, phrase.strip(), window, "", keep, before, cameras)
             if robot == FLEET:
                 others = find_in_index(feed, phrase.strip(), window, FLEET, keep * 4, None, None)
