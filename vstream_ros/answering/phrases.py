@@ -95,6 +95,13 @@ def predicate_kind(predicate: str) -> str:
     return PREDICATES.get(predicate, "action") if predicate else ""
 
 
+def warm_up() -> None:
+    """Load lemminflect's tables now: about 1.4 s of Python that holds the GIL, which on a question asked
+    while cameras stream starved the camera callbacks and lost about half the frames of a 2-camera node."""
+    getLemma("crossed", upos="VERB")
+    getLemma("knives", upos="NOUN")
+
+
 @lru_cache(maxsize=4096)
 def verb_lemma(word: str) -> str:
     w = word.lower()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vstream_ros.answering import phrases
 from vstream_ros.answering.question import parse
 from vstream_ros.backends.contract import Backend, annotation_dim
 from vstream_ros.backends.shared.tensors import device_memory_used
@@ -76,6 +77,7 @@ class StreamEngine:
         """Run the encoder and a one-token answer once, so the first real frame and question do not pay
         for lazy initialisation (kernel selection, allocator growth) while cameras stream. Seconds taken."""
         t0 = time.perf_counter()
+        phrases.warm_up()                           # the question grammar's lexicon (see its docstring)
         enc = self.backend.encoder
         frames = np.zeros((2, 64, 64, 3), np.uint8)
         feats = enc.encode(frames)
