@@ -11,6 +11,7 @@ import functools
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -25,6 +26,15 @@ from vstream_ros.ros.stamps import frame_stamp
 # either), never ask for old ones (a transient-local request would not match a volatile /odom)
 POSE_QOS = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.VOLATILE)
+
+
+# No QoS event handlers on a camera subscription. With rmw_fastrtps, a subscription's event handlers wake
+# the executor's wait set while a message waits to be taken, and the subscription is out of the wait set
+# while its callback is queued or running: rclpy's MultiThreadedExecutor then spun thousands of times a
+# second holding the GIL, and the node received about half of two 30 Hz cameras' frames on 2 cores.
+# rclpy's default handlers only log an incompatible QoS or type; camera_sources() reports both (to the
+# diagnostics, from the graph) instead.
+CAMERA_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
 def camera_qos(reliability: str, depth: int) -> QoSProfile:
@@ -60,7 +70,7 @@ class Subscriptions:
             self._ingest_groups.append(group)
             cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
             self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
-                                                       callback_group=group))
+                                                       callback_group=group, event_callbacks=CAMERA_EVENTS))
             self._camera_topics[name] = (resolved, IMAGE_TYPES[compressed])
             self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
         if self.engine is not None:
