@@ -26,6 +26,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -194,6 +195,19 @@ def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
     return name, float(share[colours.NAMES.index(name)])
 
 
+def precision_upper(right: int, n: int, alpha: float = 0.05) -> float:
+    """The upper end of the Clopper-Pearson interval of a proportion (right of n): the largest precision
+    that `right` of `n` does not rule out at level alpha."""
+    if n == 0 or right >= n:
+        return 1.0
+    lo, hi = right / n, 1.0
+    for _ in range(60):            # bisect on P(X <= right | n, p) = alpha / 2, decreasing in p
+        p = (lo + hi) / 2
+        tail = sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(right + 1))
+        lo, hi = (p, hi) if tail > alpha / 2 else (lo, p)
+    return (lo + hi) / 2
+
+
 def fit(items: list[dict], precision: float) -> dict:
     """yes and no bounds of one source (see the module's doc), and how they do on the items."""
     raw = np.array([i["raw"] for i in items])
@@ -244,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     fitted = {s: fit([i for i in items if i["source"] == s], args.precision) for s in SOURCES}
     for s, f in fitted.items():
         if f["items"] < MIN_ITEMS or min(f["there"], f["items"] - f["there"]) < MIN_CUT:   # too little to fit
+            upper = precision_upper(f["there"], f["items"])
+            if upper < args.precision:     # few items, yet enough to show the source never reaches the precision
+                f |= {"yes": 1.0, "no": 0.0, "kept": f"states nothing: {f['there']} of {f['items']} right, the "
+                      f"upper 95 % bound of its precision {upper:.2f} < {args.precision}"}
+                continue
             from vstream_ros.backends.lite.calibration import DEFAULTS
 
             f |= {"yes": DEFAULTS[s].yes, "no": DEFAULTS[s].no, "kept": "hand-set (too few items to fit)"}

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vstream_ros.answering.question import parse
+from vstream_ros.answering.words import BASIC_COLOURS
 from vstream_ros.backends.lite.calibration import DEFAULTS, PATH, SOURCES, Bounds, Thresholds
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer
@@ -195,3 +196,31 @@ def test_an_action_on_a_thing_never_seen_did_not_happen():
     assert ask(alone, "Was anyone riding a bicycle?").startswith("No, I saw a person"), ask(alone, "riding?")
     both = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5
     assert ask(both, "Was anyone riding a bicycle?").startswith("I cannot tell whether the person rode")
+
+
+def car(score: float = 0.9, **colour: float) -> np.ndarray:
+    """A car box and the colour fractions of its pixels."""
+    a = np.zeros(LAYOUT.size, np.float32)
+    k = COCO_NAMES.index("car")
+    a[LAYOUT.coco_score.start + k] = score
+    a[LAYOUT.coco_count.start + k] = 1
+    for name, f in colour.items():
+        a[LAYOUT.coco_colour.start + k * len(BASIC_COLOURS) + BASIC_COLOURS.index(name)] = f
+    return a
+
+
+def test_a_colour_is_stated_only_from_the_fitted_share_up():
+    frames = [car(red=0.6, grey=0.4)] * 5
+    loose = replace(FIXED, colour=Bounds(0.5, 0.1))
+    assert ask(frames, "What colour was the car?", loose).startswith("The car was red")
+    strict = ask(frames, "What colour was the car?", replace(FIXED, colour=Bounds(0.7, 0.1)))
+    assert strict.startswith("I cannot tell the colour of the car (seen "), strict
+    assert "only 60% of its pixels were red (I need 70% to say so)" in strict, strict
+    never = ask(frames, "What colour was the car?", replace(FIXED, colour=Bounds(1.0, 0.0)))   # not earned
+    assert never.startswith("I cannot tell the colour of the car") and "right too rarely" in never, never
+
+
+def test_a_thing_whose_colour_is_asked_and_not_found_is_not_said_to_be_absent():
+    """The question says it was there: not finding it gives "I cannot tell", never "I have not seen"."""
+    text = ask([frame(person=0.9)] * 5, "What colour was the car?", replace(FIXED, colour=Bounds(0.5, 0.1)))
+    assert text.startswith("I cannot tell the colour of the car: I found no car I can be sure of"), text

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 from test_ros2cli import evidence, params_file, query
 
 from conftest import REPO
@@ -158,7 +157,8 @@ def test_relative_windows_holes_a_named_camera_feedback_and_logged_maintenance(r
     assert {c for c, _, _ in evidence(out)} == {"cam1"}, out
 
     # 6. the action's feedback counts what was produced (lite's said 0 throughout; tiny streams tokens, so
-    #    this part does not tell the old code apart); save and reset reach the node's log (/rosout)
+    #    this part does not tell the old code apart: tests/test_one_answer_node.py asks lite); save and reset
+    #    reach the node's log (/rosout)
     out = ros2.run("action", "send_goal", "--feedback", "/vstream/ask", "vstream_ros/action/Ask",
                    "{question: 'What did you see?'}")
     tokens = [int(t) for t in re.findall(r"tokens: (\d+)", out)]
@@ -175,4 +175,3 @@ def test_the_readme_shows_the_liveness_warning_and_the_relative_window():
     text = (REPO / "README.md").read_text()
     section = text[text.index("## Using the node"):]
     assert "no frame for" in section and "relative: true" in section
-    assert yaml.safe_load  # the README's params example stays YAML (checked elsewhere)

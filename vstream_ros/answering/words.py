@@ -23,6 +23,18 @@ def a_phrase(phrase: str) -> str:
     return a(p)
 
 
+def the_phrase(phrase: str) -> str:
+    """The asked phrase, definite: 'cups' becomes 'the cups', 'a car' 'the car'; 'his shirt' and 'the
+    man's tie' stay."""
+    p = phrase.strip()
+    first, _, rest = p.partition(" ")
+    if first.lower() in ("a", "an", "any", "some") and rest:
+        return "the " + rest
+    if first.lower() in ("the", "this", "that", "these", "those", "his", "her", "their", "its", "my", "your", "our"):
+        return p
+    return "the " + p
+
+
 # -------------------------------------------------------------------- colours
 # the eleven basic colour terms of English (Berlin and Kay), in the order lite's annotations keep them
 BASIC_COLOURS = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")

@@ -73,7 +73,7 @@ class Identities:
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
         tracks, any_tracks = self._tracks(call, concepts[0])
-        return ids.ordinal(q, name, tracks, any_tracks)
+        return ids.ordinal(q, name, tracks, any_tracks, self.rec.t.colour.yes)
 
     def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         """A yes/no about what the subject did. Arrive / leave: the tracks' border flags when the memory

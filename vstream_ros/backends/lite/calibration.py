@@ -108,6 +108,9 @@ class Doubt:
     what: str = ""    # the thing (or colour) it is about
 
     def said(self) -> str:
+        if self.source == "colour" and self.need >= 1.0:    # the fit found no share that was right often enough
+            return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on pixels "
+                    "were right too rarely in calibration to be stated")
         if self.source == "colour":
             return (f"only {self.raw:.0%} of its pixels were {self.what or 'that colour'} (I need "
                     f"{self.need:.0%} to say so)")

@@ -17,7 +17,7 @@ import numpy as np
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
-from vstream_ros.answering.words import a, a_phrase
+from vstream_ros.answering.words import a, a_phrase, the_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.acts import Identities, carried, on_sight
 from vstream_ros.backends.lite.calibration import Doubt, doubt_of
@@ -26,9 +26,9 @@ from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
     Composed,
     Sighting,
-    colour_of,
     coverage,
     kinds_said,
+    measured_colour,
     merge,
     observations,
 )
@@ -241,13 +241,18 @@ class Composer(Identities):
         concepts = [target]
         found = self.sightings(concepts, obs, gap)
         name = target.name
-        if not found:
-            return Composed(f"I have not seen {a_phrase(q.subject)}{in_window(q)}, so I cannot tell its "
-                            "colour.", [], {"seen": False})
-        colour = colour_of(found, chromatic_first=not (target.part or target.region))
-        if colour is None:
-            return Composed(f"I saw {a(name)} but cannot tell its colour.", [s.evidence(name) for s in found],
-                            {"abstained": True})
+        if not found:   # the question says it was there: not finding it is no evidence that it was not
+            doubt = self._doubt(concepts, obs)
+            why = doubt.said() if doubt else f"I found no {name} I can be sure of{in_window(q)}"
+            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: {why}.", [],
+                            {"abstained": True, "seen": False})
+        measured = measured_colour(found, chromatic_first=not (target.part or target.region))
+        need = self.rec.t.colour.yes
+        if measured is None or measured[1] < need:
+            why = Doubt("colour", measured[1], need, measured[0]).said() if measured else "I measured none"
+            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
+                            [s.evidence(name) for s in found], {"abstained": True})
+        colour = measured[0]
         best = max(found, key=lambda s: (s.palette.get(colour, 0.0), colour in s.colours, s.score))
         when = timefmt.span(best.start, best.end, q.origin)
         what = q.subject if target.part or target.region else name

@@ -14,6 +14,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed
+from vstream_ros.backends.lite.calibration import Doubt
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.memory.tracks import TextSighting, Track
@@ -67,8 +68,9 @@ def _said(q: Question) -> str:
     return {"arrive": " came in", "leave": " left"}.get(q.action, f" {past(q.predicate)}" if q.predicate else "")
 
 
-def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool) -> Composed:
-    """The nth tracked thing of a kind, by its first stamp: when it came, left, was there, its colour."""
+def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool, colour_need: float) -> Composed:
+    """The nth tracked thing of a kind, by its first stamp: when it came, left, was there, its colour (stated
+    from `colour_need` of its boxes' pixels up: the fitted colour bound)."""
     nth = _ORDINAL_WORDS.get(q.ordinal, f"number {q.ordinal}")
     if not any_tracks:
         return Composed(f"I cannot tell which was the {nth} {name}: {NO_IDENTITIES}.", [],
@@ -87,9 +89,13 @@ def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool) -> Co
         went = "left" if t.exited else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
     elif asks is Intent.ATTRIBUTE:
-        colour = t.colours[0][0] if t.colours else None
-        text = f"{the} was {colour} (seen {span(t, q)})." if colour else \
-            f"I saw the {nth} {name} {span(t, q)} but cannot tell its colour."
+        colour, share = t.colours[0] if t.colours else (None, 0.0)
+        if colour is not None and share >= colour_need:
+            text = f"{the} was {colour} (seen {span(t, q)})."
+        else:
+            why = Doubt("colour", share, colour_need, colour).said() if colour else "I measured none"
+            return Composed(f"I cannot tell the colour of the {nth} {name} (seen {span(t, q)}): {why}.", [],
+                            {"track": t.id, "abstained": True})
     elif asks is Intent.PRESENCE:
         text = f"Yes, I saw a {nth} {name} {span(t, q)}."
     else:

@@ -107,19 +107,25 @@ def coverage(phrase: str, concepts: list[Concept]) -> float:
     return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
 
 
-def colour_of(found: list[Sighting], chromatic_first: bool) -> str | None:
-    """The colour of what the sightings show: their palettes added up (every frame counts, as sure as
-    its box was), named as one frame's colours are; without palettes, a vote of their colour names."""
+def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:
+    """The colour of what the sightings show and its share of their pixels: their palettes added up (every
+    frame counts, as sure as its box was), named as one frame's colours are; without palettes, a vote of
+    their colour names (share: the winner's part of the votes)."""
     total: dict[str, float] = {}
     for s in found:
         for c, v in s.palette.items():
             total[c] = total.get(c, 0.0) + v
     if sum(total.values()) > 0:
         frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
-        names = colours.dominant(frac / frac.sum(), k=1, chromatic_first=chromatic_first)
-        return names[0] if names else colours.NAMES[int(np.argmax(frac))]
+        frac /= frac.sum()
+        names = colours.dominant(frac, k=1, chromatic_first=chromatic_first)
+        name = names[0] if names else colours.NAMES[int(np.argmax(frac))]
+        return name, float(frac[colours.NAMES.index(name)])
     votes: dict[str, float] = {}
     for s in found:
         for rank, c in enumerate(s.colours):
             votes[c] = votes.get(c, 0.0) + s.score * (s.end - s.start + 1.0) / (rank + 1)
-    return max(votes, key=votes.get) if votes else None
+    if not votes:
+        return None
+    name = max(votes, key=votes.get)
+    return name, votes[name] / sum(votes.values())
