@@ -346,3 +346,15 @@ def test_an_option_that_only_resembles_what_was_seen_is_not_chosen(composer, rea
     c = answer(composer, read, "Which animal passed by? (A) a dog (B) a giraffe (C) a zebra")
     assert c.text.startswith("I cannot tell which option is right") and "option" not in c.facts, c.text
     assert not re.search(r"\([A-D]\)", c.text)
+
+
+def test_yes_needs_the_whole_subject_seen_not_only_the_person(composer, read):
+    """A person box does not show a face, a hat or a police livery: "I cannot tell", with the person's spans."""
+    for question, phrase in (("Did you see the man's face?", "a man's face"),
+                             ("Was anyone wearing a hat?", "a person wearing a hat"),
+                             ("Did you see a police car?", "a police car")):
+        c = answer(composer, read, question)
+        assert c.text.startswith(f"I cannot tell whether I saw {phrase}: I saw a"), c.text
+        assert c.facts["abstained"] and c.evidence, c.text
+    assert answer(composer, read, "Was there somebody in the room?").text.startswith("Yes, I saw a person")
+    assert answer(composer, read, "Did you see a car?").text.startswith("Yes, I saw a car")

@@ -31,6 +31,7 @@ from vstream_ros.backends.lite.sightings import (
     measured_colour,
     merge,
     observations,
+    unverified,
 )
 from vstream_ros.backends.lite.vision import Concept, Seen
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, uncertain, window_words
@@ -161,6 +162,11 @@ class Composer(Identities):
         q = call.q
         if q.action in ("action", "arrive", "leave", "return") or carried(q):
             return self._did(call, concepts, found, name)
+        unseen = unverified(q.subject, concepts)
+        if unseen:   # "the woman's face", "anyone wearing a hat": the person is seen, the rest lite cannot see
+            return Composed(f"I cannot tell whether I saw {a_phrase(q.subject)}: I saw {a(name)} {spans(found, q)}, "
+                            "but cannot tell more of it than that.", [s.evidence(name) for s in found],
+                            {"abstained": True, "seen": True, "unseen": unseen})
         return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 

@@ -107,6 +107,21 @@ def coverage(phrase: str, concepts: list[Concept]) -> float:
     return sum(1 for w in words if w in asked or w.rstrip("s") in asked) / len(words)
 
 
+def unverified(phrase: str, concepts: list[Concept]) -> list[str]:
+    """The words of a phrase that no sighting of its concepts can confirm: words no concept accounts for
+    ("face" in "the woman's face"), and things lite only measures the colour of as a part of a person or a
+    band of the frame ("hat" in "anyone wearing a hat"): a person box does not show that a hat was there."""
+    confirmed = " ".join(w for c in concepts if not (c.part or c.region)
+                         for w in (c.asked, c.name, c.colour) if w).lower()
+    return [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS and w not in _RELATIONS
+            and len(w) > 1 and w not in confirmed and w.rstrip("s") not in confirmed]
+
+
+# words that relate the things of a phrase, or place it anywhere, and name nothing themselves
+_RELATIONS = frozenset(("wearing", "holding", "carrying", "having", "anywhere", "somewhere", "everywhere", "ever",
+                        "there", "here", "footage", "video", "camera", "room", "scene", "picture", "view", "area"))
+
+
 def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:
     """The colour of what the sightings show and its share of their pixels: their palettes added up (every
     frame counts, as sure as its box was), named as one frame's colours are; without palettes, a vote of
