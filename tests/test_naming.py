@@ -134,3 +134,11 @@ def test_a_narrower_word_is_answered_by_the_broader_thing_honestly(composer, rea
 def test_a_narrower_word_not_seen_at_all_is_a_no(composer, read):
     said = answer(composer, read, "Did you see a firefighter in the first 10 seconds?")
     assert said.text.startswith("No, I have not seen a firefighter") and not said.evidence, said.text
+
+
+@pytest.mark.parametrize("name", [n for n in COCO_NAMES if " " in n])
+def test_a_two_word_coco_name_asked_is_the_thing_describe_lists(composer, name):
+    """"Did you see a wine glass?" looks for the detector's wine glass, the label a description gives, not
+    for "wine" and "glass" apart (which the classifier alone would have to see)."""
+    concepts = composer.rec.concept(parse(f"Did you see a {name}?").subject)
+    assert len(concepts) == 1 and COCO_NAMES.index(name) in concepts[0].coco, concepts

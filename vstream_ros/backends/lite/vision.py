@@ -181,7 +181,7 @@ class LiteRecognizer:
             w = words[k]
             phrase2 = " ".join(words[k: k + 2])          # "bow tie", "park bench": one thing, two words
             if k + 1 < len(words) and (phrase2 in self._by_lemma or phrase2 in CONCEPTS
-                                         or phrase2 in ALIASES):
+                                         or phrase2 in ALIASES or phrase2 in COCO_NAMES):
                 c = self._word(phrase2)
                 k += 2
             elif colours.canonical(w):
