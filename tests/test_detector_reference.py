@@ -13,16 +13,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from vstream_ros.backends.lite.detection import CocoDetector, Detection, model_dir
 
+from conftest import VIDEOS, frame_at
+
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "tfjs_reference.js"
-VIDEOS = HERE / "fixtures" / "videos"
 PACKAGES = ("tfjs-core", "tfjs-backend-cpu", "tfjs-converter")
 # (clip, seconds): the people on the playground, the street with cars and a cyclist, the man in the car
 # (TensorFlow.js's pure JavaScript CPU backend takes about 10 s of CPU a frame here, so three frames)
@@ -54,15 +54,6 @@ def why_skip() -> str | None:
 
 
 pytestmark = [pytest.mark.skipif(why_skip() is not None, reason=str(why_skip())), pytest.mark.timeout(900)]
-
-
-def frame_at(clip: str, seconds: float) -> np.ndarray:
-    cap = cv2.VideoCapture(str(VIDEOS / clip))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, round(seconds * cap.get(cv2.CAP_PROP_FPS)))
-    ok, bgr = cap.read()
-    cap.release()
-    assert ok, (clip, seconds)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 @pytest.fixture(scope="module")

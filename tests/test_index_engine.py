@@ -3,55 +3,19 @@ memory become sightings; locate answers from the index what the memory no longer
 a robot filter reaches the fleet's rows; a reset keeps the index. The backend is a small real one
 (quadrant means; a frame is a "red toolbox" when it is bright)."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
-import torch
+from toybackend import bright, toy_backend
 
-from vstream_ros.backends.contract import Answer, Backend, Located
-from vstream_ros.backends.contract import Answerer as AnswererContract
 from vstream_ros.engine import EngineConfig, StreamEngine
 from vstream_ros.engine.sightings import index_uri, robot_name
 from vstream_ros.index import FLEET, Sighting
-from vstream_ros.memory import MemoryConfig
 
 pytestmark = pytest.mark.slow          # Milvus Lite in the process: a few seconds per engine
 
 
-class Encoder:
-    id, dim, feature_grid = "toy:quadrants", 3, (2, 2)
-    device, dtype = torch.device("cpu"), torch.float32
-    annotation_names = ("red toolbox",)
-
-    def encode(self, frames):
-        x = torch.as_tensor(np.asarray(frames), dtype=torch.float32)
-        return torch.nn.functional.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1) / 255.0
-
-    def annotate(self, frames, features):
-        return torch.as_tensor((np.asarray(frames).reshape(len(frames), -1).mean(1) >= 200)[:, None],
-                               dtype=torch.float32)
-
-
-class Answerer(AnswererContract):
-    def abstract_projections(self):
-        return None, None
-
-    def name_run(self, peak):
-        return (["red toolbox"], ["red"]) if peak[0] >= 0.5 else ([], [])
-
-    def answer(self, memory, question, max_new_tokens, cancel=None):
-        return Answer(iter(["-"]), [])
-
-    def locate(self, memory, phrase, frame_interval, window=None):
-        found = [replace(g, start=r.start, end=r.end, runs=(r,), label="red toolbox")
-                 for g in memory.groups if g.kind == "temporal" for r in g.runs
-                 if r.peak is not None and r.peak[0] >= 0.5 and (window is None or r.end >= window[0])]
-        return Located(found)
-
-
 def engine(tmp_path, robot="robot_a", uri=None, **cfg) -> StreamEngine:
-    backend = Backend("toy", Encoder(), Answerer(), MemoryConfig())
+    backend = toy_backend(bright)
     e = StreamEngine(backend, EngineConfig(snapshot_path="", index_uri=str(tmp_path / "ix.db") if uri is None else uri,
                                            robot_name=robot, index_embedder="hash", index_run_s=5.0, **cfg))
     e.start()
