@@ -86,3 +86,14 @@ class Client:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+def params_node(tmp: Path, domain: int, name: str = "node", **overrides) -> Proc:
+    """vstream_node with config/vstream.yaml and `overrides`, through --params-file, as a user starts it."""
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "vstream.yaml").read_text())
+    doc["/**"]["ros__parameters"] |= overrides
+    params = tmp / f"{name}.yaml"
+    params.write_text(yaml.safe_dump(doc))
+    return Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(params)], tmp / f"{name}.log", domain)

@@ -10,7 +10,6 @@ rest gives it exactly; the tolerance only absorbs float32 storage).
 import math
 
 import pytest
-import yaml
 
 from vstream_ros.msg import MemoryState
 from vstream_ros.ros.stamps import to_seconds, to_time
@@ -18,8 +17,7 @@ from vstream_ros.srv import Locate, Query
 from vstream_ros.tools.synth import DRIVE_FRACTION, LOOP_RADIUS_M, T0, synth
 from vstream_ros.tools.trajectory import StationLoop
 
-from conftest import REPO
-from rosproc import Client, Proc, fresh_domain
+from rosproc import Client, Proc, fresh_domain, params_node
 
 pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
 
@@ -51,9 +49,9 @@ class Asker(Client):
     def query(self, question: str) -> Query.Response:
         return self.call(self.query_client, Query.Request(question=question), timeout=120)
 
-    def settled(self, frames: int) -> bool:
-        """Every frame of the replay received, and every sampled one encoded."""
-        return self.state is not None and len(self.state.cameras) == 1 and all(
+    def settled(self, frames: int, cameras: int = 1) -> bool:
+        """Every frame of the replay received on each camera, and every sampled one encoded."""
+        return self.state is not None and len(self.state.cameras) == cameras and all(
             c.frames_received >= frames and c.frames_encoded == c.frames_sampled for c in self.state.cameras)
 
 
@@ -74,14 +72,10 @@ def station_of(stamp_end: float) -> int:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("locate")
-    doc = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= {
-        "backend": "lite", "camera_topics": ["/cam0/image_raw"], "qos_reliability": "reliable", "qos_depth": 50,
-        "sample_rate_hz": 2.0, "pose_topic": "/odom", "snapshot_path": "", "memory_state_period_s": 0.2}
-    (tmp / "params.yaml").write_text(yaml.safe_dump(doc))
     domain = fresh_domain()
-    proc = Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(tmp / "params.yaml")],
-                tmp / "node.log", domain)
+    proc = params_node(tmp, domain, backend="lite", camera_topics=["/cam0/image_raw"], qos_reliability="reliable",
+                       qos_depth=50, sample_rate_hz=2.0, pose_topic="/odom", snapshot_path="",
+                       memory_state_period_s=0.2)
     asker = Asker(domain)
     try:
         assert asker.spin_until(lambda: asker.locate_client.service_is_ready() and asker.state is not None

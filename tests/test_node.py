@@ -5,7 +5,6 @@ import signal
 import time
 
 import pytest
-import yaml
 from action_msgs.msg import GoalStatus
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -20,8 +19,7 @@ from vstream_ros.msg import MemoryState
 from vstream_ros.ros.stamps import to_seconds, to_time
 from vstream_ros.srv import Query
 
-from conftest import REPO
-from rosproc import PROCS, Client, Proc, fresh_domain
+from rosproc import PROCS, Client, Proc, fresh_domain, params_node
 
 pytestmark = pytest.mark.slow   # starts processes or loads real models: not in the fast tier
 
@@ -30,15 +28,10 @@ CAMERAS = ["/cam0/image_raw", "/cam1/image_raw/compressed"]
 
 def start_node(tmp_path, domain, name="node", **overrides) -> Proc:
     """The node with config/vstream.yaml plus test overrides, through --params-file."""
-    doc = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= {
+    return params_node(tmp_path, domain, name, **{
         "backend": "tiny", "camera_topics": CAMERAS, "sample_rate_hz": 2.0, "memory_state_period_s": 0.2,
         "snapshot_path": str(tmp_path / "memory.safetensors"), "autosave_period_s": 0.0,
-    } | overrides
-    params = tmp_path / f"{name}.yaml"
-    params.write_text(yaml.safe_dump(doc))
-    return Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(params)], tmp_path / f"{name}.log",
-                domain)
+    } | overrides)
 
 
 class Observer(Client):

@@ -7,17 +7,15 @@ the action's feedback counts lite's answer as it is produced (it said tokens: 0 
 import re
 
 import pytest
-import yaml
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
+from test_locate import Asker as LocateAsker
 
 from vstream_ros.action import Ask
-from vstream_ros.msg import MemoryState
-from vstream_ros.srv import Locate, Query
+from vstream_ros.srv import Query
 from vstream_ros.tools.synth import synth
 
-from conftest import REPO
-from rosproc import Client, Proc, fresh_domain
+from rosproc import Proc, fresh_domain, params_node
 
 pytestmark = pytest.mark.slow   # starts processes and loads lite's models: not in the fast tier
 
@@ -26,42 +24,25 @@ FPS = 5
 CAMERAS = ["/cam0/image_raw", "/cam1/image_raw/compressed"]
 
 
-class Asker(Client):
+class Asker(LocateAsker):
+    """test_locate's asker, with the Ask action and answers that must succeed."""
+
     def __init__(self, domain: int) -> None:
-        super().__init__("asker", domain)
-        self.state: MemoryState | None = None
-        self.node.create_subscription(MemoryState, "/vstream/memory_state", self._on_state, 10)
-        self.locate_client = self.node.create_client(Locate, "/vstream/locate")
-        self.query_client = self.node.create_client(Query, "/vstream/query")
+        super().__init__(domain)
         self.ask = ActionClient(self.node, Ask, "/vstream/ask")
 
-    def _on_state(self, msg: MemoryState) -> None:
-        self.state = msg
-
-    def locate(self, thing: str) -> Locate.Response:
-        return self.call(self.locate_client, Locate.Request(object=thing), timeout=60)
-
     def query(self, question: str) -> Query.Response:
-        res = self.call(self.query_client, Query.Request(question=question), timeout=120)
+        res = super().query(question)
         assert res.success, (question, res.error)
         return res
-
-    def settled(self, frames: int) -> bool:
-        return self.state is not None and len(self.state.cameras) == 2 and all(
-            c.frames_received >= frames and c.frames_encoded == c.frames_sampled for c in self.state.cameras)
 
 
 @pytest.fixture(scope="module")
 def asker(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("one_answer")
-    doc = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= {
-        "backend": "lite", "camera_topics": CAMERAS, "qos_reliability": "reliable", "qos_depth": 50,
-        "sample_rate_hz": 2.0, "snapshot_path": "", "memory_state_period_s": 0.2}
-    (tmp / "params.yaml").write_text(yaml.safe_dump(doc))
     domain = fresh_domain()
-    node = Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(tmp / "params.yaml")],
-                tmp / "node.log", domain)
+    node = params_node(tmp, domain, backend="lite", camera_topics=CAMERAS, qos_reliability="reliable", qos_depth=50,
+                       sample_rate_hz=2.0, snapshot_path="", memory_state_period_s=0.2)
     asker = Asker(domain)
     try:
         assert asker.spin_until(lambda: asker.locate_client.service_is_ready() and asker.state is not None
@@ -72,7 +53,8 @@ def asker(tmp_path_factory):
         replay = Proc(["-m", "vstream_ros.tools.replay", str(bag), "--rate", "1"], tmp / "replay.log", domain)
         assert replay.popen.wait(120) == 0, replay.output()
         replay.stop()
-        assert asker.spin_until(lambda: asker.settled(int(3 * SCENE_S * FPS)), 90), (asker.state, node.output())
+        frames = int(3 * SCENE_S * FPS)
+        assert asker.spin_until(lambda: asker.settled(frames, cameras=2), 90), (asker.state, node.output())
         yield asker
     finally:
         asker.close()
