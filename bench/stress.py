@@ -453,7 +453,7 @@ def run_load(tmp: Path, seconds: float, cameras: int = 3) -> dict:
                     and all(c.frames_encoded >= 3 for c in client.cams().values()), 60)
 
         def snapshot():
-            return time.monotonic(), {k: (c.frames_encoded, c.frames_received, c.frames_dropped)
+            return time.monotonic(), {k: (c.frames_encoded, c.frames_received, c.frames_sampled)
                                       for k, c in client.cams().items()}
 
         def phase(questions: bool) -> dict:
@@ -477,9 +477,11 @@ def run_load(tmp: Path, seconds: float, cameras: int = 3) -> dict:
                         cancels.append(ask_and_cancel(client, Ask, GoalStatus))
                 time.sleep(0.2)
             t1, s1 = snapshot()
-            due = (t1 - t0) * 1.0
-            per_cam = {k: (s1[k][0] - s0[k][0]) / due for k in s1}
+            # due: the frames the sampler picked (1 Hz by stamp, and one between where the picture changed),
+            # whether the encoder took them or they were overwritten in their slot first
+            per_cam = {k: (s1[k][0] - s0[k][0]) / max(1, s1[k][2] - s0[k][2]) for k in s1}
             return {"seconds": round(t1 - t0, 1), "encoded_over_due": {k: round(v, 3) for k, v in per_cam.items()},
+                    "due": {k: s1[k][2] - s0[k][2] for k in s1},
                     "received": {k: s1[k][1] - s0[k][1] for k in s1},
                     "answers": len(answers),
                     "answer_s_median": round(statistics.median(answers), 2) if answers else None,
