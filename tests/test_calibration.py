@@ -224,3 +224,23 @@ def test_a_thing_whose_colour_is_asked_and_not_found_is_not_said_to_be_absent():
     """The question says it was there: not finding it gives "I cannot tell", never "I have not seen"."""
     text = ask([frame(person=0.9)] * 5, "What colour was the car?", replace(FIXED, colour=Bounds(0.5, 0.1)))
     assert text.startswith("I cannot tell the colour of the car: I found no car I can be sure of"), text
+
+
+def coco_box(name: str, score: float = 0.9) -> np.ndarray:
+    a = np.zeros(LAYOUT.size, np.float32)
+    k = COCO_NAMES.index(name)
+    a[LAYOUT.coco_score.start + k] = score
+    a[LAYOUT.coco_count.start + k] = 1
+    return a
+
+
+def test_a_count_of_nothing_but_weak_evidence_is_i_cannot_tell_as_presence_says():
+    weak = ask([frame(person=0.45)] * 5, "How many people did you see?")
+    assert weak.startswith("I cannot tell how many people there were: the object detector gave person only 0.45"), weak
+    assert ask([frame()] * 5, "How many people did you see?").startswith("I saw no people")
+
+
+def test_a_count_counts_the_head_noun():
+    """"box trucks": trucks are counted (the truck box), not boxes."""
+    text = ask([coco_box("truck")] * 5, "How many box trucks did you see?")
+    assert text.startswith("I saw 1 truck at once"), text

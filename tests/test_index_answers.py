@@ -4,7 +4,8 @@ a reset forgets everything, and the answer then comes from the index's rows and 
 Lite in the process, the small real backend of test_index_engine (a bright frame is a "red toolbox")."""
 
 import pytest
-from test_index_engine import Answerer, Encoder, feed
+from test_index_engine import feed
+from toybackend import Answerer, Encoder, bright
 
 from vstream_ros.backends.contract import Backend
 from vstream_ros.engine import EngineConfig, StreamEngine
@@ -21,7 +22,7 @@ TINY = MemoryConfig(spatial_frames=1, temporal_slots=1, runs_per_slot=2, abstrac
 def forgetful(tmp_path):
     """An engine that saw a red toolbox at 100..101 s and forgot it: its one slot keeps two runs, the first
     (dark, 90 s) and the longest, and drops the short bright run between five dark ones."""
-    backend = Backend("toy", Encoder(), Answerer(), TINY)
+    backend = Backend("toy", Encoder(bright), Answerer(), TINY)
     e = StreamEngine(backend, EngineConfig(snapshot_path="", index_uri=str(tmp_path / "ix.db"), robot_name="robot_a",
                                            index_embedder="hash", index_run_s=5.0))
     e.start()
@@ -70,7 +71,7 @@ def test_the_memory_answers_what_it_holds_and_other_questions_are_untouched(forg
 
 
 def test_a_window_before_the_memory_is_answered_by_the_index(tmp_path):
-    backend = Backend("toy", Encoder(), Answerer(), MemoryConfig())
+    backend = Backend("toy", Encoder(bright), Answerer(), MemoryConfig())
     e = StreamEngine(backend, EngineConfig(snapshot_path="", index_uri=str(tmp_path / "ix.db"), robot_name="robot_a",
                                            index_embedder="hash", index_run_s=5.0))
     e.start()

@@ -9,26 +9,24 @@ run's annotation; the composer finds the sightings (sightings.py), merges adjace
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.question import OPTION_LETTERS, Intent, Question, TimeKind
-from vstream_ros.answering.words import a, a_phrase, the_phrase
+from vstream_ros.answering.question import Intent, Question, TimeKind
+from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.acts import Identities, carried, on_sight
 from vstream_ros.backends.lite.calibration import Doubt, doubt_of
 from vstream_ros.backends.lite.call import Call
+from vstream_ros.backends.lite.colour_and_choice import ColourAndChoice
 from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
     Composed,
     Sighting,
-    coverage,
     kinds_said,
-    measured_colour,
     merge,
     observations,
     unverified,
@@ -50,7 +48,7 @@ class Recognizer(Protocol):
     def kind(self, concept: Concept, annotation: np.ndarray) -> str: ...
 
 
-class Composer(Identities):
+class Composer(Identities, ColourAndChoice):
     """Answers lite's questions from the memory. Holds no state of a call (one instance serves the
     answer worker and the locate callback at once): what a call needs travels in its `Call`."""
 
@@ -140,6 +138,12 @@ class Composer(Identities):
         found = self.sightings(concepts, obs, gap)
         if not found and (doubt := self._doubt(concepts, obs)) is not None:
             return Composed(uncertain(q.subject, doubt, in_window(q)), [], {"abstained": True, "doubt": doubt.source})
+        alone = self.sightings(concepts[:1], obs, gap) if not found and len(concepts) > 1 else []
+        if alone:   # "someone carrying a backpack": the person was seen, never with the rest in one run
+            name = concepts[0].name
+            return Composed(f"I cannot tell whether I saw {a_phrase(q.subject)}{in_window(q)}: I saw {a(name)} "
+                            f"{spans(alone, q)}, but never together with the rest.", [s.evidence(name) for s in alone],
+                            {"abstained": True, "seen": True})
         if not found:
             said = "anyone" if q.pronoun and q.head == "person" else a_phrase(q.subject)
             return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
@@ -213,16 +217,21 @@ class Composer(Identities):
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
-        found = self.sightings(concepts[:1], obs, None)
-        name = concepts[0].name
+        # what is counted: the head noun's thing ("box trucks": trucks), the last one when none names it
+        counted = next((c for c in concepts if q.head and q.head in (c.asked or c.name)), concepts[-1])
+        found = self.sightings([counted], obs, None)
+        name = counted.name
         plural = "people" if name == "person" else name + "s"
         if q.distinct:
-            return self._distinct(call, concepts[0], found)
+            return self._distinct(call, counted, found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
+        if not found and (doubt := self._doubt([counted], obs)) is not None:   # as presence says: not "0"
+            return Composed(f"I cannot tell how many {plural} there were{in_window(q)}: {doubt.said()}.", [],
+                            {"abstained": True, "doubt": doubt.source})
         if not found:
             no = "No, " if least is not None else ""
             return Composed(f"{no}I saw no {plural}{in_window(q)}: 0.", [], {"count": 0})
-        if not concepts[0].coco or not concepts[0].countable:
+        if not counted.coco or not counted.countable:
             found = merge(found, gap)
             return Composed(f"I saw {a(name)} {spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
@@ -233,81 +242,6 @@ class Composer(Identities):
         text = (f"{yes}I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
                 f"{call.cam(best)}).")
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
-
-    def _attribute(self, call: Call) -> Composed:
-        q, obs, gap = call.q, call.obs, call.gap
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        # the thing whose colour is asked: a person's clothes; else what the others belong to ("the man's
-        # tie": the last thing named) or, without a possessive, the head noun ("the car next to the man")
-        possessive = re.search(r"\w(?:['’]s|s['’])(?:\s|$)|\b(?:his|her|their|its|my|your|our)\s",
-                               q.subject, re.IGNORECASE) is not None
-        target = next((c for c in concepts if c.part), None) or concepts[-1 if possessive else 0]
-        concepts = [target]
-        found = self.sightings(concepts, obs, gap)
-        name = target.name
-        if not found:   # the question says it was there: not finding it is no evidence that it was not
-            doubt = self._doubt(concepts, obs)
-            why = doubt.said() if doubt else f"I found no {name} I can be sure of{in_window(q)}"
-            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: {why}.", [],
-                            {"abstained": True, "seen": False})
-        measured = measured_colour(found, chromatic_first=not (target.part or target.region))
-        need = self.rec.t.colour.yes
-        if measured is None or measured[1] < need:
-            why = Doubt("colour", measured[1], need, measured[0]).said() if measured else "I measured none"
-            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
-                            [s.evidence(name) for s in found], {"abstained": True})
-        colour = measured[0]
-        best = max(found, key=lambda s: (s.palette.get(colour, 0.0), colour in s.colours, s.score))
-        when = timefmt.span(best.start, best.end, q.origin)
-        what = q.subject if target.part or target.region else name
-        verb = "were" if what.endswith("s") and not what.endswith("'s") else "was"
-        owned = what.split(" ")[0].lower() in ("his", "her", "their", "its", "my", "our", "your")
-        the = "" if owned else "the "
-        if q.yes_no and q.value:
-            yes = q.value == colour
-            text = (f"Yes, {the}{what} {verb} {colour} ({when})." if yes else
-                    f"No, {the}{what} {verb} {colour}, not {q.value} ({when}).")
-        else:
-            text = f"{the}{what} {verb} {colour} ({when}{call.cam(best)})."
-            text = text[0].upper() + text[1:]
-        return Composed(text, [best.evidence(f"{colour} {name}")], {"colour": colour})
-
-    def _choice(self, call: Call) -> Composed:
-        """The option whose things show best in the memory: all of them together in one run if any
-        option has that, else the mean of each thing's best showing (an unseeable thing counts 0)."""
-        q, obs, gap = call.q, call.obs, call.gap
-        scores: list[tuple[float, int, list[Sighting]]] = []
-        for i, option in enumerate(q.options):
-            concepts = self.rec.concept(option)
-            if concepts is None:
-                continue
-            seeable = [c for c in concepts if self.rec.can_see([c])]
-            if not seeable:
-                continue
-            found = self.sightings(seeable, obs, gap) if len(seeable) == len(concepts) else []
-            if found:
-                best = 1.0 + max(s.score for s in found)
-            else:
-                best = sum(max((self.rec.seen(c, r.peak).score for _, r in obs), default=0.0)
-                           for c in seeable) / len(concepts)
-            # an option whose words name more than what was recognised of it ("a police car": the car
-            # is seen, the police is not) ranks below one that is seen whole ("a taxi")
-            best *= 0.75 + 0.25 * coverage(option, concepts)
-            scores.append((best, i, found))
-        if not scores:
-            return Composed("I cannot tell which option is right: none of them names something I recognise. "
-                            f"{self.limitation}", [], {"abstained": True})
-        best, i, found = max(scores, key=lambda x: (x[0], -x[1]))
-        letter = OPTION_LETTERS[i]
-        if best < 1.0:   # no option seen whole: the closest only resembles what was seen (on the tuning half
-            # such picks were right 3 times in 9, about chance with four options): not a choice to state
-            return Composed("I cannot tell which option is right: none of them is something I saw (the closest "
-                            "only resembles it).", [], {"abstained": True, "closest": letter})
-        where = f", seen {spans(found, q)}" if found else ""
-        return Composed(f"({letter}) {q.options[i]}{where}.", [s.evidence(q.options[i]) for s in found],
-                        {"option": letter})
 
     def _describe(self, call: Call) -> Composed:
         q = call.q

@@ -296,10 +296,12 @@ class LiteRecognizer:
                 cols, palette = _colours(frac, frames, chromatic_first=not c.part)
         scene = c.name in SCENES      # a label the detector refutes is no sighting; a strong one still a doubt
         no = not scene and refuted(c.coco, ann[LAYOUT.coco_score], self.detector_available, t.detector)
+        boxed = False          # a needs_class thing's box seen: the broader thing is there ("a car")
         if c.imagenet:
             b = t.scene if scene else t.classifier
             if c.needs_class:      # the box says where and what colour; the class says whether it is one
-                b = Bounds(b.yes * 0.5, b.no * 0.5) if traces and traces[0][0] >= 0.5 and not no else b
+                boxed = bool(traces) and traces[0][0] >= 0.5 and not no
+                b = Bounds(b.yes * 0.5, b.no * 0.5) if boxed else b
                 traces = []
             p = group_probability(ann[LAYOUT.imagenet], c.imagenet)
             traces.append((0.0 if no else b.scale(p), "scene" if scene else "classifier", p, b))
@@ -311,6 +313,9 @@ class LiteRecognizer:
         if score < 0.5 and weak:
             _, source, raw, b = max(weak, key=lambda tr: tr[0])
             doubt = Doubt(source, raw, b.yes)
+        elif score < 0.5 and boxed:      # a car box the classifier does not call a cab: perhaps a taxi, not "no"
+            _, source, raw, b = traces[-1]
+            doubt = Doubt(source, raw, b.yes, c.name)
         if c.colour and score >= 0.5:
             if not cols:
                 cols, palette = _colours(src[LAYOUT.frame_colour], frames)
