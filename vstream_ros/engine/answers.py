@@ -232,7 +232,7 @@ class AnswerService(Worker):
         if got is not None:
             return QueryResult(True, "", got.text, question.intent, evidence=got.evidence, source=got.source,
                                frames_in_memory=self.memory.frames_seen, time_origin=got.origin)
-        if getattr(job, "scope_error", ""):
+        if job.scope_error:
             return QueryResult(False, f"{job.scope_error}{why}", intent=question.intent,
                                frames_in_memory=self.memory.frames_seen)
         read = self.memory.read(job.cameras or None, window)

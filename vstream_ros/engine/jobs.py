@@ -68,6 +68,7 @@ class QuestionJob:
         self.question, self.window, self.cameras = question, window, cameras
         self.max_new_tokens, self.on_piece = max_new_tokens, on_piece
         self.relative = False              # the window counts seconds since the memory's first frame
+        self.scope_error = ""               # why the memory holds nothing for it (the index may still answer)
         self._state = threading.Lock()
         self._started = False
         self._withdraw: Callable[[QuestionJob], None] = lambda job: None
