@@ -41,11 +41,24 @@ _PROTO_LAB = cv2.cvtColor(np.array([[p for n in NAMES for p in PROTOTYPES[n]]], 
                           cv2.COLOR_RGB2LAB)[0].astype(np.float32)
 
 
-def name_map(rgb: np.ndarray) -> np.ndarray:
+def nearest_name(rgb: np.ndarray) -> np.ndarray:
     """uint8 [H, W, 3] RGB -> int8 [H, W] index into NAMES for every pixel (nearest prototype in CIELAB)."""
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     d = ((lab[..., None, :] - _PROTO_LAB) ** 2).sum(-1)
     return _PROTO_NAME[d.argmin(-1)]
+
+
+# nearest_name of every colour at 6 bits a channel (the centre of each 4x4x4 cube of 8-bit colours), so that
+# naming a pixel is one lookup: about 3 ms of CPU a box before, 0.1 ms now (lite names ~10 regions a frame)
+_LEVELS = np.arange(2, 256, 4, dtype=np.uint8)
+_LUT = nearest_name(np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
+                    ).reshape(64, 64, 64)
+
+
+def name_map(rgb: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3] RGB -> int8 [H, W] index into NAMES for every pixel: `nearest_name` at 6 bits a channel."""
+    q = rgb >> 2
+    return _LUT[q[..., 0], q[..., 1], q[..., 2]]
 
 
 def fractions(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None, inner: float = 1.0) -> np.ndarray:
