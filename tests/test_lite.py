@@ -146,7 +146,7 @@ def test_describe_and_presence_agree_on_the_photos(engine):
         described = {(g.start, g.end) for g in told.evidence if g.label == label}
         found = [(g.start, g.end) for g in said.evidence]
         assert all(any(s <= a and b <= t for s, t in found) for a, b in described), (label, described, found)
-    # (when, not where: "where" gives the last person box, and at the detector's fitted 0.376 a box on the
+    # (when, not where: "where" gives the last person box, and near the detector's fitted bound a box on the
     # daisy photo may be a person in some runs, a false sighting this test is not about)
     astronaut = ask(e, "When did you see the astronaut?")
     assert "do not recognise" not in astronaut.answer, astronaut.answer
