@@ -4,6 +4,8 @@ pixels of the evidence frame show, as a fraction of the region it was measured o
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -50,15 +52,19 @@ def nearest_name(rgb: np.ndarray) -> np.ndarray:
 
 # nearest_name of every colour at 6 bits a channel (the centre of each 4x4x4 cube of 8-bit colours), so that
 # naming a pixel is one lookup: about 3 ms of CPU a box before, 0.1 ms now (lite names ~10 regions a frame)
-_LEVELS = np.arange(2, 256, 4, dtype=np.uint8)
-_LUT = nearest_name(np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
-                    ).reshape(64, 64, 64)
+@functools.cache
+def _lut() -> np.ndarray:
+    """int8 [64, 64, 64]: built on first use (about 0.4 s), one red level at a time (the whole cube at once
+    held ~180 MB of distances)."""
+    levels = np.arange(2, 256, 4, dtype=np.uint8)
+    gb = np.stack(np.meshgrid(levels, levels, indexing="ij"), -1)      # [64, 64, 2]: (green, blue)
+    return np.stack([nearest_name(np.concatenate([np.full((64, 64, 1), r, np.uint8), gb], -1)) for r in levels])
 
 
 def name_map(rgb: np.ndarray) -> np.ndarray:
     """uint8 [H, W, 3] RGB -> int8 [H, W] index into NAMES for every pixel: `nearest_name` at 6 bits a channel."""
     q = rgb >> 2
-    return _LUT[q[..., 0], q[..., 1], q[..., 2]]
+    return _lut()[q[..., 0], q[..., 1], q[..., 2]]
 
 
 def fractions(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None, inner: float = 1.0) -> np.ndarray:
