@@ -88,12 +88,18 @@ class Client:
         rclpy.shutdown(context=self.context)
 
 
-def params_node(tmp: Path, domain: int, name: str = "node", **overrides) -> Proc:
-    """vstream_node with config/vstream.yaml and `overrides`, through --params-file, as a user starts it."""
+def params_file(tmp: Path, name: str = "my_params", **values) -> str:
+    """A user's params file: config/vstream.yaml with some values changed."""
     import yaml
 
     doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= overrides
-    params = tmp / f"{name}.yaml"
-    params.write_text(yaml.safe_dump(doc))
-    return Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", str(params)], tmp / f"{name}.log", domain)
+    doc["/**"]["ros__parameters"] |= values
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def params_node(tmp: Path, domain: int, name: str = "node", **overrides) -> Proc:
+    """vstream_node with config/vstream.yaml and `overrides`, through --params-file, as a user starts it."""
+    return Proc(["-m", "vstream_ros.ros.node", "--ros-args", "--params-file", params_file(tmp, name, **overrides)],
+                tmp / f"{name}.log", domain)

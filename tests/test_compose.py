@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from scripted import scripted_read
 
 from vstream_ros.answering.question import Intent, parse
 from vstream_ros.backends.lite import colours
@@ -53,17 +54,8 @@ SCRIPT = [dict(people=(2 if 22 <= t <= 23 else 1) if (t < 10 or 20 <= t < 25) el
 
 @pytest.fixture(scope="module")
 def read():
-    g = torch.Generator().manual_seed(0)
-    mem = STARMemory(MemoryConfig(temporal_slots=6, abstract_slots=4, retrieved_frames=2), 16, (2, 2),
-                     annotation_dim=LAYOUT.size)
-    scenes = {}
-    for t, s in enumerate(SCRIPT):
-        key = (s["people"] > 0, s["cars"] > 0)
-        scenes.setdefault(key, torch.randn(2, 2, 16, generator=g) * 3)
-        feats = scenes[key] + 0.1 * torch.randn(2, 2, 16, generator=g)
-        pose = torch.tensor([[float(t), 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]])   # the robot drives along x
-        mem.update(feats, T0 + t, torch.from_numpy(annotation(**s))[None], pose)
-    return mem.read(), mem.frame_interval
+    return scripted_read([annotation(**s) for s in SCRIPT], [(s["people"] > 0, s["cars"] > 0) for s in SCRIPT], T0,
+                         temporal_slots=6)
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,18 @@ Real processes over loopback DDS, a real `milvus-lite server` on loopback (index
 import time
 
 import pytest
-import yaml
 from test_index_procs import free_port, start_server
 
 from vstream_ros.srv import Locate
 
-from conftest import REPO
-from rosproc import PROCS, Client, Proc, fresh_domain
+from rosproc import PROCS, Client, Proc, fresh_domain, params_file
 
 pytestmark = pytest.mark.slow   # starts a server, two nodes and a camera
 
 
 def params(tmp_path, name, **overrides):
-    doc = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= {"sample_rate_hz": 2.0, "snapshot_path": "", "autosave_period_s": 0.0,
-                                      "index_embedder": "hash", "index_run_s": 2.0} | overrides
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
+    return params_file(tmp_path, name, **{"sample_rate_hz": 2.0, "snapshot_path": "", "autosave_period_s": 0.0,
+                                          "index_embedder": "hash", "index_run_s": 2.0} | overrides)
 
 
 def test_robot_a_finds_what_robot_b_saw_through_the_fleet_server(tmp_path):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
+from scripted import scripted_read
 
 from vstream_ros.answering.question import parse
 from vstream_ros.backends.lite.calibration import Thresholds
@@ -14,7 +14,6 @@ from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.backends.shared.imagenet import imagenet_classes
-from vstream_ros.memory import MemoryConfig, STARMemory
 
 T0 = 100.0
 CLASSES = imagenet_classes()
@@ -45,16 +44,7 @@ END = T0 + len(SCRIPT) - 1
 
 @pytest.fixture(scope="module")
 def read():
-    g = torch.Generator().manual_seed(0)
-    mem = STARMemory(MemoryConfig(temporal_slots=12, abstract_slots=4, retrieved_frames=2), 16, (2, 2),
-                     annotation_dim=LAYOUT.size)
-    scenes = {}
-    for t, a in enumerate(SCRIPT):
-        key = a.tobytes()
-        scenes.setdefault(key, torch.randn(2, 2, 16, generator=g) * 3)
-        pose = torch.tensor([[float(t), 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]])
-        mem.update(scenes[key] + 0.1 * torch.randn(2, 2, 16, generator=g), T0 + t, torch.from_numpy(a)[None], pose)
-    return mem.read(), mem.frame_interval
+    return scripted_read(SCRIPT, [a.tobytes() for a in SCRIPT], T0, temporal_slots=12, y=1.0)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import yaml
 
 from vstream_ros.memory.snapshot import read_snapshot
 
-from conftest import REPO
 from ros2tools import Ros2, field, requires_ros2cli
-from rosproc import PROCS, Proc, fresh_domain
+from rosproc import PROCS, Proc, fresh_domain, params_file
 
 pytestmark = [requires_ros2cli, pytest.mark.slow]   # the ros2 CLI in processes: not in the fast tier
 T0 = 1_700_000_000          # stamp of the test camera's first frame (seconds)
@@ -23,15 +22,6 @@ def ros2(tmp_path):
     cli = Ros2(tmp_path, fresh_domain())
     yield cli
     cli.close()
-
-
-def params_file(tmp_path, name="my_params", **values) -> str:
-    """A user's params file: config/vstream.yaml with some values changed."""
-    doc = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
-    doc["/**"]["ros__parameters"] |= values
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
 
 
 def dump(ros2: Ros2, node: str) -> dict:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_ros2cli import evidence, params_file, query
+from test_ros2cli import evidence, query
 
 from conftest import REPO
 from ros2tools import Ros2, field, requires_ros2cli
-from rosproc import PROCS, Proc, fresh_domain
+from rosproc import PROCS, Proc, fresh_domain, params_file
 
 pytestmark = [requires_ros2cli, pytest.mark.slow]   # the ros2 CLI in processes: not in the fast tier
 T0 = 1_700_000_000
