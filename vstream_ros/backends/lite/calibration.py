@@ -117,6 +117,14 @@ class Doubt:
         return f"{SAID[self.source]} gave {self.what or 'it'} only {self.raw:.2f} (a sighting needs {self.need:.2f})"
 
 
+def colour_withheld(measured: tuple[str, float] | None, need: float) -> str:
+    """Why a measured colour (its name, its share of the thing's pixels) is not stated; "" when its share
+    reaches `need`, the fitted colour bound."""
+    if measured is None:
+        return "I measured none"
+    return "" if measured[1] >= need else Doubt("colour", measured[1], need, measured[0]).said()
+
+
 @dataclass
 class Seen:
     """A concept in one stretch of frames: how sure, how many, what colour (its main colour names, and

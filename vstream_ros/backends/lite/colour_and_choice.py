@@ -9,7 +9,7 @@ import re
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS
 from vstream_ros.answering.words import the_phrase
-from vstream_ros.backends.lite.calibration import Doubt
+from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, coverage, measured_colour
 from vstream_ros.backends.lite.wording import in_window, spans
@@ -37,9 +37,7 @@ class ColourAndChoice:
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: {why}.", [],
                             {"abstained": True, "seen": False})
         measured = measured_colour(found, chromatic_first=not (target.part or target.region))
-        need = self.rec.t.colour.yes
-        if measured is None or measured[1] < need:
-            why = Doubt("colour", measured[1], need, measured[0]).said() if measured else "I measured none"
+        if why := colour_withheld(measured, self.rec.t.colour.yes):
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
                             [s.evidence(name) for s in found], {"abstained": True})
         colour = measured[0]

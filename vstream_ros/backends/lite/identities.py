@@ -14,7 +14,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed
-from vstream_ros.backends.lite.calibration import Doubt
+from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.memory.tracks import TextSighting, Track
@@ -89,13 +89,10 @@ def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool, colou
         went = "left" if t.exited else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
     elif asks is Intent.ATTRIBUTE:
-        colour, share = t.colours[0] if t.colours else (None, 0.0)
-        if colour is not None and share >= colour_need:
-            text = f"{the} was {colour} (seen {span(t, q)})."
-        else:
-            why = Doubt("colour", share, colour_need, colour).said() if colour else "I measured none"
+        if why := colour_withheld(t.colours[0] if t.colours else None, colour_need):
             return Composed(f"I cannot tell the colour of the {nth} {name} (seen {span(t, q)}): {why}.", [],
                             {"track": t.id, "abstained": True})
+        text = f"{the} was {t.colours[0][0]} (seen {span(t, q)})."
     elif asks is Intent.PRESENCE:
         text = f"Yes, I saw a {nth} {name} {span(t, q)}."
     else:

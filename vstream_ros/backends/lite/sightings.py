@@ -100,7 +100,7 @@ def kinds_said(found: list[Sighting], name: str) -> str:
 
 def coverage(phrase: str, concepts: list[Concept]) -> float:
     """The share of a phrase's content words that its concepts account for."""
-    words = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
+    words = _content_words(phrase)
     if not words:
         return 1.0
     asked = " ".join(c.asked or c.name for c in concepts).lower()
@@ -113,8 +113,13 @@ def unverified(phrase: str, concepts: list[Concept]) -> list[str]:
     band of the frame ("hat" in "anyone wearing a hat"): a person box does not show that a hat was there."""
     confirmed = " ".join(w for c in concepts if not (c.part or c.region)
                          for w in (c.asked, c.name, c.colour) if w).lower()
-    return [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS and w not in _RELATIONS
-            and len(w) > 1 and w not in confirmed and w.rstrip("s") not in confirmed]
+    return [w for w in _content_words(phrase) if w not in _RELATIONS and len(w) > 1 and w not in confirmed
+            and w.rstrip("s") not in confirmed]
+
+
+def _content_words(phrase: str) -> list[str]:
+    """The words of a phrase but its articles, prepositions and pronouns."""
+    return [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _FUNCTION_WORDS]
 
 
 # words that relate the things of a phrase, or place it anywhere, and name nothing themselves
