@@ -26,7 +26,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -184,14 +183,9 @@ def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
 def precision_upper(right: int, n: int, alpha: float = 0.05) -> float:
     """The upper end of the Clopper-Pearson interval of a proportion (right of n): the largest precision
     that `right` of `n` does not rule out at level alpha."""
-    if n == 0 or right >= n:
-        return 1.0
-    lo, hi = right / n, 1.0
-    for _ in range(60):            # bisect on P(X <= right | n, p) = alpha / 2, decreasing in p
-        p = (lo + hi) / 2
-        tail = sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(right + 1))
-        lo, hi = (p, hi) if tail > alpha / 2 else (lo, p)
-    return (lo + hi) / 2
+    from scipy.stats import beta
+
+    return 1.0 if n == 0 or right >= n else float(beta.ppf(1 - alpha / 2, right + 1, n - right))
 
 
 def fit(items: list[dict], precision: float) -> dict:
