@@ -49,7 +49,7 @@ def test_ordinals_are_the_nth_track_by_first_stamp(composer, read):
     c = ask(composer, read, "When did the second person arrive?", TRACKS)
     assert c.facts["track"] == 2 and "20" in c.text and "came in" in c.text, c.text
     c = ask(composer, read, "When did a third person come in?", TRACKS)
-    assert "no third" in c.text and c.facts["seen"] is False, c.text
+    assert c.text.startswith("No third person: I saw only 2 people") and c.facts["seen"] is False, c.text
     c = ask(composer, read, "When did the first person leave?", TRACKS)
     assert c.facts["track"] == 1 and "left" in c.text and "9" in c.text, c.text
     c = ask(composer, read, "When did the second person arrive?")

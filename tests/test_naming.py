@@ -100,14 +100,31 @@ def test_a_broad_word_finds_the_narrower_thing_and_names_it(composer, read, broa
 
 
 def test_people_words_find_the_person_box(composer, read):
-    said = answer(composer, read, "Did you see a woman?")
-    assert said.text.startswith("Yes, I saw a person") and said.evidence[0].start == T0 + 16, said.text
+    """A question that presupposes a kind of person is answered by the person box; one that asks whether
+    such a one was there is not: a person box cannot tell a woman, a child or an adult from another."""
+    said = answer(composer, read, "When did the woman leave?")
+    assert "person" in said.text and said.evidence[0].start == T0 + 16, said.text
+    assert "cannot tell" not in said.text, said.text
+    assert answer(composer, read, "Did you see someone?").text.startswith("Yes, I saw a person"), "generic"
+    for question, kind in (("Did you see a woman?", "a woman"), ("Were there any children?", "a child"),
+                           ("Was there an adult in the room?", "an adult")):
+        said = answer(composer, read, question)
+        assert said.text.startswith("I cannot tell whether I saw") and said.facts["abstained"], said.text
+        assert ": I saw a person " in said.text, said.text
+        assert said.text.endswith(f"cannot tell {kind} from any other person."), said.text
+        assert said.evidence and said.evidence[0].start == T0 + 16, said.text
+
+
+def test_a_count_of_a_kind_of_person_is_not_a_count_of_people(composer, read):
+    said = answer(composer, read, "How many children were there?")
+    assert said.text.startswith("I cannot tell how many children there were: I saw 1 person"), said.text
+    assert said.facts["count"] is None and said.facts["abstained"], said.facts
+    assert answer(composer, read, "How many people were there?").facts["count"] == 1
 
 
 @pytest.mark.parametrize("question, broad, narrow", [
     ("Where did you see the astronaut?", "person", "astronaut"),
-    ("Did you see an astronaut?", "person", "astronaut"),
-    ("Did you see a sedan?", "car", "sedan"),
+    ("When did you see a sedan?", "car", "sedan"),
 ])
 def test_a_narrower_word_is_answered_by_the_broader_thing_honestly(composer, read, question, broad, narrow):
     """ImageNet has no astronaut and COCO no sedan: the person (car) box answers, and the answer says it
@@ -121,6 +138,16 @@ def test_a_narrower_word_is_answered_by_the_broader_thing_honestly(composer, rea
         assert "when the robot was at x=21.00 m, y=1.00 m" in said.text, said.text
 
 
+@pytest.mark.parametrize("question, narrow", [("Did you see an astronaut?", "an astronaut"),
+                                             ("Was there a sedan?", "a sedan")])
+def test_whether_a_narrower_thing_was_there_is_an_abstention_first(composer, read, question, narrow):
+    """Asked whether it was there, the answer leads with its verdict ("I cannot tell"), not with a
+    sighting a reader would take for a yes."""
+    said = answer(composer, read, question)
+    assert said.text.startswith(f"I cannot tell whether I saw {narrow}: I saw a"), said.text
+    assert f"but cannot tell {narrow} from any other" in said.text and said.facts["abstained"], said.text
+
+
 def test_a_narrower_word_not_seen_at_all_is_a_no(composer, read):
     said = answer(composer, read, "Did you see a firefighter in the first 10 seconds?")
     assert said.text.startswith("No, I have not seen a firefighter") and not said.evidence, said.text
@@ -132,3 +159,19 @@ def test_a_two_word_coco_name_asked_is_the_thing_describe_lists(composer, name):
     for "wine" and "glass" apart (which the classifier alone would have to see)."""
     concepts = composer.rec.concept(parse(f"Did you see a {name}?").subject)
     assert len(concepts) == 1 and COCO_NAMES.index(name) in concepts[0].coco, concepts
+
+
+def counted(n: int) -> np.ndarray:
+    a = frame(boxes={"person": 0.9})
+    a[LAYOUT.coco_count.start + COCO_NAMES.index("person")] = n
+    return a
+
+
+def test_a_count_at_an_instant_reads_that_instant_not_the_most_in_its_window(composer):
+    """'How many people at 2 s' is the frame at 2 s (4 people), not the 5 a second later that the
+    question's window (a second either side) also holds; without an instant, the most at once."""
+    script = [counted(n) for n in (1, 2, 4, 5, 3, 3, 2)]
+    read = scripted_read(script, list(range(len(script))), T0, temporal_slots=12)
+    said = answer(composer, read, "How many people were on camera at once at 2 s?")
+    assert said.facts["count"] == 4 and said.evidence[0].start == T0 + 2, said.text
+    assert answer(composer, read, "How many people were there at once?").facts["count"] == 5

@@ -29,6 +29,11 @@ class TimeRef:
     b: float = 0.0
     event: str = ""                # for AFTER / BEFORE an event ("after the car passed")
 
+    def moment(self, origin: float, newest: float) -> float | None:
+        """The one instant a point reference names (the start, now, N s ago, at N s); None for a span."""
+        return {TimeKind.START: origin, TimeKind.NOW: newest, TimeKind.AGO: newest - self.a,
+                TimeKind.AT: origin + self.a}.get(self.kind) if not self.event else None
+
     def window(self, origin: float, newest: float, tolerance: float = 1.0) -> tuple[float, float] | None:
         """The absolute stamps this refers to, given the stream's first and newest stamps; None for a
         reference to an event (the answerer finds the event first)."""

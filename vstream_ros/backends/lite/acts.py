@@ -43,6 +43,11 @@ def carried(q: Question) -> bool:
     return any(m.startswith(("carrying ", "holding ")) for m in q.modifiers)
 
 
+def asks_existence(q: Question) -> bool:
+    """'was there a man?', not 'did the man leave?' (which presupposes him)."""
+    return q.intent is Intent.PRESENCE and q.action in ("", "seen") and not carried(q)
+
+
 class Identities:
     """Handlers that read the memory's tracks (identities over time) besides its runs, and the answer
     about several things at once."""

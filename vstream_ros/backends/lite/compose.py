@@ -9,6 +9,7 @@ run's annotation; the composer finds the sightings (sightings.py), merges adjace
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
-from vstream_ros.backends.lite.acts import Identities, carried, on_sight
+from vstream_ros.backends.lite.acts import Identities, asks_existence, carried, on_sight
 from vstream_ros.backends.lite.calibration import Doubt, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.colour_and_choice import ColourAndChoice
@@ -32,6 +33,7 @@ from vstream_ros.backends.lite.sightings import (
     unverified,
 )
 from vstream_ros.backends.lite.vision import Concept, Seen
+from vstream_ros.backends.lite.vocabulary import PERSON_KINDS
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, uncertain, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
@@ -93,12 +95,18 @@ class Composer(Identities, ColourAndChoice):
         thing's sighting stands, and the answer says honestly that it cannot tell the narrower one."""
         concepts = self.rec.concept(q.subject) if q.subject and out.facts.get("seen") else None
         narrow = next((c for c in concepts or [] if c.narrower), None)
-        if narrow is None:
-            return out
+        if narrow is None or out.facts.get("abstained") or (narrow.narrower in PERSON_KINDS and not asks_existence(q)):
+            return out     # "when did the man leave" presupposes the man: the person box answers it
+        facts = {**out.facts, "narrower": narrow.narrower, "said": narrow.name}
+        if asks_existence(q):  # "was there an adult?": the verdict first, then what was seen
+            seen = re.sub(rf"\ban? {re.escape(narrow.asked)}\b", a(narrow.name),   # "a child on a swing"
+                          out.text.removeprefix("Yes, ").removeprefix("I saw ").rstrip("."), count=1)
+            return Composed(f"I cannot tell whether I saw {a_phrase(q.subject)}: I saw {seen}, but cannot tell "
+                            f"{a(narrow.narrower)} from any other {narrow.name}.", out.evidence,
+                            {**facts, "abstained": True})
         text = out.text.removeprefix("Yes, ")
         text = text[0].upper() + text[1:].rstrip(".")
-        return Composed(f"{text}; I cannot tell whether it was {a(narrow.narrower)}.", out.evidence,
-                        {**out.facts, "narrower": narrow.narrower, "said": narrow.name})
+        return Composed(f"{text}; I cannot tell whether it was {a(narrow.narrower)}.", out.evidence, facts)
 
     def _resolve(self, q: Question, phrase: str) -> tuple[list[Concept] | None, Composed | None]:
         concepts = self.rec.concept(phrase, colour=q.intent is Intent.ATTRIBUTE)
@@ -222,6 +230,13 @@ class Composer(Identities, ColourAndChoice):
         found = self.sightings([counted], obs, None)
         name = counted.name
         plural = "people" if name == "person" else name + "s"
+        if counted.narrower and found:         # "how many children": the person boxes count people, of every kind
+            best = max(found, key=lambda s: (s.count, -s.start))
+            return Composed(f"I cannot tell how many {counted.asked or counted.narrower} there were: I saw "
+                            f"{max(1, best.count)} {plural if best.count > 1 else name} at once at most "
+                            f"({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)}), but cannot tell "
+                            f"{a(counted.narrower)} from any other {name}.", [best.evidence(name)],
+                            {"count": None, "abstained": True, "narrower": counted.narrower})
         if q.distinct:
             return self._distinct(call, counted, found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
@@ -235,12 +250,16 @@ class Composer(Identities, ColourAndChoice):
             found = merge(found, gap)
             return Composed(f"I saw {a(name)} {spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
-        best = max(found, key=lambda s: (s.count, -s.start))
+        moment = q.time.moment(q.origin, q.newest) if q.time is not None else None
+        if moment is None:
+            best = max(found, key=lambda s: (s.count, -s.start))
+        else:                   # "how many at 2 s": the run nearest that instant, not the most in its window
+            best = min(found, key=lambda s: (max(s.start - moment, moment - s.end, 0.0), -s.count))
         n = max(1, best.count)
         what = f"1 {name}" if n == 1 else f"{n} {plural}"
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
-        text = (f"{yes}I saw {what} at once at most ({timefmt.span(best.start, best.end, q.origin)}"
-                f"{call.cam(best)}).")
+        most = "at once at most " if moment is None else ""
+        text = f"{yes}I saw {what} {most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
     def _describe(self, call: Call) -> Composed:

@@ -77,7 +77,7 @@ def ordinal(q: Question, name: str, tracks: list[Track], any_tracks: bool, colou
                         {"abstained": True})
     if q.ordinal > len(tracks) or not tracks:
         n = len(tracks)
-        return Composed(f"I saw only {n} {name if n == 1 else plural(name)}{in_words(q)}, so no {nth} one.", [],
+        return Composed(f"No {nth} {name}: I saw only {n} {name if n == 1 else plural(name)}{in_words(q)}.", [],
                         {"count": n, "seen": False})
     t = tracks[q.ordinal - 1] if q.ordinal > 0 else tracks[-1]
     asks = q.asks or Intent.WHEN

@@ -22,6 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from vstream_ros.answering.phrases import noun_lemma
 from vstream_ros.backends.lite import colours, naming
 from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Thresholds, chance, group_probability, refuted
 from vstream_ros.backends.lite.layout import (
@@ -44,6 +45,7 @@ from vstream_ros.backends.lite.vocabulary import (
     NARROWER_THAN_BOX,
     NOT_COUNTABLE,
     NOT_NOUNS,
+    PERSON_KINDS,
     PERSON_WORDS,
     REGIONS,
     SCENES,
@@ -232,7 +234,9 @@ class LiteRecognizer:
         if w in NARROWER:                        # "astronaut": a person box answers, and says it is one
             return replace(self._word(NARROWER[w]), asked=word, narrower=w)
         if w in PERSON_WORDS or word in PERSON_WORDS:
-            return Concept("person", (COCO_NAMES.index("person"),), (), person=True, asked=word)
+            kind = noun_lemma(w)
+            return Concept("person", (COCO_NAMES.index("person"),), (), person=True, asked=word,
+                           narrower=kind if kind in PERSON_KINDS else "")
         w = ALIASES.get(w, w)
         if w in CONCEPTS or w in SCENES:
             coco, names = CONCEPTS.get(w) or SCENES[w]
