@@ -8,12 +8,14 @@ Each tuning input goes once through a StreamEngine on one loaded lite backend at
 Items, each a source's strongest value over the runs up to the question's time and whether it was right:
 - a question about a thing: for each source that can see it, was the thing there (presence: the gold
   answer's yes or no; when, first, last seen and attribute: there; count: answer_count > 0);
-- unasked labels (what "what did you see" would list): an ImageNet class or word group, right when the
-  gold answers of the input name it;
+- unasked labels (what "what did you see" would list): an ImageNet class or word group, and a detector
+  class (source `listed`, its strongest box in the input), right when the gold answers of the input name it
+  (a person: any word for one);
 - colours: the share of the colour an answer would name (or a presence question asks), right when the
   gold answer's keywords hold it.
 Objective (the issue's: at most 10 % confidently wrong, "I cannot tell" before a wrong sighting): `yes` is
-the lowest value at and above which 3 or more items are at least PRECISION right; `no` the highest value at
+the lowest value at and above which 3 or more items are at least PRECISION right, moved down halfway to
+the next item below (so the cut sits between two items, not on one); `no` the highest value at
 or below `yes` under which at most 1 - PRECISION of the items were there. A thing not there counts only
 when lite's words cover the whole subject ("a woman wearing a hat" that was not there says nothing of
 the detector's person boxes).
@@ -38,9 +40,10 @@ sys.path.insert(0, str(REPO))
 from vstream_ros.answering.question import Intent, parse  # noqa: E402
 from vstream_ros.backends.lite import colours  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
+from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
 from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
 from vstream_ros.backends.lite.vision import LAYOUT, N_COCO, N_COLOUR, PERSON_PARTS  # noqa: E402
-from vstream_ros.backends.lite.vocabulary import SCENES  # noqa: E402
+from vstream_ros.backends.lite.vocabulary import ALIASES, COCO_NAMES, PERSON_WORDS, SCENES  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
 
@@ -152,6 +155,15 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             if i not in rec._grouped and probs[i] >= 0.05:
                 key = ("named", rec.imagenet[i])
                 best[key] = max(best.get(key, 0.0), float(probs[i]))
+    # unasked boxes: what a description lists of the detector's, right when the gold answers name the thing
+    boxes = peaks[:, LAYOUT.coco_score] if len(peaks) else np.zeros((0, N_COCO))
+    for i in range(N_COCO):
+        raw = float(boxes[:, i].max(initial=0.0))
+        if raw >= 0.05:
+            name = coco_name(i)
+            words = [name, COCO_NAMES[i], *(w for w, to in ALIASES.items() if to == name)]
+            add("listed", raw, names_in(gold, [*words, *(PERSON_WORDS if name == "person" else ())]), name,
+                "(unasked)")
     for (source, name), raw in best.items():
         if raw >= 0.05:
             words = [w.strip() for w in name.split(",")]
@@ -195,6 +207,9 @@ def fit(items: list[dict], precision: float) -> dict:
     cuts = sorted({float(v) for v in raw if v > 0})
     ok_yes = [v for v in cuts if (raw >= v).sum() >= MIN_CUT and there[raw >= v].mean() >= precision]
     yes = min(ok_yes[0], 1.0) if ok_yes else 1.0
+    below = [v for v in cuts if v < yes]
+    if ok_yes and below:    # halfway to the next item down: a re-run that moves one score a little keeps the cut
+        yes = round((yes + below[-1]) / 2, 4)
     free = ~np.array([i.get("coco", False) for i in items], bool)   # a COCO thing's "no" is the detector's
     ok_no = [v for v in [0.0, *cuts, yes] if v <= yes and
              ((free & (raw < v)).sum() == 0 or there[free & (raw < v)].mean() <= 1 - precision)]
@@ -247,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             f |= {"yes": DEFAULTS[s].yes, "no": DEFAULTS[s].no, "kept": "hand-set (too few items to fit)"}
     result = {"fitted": datetime.date.today().isoformat(), "split": "tuning half (clips chosen before tuning)",
               "objective": f"yes: lowest value at and above which >= {MIN_CUT} items are >= {args.precision:.0%} "
-                           f"right; no: highest value <= yes under which <= {1 - args.precision:.0%} of the items "
+                           f"right, halfway to the next item below; no: highest value <= yes under which "
+                           f"<= {1 - args.precision:.0%} of the items "
                            "were there; between: 'I cannot tell'",
               "sample_rate_hz": 1.0, "inputs": used, "sources": fitted}
     print(json.dumps(result, indent=1))

@@ -220,6 +220,17 @@ def test_a_colour_is_stated_only_from_the_fitted_share_up():
     assert never.startswith("I cannot tell the colour of the car") and "right too rarely" in never, never
 
 
+def test_a_colour_source_that_states_nothing_does_not_say_not_red_either():
+    """A grey car asked for as "a red car": with a colour bound that states nothing (the fit found colours
+    too rarely right) the answer is "I cannot tell", not "I have not seen a red car"; with an earned bound
+    and no red at all, "no" stands."""
+    frames = [car(grey=1.0)] * 5
+    never = ask(frames, "When was the red car on camera?", replace(FIXED, colour=Bounds(1.0, 0.0)))
+    assert never.startswith("I cannot tell whether I saw a red car: 0% of its pixels were red"), never
+    assert ask(frames, "When was the red car on camera?", replace(FIXED, colour=Bounds(0.5, 0.1))).startswith(
+        "I have not seen a red car")
+
+
 def test_a_thing_whose_colour_is_asked_and_not_found_is_not_said_to_be_absent():
     """The question says it was there: not finding it gives "I cannot tell", never "I have not seen"."""
     text = ask([frame(person=0.9)] * 5, "What colour was the car?", replace(FIXED, colour=Bounds(0.5, 0.1)))
@@ -244,3 +255,15 @@ def test_a_count_counts_the_head_noun():
     """"box trucks": trucks are counted (the truck box), not boxes."""
     text = ask([coco_box("truck")] * 5, "How many box trucks did you see?")
     assert text.startswith("I saw 1 truck at once"), text
+
+
+def test_a_box_nobody_asked_about_is_listed_only_from_its_own_fitted_bound():
+    """A person box at 0.55 answers "did you see a person?" (the detector's bound, 0.5) but is not listed
+    by "what did you see" while the bound fitted on unasked boxes (0.6) is above it: boxes of things
+    nobody asked about were wrong more often on the tuning half."""
+    frames = [frame(person=0.55)] * 3
+    strict = replace(FIXED, listed=Bounds(0.6, 0.3))
+    assert ask(frames, "Did you see a person?", strict).startswith("Yes, I saw a person")
+    assert "person" not in ask(frames, "What did you see?", strict)
+    assert "person" in ask(frames, "What did you see?", replace(FIXED, listed=Bounds(0.5, 0.3)))
+    assert "person" in ask([frame(person=0.65)] * 3, "What did you see?", strict)

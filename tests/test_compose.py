@@ -342,6 +342,12 @@ def test_an_option_that_only_resembles_what_was_seen_is_not_chosen(composer, rea
     c = answer(composer, read, "Which animal passed by? (A) a dog (B) a giraffe (C) a zebra")
     assert c.text.startswith("I cannot tell which option is right") and "option" not in c.facts, c.text
     assert not re.search(r"\([A-D]\)", c.text)
+    # seen in part: the car box is there, the police livery (or a push) is nothing lite sees
+    for question in ("Which car passed? (A) a police car (B) an ambulance", "What did the car do? (A) it was "
+                     "pushing a bus (B) it was a giraffe"):
+        c = answer(composer, read, question)
+        assert c.text.startswith("I cannot tell which option is right") and c.facts["closest"] == "A", c.text
+    assert answer(composer, read, "Which car passed? (A) a car (B) an ambulance").facts["option"] == "A"
 
 
 def test_yes_needs_the_whole_subject_seen_not_only_the_person(composer, read):

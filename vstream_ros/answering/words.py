@@ -3,6 +3,8 @@ number words. Data and string functions only (no model, no pixels)."""
 
 from __future__ import annotations
 
+from vstream_ros.answering.phrases import noun_lemma
+
 
 def listed(items: list[str], last: str = "and") -> str:
     """'a', 'a and b', 'a, b and c'."""
@@ -18,7 +20,9 @@ def a(name: str) -> str:
 def a_phrase(phrase: str) -> str:
     """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
     p = phrase.strip()
-    if p.endswith("s") or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their"):
+    last = p.rsplit(" ", 1)[-1].lower()
+    if (p.endswith("s") or noun_lemma(last) != last          # "children", "men": plurals without an s
+            or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their")):
         return p
     return a(p)
 

@@ -11,7 +11,7 @@ from vstream_ros.answering.question import OPTION_LETTERS
 from vstream_ros.answering.words import the_phrase
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.call import Call
-from vstream_ros.backends.lite.sightings import Composed, Sighting, coverage, measured_colour
+from vstream_ros.backends.lite.sightings import Composed, Sighting, coverage, measured_colour, unverified
 from vstream_ros.backends.lite.wording import in_window, spans
 
 
@@ -69,13 +69,14 @@ class ColourAndChoice:
             if not seeable:
                 continue
             found = self.sightings(seeable, obs, gap) if len(seeable) == len(concepts) else []
-            if found:
+            if found and not unverified(option, concepts):
                 best = 1.0 + max(s.score for s in found)
+            elif found:   # seen in part ("a police car": the car, not the police; "pushing a child": not the push)
+                best = min(0.99, max(s.score for s in found))
             else:
                 best = sum(max((self.rec.seen(c, r.peak).score for _, r in obs), default=0.0)
                            for c in seeable) / len(concepts)
-            # an option whose words name more than what was recognised of it ("a police car": the car
-            # is seen, the police is not) ranks below one that is seen whole ("a taxi")
+            # an option whose words name more than what was recognised of it ranks below one that names less
             best *= 0.75 + 0.25 * coverage(option, concepts)
             scores.append((best, i, found))
         if not scores:
@@ -84,7 +85,8 @@ class ColourAndChoice:
         best, i, found = max(scores, key=lambda x: (x[0], -x[1]))
         letter = OPTION_LETTERS[i]
         if best < 1.0:   # no option seen whole: the closest only resembles what was seen (on the tuning half
-            # such picks were right 3 times in 9, about chance with four options): not a choice to state
+            # such picks were right 3 times in 9, about chance with four options; options seen in part, 2 in 5):
+            # not a choice to state
             return Composed("I cannot tell which option is right: none of them is something I saw (the closest "
                             "only resembles it).", [], {"abstained": True, "closest": letter})
         where = f", seen {spans(found, q)}" if found else ""

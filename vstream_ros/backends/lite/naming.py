@@ -60,8 +60,9 @@ def things(rec: LiteRecognizer, ann: np.ndarray, k: int = 4) -> list[tuple[str, 
     ImageNet groups and classes that pass their threshold, each kept only where `seen` agrees."""
     t, out = rec.t, {}
     boxes, probs, counts = ann[LAYOUT.coco_score], ann[LAYOUT.imagenet], ann[LAYOUT.coco_count]
+    listed = max(t.detector.yes, t.listed.yes)     # a box nobody asked about is listed from its own bound
     for i, s in enumerate(boxes):
-        if s >= t.detector.yes:
+        if s >= listed:
             name = coco_name(i)
             score, n = out.get(name, (0.0, 0))
             out[name] = (max(score, t.detector.scale(float(s))), n + int(round(float(counts[i]))))
