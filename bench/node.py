@@ -1,14 +1,17 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on]
+                         [--observe on,off]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
 with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
-from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
-over DDS and 20 times straight to the engine. Prints one JSON document, then a table.
+from header.stamp to the end of the memory update. `--observe off` turns lite's tracker and scene-text
+reader (backends/lite/observing.py) off for a run, so one invocation measures what they cost. Then the
+same question goes 20 times through ~/query over DDS and 20 times straight to the engine. Prints one JSON
+document, then a table.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def due_encoded(engine) -> tuple[int, int]:
     return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
 
 
-def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> dict:
+def run(cameras: int, backend: str, seconds: float, shedding: bool = True, observe: bool = True) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
@@ -79,6 +82,9 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> di
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
+    observer = getattr(node.engine.backend.encoder, "observer", None)      # lite's tracker and text reader
+    if observer is not None and not observe:
+        observer.tracking = observer.ocr = False
     node.trigger_activate()
     ex = MultiThreadedExecutor(num_threads=8)
     ex.add_node(node)
@@ -123,6 +129,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> di
     rclpy.shutdown()
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "window_s": wall,
+        "tracker_and_ocr": observer is not None and observe,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
         "load_doing_at_end": load.doing,
@@ -140,16 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", default="1,3,6")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
+    ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on") for n in args.cameras.split(",")
-            for shed in args.shedding.split(",")]
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", obs == "on") for n in args.cameras.split(",")
+            for shed in args.shedding.split(",") for obs in args.observe.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | due encoded | received/s | node CPU (cores) "
+    print("\n| cameras | shedding (level at end) | tracker+OCR | due encoded | received/s | node CPU (cores) "
           "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "

@@ -220,48 +220,6 @@ class Composer(Identities, ColourAndChoice):
         return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, when the robot was at x={x:.2f} m, "
                         f"y={y:.2f} m.", [last.evidence(name)], {"seen": True, "pose": [x, y, z]})
 
-    def _count(self, call: Call) -> Composed:
-        q, obs, gap = call.q, call.obs, call.gap
-        concepts, refusal = self._resolve(q, q.subject)
-        if refusal:
-            return refusal
-        # what is counted: the head noun's thing ("box trucks": trucks), the last one when none names it
-        counted = next((c for c in concepts if q.head and q.head in (c.asked or c.name)), concepts[-1])
-        found = self.sightings([counted], obs, None)
-        name = counted.name
-        plural = "people" if name == "person" else name + "s"
-        if counted.narrower and found:         # "how many children": the person boxes count people, of every kind
-            best = max(found, key=lambda s: (s.count, -s.start))
-            return Composed(f"I cannot tell how many {counted.asked or counted.narrower} there were: I saw "
-                            f"{max(1, best.count)} {plural if best.count > 1 else name} at once at most "
-                            f"({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)}), but cannot tell "
-                            f"{a(counted.narrower)} from any other {name}.", [best.evidence(name)],
-                            {"count": None, "abstained": True, "narrower": counted.narrower})
-        if q.distinct:
-            return self._distinct(call, counted, found)
-        least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
-        if not found and (doubt := self._doubt([counted], obs)) is not None:   # as presence says: not "0"
-            return Composed(f"I cannot tell how many {plural} there were{in_window(q)}: {doubt.said()}.", [],
-                            {"abstained": True, "doubt": doubt.source})
-        if not found:
-            no = "No, " if least is not None else ""
-            return Composed(f"{no}I saw no {plural}{in_window(q)}: 0.", [], {"count": 0})
-        if not counted.coco or not counted.countable:
-            found = merge(found, gap)
-            return Composed(f"I saw {a(name)} {spans(found, q)}, but I cannot count them with this backend.",
-                            [s.evidence(name) for s in found], {"count": None, "abstained": True})
-        moment = q.time.moment(q.origin, q.newest) if q.time is not None else None
-        if moment is None:
-            best = max(found, key=lambda s: (s.count, -s.start))
-        else:                   # "how many at 2 s": the run nearest that instant, not the most in its window
-            best = min(found, key=lambda s: (max(s.start - moment, moment - s.end, 0.0), -s.count))
-        n = max(1, best.count)
-        what = f"1 {name}" if n == 1 else f"{n} {plural}"
-        yes = "" if least is None else ("Yes, " if n >= least else "No, ")
-        most = "at once at most " if moment is None else ""
-        text = f"{yes}I saw {what} {most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
-        return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
-
     def _describe(self, call: Call) -> Composed:
         q = call.q
         if q.time is not None and q.time.event:
