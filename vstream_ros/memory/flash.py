@@ -1,13 +1,21 @@
 """Flash Memory of one camera (Flash-VStream-Qwen, arXiv 2506.23825), bounded for ever.
 
+What it clusters are temporal tokens, Qwen2-VL's unit of two frames: the stream's first 2K frames
+(upstream's first clip: 120 frames for the released K = 60) two consecutive frames a token, as training
+and upstream's processor made them, and each frame after them a token of its own (tiled), as upstream's
+streaming server feeds them. A lone frame among the first ones is a token of its own, open to pairing,
+until the next frame replaces it with the pair's token (`pair_last`); a clip given at once comes as its
+pairs (`update(firsts=)`). The first 2K frames' K tokens fill the CSM without a merge.
+
 Two parts, read in upstream's order (DAM then CSM):
-- CSM, the context synopsis memory ("temporal" groups): K weighted clusters of the frames' synopsis
-  maps (the frame at 1/2 resolution through the vision tower), each with its weight (frames), its
-  frame-weighted mean stamp, its stamp span and its runs of adjacent frames; read in time order.
-- DAM, the detail augmentation memory ("retrieved" groups): the full-resolution maps of the frames
+- CSM, the context synopsis memory ("temporal" groups): K weighted clusters of the tokens' synopsis
+  maps (the frames at 1/2 resolution through the vision tower), each with its weight (tokens, as
+  upstream's k-means weights), its mean stamp, its stamp span and its runs of adjacent frames; read in
+  time order.
+- DAM, the detail augmentation memory ("retrieved" groups): the full-resolution maps of the tokens
   nearest the R heaviest clusters; read heaviest first (equal weights in time order), as upstream feeds
-  them: up to R slots every frame in time order, up to K the R oldest (upstream's stable sort of equal
-  weights), then per heavy centroid the nearest kept frame.
+  them: up to R slots every token in time order, up to K the R oldest (upstream's stable sort of equal
+  weights), then per heavy centroid the nearest kept token. A key token of two frames spans both.
 
 Design notes (what differs from upstream, and why):
 - Clustering is weighted k-means solved exactly per frame: with K slots full, the new frame (weight 1)
