@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vstream_ros.memory import FlashMemory, FlashMemoryConfig, MemoryConfig, MultiCameraMemory, SnapshotError
 from vstream_ros.memory.flash_config import pack_frame_maps, unpack_frame_maps
-from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot
+from vstream_ros.memory.snapshot import FLASH_FORMAT, read_snapshot, write_snapshot
 
 D = 8
 
@@ -222,3 +222,100 @@ def test_snapshots_of_another_memory_or_model_are_refused_and_nothing_changes(tm
     single = FlashMemory(cfg, D, cfg.packed_grid((8, 8)), encoder_id="enc")
     single.load_state_dict(tensors={k[2:]: v for k, v in tensors.items()}, meta=meta["cameras"][0])
     assert single.frames_seen == 5 and not math.isnan(single.read().tokens.sum())
+
+
+# ------------------------------------------------------------ frame pairs
+def test_a_lone_frame_and_the_next_become_one_token_in_the_streams_first_frames():
+    """The stream's first 2K frames (upstream's first clip: 120 frames for K = 60) are tokens of two frames: a
+    lone frame is kept as its own token, open to pairing, until the next one replaces it with the pair's."""
+    m = memory(K=4, R=2)
+    assert m.paired_frames == 8
+    x = packed(12, seed=11)
+    m.update(x[0], 10.0)
+    assert m.pair_open and m.read().num_tokens == 16 + 64
+    m.pair_last(x[1], 10.5)
+    assert not m.pair_open and m.frames_seen == 2 and m.frame_interval == 0.5
+    r = m.read()
+    (key,) = [g for g in r.groups if g.kind == "retrieved"]
+    (slot,) = [g for g in r.groups if g.kind == "temporal"]
+    assert (key.start, key.end, key.stamp, key.weight) == (10.0, 10.5, 10.25, 1.0)     # one token: weight 1
+    assert (slot.start, slot.end, slot.stamp) == (10.0, 10.5, 10.25)
+    assert [(u.start, u.end, u.frames) for u in slot.runs] == [(10.0, 10.5, 2)] == [
+        (u.start, u.end, u.frames) for u in key.runs]
+    assert torch.equal(r.group_tokens(key), unpack_frame_maps(x[1:2], m.config)[0].reshape(64, D))
+    with pytest.raises(ValueError, match="open to pairing"):
+        m.pair_last(x[2], 11.0)
+    assert m.frames_seen == 2 and torch.equal(m.read().tokens, r.tokens)
+    for f in range(2, 8, 2):                          # frames 2..7: three more pairs, the CSM's 4 slots full
+        m.update(x[f], 10.0 + f / 2)
+        m.pair_last(x[f + 1], 10.5 + f / 2)
+    assert m._filled == 4 and m.frames_seen == 8
+    m.update(x[8], 14.0)                              # frame 8 and after: each its own (tiled) token
+    assert not m.pair_open and m.frames_seen == 9
+    temporal = [g for g in m.read().groups if g.kind == "temporal"]
+    assert sum(g.weight for g in temporal) == 5 and sum(u.frames for g in temporal for u in g.runs) == 9
+
+
+def test_a_frame_merged_on_arrival_or_past_the_first_frames_is_never_open():
+    m = memory(K=4, R=2)
+    x = packed(10, seed=12)
+    m.update(x[:6], [float(i) for i in range(6)])     # six single tokens: merges from the fifth on
+    assert not m.pair_open
+    m2 = memory(K=4, R=2)
+    m2.update(x[:3], [1.0, 3.0, 4.0], firsts=[0.0, 2.0, 4.0])   # two pairs, then a lone frame: index 4 < 7
+    assert m2.pair_open and m2.frames_seen == 5
+    m2.update(x[3], 5.0)                              # frame 5 alone, not paired: 6 < 7 opens it instead
+    assert m2.pair_open
+    m2.update(x[4], 6.0)                              # frame 6: tokens 5 > K, merged on arrival
+    assert not m2.pair_open
+    m3 = memory(K=4, R=2)
+    m3.update(x[:4], [1.0, 3.0, 5.0, 6.0], firsts=[0.0, 2.0, 4.0, 6.0])   # frame 6 alone, its partner the 8th
+    assert m3.frames_seen == 7 and m3.pair_open
+    m3.update(x[4], 7.0)                              # the 8th frame alone: a fifth token, merged on arrival
+    assert m3.frames_seen == 8 and not m3.pair_open
+
+
+def test_a_stream_paired_frame_by_frame_is_the_clip_encoded_at_once():
+    x = packed(7, seed=13)
+    clip = memory(K=4, R=4)
+    clip.update(x[:4], [1.0, 3.0, 5.0, 6.0], firsts=[0.0, 2.0, 4.0, 6.0])
+    stream = memory(K=4, R=4)
+    for k in range(4):
+        stream.update(x[k], 2.0 * k)
+        if k < 3:
+            stream.pair_last(x[k], 2.0 * k + 1)
+    a, b = clip.read(), stream.read()
+    assert a.groups == b.groups and torch.allclose(a.tokens, b.tokens)
+    assert [(g.start, g.end) for g in a.groups if g.kind == "temporal"] == [(0, 1), (2, 3), (4, 5), (6, 6)]
+    assert clip.frames_seen == stream.frames_seen == 7
+    with pytest.raises(ValueError, match="first frame"):
+        memory().update(x[:2], [1.0, 3.0], firsts=[0.0, 3.5])
+
+
+def test_an_open_pair_survives_a_snapshot_and_a_version_1_snapshot_loads_as_single_frames(tmp_path):
+    cfg = FlashMemoryConfig(temporal_slots=4, retrieved_frames=2)
+    x = packed(6, seed=14)
+    a = MultiCameraMemory(cfg, D, cfg.packed_grid((8, 8)), encoder_id="enc")
+    a.update("cam", x[0], 0.0)
+    a.pair_last("cam", x[1], 1.0)
+    a.update("cam", x[2], 2.0)
+    assert a.pair_open("cam")
+    a.save(tmp_path / "open.safetensors")
+    b = MultiCameraMemory(cfg, D, cfg.packed_grid((8, 8)), encoder_id="enc")
+    b.load(tmp_path / "open.safetensors")
+    assert b.pair_open("cam")
+    for m in (a, b):
+        m.pair_last("cam", x[3], 3.0)
+    assert a.read().groups == b.read().groups and torch.equal(a.read().tokens, b.read().tokens)
+    # a file written before pairs (format version 1): no rep_first, no open slot; every token one frame
+    old = MultiCameraMemory(cfg, D, cfg.packed_grid((8, 8)), encoder_id="enc")
+    old.update("cam", x, [float(i) for i in range(6)])
+    tensors, meta = old.state_dict()
+    state = {k: v for k, v in meta["cameras"][0]["state"].items() if k != "open"}
+    meta = {**meta, "version": 1, "cameras": [{**meta["cameras"][0], "state": state}]}
+    write_snapshot(tmp_path / "v1.safetensors", {k: v for k, v in tensors.items() if "rep_first" not in k}, meta)
+    assert read_snapshot(tmp_path / "v1.safetensors")[1]["version"] == 1
+    new = MultiCameraMemory(cfg, D, cfg.packed_grid((8, 8)), encoder_id="enc")
+    new.load(tmp_path / "v1.safetensors")
+    assert new.read().groups == old.read().groups and torch.equal(new.read().tokens, old.read().tokens)
+    assert not new.pair_open("cam")

@@ -156,10 +156,10 @@ def test_positions_are_upstreams_dam_then_csm_layout_with_memory_times():
         block_positions([TokenGroup("spatial", 0, 0, 0, 1, 0, 4)], [0], 2, 0)
 
 
-def test_time_indices_count_frames_and_compress_long_spans_to_the_trained_range():
+def test_time_indices_count_temporal_tokens_and_compress_long_spans_to_the_trained_range():
     short = [group("temporal", (2, 2), 0, stamp=100.0 + s) for s in (0, 3, 9)]
-    assert time_indices(short, 1.0, 120) == [0, 3, 9]
-    assert time_indices(short, 0.5, 120) == [0, 6, 18]            # 2 frames a second
+    assert time_indices(short, 1.0, 120) == [0, 3, 9]             # a token (two frames) a second
+    assert time_indices(short, 0.5, 120) == [0, 6, 18]            # 2 tokens a second
     long = [group("temporal", (2, 2), 0, stamp=s) for s in (0.0, 1000.0, 3570.0)]
     assert time_indices(long, 1.0, 120) == [0, 33, 119]
 

@@ -1,23 +1,33 @@
 """Flash-VStream-Qwen against straight transcriptions of upstream's functions (IVGSZ/Flash-VStream 8f6bde2,
 Flash-VStream-Qwen/models/vstream_qwen2vl_model.py): get_rope_index (nominal positions, rope_deltas),
 FlashMemory.spatial_enhance (the DAM, klarge_retrieve) and calc_am_rope (AM-RoPE), on streams short
-enough that no k-means runs (up to 60 temporal tokens), so the result is upstream's exactly.
+enough that no k-means runs (up to 60 temporal tokens), so the result is upstream's exactly; and how
+frames become temporal tokens: qwen_vl_utils' fetch_video (a list of frames), the processor's
+_preprocess (models/vstream_qwen2vl_processor.py), FlashMemory.temporal_pool, and cli_server_2gpu.py's
+schedule (a first clip of 120 frames, then one frame at a time).
 
 The transcriptions live here, in the test, and are never imported by the package. One change is
 declared: the DAM's argsort of equal weights is made stable (`stable=True`); upstream ran on CUDA,
 and torch's CPU sort of equal values is not stable (31 ones sort as [15, 30, 29, ...]).
 """
 
+import math
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
+from vstream_ros.backends.flash_qwen import make_backend
+from vstream_ros.backends.flash_qwen.encoder import QwenFrameEncoder
+from vstream_ros.backends.flash_qwen.layout import clip_tokens
 from vstream_ros.backends.flash_qwen.positions import block_positions, time_indices
 from vstream_ros.backends.flash_qwen.prompting import build_prompt
 from vstream_ros.backends.flash_qwen.tiny import build_tiny
 from vstream_ros.backends.shared.generation import greedy_decode
-from vstream_ros.memory import FlashMemory, FlashMemoryConfig, MultiCameraMemory
-from vstream_ros.memory.flash_config import pack_frame_maps
+from vstream_ros.engine import EngineConfig, StreamEngine
+from vstream_ros.memory import FlashMemory, FlashMemoryConfig, MultiCameraMemory, TokenGroup
+from vstream_ros.memory.flash_config import pack_frame_maps, unpack_frame_maps
 
 SMALL = 112 * 112
 D = 8
@@ -93,6 +103,63 @@ def upstream_flash_memory(full, small, temporal_length, spatial_length):
     return spa_x, spa_positions, tem_x, tem_positions
 
 
+def upstream_fetch_video_frames(images, max_frames=768):
+    """qwen_vl_utils.fetch_video for a list of frames: nframes of them evenly (all, up to max_frames), then
+    copies of the last one up to a multiple of FRAME_FACTOR (2)."""
+    nframes = len(images)
+    if nframes > max_frames:
+        nframes = math.floor(max_frames / 2) * 2
+    idx = torch.linspace(0, len(images) - 1, nframes).round().long()
+    images = [v for i, v in enumerate(images) if i in idx]
+    nframes = math.ceil(len(images) / 2) * 2
+    if len(images) < nframes:
+        images.extend([images[-1]] * (nframes - len(images)))
+    return images
+
+
+def upstream_preprocess(patches, temporal_patch_size=2, patch_size=14, merge_size=2):
+    """FlashVStreamQwen2VLImageProcessor._preprocess after resize, rescale and normalise: frames [T, C, H, W]
+    -> (flatten_patches [grid_t * grid_h * grid_w, C * 2 * 14 * 14], (grid_t, grid_h, grid_w))."""
+    if patches.shape[0] == 1:
+        patches = np.tile(patches, (temporal_patch_size, 1, 1, 1))
+    channel = patches.shape[1]
+    grid_t = patches.shape[0] // temporal_patch_size
+    grid_h, grid_w = patches.shape[2] // patch_size, patches.shape[3] // patch_size
+    patches = patches.reshape(grid_t, temporal_patch_size, channel, grid_h // merge_size, merge_size, patch_size,
+                              grid_w // merge_size, merge_size, patch_size)
+    patches = patches.transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
+    flatten_patches = patches.reshape(grid_t * grid_h * grid_w,
+                                      channel * temporal_patch_size * patch_size * patch_size)
+    return flatten_patches, (grid_t, grid_h, grid_w)
+
+
+def upstream_temporal_pool(x, thw):
+    """FlashMemory.temporal_pool: the half-resolution pathway's pixel patches."""
+    t, h, w = thw
+    xdim = x.shape[-1]
+    x = x.reshape(t, h // 2, w // 2, 2, 2, 3, 2, 14, 14)
+    x = x.permute(0, 1, 2, 5, 6, 3, 7, 4, 8)
+    x = x.reshape(-1, 6, 28, 28)
+    x = torch.nn.functional.avg_pool2d(x, kernel_size=2, stride=2)
+    x = x.reshape(t, h // 2, w // 2, 3, 2, 14, 14)
+    new_h, new_w = x.shape[1] // 2, x.shape[2] // 2
+    x = x.reshape(t, new_h, 2, new_w, 2, 3, 2, 14, 14)
+    x = x.permute(0, 1, 3, 2, 4, 5, 6, 7, 8)
+    return x.reshape(t, new_h, new_w, 2 * 2 * xdim).reshape(-1, xdim), (t, new_h * 2, new_w * 2)
+
+
+def upstream_server_clips(n, step=120):
+    """cli_server_2gpu.py's video_stream_similator: the first `step` frames as one clip, then one frame a clip
+    (each clip goes through the processor: a one-frame clip is tiled). Frame indices per clip."""
+    clips, start = [], 0
+    while start < n:
+        end = min(start + step, n)
+        step = 1
+        clips.append(list(range(start, end)))
+        start = end
+    return clips
+
+
 # ------------------------------------------------------------ 1. decoding
 class Recorder:
     """The language model, recording the position ids of every forward."""
@@ -107,15 +174,16 @@ class Recorder:
 
 @pytest.mark.slow
 def test_decoded_tokens_take_upstreams_positions_after_a_long_stream():
-    """150 frames: the CSM's times reach index 119, past the question's text. Each decoded token must sit
-    where upstream's generate puts it (cache position + get_rope_index's rope_deltas), not after the
-    largest AM-RoPE position (the old rule put the first answer token positions too far)."""
+    """300 frames (150 time indices on training's clock of two frames a token): the CSM's times reach index
+    119, past the question's text. Each decoded token must sit where upstream's generate puts it (cache
+    position + get_rope_index's rope_deltas), not after the largest AM-RoPE position (the old rule put the
+    first answer token positions too far)."""
     tiny = build_tiny(0, max_pixels=SMALL)
     model, tok = tiny.model, tiny.tokenizer
     enc = tiny.model.encoder()
     mm = MultiCameraMemory(tiny.model.config.memory, enc.dim, enc.feature_grid, encoder_id=enc.id)
     g = torch.Generator().manual_seed(0)
-    mm.update("front", torch.randn(150, *enc.feature_grid, enc.dim, generator=g), [float(i) for i in range(150)])
+    mm.update("front", torch.randn(300, *enc.feature_grid, enc.dim, generator=g), [float(i) for i in range(300)])
     read = mm.read()
     prompt = build_prompt(tok, "What did you see on the table by the door?", ["front"])
     embeds, pos = model.embed_prompt(prompt, read, 1.0)
@@ -192,3 +260,135 @@ def test_after_clustering_each_heavy_centroid_takes_its_nearest_kept_frame():
         dists = [float((small[int(s)].reshape(-1) - c).norm()) for s in kept]
         assert gr.stamp == kept[int(np.argmin(dists))]
         assert torch.equal(read.group_tokens(gr), full[int(gr.stamp)].reshape(16, D))
+
+
+# ------------------------------------------------------------ 3. frame pairs
+def frames_of_tokens(n):
+    """Upstream's offline pipeline on n frames whose pixels are their index: which frames each temporal token
+    holds, read back from the processor's patches ([t, h/2, w/2, 2, 2, C, temporal, 14, 14] order)."""
+    images = [np.full((3, 28, 28), i, np.float32) for i in range(n)]
+    patches, (t, h, w) = upstream_preprocess(np.stack(upstream_fetch_video_frames(images)))
+    per = patches.reshape(t, h * w, 3, 2, 14 * 14)
+    return [tuple(int(per[k, 0, 0, j, 0]) for j in range(2)) for k in range(t)]
+
+
+def test_a_clip_pairs_consecutive_frames_into_tokens_as_upstreams_processor():
+    """Frames 2k and 2k+1 are token k; an odd last frame is padded with itself (qwen_vl_utils), a lone frame
+    tiled (the processor): the same token. 240 frames are 120 tokens."""
+    for n in [*range(1, 10), 240]:
+        assert clip_tokens(n) == frames_of_tokens(n), n
+    assert clip_tokens(5) == [(0, 1), (2, 3), (4, 4)]
+
+
+class TowerInput(nn.Module):
+    """The vision tower, recording the pixel patches and grids it is given."""
+
+    def __init__(self, visual):
+        super().__init__()
+        self.visual, self.config, self.calls = visual, visual.config, []
+
+    def forward(self, patches, grid_thw):
+        self.calls.append((patches, grid_thw))
+        return self.visual(patches, grid_thw=grid_thw)
+
+
+def test_the_tower_sees_upstreams_patches_for_a_clip_and_for_a_pair():
+    """encode_clip (a clip at once) and encode_pairs (a frame with the one before it) hand the tower upstream's
+    processor patches of the same normalised frames, and upstream's temporal_pool of them for the synopsis."""
+    tiny = build_tiny(0, max_pixels=SMALL)
+    spy = TowerInput(tiny.model.visual)
+    enc = QwenFrameEncoder(spy, tiny.model.config.pixels, "test")
+    frames = np.random.default_rng(0).integers(0, 256, (5, 96, 128, 3), dtype=np.uint8)
+    norm = enc.preprocess(frames)[0].numpy()
+    feats, tokens = enc.encode_clip(frames)
+    theirs, thw = upstream_preprocess(np.stack(upstream_fetch_video_frames(list(norm))))
+    (patches, grids), = spy.calls
+    n_full = len(theirs)
+    assert tokens == [(0, 1), (2, 3), (4, 4)] and feats.shape[0] == 3 == thw[0]
+    assert grids[:3].tolist() == [[1, thw[1], thw[2]]] * 3                    # one attention sequence a token
+    assert torch.equal(patches[:n_full], torch.from_numpy(theirs))
+    small, _ = upstream_temporal_pool(torch.from_numpy(theirs), thw)
+    assert torch.allclose(patches[n_full:], small, atol=1e-6)
+    spy.calls.clear()
+    pair = enc.encode_pairs(frames[2:3], frames[3:4])
+    theirs, _ = upstream_preprocess(norm[2:4])
+    assert torch.equal(spy.calls[0][0][: len(theirs)], torch.from_numpy(theirs))
+    assert torch.allclose(pair, feats[1:2], atol=1e-5)
+
+
+def test_a_clips_tokens_take_upstreams_time_indices_dam_and_positions():
+    """A clip of n frames (2 frames a second) as tokens of two frames: the DAM, the CSM and every position are
+    upstream's for its ceil(n/2) temporal tokens (time index = token index, as its processor's grid_t)."""
+    cfg = FlashMemoryConfig(temporal_slots=60, retrieved_frames=30)
+    for n in (2, 7, 59, 61, 119, 120):
+        tokens = clip_tokens(n)
+        t = len(tokens)
+        full, small = stream(t, seed=n)
+        m = FlashMemory(cfg, D, cfg.packed_grid((4, 4)))
+        m.update(pack_frame_maps(full, small), [10.0 + b / 2 for _, b in tokens],
+                 firsts=[10.0 + a / 2 for a, _ in tokens])
+        assert m.frames_seen == n
+        read = m.read()
+        spa_x, spa_pos, tem_x, tem_pos = upstream_flash_memory(full.reshape(t, 16, D), small.reshape(t, 4, D), 60, 30)
+        dam = [gr for gr in read.groups if gr.kind == "retrieved"]
+        assert torch.equal(torch.stack([read.group_tokens(gr) for gr in dam]), spa_x)
+        assert [(gr.start, gr.end) for gr in dam] == [(10.0 + tokens[k][0] / 2, 10.0 + tokens[k][1] / 2)
+                                                    for k in spa_pos.tolist()]
+        times = time_indices(read.groups, 1.0, 120)       # a token: two frames of 0.5 s
+        assert times == [*spa_pos.tolist(), *tem_pos.tolist()], n
+        ours, _ = block_positions(read.groups, times, 2, 37)
+        assert torch.equal(ours, upstream_calc_am_rope(37, (t, 2, 2), tem_pos, (len(spa_pos), 4, 4), spa_pos)), n
+    pairs = [TokenGroup("temporal", 2.0 * k, 2.0 * k + 1, 2.0 * k + 0.5, 1.0, 0, 4, grid=(2, 2)) for k in range(120)]
+    assert time_indices(pairs, 2.0, 120) == list(range(120))      # 240 frames: upstream's 120 time indices
+
+
+def test_a_stream_pairs_its_first_clip_then_tiles_each_frame_as_upstreams_server():
+    """The engine on the tiny model (K = 4: a first clip of 2K = 8 frames, as upstream's 120 for K = 60): the
+    frames it encodes with the one before them and alone make upstream's server's tokens; after 5 and 6
+    frames the memory holds exactly the tokens the clip gives encoded at once; frames after the first clip
+    are single tokens."""
+    tiny = build_tiny(0, max_pixels=SMALL)
+    backend = make_backend(tiny)
+    enc = backend.encoder
+    calls = []
+    encode, encode_pairs = enc.encode, enc.encode_pairs
+    enc.encode = lambda f: calls.append(("alone", len(f))) or encode(f)
+    enc.encode_pairs = lambda a, b: calls.append(("pair", len(b))) or encode_pairs(a, b)
+    frames = np.random.default_rng(1).integers(0, 256, (11, 96, 128, 3), dtype=np.uint8)
+    e = StreamEngine(backend, EngineConfig(sample_rate_hz=1.0, encoder_batch_size=1))
+    e.start()
+    try:
+        reads = {}
+        for i in range(11):
+            e.offer("front", 100.0 + i, frames[i], wait=True)
+            assert e.flush()
+            reads[i + 1] = e.read(["front"])
+    finally:
+        e.stop()
+    tokens = []                 # each pair replaces the lone frame before it
+    for i, (kind, _) in enumerate(calls):
+        tokens[-1:] = [(i - 1, i)] if kind == "pair" else [*tokens[-1:], (i, i)]
+    server = [tok for clip in upstream_server_clips(11, step=8) for tok in clip_tokens(len(clip))
+              for tok in [tuple(clip[j] for j in tok)]]
+    assert tokens == server == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 8), (9, 9), (10, 10)]
+    for n in (5, 6):
+        whole, clip = enc.encode_clip(frames[:n])
+        full, small = unpack_frame_maps(whole, tiny.model.config.memory)
+        read = reads[n]
+        csm = [g for g in read.groups if g.kind == "temporal"]
+        dam = [g for g in read.groups if g.kind == "retrieved"]
+        assert [(g.start, g.end) for g in csm] == [(100.0 + a, 100.0 + b) for a, b in clip]
+        assert torch.allclose(torch.stack([read.group_tokens(g) for g in csm]), small.flatten(1, 2), atol=1e-5)
+        assert torch.allclose(read.group_tokens(dam[0]), full[0].flatten(0, 1), atol=1e-5)
+        assert time_indices(read.groups, 2.0, 120)[len(dam):] == list(range(len(clip)))
+    final = reads[11]
+    csm = [g for g in final.groups if g.kind == "temporal"]
+    assert final.frames_seen == 11 and sum(g.weight for g in csm) == 4 + 3
+    # the language model's clock: 1 s frames, a time index per token of two (training's), from the prompt
+    prompt = build_prompt(tiny.tokenizer, "What did you see?", ["front"])
+    _, pos = tiny.model.embed_prompt(prompt, reads[6], 1.0)
+    p0 = len(prompt.pieces[0])
+    dam = [g for g in reads[6].groups if g.kind == "retrieved"]
+    assert len(dam) == 2                              # the R = 2 oldest tokens: time indices 0 and 1
+    expected, _ = block_positions(reads[6].groups, [0, 1] + [0, 1, 2], 2, p0)
+    assert torch.equal(pos[:, 0, p0: p0 + expected.shape[1]], expected)

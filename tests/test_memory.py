@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, SnapshotError, STARMemory
@@ -391,3 +392,63 @@ def test_runs_over_capacity_drop_the_smallest_inner_visit_never_the_first_or_las
     runs = [(r.start, r.end) for r in g0.runs]
     assert runs == [(0.0, 1.0), (7.0, 9.0), (12.0, 12.0)], runs       # the one-frame visit at 4 s went
     assert g0.weight == 7                                              # the slot still counts every frame
+
+
+# ------------------------------------------------- R as upstream indexes it
+def upstream_key_memory(img_feature, long_memory, weight, key_length=3):
+    """Flash-VStream-LLaVA/flash_vstream/model/vstream_arch.py L261-268 (IVGSZ/Flash-VStream 8f6bde2),
+    transcribed: the cluster weights' argsort used as indices into the *frames* (argsort made stable, as
+    CUDA's is for these sizes). Returns (key_memory, min_indices)."""
+    sorted_indices = torch.argsort(weight, descending=True, stable=True)  # [L_long]
+    key_centroids = long_memory[sorted_indices]  # [L_long, P'*P', D]
+    if key_centroids.shape[0] > key_length:
+        key_centroids = key_centroids[:key_length]
+    dists = ((long_memory.unsqueeze(1) - key_centroids.unsqueeze(0)) ** 2).sum(dim=3).sum(dim=2).sqrt()
+    min_indices = torch.argmin(dists, dim=0)  # [k_L]
+    return img_feature[min_indices], min_indices
+
+
+def _cluster_stream(n, seed=3):
+    """n frames of 8x8 maps in scenes of unequal length (so that slot weights differ)."""
+    lengths = [7, 2, 11, 3, 9, 5, 14, 4][: max(1, n // 6)]
+    g = torch.Generator().manual_seed(seed)
+    scene = torch.tensor([s for s, k in enumerate(lengths) for _ in range(k)] * n)[:n]
+    return torch.randn(len(lengths), 8, 8, 16, generator=g)[scene] + 0.3 * torch.randn(n, 8, 8, 16, generator=g)
+
+
+def test_cluster_id_retrieval_is_upstreams_indexing_of_frames_by_cluster_id(tmp_path):
+    """retrieval="cluster_id": R is what upstream's code computes from our T read as its clusters (T in read
+    order, their weights): the frames at the heaviest clusters' ids, so always among the first K that joined
+    T; the default keeps the heaviest slots' representatives. Up to K frames in T both are frames 0, 1, 2."""
+    K, n = 6, 40
+    x = _cluster_stream(n)
+    cfg = MemoryConfig(temporal_slots=K, retrieved_frames=3, retrieval="cluster_id")
+    m = STARMemory(cfg, 16, (8, 8))
+    m.update(x, [float(i) for i in range(n)])
+    read = m.read()
+    weight = torch.tensor([g.weight for g in read.groups if g.kind == "temporal"])
+    long = F.avg_pool2d(x[:-1].permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1).reshape(n - 1, 16, 16)  # S = 1 apart
+    key, idx = upstream_key_memory(x.reshape(n, 64, 16), long, weight)
+    keys = [g for g in read.groups if g.kind == "retrieved"]
+    assert [int(g.stamp) for g in keys] == idx.tolist() and max(idx.tolist()) < K
+    assert torch.equal(torch.stack([read.group_tokens(g) for g in keys]), key)
+    heaviest = STARMemory(MemoryConfig(temporal_slots=K, retrieved_frames=3), 16, (8, 8))
+    heaviest.update(x, [float(i) for i in range(n)])
+    ours = [int(g.stamp) for g in heaviest.read().groups if g.kind == "retrieved"]
+    assert ours != idx.tolist() and max(ours) >= K
+    for few in (2, 5):                            # no merge yet: the modes agree
+        a, b = STARMemory(cfg, 16, (8, 8)), STARMemory(MemoryConfig(temporal_slots=K, retrieved_frames=3), 16, (8, 8))
+        for mem in (a, b):
+            mem.update(x[:few], [float(i) for i in range(few)])
+        assert a.read().groups == b.read().groups
+    # its snapshot keeps the first K frames' maps; the default's config is written as before the setting
+    m.save(tmp_path / "cluster.safetensors")
+    again = STARMemory(cfg, 16, (8, 8))
+    again.load(tmp_path / "cluster.safetensors")
+    assert again.read().groups == read.groups and torch.equal(again.read().tokens, read.tokens)
+    assert "retrieval" not in heaviest.state_dict()[1]["config"]
+    heaviest.save(tmp_path / "heaviest.safetensors")
+    with pytest.raises(SnapshotError, match="config"):
+        again.load(tmp_path / "heaviest.safetensors")
+    with pytest.raises(ValueError, match="retrieval"):
+        MemoryConfig(retrieval="nearest")

@@ -166,3 +166,16 @@ def test_every_front_end_offers_the_registry():
     config = yaml.safe_load((REPO / "config" / "vstream.yaml").read_text())
     assert config["/**"]["ros__parameters"]["backend"] in names
 
+
+
+def test_the_star_retrieval_setting_reaches_the_memory_through_the_one_assembly():
+    """BackendConfig.star_retrieval (default: the project's heaviest slots) is read by the STAR backends and
+    becomes the memory's retrieval; a value it does not know is refused by the setting's choices."""
+    assert BackendConfig().star_retrieval == "heaviest"
+    for mode in ("heaviest", "cluster_id"):
+        engine = build_engine(BackendConfig("tiny", star_retrieval=mode), EngineConfig(snapshot_path=""))
+        assert engine.memory.config.retrieval == mode
+        engine.close()
+    assert "star_retrieval" in backend_spec("flash_vstream").settings
+    with pytest.raises(ValueError, match="star_retrieval"):
+        BackendConfig(star_retrieval="nearest")

@@ -12,6 +12,7 @@ from typing import Any
 
 from vstream_ros.backends.registry import backend_names
 from vstream_ros.memory import FlashMemoryConfig, MemoryConfig
+from vstream_ros.memory.config import RETRIEVALS
 
 
 def setting(default: Any, description: str, *, range: tuple[float, float] | None = None, runtime: bool = False,
@@ -71,6 +72,10 @@ class BackendConfig:
                               "frames are resized to at most this many pixels, aspect kept", range=(3136, 16777216))
     device: str = setting("auto", "auto, cpu, cuda or cuda:N")
     dtype: str = setting("auto", "auto (bf16 on GPU, fp32 on CPU), float32, float16 or bfloat16")
+    star_retrieval: str = setting("heaviest", "flash_vstream: the retrieved memory's key frames: heaviest (the "
+                                  "representatives of the heaviest slots) or cluster_id (upstream's code: the "
+                                  "frame at each heavy cluster's id, always one of the first 25; for fidelity runs)",
+                                  choices=RETRIEVALS)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -63,6 +63,18 @@ class FrameEncoder(Protocol):
         ...
 
 
+@runtime_checkable
+class PairingEncoder(Protocol):
+    """A frame encoder whose model was trained on tokens of two consecutive frames (Qwen2-VL's temporal patch).
+    The engine encodes a camera's frame with the one before it, when the camera's memory keeps that one
+    alone and open to pairing (MultiCameraMemory.pair_open), and the pair replaces it (pair_last)."""
+
+    def encode_pairs(self, first: torch.Tensor | np.ndarray, second: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 [B, H, W, 3] twice, `second[b]` the frame after `first[b]` -> features [B, h, w, D], one
+        token per pair."""
+        ...
+
+
 class Unannotated:
     """For encoders that recognise nothing per frame: the memory keeps no annotations."""
 

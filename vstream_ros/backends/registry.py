@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from vstream_ros.backends.contract import Backend
 
 # every BackendConfig field a factory may read; a backend's `settings` names the ones it does
-BACKEND_SETTINGS = ("device", "dtype", "model_path", "vision_tower_path", "max_pixels")
+BACKEND_SETTINGS = ("device", "dtype", "model_path", "vision_tower_path", "max_pixels", "star_retrieval")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ register(BackendSpec(
 register(BackendSpec(
     "flash_vstream", "the paper's model (CLIP ViT-L/14 + Vicuna-7B) from a local Flash-VStream-7b folder",
     "vstream_ros.backends.flash_vstream:load_flash_vstream",
-    settings=("device", "dtype", "model_path", "vision_tower_path"),
+    settings=("device", "dtype", "model_path", "vision_tower_path", "star_retrieval"),
     required={"model_path": "a local Flash-VStream-7b folder"}))
 register(BackendSpec(
     "flash_vstream_qwen", "Flash-VStream-Qwen (Qwen2-VL + Flash Memory) from a local Flash-VStream-Qwen-7b folder",
@@ -107,4 +107,4 @@ register(BackendSpec(
     required={"model_path": "a local Flash-VStream-Qwen-7b folder"}))
 register(BackendSpec(
     "tiny", "the flash_vstream classes at a tiny random size, built in memory: tests and CI",
-    "vstream_ros.backends.tiny:load_tiny"))
+    "vstream_ros.backends.tiny:load_tiny", settings=("device", "star_retrieval")))

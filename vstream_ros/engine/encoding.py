@@ -5,6 +5,11 @@ the due frames from the ingest, encodes them in one batch per image size, and wr
 memory (the memory's only writer), with what the encoder observed in each (tracks, text: the
 encoder's `observe`) into the camera's tables. No exception ends the thread: a failing batch is
 counted against its frames, and repeated failures show in the engine's health.
+
+Frame pairs (contract.PairingEncoder, flash_vstream_qwen): while a camera's memory keeps its last frame
+alone and open to pairing (the stream's first frames, memory/flash.py), the worker keeps that frame's
+pixels, encodes the next frame together with it, and the pair's token replaces the lone one. So every
+frame is in memory as soon as it is encoded, and the memory holds the tokens training made of them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vstream_ros.backends.contract import NOTHING_OBSERVED, FrameEncoder, Observation
+from vstream_ros.backends.contract import NOTHING_OBSERVED, FrameEncoder, Observation, PairingEncoder
 from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.poses import PoseBuffer
 from vstream_ros.engine.shedding import LoadShedder, shed_levels
@@ -91,6 +96,8 @@ class EncoderWorker(Worker):
         self.shedder = LoadShedder(shed_levels(encoder))
         self._shedding = shedding
         self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
+        self._pairs = isinstance(encoder, PairingEncoder)
+        self._lone: dict[str, tuple[float, np.ndarray]] = {}   # per camera: its frame open to pairing
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -122,7 +129,8 @@ class EncoderWorker(Worker):
             t0 = time.perf_counter()
             try:
                 frames = np.stack([p.frame for p in group])
-                feats = self.encoder.encode(frames)
+                partners = [self._partner(p) for p in group]
+                feats = self._encode(frames, partners)
                 ann = self.encoder.annotate(frames, feats) if self.memory.annotation_dim else None
             except torch.OutOfMemoryError:
                 torch.cuda.empty_cache()
@@ -134,7 +142,27 @@ class EncoderWorker(Worker):
             seen = self._observe(group, frames)
             encode_s = (time.perf_counter() - t0) / len(group)
             for k, (p, f) in enumerate(zip(group, feats, strict=True)):
-                self._write(p, f, encode_s, None if ann is None else ann[k: k + 1], seen[k])
+                self._write(p, f, encode_s, None if ann is None else ann[k: k + 1], seen[k], partners[k] is not None)
+
+    def _partner(self, p: PendingFrame) -> np.ndarray | None:
+        """The frame this one pairs with: the camera's last frame, while its memory keeps it open to pairing."""
+        lone = self._lone.get(p.camera)
+        if lone is None or p.reset_first or lone[1].shape != p.frame.shape:
+            return None
+        ok = self.memory.pair_open(p.camera) and self.memory.last_stamp(p.camera) == lone[0]
+        return lone[1] if ok else None
+
+    def _encode(self, frames: np.ndarray, partners: list[np.ndarray | None]) -> torch.Tensor:
+        """Features of the batch's frames: each with its partner in one token, or alone."""
+        paired = [k for k, q in enumerate(partners) if q is not None]
+        if not paired:
+            return self.encoder.encode(frames)
+        alone = [k for k, q in enumerate(partners) if q is None]
+        parts = [self.encoder.encode_pairs(np.stack([partners[k] for k in paired]), frames[paired])]
+        if alone:
+            parts.append(self.encoder.encode(frames[alone]))
+        feats = torch.cat(parts)
+        return feats[torch.argsort(torch.tensor(paired + alone)).to(feats.device)]
 
     def _observe(self, group: list[PendingFrame], frames: np.ndarray) -> list[Observation]:
         """The encoder's tracks and text for these frames; a failure there costs them, not the frames."""
@@ -148,14 +176,21 @@ class EncoderWorker(Worker):
             return [NOTHING_OBSERVED] * len(group)
 
     def _write(self, p: PendingFrame, features: torch.Tensor, encode_s: float, annotation: torch.Tensor | None,
-               seen: Observation = NOTHING_OBSERVED) -> None:
+               seen: Observation = NOTHING_OBSERVED, paired: bool = False) -> None:
         t1 = time.perf_counter()
         try:
             if p.reset_first:
                 self._new_stream(p.camera)
             pose = self.poses.at(p.stamp) if self.poses is not None else None
-            self.memory.update(p.camera, features, p.stamp, annotation,
-                               None if pose is None else torch.from_numpy(pose)[None])
+            pose_t = None if pose is None else torch.from_numpy(pose)[None]
+            if paired:
+                self.memory.pair_last(p.camera, features, p.stamp, annotation, pose_t)
+            else:
+                self.memory.update(p.camera, features, p.stamp, annotation, pose_t)
+            if self._pairs and self.memory.pair_open(p.camera):
+                self._lone[p.camera] = (p.stamp, p.frame)
+            else:
+                self._lone.pop(p.camera, None)
             if self.observed is not None:
                 self.observed(p.camera, p.stamp, annotation, pose)
         except Exception as e:   # a stamp out of order, a GPU out of memory, a broken state: count it

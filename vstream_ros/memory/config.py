@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+# How the retrieved memory R picks its key frames: the representatives of the heaviest slots (ours), or
+# upstream's code as it runs (vstream_arch.py L261-268), for fidelity runs: see STARMemory.read.
+RETRIEVALS = ("heaviest", "cluster_id")
+
 
 @dataclass(frozen=True)
 class MemoryConfig:
@@ -23,10 +27,15 @@ class MemoryConfig:
     abstract_hidden: int = 32        # h: width of the model's q/k projections (checked when they are set)
     retrieved_frames: int = 3        # N_R: key frames, the representatives of the heaviest slots
     runs_per_slot: int = 8           # stretches of adjacent frames a temporal slot remembers (evidence spans)
+    retrieval: str = "heaviest"      # how R picks its key frames (RETRIEVALS)
 
     def __post_init__(self) -> None:
+        if self.retrieval not in RETRIEVALS:
+            raise ValueError(f"retrieval must be one of {', '.join(RETRIEVALS)}, got {self.retrieval!r}")
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "retrieval":
+                continue
             if f.name == "abstract_update_ratio":
                 if not 0.0 < value <= 1.0:
                     raise ValueError(f"abstract_update_ratio must be in (0, 1], got {value}")
@@ -49,7 +58,12 @@ class MemoryConfig:
                 + (self.retrieved_frames + self.spatial_frames) * sh * sw)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The config as snapshots name it; `retrieval` only when not the default, so that the default
+        memory's snapshots are those written before the setting existed (and load both ways)."""
+        d = asdict(self)
+        if d["retrieval"] == RETRIEVALS[0]:
+            del d["retrieval"]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict) -> MemoryConfig:

@@ -1,13 +1,21 @@
 """Flash Memory of one camera (Flash-VStream-Qwen, arXiv 2506.23825), bounded for ever.
 
+What it clusters are temporal tokens, Qwen2-VL's unit of two frames: the stream's first 2K frames
+(upstream's first clip: 120 frames for the released K = 60) two consecutive frames a token, as training
+and upstream's processor made them, and each frame after them a token of its own (tiled), as upstream's
+streaming server feeds them. A lone frame among the first ones is a token of its own, open to pairing,
+until the next frame replaces it with the pair's token (`pair_last`); a clip given at once comes as its
+pairs (`update(firsts=)`). The first 2K frames' K tokens fill the CSM without a merge.
+
 Two parts, read in upstream's order (DAM then CSM):
-- CSM, the context synopsis memory ("temporal" groups): K weighted clusters of the frames' synopsis
-  maps (the frame at 1/2 resolution through the vision tower), each with its weight (frames), its
-  frame-weighted mean stamp, its stamp span and its runs of adjacent frames; read in time order.
-- DAM, the detail augmentation memory ("retrieved" groups): the full-resolution maps of the frames
+- CSM, the context synopsis memory ("temporal" groups): K weighted clusters of the tokens' synopsis
+  maps (the frames at 1/2 resolution through the vision tower), each with its weight (tokens, as
+  upstream's k-means weights), its mean stamp, its stamp span and its runs of adjacent frames; read in
+  time order.
+- DAM, the detail augmentation memory ("retrieved" groups): the full-resolution maps of the tokens
   nearest the R heaviest clusters; read heaviest first (equal weights in time order), as upstream feeds
-  them: up to R slots every frame in time order, up to K the R oldest (upstream's stable sort of equal
-  weights), then per heavy centroid the nearest kept frame.
+  them: up to R slots every token in time order, up to K the R oldest (upstream's stable sort of equal
+  weights), then per heavy centroid the nearest kept token. A key token of two frames spans both.
 
 Design notes (what differs from upstream, and why):
 - Clustering is weighted k-means solved exactly per frame: with K slots full, the new frame (weight 1)
@@ -78,21 +86,25 @@ class FlashMemory(TemporalSlots):
             "rep_synopsis": ((k1, self._ps, self.dim), self.dtype),
             "rep_full": ((k1, self._pf, self.dim), self.dtype),
             "rep_stamp": ((k1,), torch.float64),
+            "rep_first": ((k1,), torch.float64),       # the key token's first frame (its stamp: its last)
         }
 
     def reset(self) -> None:
         """Forget everything (a camera restarted, a bag looped). Buffers and grid stay."""
         self._reset_slots()
+        self._open: tuple[int, float] | None = None    # (row, stamp) of a lone frame open to pairing
 
     def set_abstract_projections(self, q, k) -> None:
         """The Flash Memory has no abstract part: there is nothing to project (kept for the common API)."""
 
     # ----------------------------------------------------------------- update
     def update(self, features: torch.Tensor, stamps: Stamps, annotations: torch.Tensor | None = None,
-               poses: torch.Tensor | None = None) -> None:
-        """Add frames: packed features [rows, cols, D] or [B, rows, cols, D] in time order (see
-        flash_config.pack_frame_maps), stamps in seconds, optionally per frame what the encoder saw in
-        it ([B, annotation_dim]) and the robot's pose ([B, 8]: x y z qx qy qz qw valid).
+               poses: torch.Tensor | None = None, firsts: Stamps | None = None) -> None:
+        """Add temporal tokens: packed features [rows, cols, D] or [B, rows, cols, D] in time order (see
+        flash_config.pack_frame_maps), stamps in seconds, optionally per token what the encoder saw in it
+        ([B, annotation_dim]) and the robot's pose ([B, 8]: x y z qx qy qz qw valid). A token is one frame
+        at its stamp, or with `firsts` (per token the stamp of its first frame) two frames from first to
+        stamp, as a clip's pairs (the encoder's encode_clip).
 
         Raises ValueError, changing nothing, for a wrong shape, a grid other than this camera's (once
         it has frames), or stamps that go backwards.
@@ -109,30 +121,101 @@ class FlashMemory(TemporalSlots):
         ts = self._check_stamps(stamps, x.shape[0])
         if not ts:
             return
+        fs = ts if firsts is None else self._firsts(firsts, ts)
         ann = self._per_frame(annotations, len(ts), self.annotation_dim, "annotations")
         pose = self._per_frame(poses, len(ts), POSE_DIM, "poses")
         if grid != self.grid:
             self._layout(grid)
             self.reset()
         with torch.no_grad():
-            full, synopsis = unpack_frame_maps(x.to(self.device), self.config)
-            full = full.reshape(len(ts), self._pf, self.dim).to(self.dtype)
-            synopsis = synopsis.reshape(len(ts), self._ps, self.dim).to(self.dtype)
+            full, synopsis = self._maps(x)
             vecs = synopsis.float().reshape(len(ts), self._ds)
             if self.first_stamp is None:
                 self._t["origin"].copy_(vecs[0])
-            for b, stamp in enumerate(ts):
-                self._track_interval(self.last_stamp if b == 0 else ts[b - 1], stamp)
-                self._insert(vecs[b] - self._t["origin"], synopsis[b], full[b], stamp,
-                             ann[b] if ann is not None else None, pose[b] if pose is not None else None)
+            seen = self.frames_seen
+            for b, (first, stamp) in enumerate(zip(fs, ts, strict=True)):
+                self._track_interval(self.last_stamp if b == 0 else ts[b - 1], first)
+                self._track_interval(first, stamp)
+                self._insert(vecs[b] - self._t["origin"], synopsis[b], full[b], first, stamp,
+                             ann[b] if ann is not None else None, pose[b] if pose is not None else None, seen)
+                seen += 1 if first == stamp else 2
         self._stamped(ts)
+        self.frames_seen, self.first_stamp = seen, min(self.first_stamp, fs[0])
 
-    def _insert(self, vec: torch.Tensor, synopsis: torch.Tensor, full: torch.Tensor, stamp: float,
-                ann: torch.Tensor | None, pose: torch.Tensor | None) -> None:
-        """One frame becomes a slot of weight 1 (a free one, or the scratch row and then a merge)."""
-        self._add_slot(vec, stamp, ann, pose, {"rep_synopsis": synopsis, "rep_full": full})
+    def _firsts(self, firsts: Stamps, ts: list[float]) -> list[float]:
+        fs = self._check_stamps(firsts, len(ts))       # after the last stamp, in order
+        if any(f > t or (b and f < ts[b - 1]) for b, (f, t) in enumerate(zip(fs, ts, strict=True))):
+            raise ValueError(f"a token's first frame must lie between the token before and its own stamp: "
+                             f"firsts {fs}, stamps {ts}")
+        return fs
 
-    REPRESENTATIVES = ("rep_synopsis", "rep_full")
+    def _maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full, synopsis = unpack_frame_maps(x.to(self.device), self.config)
+        n = x.shape[0]
+        return (full.reshape(n, self._pf, self.dim).to(self.dtype),
+                synopsis.reshape(n, self._ps, self.dim).to(self.dtype))
+
+    def _insert(self, vec: torch.Tensor, synopsis: torch.Tensor, full: torch.Tensor, first: float, stamp: float,
+                ann: torch.Tensor | None, pose: torch.Tensor | None, seen: int) -> None:
+        """One token becomes a slot of weight 1 (a free one, or the scratch row and then a merge). A lone frame
+        in a free slot among the stream's first `paired_frames` frames (`seen` frames before it) stays open
+        to pairing, while its partner would still be one of them."""
+        row = self._add_slot(vec, stamp, ann, pose, {"rep_synopsis": synopsis, "rep_full": full, "rep_first": first},
+                             first)
+        lone = row is not None and first == stamp and seen + 1 < self.paired_frames
+        self._open = (row, stamp) if lone else None
+
+    @property
+    def paired_frames(self) -> int:
+        """The stream's first frames that are paired into temporal tokens (two a token): upstream's first clip,
+        flash_memory_temporal_length (120) frames, the CSM's slots twice; their tokens fill the CSM and no
+        merge is needed until they are all in."""
+        return 2 * self.config.temporal_slots
+
+    @property
+    def pair_open(self) -> bool:
+        """Whether the last token is a lone frame that the next frame may join (`pair_last`)."""
+        return self._open is not None
+
+    def pair_last(self, features: torch.Tensor, stamp: float, annotation: torch.Tensor | None = None,
+                  pose: torch.Tensor | None = None) -> None:
+        """The frame at `stamp` joins the lone frame open to pairing: that token becomes the pair's, `features`
+        ([rows, cols, D] or [1, rows, cols, D]: both frames in one temporal token, the encoder's encode_pairs),
+        spanning both stamps, with this frame's annotation and pose. Until then the lone frame is in the
+        memory as its own (tiled) token, so a read at any time holds every frame seen: what upstream's
+        processor makes of the frames so far (it pads an odd count with a copy of the last frame).
+
+        Raises ValueError, changing nothing, when no frame is open to pairing, for a wrong shape or grid,
+        or a stamp before the last one."""
+        if self._open is None:
+            raise ValueError("no lone frame is open to pairing: add this frame with update")
+        x = features if features.dim() == 4 else features.unsqueeze(0)
+        if x.shape[0] != 1 or tuple(x.shape[1:3]) != self.grid or x.shape[-1] != self.dim:
+            raise ValueError(f"a pair is one token [rows, cols, D] of this camera's grid {self.grid}, got "
+                             f"{tuple(features.shape)}")
+        ts = self._check_stamps(stamp, 1)
+        ann = self._per_frame(annotation, 1, self.annotation_dim, "annotations")
+        pos = self._per_frame(pose, 1, POSE_DIM, "poses")
+        row, first = self._open
+        t, n, s = self._t, self._filled, ts[0]
+        with torch.no_grad():
+            full, synopsis = self._maps(x)
+            vec = synopsis[0].float().reshape(-1) - t["origin"]
+            t["centroid"][row].copy_(vec)
+            g = t["centroid"][:n] @ vec                 # the open row is the newest slot: no later row saw it
+            t["gram"][row, :n] = g
+            t["gram"][:n, row] = g
+            t["rep_synopsis"][row].copy_(synopsis[0])
+            t["rep_full"][row].copy_(full[0])
+            t["stamp_mean"][row] = (first + s) / 2
+            t["stamp_max"][row] = s
+            t["rep_stamp"][row] = s
+            self._runs.set_frame(row, s, None if ann is None else ann[0], None if pos is None else pos[0], first, 2)
+        self._track_interval(self.last_stamp, s)
+        self._stamped(ts)
+        self._open = None
+
+    REPRESENTATIVES = ("rep_synopsis", "rep_full", "rep_first")
 
     def _representative_vectors(self, pick) -> tuple[torch.Tensor, torch.Tensor]:
         si, sj = pick("rep_synopsis")
@@ -144,9 +227,10 @@ class FlashMemory(TemporalSlots):
              tokens: bool = True) -> MemoryRead:
         """A copy of the memory as tokens [N, D]: the DAM's full maps (heaviest slot first), then the CSM's
         synopsis maps (time order). Each group's tokens are its map in row-major order; `grid` gives the
-        map's sides. `window=(t0, t1)` keeps the slots with a run that meets it and the key frames inside
-        it. There is no abstract memory: `include_abstract` changes nothing. `tokens=False`: the groups and
-        their runs only (no token copied, groups of length 0), for locate."""
+        map's sides; a key token of two frames spans both. `window=(t0, t1)` keeps the slots with a run that
+        meets it and the key tokens that meet it. There is no abstract memory: `include_abstract` changes
+        nothing. `tokens=False`: the groups and their runs only (no token copied, groups of length 0), for
+        locate."""
         t = self._t
         lo, hi = (-math.inf, math.inf) if window is None else (float(window[0]), float(window[1]))
         if lo > hi:
@@ -155,9 +239,12 @@ class FlashMemory(TemporalSlots):
         if self._filled:
             s = self._slots(lo, hi)
             weight, runs, rep_stamp = s["weight"], s["runs"], s["rep_stamp"]
+            rep_first = t["rep_first"][: self._filled].cpu().tolist()
+            s["keyed"] = [k for k in s["slots"] if rep_first[k] <= hi and rep_stamp[k] >= lo]
             for k, j in self._detail(s):
-                r = rep_stamp[j]
-                out.add("retrieved", t["rep_full"][j].clone, r, r, r, weight[k], (key_run(runs[j], r),), self.full_map)
+                r, f = rep_stamp[j], rep_first[j]
+                out.add("retrieved", t["rep_full"][j].clone, f, r, (f + r) / 2, weight[k], (key_run(runs[j], r, f),),
+                        self.full_map)
             centroids = t["centroid"][: self._filled] + t["origin"] if tokens else None
             mean = s["stamp_mean"]
             for k in sorted(s["slots"], key=lambda k: (mean[k], k)):
@@ -197,7 +284,8 @@ class FlashMemory(TemporalSlots):
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
         """(tensors, JSON-able metadata): everything needed to continue exactly where this left off."""
         state = {"frames_seen": self.frames_seen, "first_stamp": self.first_stamp, "last_stamp": self.last_stamp,
-                 "filled": self._filled, "frame_interval": self.frame_interval}
+                 "filled": self._filled, "frame_interval": self.frame_interval,
+                 "open": None if self._open is None else list(self._open)}
         meta = {**self._identity(), "grid": list(self.grid), "state": state, "stamp_range": self.stamp_range()}
         return {k: v.detach().clone() for k, v in self._t.items()}, meta
 
@@ -213,10 +301,17 @@ class FlashMemory(TemporalSlots):
             s = meta["state"]
             host = dict(frames_seen=int(s["frames_seen"]), first_stamp=s["first_stamp"], last_stamp=s["last_stamp"],
                         _filled=int(s["filled"]), frame_interval=s["frame_interval"])
+            opened = s.get("open")          # version 1 snapshots: none open
+            host["_open"] = None if opened is None else (int(opened[0]), float(opened[1]))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise SnapshotError(f"snapshot state is incomplete: {e}") from e
         if not 0 <= host["_filled"] <= self.config.temporal_slots:
             raise SnapshotError(f"snapshot fills {host['_filled']} of {self.config.temporal_slots} slots")
+        if host["_open"] is not None and not 0 <= host["_open"][0] < host["_filled"]:
+            raise SnapshotError(f"snapshot opens slot {host['_open'][0]} of {host['_filled']} to pairing")
+        if "rep_first" not in tensors and "rep_stamp" in tensors:
+            # version 1 (before frame pairs): every token was one frame, so a key token's first frame is itself
+            tensors = {**tensors, "rep_first": tensors["rep_stamp"]}
         try:
             probe = FlashMemory(self.config, self.dim, grid, "meta", self.dtype, self.encoder_id, self.annotation_dim)
         except ValueError as e:

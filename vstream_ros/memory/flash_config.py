@@ -2,8 +2,9 @@
 
 Defaults are the released model's (upstream `flash_memory_constants.py`): a context synopsis memory
 (CSM) of 60 slots and a detail augmentation memory (DAM) of 30 frames, counted in temporal tokens;
-upstream states them in frames (120 and 60), two frames to a Qwen2-VL temporal token offline, while
-its streaming path tiles each frame into a temporal token of its own, as this memory does.
+upstream states them in frames (120 and 60), two frames to a Qwen2-VL temporal token offline. Its
+streaming server pairs its first clip (120 frames) and tiles each frame after it into a token of its
+own; so does this memory (memory/flash.py).
 
 The field names are those of the STAR memory parts they correspond to, so a user's memory sizes mean
 the same thing for both memories: the CSM is a temporal memory (weighted clusters in time order), the

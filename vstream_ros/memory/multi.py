@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from vstream_ros.memory.config import MemoryConfig
+from vstream_ros.memory.flash import FlashMemory
 from vstream_ros.memory.flash_config import FlashMemoryConfig
 from vstream_ros.memory.kinds import memory_kind
 from vstream_ros.memory.perceived import Perceived
@@ -129,15 +130,37 @@ class MultiCameraMemory:
                 m.set_abstract_projections(q, k)
 
     def update(self, camera: str, features: torch.Tensor, stamps: Stamps, annotations: torch.Tensor | None = None,
-               poses: torch.Tensor | None = None) -> None:
+               poses: torch.Tensor | None = None, firsts: Stamps | None = None) -> None:
         """Add frames of one camera (see STARMemory.update); ValueError (nothing changed) for stamps
-        before its last one."""
+        before its last one. `firsts`: tokens of two frames (FlashMemory.update; the Flash Memory only)."""
         with self._lock:
             m = self._memories.get(camera)
             if m is None:
                 m = self._new()
-            m.update(features, stamps, annotations, poses)
+            if firsts is None:
+                m.update(features, stamps, annotations, poses)
+            elif isinstance(m, FlashMemory):
+                m.update(features, stamps, annotations, poses, firsts)
+            else:
+                raise ValueError("only the Flash Memory keeps tokens of two frames")
             self._memories[camera] = m
+            self.version += 1
+
+    def pair_open(self, camera: str) -> bool:
+        """Whether the camera's next frame may join its last one in one temporal token (FlashMemory.pair_open)."""
+        with self._lock:
+            m = self._memories.get(camera)
+            return isinstance(m, FlashMemory) and m.pair_open
+
+    def pair_last(self, camera: str, features: torch.Tensor, stamp: float, annotation: torch.Tensor | None = None,
+                  pose: torch.Tensor | None = None) -> None:
+        """The camera's frame at `stamp` joins its lone last frame (FlashMemory.pair_last); ValueError, nothing
+        changed, where none is open to pairing."""
+        with self._lock:
+            m = self._memories.get(camera)
+            if not isinstance(m, FlashMemory):
+                raise ValueError(f"camera {camera!r} has no Flash Memory to pair frames in")
+            m.pair_last(features, stamp, annotation, pose)
             self.version += 1
 
     def observe(self, camera: str, tracks: Iterable[Track] = (), texts: Iterable[TextSighting] = ()) -> None:

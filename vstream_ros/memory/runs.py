@@ -40,13 +40,15 @@ class Runs:
             "run_pose": torch.zeros(rows, capacity, POSE_DIM, **f32),
         }
 
-    def set_frame(self, row: int, stamp: float, annotation: torch.Tensor | None, pose: torch.Tensor | None) -> None:
-        """Row `row` becomes one run holding one frame."""
+    def set_frame(self, row: int, stamp: float, annotation: torch.Tensor | None, pose: torch.Tensor | None,
+                  first: float | None = None, frames: int = 1) -> None:
+        """Row `row` becomes one run holding one frame at `stamp`, or `frames` adjacent frames from `first` to
+        `stamp` (a temporal token of two frames)."""
         for t in self.t.values():
             t[row].zero_()
-        self.t["run_start"][row, 0] = stamp
+        self.t["run_start"][row, 0] = stamp if first is None else first
         self.t["run_end"][row, 0] = stamp
-        self.t["run_frames"][row, 0] = 1.0
+        self.t["run_frames"][row, 0] = float(frames)
         if annotation is not None and self.annotation_dim:
             self.t["run_mean"][row, 0].copy_(annotation)
             self.t["run_peak"][row, 0].copy_(annotation)

@@ -22,10 +22,11 @@ FORMAT = "vstream_ros.star_memory"
 FORMAT_VERSION = 2          # 2: runs, annotations and poses per slot; version 1 files are upgraded on load
 READABLE_VERSIONS = (1, 2)
 FLASH_FORMAT = "vstream_ros.flash_memory"   # memory/flash.py (Flash-VStream-Qwen's Flash Memory)
-FLASH_FORMAT_VERSION = 1
+FLASH_FORMAT_VERSION = 2    # 2: tokens of two frames (rep_first; a slot open to pairing); 1 loads as single frames
+FLASH_READABLE_VERSIONS = (1, 2)
 # Every format this build reads, with its readable versions. A writer names its format and version in
 # the metadata (`format`, `version`); without them a snapshot is written as the STAR format.
-FORMATS = {FORMAT: READABLE_VERSIONS, FLASH_FORMAT: (FLASH_FORMAT_VERSION,)}
+FORMATS = {FORMAT: READABLE_VERSIONS, FLASH_FORMAT: FLASH_READABLE_VERSIONS}
 _META_KEY = "vstream_ros"
 CHECKSUM_KEY = "tensors_sha256"
 

@@ -12,7 +12,8 @@ Design notes (what differs from upstream Flash-VStream, and why):
 - Retrieved memory keeps, per slot, one representative frame (the member nearest the centroid; on a
   merge the nearer of the two representatives). Key frames are the representatives of the heaviest
   slots. Upstream keeps every frame's 8x8 map for ever (about 128 KiB a frame) and picks key frames
-  by cluster id; here nothing else of past frames is kept.
+  by cluster id; here nothing else of past frames is kept. `retrieval="cluster_id"` (fidelity runs)
+  picks them as upstream's code does, and keeps the maps of the first K frames that joined T for it.
 - Abstract memory buffers new 1x1 tokens and commits one update per N_A of them, as in training; a
   read blends the pending partial chunk into a copy of A (nothing committed), which is what upstream's
   offline computation (the one the model was trained on) gives for the same frames. Upstream's
@@ -79,6 +80,9 @@ class STARMemory(TemporalSlots):
             "pose_lo": torch.full((K + 1, 3), math.inf, **f32),
             "pose_hi": torch.full((K + 1, 3), -math.inf, **f32),
         }
+        if c.retrieval == "cluster_id":      # the first K frames that joined T: upstream's R indexes them
+            self._t |= {"early_map": torch.zeros(K, self._ps, self.dim, device=dev, dtype=self.dtype),
+                        "early_stamp": torch.zeros(K, **f64)}
         self._alloc_slots()
 
     def reset(self) -> None:
@@ -128,7 +132,7 @@ class STARMemory(TemporalSlots):
             for b, stamp in enumerate(ts):
                 self._track_interval(self.last_stamp if b == 0 else ts[b - 1], stamp)
                 if self.frames_seen + b >= self.config.spatial_frames:   # the oldest frame leaves S
-                    self._admit(self._spatial_head)
+                    self._admit(self._spatial_head, self.frames_seen + b - self.config.spatial_frames)
                 self._update_spatial(xs[b], stamp, ann[b] if ann is not None else None,
                                      pose[b] if pose is not None else None)
         self._stamped(ts)
@@ -146,11 +150,14 @@ class STARMemory(TemporalSlots):
         t = F.adaptive_avg_pool2d(s, (self._th, self._tw))
         return t.flatten(2).transpose(1, 2).reshape(-1), s.mean(dim=(2, 3))[0]
 
-    def _admit(self, i: int) -> None:
-        """The spatial frame in ring slot i (about to be overwritten) joins T, A and R, with what was seen
-        in it and where."""
+    def _admit(self, i: int, index: int) -> None:
+        """The spatial frame in ring slot i (about to be overwritten), the `index`-th to leave S, joins T, A
+        and R, with what was seen in it and where."""
         t = self._t
         smap, stamp = t["spatial"][i], self._spatial_stamps[i]
+        if "early_map" in t and index < self.config.temporal_slots:
+            t["early_map"][index].copy_(smap)
+            t["early_stamp"][index] = stamp
         vec, token = self._summaries(smap)
         ann = t["spatial_annotation"][i] if self.annotation_dim else None
         self._update_temporal(vec - t["origin"], smap, stamp, ann, t["spatial_pose"][i])
@@ -243,9 +250,12 @@ class STARMemory(TemporalSlots):
             for k in sorted(s["slots"], key=lambda k: (mean[k], k)):
                 out.add("temporal", lambda k=k: centroids[k].view(self._pt, self.dim), s["stamp_min"][k],
                         s["stamp_max"][k], mean[k], weight[k], runs[k])
-            for k in sorted(s["keyed"], key=lambda k: (-weight[k], mean[k]))[: c.retrieved_frames]:
-                r = s["rep_stamp"][k]
-                out.add("retrieved", t["rep_map"][k].clone, r, r, r, weight[k], (key_run(runs[k], r),))
+            if c.retrieval == "cluster_id":
+                self._read_by_cluster_id(out, s, lo, hi)
+            else:
+                for k in sorted(s["keyed"], key=lambda k: (-weight[k], mean[k]))[: c.retrieved_frames]:
+                    r = s["rep_stamp"][k]
+                    out.add("retrieved", t["rep_map"][k].clone, r, r, r, weight[k], (key_run(runs[k], r),))
 
         filled = min(self.frames_seen, c.spatial_frames)
         stamps = t["spatial_stamp"].cpu().tolist()
@@ -258,6 +268,22 @@ class STARMemory(TemporalSlots):
                 run = Run(stamps[i], stamps[i], 1, a, a, s_pose[i, :7].copy() if s_pose[i, 7] > 0 else None)
                 out.add("spatial", t["spatial"][i].clone, stamps[i], stamps[i], stamps[i], 1.0, (run,))
         return MemoryRead(out.tokens(self.dim, self.device), out.groups, self.frames_seen)
+
+    def _read_by_cluster_id(self, out: ReadBuilder, s: dict, lo: float, hi: float) -> None:
+        """R as upstream's code computes it (vstream_arch.py L261-268): the clusters sorted by weight, heaviest
+        first, and for each of the N_R heaviest the frame whose index is the cluster's id: its place in T as
+        the model reads it (upstream's T is in cluster-id order, ours in time order; ties in weight go to the
+        earlier place, a stable sort). So always one of the first K frames that joined T (frames 0-24 at the
+        released size), whatever the slot holds. Key frames outside the window are left out."""
+        t = self._t
+        order = sorted(s["slots"], key=lambda k: (s["stamp_mean"][k], k))
+        heavy = sorted(range(len(order)), key=lambda p: (-s["weight"][order[p]], p))[: self.config.retrieved_frames]
+        stamps = t["early_stamp"].cpu().tolist()
+        every_run = tuple(r for runs in s["runs"] for r in runs)
+        for p in heavy:
+            r = stamps[p]
+            if lo <= r <= hi:
+                out.add("retrieved", t["early_map"][p].clone, r, r, r, s["weight"][order[p]], (key_run(every_run, r),))
 
     # ------------------------------------------------------------ accounting
     def tokens_by_kind(self) -> dict[str, int]:

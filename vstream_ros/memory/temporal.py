@@ -33,10 +33,12 @@ def slot_shapes(slots: int, vec_dim: int) -> dict[str, tuple[tuple[int, ...], to
             "weight": ((k1,), f32), "stamp_mean": ((k1,), f64), "stamp_min": ((k1,), f64), "stamp_max": ((k1,), f64)}
 
 
-def key_run(runs: tuple[Run, ...], stamp: float) -> Run:
-    """The one-frame run of a slot's key frame, carrying what its home run saw and where."""
+def key_run(runs: tuple[Run, ...], stamp: float, first: float | None = None) -> Run:
+    """The run of a slot's key frame (one frame at `stamp`, or the two of a pair from `first`), carrying what
+    its home run saw and where."""
+    start, n = (stamp, 1) if first is None or first >= stamp else (first, 2)
     home = next((r for r in runs if r.start <= stamp <= r.end), None)
-    return Run(stamp, stamp, 1, home.mean, home.peak, home.pose) if home else Run(stamp, stamp, 1)
+    return Run(start, stamp, n, home.mean, home.peak, home.pose) if home else Run(start, stamp, n)
 
 
 class ReadBuilder:
@@ -162,27 +164,32 @@ class TemporalSlots:
 
     # -------------------------------------------------------------- update
     def _add_slot(self, vec: torch.Tensor, stamp: float, ann: torch.Tensor | None, pose: torch.Tensor | None,
-                  representative: dict[str, torch.Tensor]) -> None:
+                  representative: dict[str, torch.Tensor | float], first: float | None = None) -> int | None:
         """One frame (its vector relative to the origin) becomes a slot of weight 1: a free one, or the
-        scratch row and then the cheapest merge."""
+        scratch row and then the cheapest merge. With `first` before `stamp` the slot is one token of two
+        frames (a pair: Flash Memory), stamped at their mean. Returns the new slot's row, None after a merge."""
         t, K = self._t, self.config.temporal_slots
         n = self._filled
         row = n if n < K else K
+        first = stamp if first is None else min(first, stamp)
         t["centroid"][row].copy_(vec)
         t["weight"][row] = 1.0
-        for name in ("stamp_mean", "stamp_min", "stamp_max", "rep_stamp"):
+        t["stamp_mean"][row] = (first + stamp) / 2
+        t["stamp_min"][row] = first
+        for name in ("stamp_max", "rep_stamp"):
             t[name][row] = stamp
-        for name, value in representative.items():
-            t[name][row].copy_(value)
-        self._runs.set_frame(row, stamp, ann, pose)
+        for name, value in representative.items():      # tensors, or numbers (filled on the device)
+            t[name][row] = value
+        self._runs.set_frame(row, stamp, ann, pose, first, 1 if first == stamp else 2)
         self._slot_written(row, pose)
         g = t["centroid"][: row + 1] @ vec
         t["gram"][row, : row + 1] = g
         t["gram"][: row + 1, row] = g
         if n < K:
             self._filled += 1
-        else:
-            self._merge_cheapest_pair()
+            return row
+        self._merge_cheapest_pair()
+        return None
 
     def _slot_written(self, row: int, pose: torch.Tensor | None) -> None:
         """What else a subclass keeps of a new slot (STAR: the box of its positions)."""

@@ -5,6 +5,11 @@ resolution and on the frame average-pooled 2x2 ("temporal_pool", which pools eac
 14-pixel patches into one), and takes the features after the 32 blocks, before the patch merger. The
 full map feeds the detail memory, the pooled one the synopsis memory. Both travel as one packed
 [B, h + h/4, w, D] tensor (memory.flash_config.pack_frame_maps).
+
+The tower's input is a temporal token of two frames (Qwen2-VL's temporal_patch_size): `encode` tiles each
+frame into a token of its own (as Qwen2-VL's processor takes a lone frame, and upstream's streaming server
+every frame after its first clip); `encode_pairs` and `encode_clip` put two consecutive distinct frames in
+one token, as training and upstream's offline processor did (a clip of 240 frames is 120 tokens).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from torch import nn
 
 from vstream_ros.backends.contract import Unannotated, Unobserved
 from vstream_ros.backends.flash_qwen.configuration import PixelConfig
-from vstream_ros.backends.flash_qwen.layout import from_windows, patchify
+from vstream_ros.backends.flash_qwen.layout import clip_tokens, from_windows, patchify
 from vstream_ros.backends.shared.tensors import to_uint8_batch
 from vstream_ros.memory import FlashMemoryConfig
 from vstream_ros.memory.flash_config import pack_frame_maps
@@ -56,7 +61,36 @@ class QwenFrameEncoder(Unannotated, Unobserved):
 
     @torch.inference_mode()
     def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """uint8 [B, H, W, 3] -> packed maps [B, rows, cols, D], each frame its own (tiled) temporal token."""
+        return self._tower(*self.preprocess(frames))
+
+    @torch.inference_mode()
+    def encode_pairs(self, first: torch.Tensor | np.ndarray, second: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Two uint8 [B, H, W, 3] batches, `second[b]` the frame after `first[b]` of one camera -> packed maps
+        [B, rows, cols, D], frames b of both in one temporal token."""
+        self._pairs_only()
+        (f0, s0), (f1, s1) = self.preprocess(first), self.preprocess(second)
+        return self._tower(torch.stack([f0, f1], 1), torch.stack([s0, s1], 1))
+
+    @torch.inference_mode()
+    def encode_clip(self, frames: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, list[tuple[int, ...]]]:
+        """A whole clip at once (uint8 [N, H, W, 3], time order), as upstream's offline processor encodes a
+        video: (packed maps [ceil(N/2), rows, cols, D], the frame indices of each token, layout.clip_tokens)."""
+        self._pairs_only()
+        tokens = clip_tokens(len(frames), self.pixels.temporal_patch_size)
         full, small = self.preprocess(frames)
+        idx = torch.tensor(tokens, device=full.device)
+        return self._tower(full[idx], small[idx]), tokens
+
+    def _pairs_only(self) -> None:
+        if self.pixels.temporal_patch_size != 2:
+            raise ValueError(f"frames are paired for a temporal patch of 2, this tower's is "
+                             f"{self.pixels.temporal_patch_size}")
+
+    def _tower(self, full: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
+        """Normalised pixels of B temporal tokens ([B, 3, h, w] tiled, or [B, 2, 3, h, w] frame pairs) at full and
+        synopsis resolution -> packed maps [B, rows, cols, D]: one pass of the tower, each token its own
+        attention sequence (as a video's temporal tokens are)."""
         px = self.pixels
         b = full.shape[0]
         grids = [(full.shape[-2] // px.patch_size, full.shape[-1] // px.patch_size),

@@ -64,6 +64,7 @@ class FlashQwenModel(nn.Module):
         blocks = camera_blocks(read)
         embed = self.qwen.get_input_embeddings()
         span = self.config.answer.temporal_positions
+        token_interval = frame_interval * self.config.pixels.temporal_patch_size     # training's clock
         parts, positions, cursor = [], [], 0
         for piece in prompt.pieces:
             if isinstance(piece, list):
@@ -73,6 +74,6 @@ class FlashQwenModel(nn.Module):
                 continue
             groups = blocks[piece]
             parts.append(self.project(read, groups))
-            pos, cursor = block_positions(groups, time_indices(groups, frame_interval, span), self.merge, cursor)
+            pos, cursor = block_positions(groups, time_indices(groups, token_interval, span), self.merge, cursor)
             positions.append(pos)
         return torch.cat(parts)[None], torch.cat(positions, dim=1)[:, None].to(self.device)

@@ -10,10 +10,13 @@ by the memory's times (calc_am_rope). With p0 the position where the video start
   slots and (hc, wc) their merged grid: the layout training used (upstream's streaming server puts it
   at p0 + N instead, N the number of visual tokens, which the model never saw in training).
 
-Time indices count temporal tokens. Offline, where the model was trained, a video is at most 240
-frames, 120 temporal tokens, indexed 0..119; upstream's streaming server counts frames without bound.
-Here the read's time span is counted in frames (the camera's frame interval) and compressed to the
-trained 120 positions when it holds more: a long stream spans the range a training video spanned.
+Time indices count temporal tokens: training's clock is one index per token of two consecutive frames (a
+video of at most 240 frames, 120 tokens, indexed 0..119). Here a read's time is counted on that clock,
+one index per two frame intervals of the camera (`token_interval`), from the read's first frame, and
+compressed to the trained 120 positions when it spans more: a long stream spans the range a training
+video spanned. The stream's first frames are tokens of two frames, as in training, and the frames after
+them single (tiled) tokens on the same clock. Upstream's streaming server counts its first clip's tokens
+(0..59) and then frames (120, 121, ... without bound), a clock the model never saw; that is not copied.
 Several cameras are several videos, laid out one after the other as get_rope_index does.
 """
 
@@ -26,13 +29,13 @@ import torch
 from vstream_ros.memory import TokenGroup
 
 
-def time_indices(groups: Sequence[TokenGroup], frame_interval: float, positions: int) -> list[int]:
-    """Each group's temporal index: (stamp - first start) in frame intervals, compressed so that the whole
-    span fits `positions` indices."""
+def time_indices(groups: Sequence[TokenGroup], token_interval: float, positions: int) -> list[int]:
+    """Each group's temporal index: (stamp - first start) in token intervals (seconds per temporal token: two
+    frame intervals), compressed so that the whole span fits `positions` indices."""
     if not groups:
         return []
     t0, t1 = min(g.start for g in groups), max(g.end for g in groups)
-    unit = max(frame_interval if frame_interval > 0 else 1.0, (t1 - t0) / max(positions - 1, 1))
+    unit = max(token_interval if token_interval > 0 else 1.0, (t1 - t0) / max(positions - 1, 1))
     return [min(positions - 1, max(0, round((g.stamp - t0) / unit))) for g in groups]
 
 

@@ -33,8 +33,9 @@ def make_backend(loaded: LoadedModel, name: str = "flash_vstream") -> Backend:
 
 def load_flash_vstream(model_path: str | Path, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                        vision_tower_path: str | Path | None = None, strict: bool = True,
-                       **memory_overrides: int | float) -> Backend:
-    """The flash_vstream backend from a checkpoint folder (see loading.load_pretrained)."""
+                       star_retrieval: str = "heaviest", **memory_overrides: int | float) -> Backend:
+    """The flash_vstream backend from a checkpoint folder (see loading.load_pretrained); `star_retrieval`:
+    how the retrieved memory picks its key frames (MemoryConfig.retrieval)."""
     options = LoaderConfig(device=device, dtype=dtype, vision_tower_path=vision_tower_path or None, strict=strict,
-                           memory_overrides=memory_overrides)
+                           memory_overrides={"retrieval": star_retrieval, **memory_overrides})
     return make_backend(load_pretrained(model_path, options))

@@ -109,8 +109,9 @@ def build_tiny(seed: int = 0, device: str | torch.device = "cpu", **memory_overr
     return LoadedModel(model, tiny_tokenizer())
 
 
-def load_tiny(seed: int = 0, device: str | torch.device = "cpu", **memory_overrides) -> Backend:
+def load_tiny(seed: int = 0, device: str | torch.device = "cpu", star_retrieval: str = "heaviest",
+              **memory_overrides) -> Backend:
     """The tiny backend: the flash_vstream answerer and encoder over `build_tiny`'s model."""
     from vstream_ros.backends.flash_vstream import make_backend
 
-    return make_backend(build_tiny(seed, device, **memory_overrides), "tiny")
+    return make_backend(build_tiny(seed, device, retrieval=star_retrieval, **memory_overrides), "tiny")
