@@ -267,3 +267,16 @@ def test_a_box_nobody_asked_about_is_listed_only_from_its_own_fitted_bound():
     assert "person" not in ask(frames, "What did you see?", strict)
     assert "person" in ask(frames, "What did you see?", replace(FIXED, listed=Bounds(0.5, 0.3)))
     assert "person" in ask([frame(person=0.65)] * 3, "What did you see?", strict)
+
+
+def test_a_question_that_says_the_thing_was_there_is_not_answered_by_a_silent_detector():
+    """With the shipped fit the detector's silence is no "no" (its `no` bound is 0): "when did you first
+    see a car?" over frames with no car box is "I cannot tell", not "I have not seen a car"; a detector
+    whose silence was fitted to mean "no" (FIXED) keeps it, and so does a presence question."""
+    frames = [frame(person=0.9)] * 4
+    silent = replace(FIXED, detector=Bounds(0.5, 0.0))
+    for question in ("When did you first see the car?", "Where did you see the car?", "When did you last see the car?"):
+        said = ask(frames, question, silent)
+        assert said.startswith("I cannot tell when I saw a car: I have not recognised one"), said
+        assert ask(frames, question).startswith("I have not seen a car"), question
+    assert ask(frames, "Did you see a car?", silent).startswith("No, I have not seen a car")

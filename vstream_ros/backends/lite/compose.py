@@ -20,7 +20,7 @@ from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.acts import Identities, asks_existence, carried, on_sight
-from vstream_ros.backends.lite.calibration import Doubt, doubt_of
+from vstream_ros.backends.lite.calibration import Doubt, Thresholds, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.colour_and_choice import ColourAndChoice
 from vstream_ros.backends.lite.sightings import (
@@ -41,7 +41,13 @@ from vstream_ros.memory.read import Run
 MAX_THINGS = 6            # things named in a description, those seen longest first
 
 
+# questions that say their subject was there ("when did you first see the bicycle?")
+PRESUPPOSING = frozenset((Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN, Intent.WHERE))
+
+
 class Recognizer(Protocol):
+    t: Thresholds
+
     def concept(self, phrase: str, colour: bool = False) -> list[Concept] | None: ...
     def can_see(self, concepts: list[Concept]) -> bool: ...
     def seen(self, concept: Concept, annotation: np.ndarray, mean: np.ndarray | None = None,
@@ -154,6 +160,12 @@ class Composer(Identities, ColourAndChoice):
                             {"abstained": True, "seen": True})
         if not found:
             said = "anyone" if q.pronoun and q.head == "person" else a_phrase(q.subject)
+            if q.intent in PRESUPPOSING and any(c.coco for c in concepts) and not self.rec.t.detector.silence_is_no:
+                # "when did you first see the bicycle" says it was there; the detector's silence is no "no"
+                # (its fitted `no` is 0: it drew no box for many things that were there)
+                return Composed(f"I cannot tell when I saw {said}{in_window(q)}: I have not recognised one, and "
+                                "the object detector misses things that are there.", [],
+                                {"abstained": True, "seen": False})
             return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
         return concepts, found, kinds_said(found, self._name(concepts, q.subject))
 
