@@ -251,7 +251,7 @@ class STARMemory(TemporalSlots):
                 out.add("temporal", lambda k=k: centroids[k].view(self._pt, self.dim), s["stamp_min"][k],
                         s["stamp_max"][k], mean[k], weight[k], runs[k])
             if c.retrieval == "cluster_id":
-                self._read_by_cluster_id(out, s, lo, hi)
+                read_by_cluster_id(self._t, self.config.retrieved_frames, out, s, lo, hi)
             else:
                 for k in sorted(s["keyed"], key=lambda k: (-weight[k], mean[k]))[: c.retrieved_frames]:
                     r = s["rep_stamp"][k]
@@ -268,22 +268,6 @@ class STARMemory(TemporalSlots):
                 run = Run(stamps[i], stamps[i], 1, a, a, s_pose[i, :7].copy() if s_pose[i, 7] > 0 else None)
                 out.add("spatial", t["spatial"][i].clone, stamps[i], stamps[i], stamps[i], 1.0, (run,))
         return MemoryRead(out.tokens(self.dim, self.device), out.groups, self.frames_seen)
-
-    def _read_by_cluster_id(self, out: ReadBuilder, s: dict, lo: float, hi: float) -> None:
-        """R as upstream's code computes it (vstream_arch.py L261-268): the clusters sorted by weight, heaviest
-        first, and for each of the N_R heaviest the frame whose index is the cluster's id: its place in T as
-        the model reads it (upstream's T is in cluster-id order, ours in time order; ties in weight go to the
-        earlier place, a stable sort). So always one of the first K frames that joined T (frames 0-24 at the
-        released size), whatever the slot holds. Key frames outside the window are left out."""
-        t = self._t
-        order = sorted(s["slots"], key=lambda k: (s["stamp_mean"][k], k))
-        heavy = sorted(range(len(order)), key=lambda p: (-s["weight"][order[p]], p))[: self.config.retrieved_frames]
-        stamps = t["early_stamp"].cpu().tolist()
-        every_run = tuple(r for runs in s["runs"] for r in runs)
-        for p in heavy:
-            r = stamps[p]
-            if lo <= r <= hi:
-                out.add("retrieved", t["early_map"][p].clone, r, r, r, s["weight"][order[p]], (key_run(every_run, r),))
 
     # ------------------------------------------------------------ accounting
     def tokens_by_kind(self) -> dict[str, int]:
@@ -355,3 +339,19 @@ class STARMemory(TemporalSlots):
         """Restore from `save`'s file; SnapshotError (memory unchanged) if it cannot be used."""
         tensors, meta = read_snapshot(path)
         self.load_state_dict(tensors, meta)
+
+
+def read_by_cluster_id(t: dict, retrieved: int, out: ReadBuilder, s: dict, lo: float, hi: float) -> None:
+    """R as upstream's code computes it (vstream_arch.py L261-268): the clusters sorted by weight, heaviest
+    first, and for each of the N_R heaviest the frame whose index is the cluster's id: its place in T as
+    the model reads it (upstream's T is in cluster-id order, ours in time order; ties in weight go to the
+    earlier place, a stable sort). So always one of the first K frames that joined T (frames 0-24 at the
+    released size), whatever the slot holds. Key frames outside the window are left out."""
+    order = sorted(s["slots"], key=lambda k: (s["stamp_mean"][k], k))
+    heavy = sorted(range(len(order)), key=lambda p: (-s["weight"][order[p]], p))[:retrieved]
+    stamps = t["early_stamp"].cpu().tolist()
+    every_run = tuple(r for runs in s["runs"] for r in runs)
+    for p in heavy:
+        r = stamps[p]
+        if lo <= r <= hi:
+            out.add("retrieved", t["early_map"][p].clone, r, r, r, s["weight"][order[p]], (key_run(every_run, r),))
