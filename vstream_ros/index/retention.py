@@ -32,9 +32,8 @@ class Retention:
         self.stats = RetentionStats()
         parts = store.partitions(robot)
         self.stats.rows = sum(store.partition_rows(n) for n, _ in parts)
-        if parts:
-            ends = [r["end"] for r in store.query([parts[-1][0]], "start >= 0", ["end"])]
-            self.stats.newest = max(ends, default=0.0)
+        ends = [r["end"] for r in store.newest(parts, "", 8, ["id", "start", "end"])]
+        self.stats.newest = max(ends, default=0.0)
 
     def after_write(self, rows: list[dict]) -> None:
         """Account for rows just written, then enforce both bounds."""
