@@ -1,6 +1,6 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
-    python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on]
+    python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
@@ -8,7 +8,9 @@ use is this process's CPU time over the window. Due frames are those the sampler
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
 with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
 from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
-over DDS and 20 times straight to the engine. Prints one JSON document, then a table.
+over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
+embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
+ingest should not tell the two apart. Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import resource
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -66,7 +69,7 @@ def due_encoded(engine) -> tuple[int, int]:
     return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
 
 
-def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> dict:
+def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
@@ -74,8 +77,10 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> di
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench_node_")
+    uri = os.path.join(tmp.name, "sightings.db") if index else "''"
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
-                     "-p", f"load_shedding:={str(shedding).lower()}",
+                     "-p", f"load_shedding:={str(shedding).lower()}", "-p", f"index_uri:={uri}",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -116,13 +121,19 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True) -> di
         t0 = time.perf_counter()
         assert engine.ask("What did you see?", max_new_tokens=1).wait(60).success
         direct.append(time.perf_counter() - t0)
+    feed = engine.sightings
+    sightings = {} if feed is None else {"runs_closed": feed.runs_closed, "queued": feed.queued,
+                                         "written": feed.index.writer.stats.written,
+                                         "dropped": feed.index.writer.stats.dropped}
     ex.shutdown()
     node._close_engine()
+    tmp.cleanup()
     client.destroy_node()
     node.destroy_node()
     rclpy.shutdown()
     return {
-        "cameras": cameras, "backend": backend, "load_shedding": shedding, "window_s": wall,
+        "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
+        "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
         "load_doing_at_end": load.doing,
@@ -140,16 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", default="1,3,6")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
+    ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on") for n in args.cameras.split(",")
-            for shed in args.shedding.split(",")]
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on") for n in args.cameras.split(",")
+            for shed in args.shedding.split(",") for ix in args.index.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | due encoded | received/s | node CPU (cores) "
-          "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | index (sightings written) | due encoded | received/s "
+          "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
-        print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | "
+        ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
+        print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "

@@ -64,6 +64,7 @@ class SightingsIndex:
         self.opt = options or IndexOptions()
         self.retention: Retention | None = None
         self._qlock, self._qstore = threading.Lock(), None
+        self._own_rows: int | None = None
         backlog = Backlog(self.opt.backlog_path or default_backlog(uri, robot), self.opt.backlog_rows)
         self.writer = IndexWriter(self._connect, self.embedder, backlog, self.opt.queue_size, self.opt.batch,
                                   on_written=on_written, after_write=self._retain, retry_s=self.opt.retry_s,
@@ -117,8 +118,9 @@ class SightingsIndex:
                 got = [(r, s) for r, s in store.search(vec, [n for n, _ in parts], expr, limit, OUTPUT_FIELDS)
                        if s >= self.opt.min_score]
             else:
-                top = self.retention.stats.newest if who == self.robot and self.retention and not label else None
-                got = [(r, 1.0) for r in store.newest(parts, expr, limit, OUTPUT_FIELDS, top=top or None)]
+                mine = who == self.robot and self.retention is not None and self.retention.stats.rows > 0
+                tops = [t for t in (t1, self.retention.stats.newest if mine else None) if t is not None]
+                got = [(r, 1.0) for r in store.newest(parts, expr, limit, OUTPUT_FIELDS, top=min(tops, default=None))]
         hits = [Hit(from_row(r), score) for r, score in got]
         return sorted(hits, key=lambda h: (h.sighting.end, h.sighting.id), reverse=True)[:limit]
 
@@ -144,8 +146,12 @@ class SightingsIndex:
             parts = store.partitions(None if who == FLEET else who)
             if who == self.robot and self.retention is not None:
                 rows = self.retention.stats.rows                 # the writer's count: a count walks every row
+            elif who == self.robot and self._own_rows is not None:
+                rows = self._own_rows                            # counted once: nothing was written since
             else:
                 rows = sum(store.partition_rows(n) for n, _ in parts)
+                if who == self.robot:
+                    self._own_rows = rows
             first = store.newest(parts, "", 1, ["id", "start"], newest=False)
             oldest = first[0]["start"] if first else None
             size = store.size_bytes()
