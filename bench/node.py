@@ -1,8 +1,10 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
+                         [--frames noise|photos]
 
-Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
+Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
+showing noise or (`--frames photos`) the demo's photographs, a new one each second.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
@@ -33,7 +35,7 @@ from vstream_ros.tools.rosenv import ensure_loopback  # noqa: E402
 ensure_loopback()
 
 
-def publish_cameras(n: int, seconds: float, ready) -> None:
+def publish_cameras(n: int, seconds: float, ready, photos: bool = False) -> None:
     """Child process: n raw 640x480 cameras at 30 Hz, wall-clock stamps."""
     import numpy as np
     import rclpy
@@ -43,14 +45,21 @@ def publish_cameras(n: int, seconds: float, ready) -> None:
     rclpy.init()
     node = rclpy.create_node("bench_cameras")
     pubs = [node.create_publisher(Image, f"/bench{i}/image_raw", qos_profile_sensor_data) for i in range(n)]
-    frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
+    if photos:                                    # things lite recognises: runs become sightings
+        import cv2
+
+        from vstream_ros.tools.photos import PHOTOS, load_photo
+
+        frames = [cv2.resize(load_photo(src), (640, 480)).tobytes() for _, src, _ in PHOTOS]
+    else:
+        frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
     while any(p.get_subscription_count() == 0 for p in pubs):
         time.sleep(0.02)
     ready.set()
     start, k = time.monotonic(), 0
     while time.monotonic() - start < seconds:
         for i, p in enumerate(pubs):
-            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % 4])
+            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % len(frames)])
             msg.header.stamp = node.get_clock().now().to_msg()
             p.publish(msg)
         k += 1
@@ -69,7 +78,8 @@ def due_encoded(engine) -> tuple[int, int]:
     return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
 
 
-def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False) -> dict:
+def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
+        photos: bool = False) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
@@ -90,11 +100,15 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     spinner = threading.Thread(target=ex.spin, daemon=True)
     spinner.start()
     ready = mp.get_context("spawn").Event()
-    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready))
+    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready, photos))
     pub.start()
     ready.wait(60)
     time.sleep(3.0)                               # warm-up: discovery settled, first frames encoded
     engine = node.engine
+    if engine.sightings is not None:              # the index's warm-up (embedder, engine) is start-up's
+        deadline = time.monotonic() + 120
+        while not engine.sightings.index.writer.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
     n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
     received0 = sum(s.received for s in engine.stats.values())
     due0, encoded0 = due_encoded(engine)
@@ -133,6 +147,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     rclpy.shutdown()
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
+        "frames": "photos" if photos else "noise",
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
@@ -152,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
     ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
+    ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on") for n in args.cameras.split(",")
-            for shed in args.shedding.split(",") for ix in args.index.split(",")]
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos")
+            for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
     print("\n| cameras | shedding (level at end) | index (sightings written) | due encoded | received/s "
           "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")

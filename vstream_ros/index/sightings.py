@@ -88,6 +88,10 @@ class SightingsIndex:
     def flush(self, timeout: float = 30.0) -> bool:
         return self.writer.flush(timeout)
 
+    def warm(self) -> None:
+        """Connect and load the embedder in the background now (see IndexWriter.warm)."""
+        self.writer.warm()
+
     # -- reading -------------------------------------------------------------------------------------
     def _reader(self) -> MilvusStore:
         if self._qstore is None:                     # embedded: the same in-process engine as the writer's

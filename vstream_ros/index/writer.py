@@ -50,6 +50,7 @@ class IndexWriter:
         self._idle = threading.Condition()
         self._busy = 0
         self._stop = threading.Event()
+        self._warm = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sightings-writer", daemon=True)
         self._thread.start()
 
@@ -68,6 +69,11 @@ class IndexWriter:
         self.stats.queued += 1
         return True
 
+    def warm(self) -> None:
+        """Connect and load the embedder now, in the writer's thread (a node at start-up), rather than when the
+        first sighting comes (mid-stream, taking CPU from ingest for a few seconds)."""
+        self._warm.set()
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued sighting is written or backlogged; False on timeout."""
         with self._idle:
@@ -85,6 +91,9 @@ class IndexWriter:
     # -- the thread --------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._warm.is_set():
+                self._warm.clear()
+                self._warm_up()
             try:
                 first = self.q.get(timeout=0.5)
             except queue.Empty:
@@ -114,6 +123,15 @@ class IndexWriter:
             with self._idle:
                 self._busy -= len(items)
                 self._idle.notify_all()
+
+    def _warm_up(self) -> None:
+        try:
+            self.embedder.embed(["warm-up"])
+            if self.store is None and self._due():
+                self._write([])
+        except Exception as e:                      # noqa: BLE001 - the first real batch will say it again
+            self.stats.last_error = f"warm-up: {type(e).__name__}: {e}"
+            log.warning("sightings index warm-up failed: %s", e)
 
     def _rows(self, items: list[Sighting]) -> list[dict]:
         need = [s for s in items if s.embedding is None]
