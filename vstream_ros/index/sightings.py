@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vstream_ros.index.backlog import Backlog
-from vstream_ros.index.embed import Embedder, HashEmbedder
+from vstream_ros.index.embed import CachedEmbedder, Embedder, HashEmbedder
 from vstream_ros.index.record import OUTPUT_FIELDS, Hit, Sighting, from_row
 from vstream_ros.index.retention import Retention
 from vstream_ros.index.store import IndexConfigError, MilvusStore, is_server, label_expr, window_expr
@@ -60,7 +60,7 @@ class SightingsIndex:
         if not robot or robot == FLEET:
             raise ValueError(f"robot must be a name (not empty, not {FLEET!r})")
         self.uri, self.robot = uri, robot
-        self.embedder = embedder or HashEmbedder()
+        self.embedder = CachedEmbedder(embedder or HashEmbedder())
         self.opt = options or IndexOptions()
         self.retention: Retention | None = None
         self._qlock, self._qstore = threading.Lock(), None
