@@ -4,13 +4,22 @@ large row count, bytes per sighting.
     python bench/index.py                     # 200,000 sightings of one robot, 384-d vectors
     python bench/index.py --rows 1000000      # the issue's figure (about ten minutes on 2 cores)
     python bench/index.py --quick             # 5,000 sightings (a smoke run)
+    python bench/index.py --pace 1 --seconds 120   # the index's CPU at a robot's pace (MiniLM embedder)
 
 Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite) with
 precomputed unit vectors of MiniLM's size (384-d): embedding is the embedder's cost, not the index's.
-One sighting every 0.5 s of stamp time, in 1-hour partitions. Queries: by meaning within a 1-hour
-window (a where/when question), by label within the window, by meaning over the last day, and the
-newest sightings of the robot. Prints one JSON document, then a short table. Timings are wall-clock on
-this machine as it is (other processes included): the load average is in the JSON.
+One sighting every 0.5 s of stamp time, with the index's default options (15-minute partitions, a flush
+every 2,000 rows; the writer's batch is 2,000: the queue is always full here). Queries: by meaning within
+a 1-hour window (a where/when question), by label within the window, by meaning over the last day, the
+newest sightings of the robot, and by label and by meaning over all of its history (a question with no
+window; the node asks the label first, then the meaning). Prints one JSON document, then a short table.
+Timings are wall-clock on this machine as it is (other processes included): the load average is in the
+JSON, sampled after writing and after the queries.
+
+`--pace R`: what the index costs a node, as CPU time rather than wall-clock (so other processes do not
+blur it): a fresh embedded index with the node's embedder, warmed as a node warms it, takes R sightings a
+second (named by the writer's embedder, as the node's are) for `--seconds`, with stats() every 10 s (the
+node's state topic) and a search by meaning every 10 s; the process's CPU seconds over the wall seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vstream_ros.index import IndexOptions, Sighting, SightingsIndex  # noqa: E402
+from vstream_ros.index import IndexOptions, Sighting, SightingsIndex, make_embedder  # noqa: E402
 
 DIM = 384
 LABELS = ["person", "red toolbox", "forklift", "pallet", "door", "ladder", "cup", "chair", "car", "dog"]
@@ -48,17 +57,54 @@ def percentiles(ts: list[float]) -> dict:
             "max_ms": round(float(a.max()), 1)}
 
 
+def pace(rate: float, seconds: float, embedder: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ix = SightingsIndex(os.path.join(tmp, "sightings.db"), "robot_a", make_embedder(embedder),
+                            IndexOptions(backlog_path=os.path.join(tmp, "b.jsonl")))
+        ix.warm()
+        deadline = time.monotonic() + 120
+        while not ix.writer.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cpu0, t0, n, asked = time.process_time(), time.monotonic(), 0, 0.0
+        while (now := time.monotonic()) - t0 < seconds:
+            stamp = 1_764_000_000.0 + (now - t0)
+            while n < (now - t0) * rate:
+                ix.add(Sighting((LABELS[n % len(LABELS)],), "front", "robot_a", stamp, stamp + 0.5))
+                n += 1
+            if now - asked >= 10.0:
+                asked = now
+                ix.stats()
+                ix.find("red toolbox", t0=stamp - 3600)
+            time.sleep(0.05)
+        assert ix.flush(60)
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+        written = ix.writer.stats.written
+        ix.close()
+    doc = {"pace_per_s": rate, "seconds": round(wall, 1), "embedder": embedder, "written": written,
+           "cpu_s": round(cpu, 2), "cpu_cores": round(cpu / wall, 4), "cpu_ms_per_sighting": round(1e3 * cpu / n, 2),
+           "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+    print(json.dumps(doc, indent=2))
+    print(f"\nsightings index at {rate:g} sightings/s ({embedder}): {100 * doc['cpu_cores']:.2f} % of a core "
+          f"({doc['cpu_ms_per_sighting']} ms CPU a sighting, stats and a search every 10 s included)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--pace", type=float, default=0.0, help="sightings a second: measure CPU at a robot's pace")
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--embedder", default="minilm", help="with --pace: minilm (the node's) or hash[:DIM]")
     args = ap.parse_args()
+    if args.pace > 0:
+        pace(args.pace, args.seconds, args.embedder)
+        return
     rows = 5_000 if args.quick else args.rows
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((len(LABELS), DIM)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        opt = IndexOptions(max_rows=rows * 2, max_age_s=1e9, queue_size=rows + 1, batch=2000, seal_rows=20_000,
+        opt = IndexOptions(max_rows=rows * 2, max_age_s=1e9, queue_size=rows + 1, batch=2000,
                            backlog_path=os.path.join(tmp, "b.jsonl"))
         ix = SightingsIndex(os.path.join(tmp, "ix.db"), "robot_a", FixedDim(), opt)
         t0 = time.perf_counter()
@@ -70,6 +116,7 @@ def main() -> None:
         assert ix.flush(timeout=3600)
         ix.writer.store.seal()                    # the last rows into indexed segments too (counted)
         write_s = time.perf_counter() - t0
+        load_written = os.getloadavg()
         end = rows * 0.5
         q = centres[1] / np.linalg.norm(centres[1])
         cases = {
@@ -77,6 +124,9 @@ def main() -> None:
             "label, 1 h window": dict(label="toolbox", t0=end - 5400, t1=end - 1800),
             "meaning, last 24 h": dict(vector=q, t0=end - 86400),
             "newest 10 of the robot": dict(),
+            "label, all history": dict(label="toolbox"),
+            "label seen never, all history": dict(label="giraffe"),
+            "meaning, all history": dict(vector=q),
         }
         results = []
         for name, kw in cases.items():
@@ -93,7 +143,8 @@ def main() -> None:
            "write_s": round(write_s, 1), "bytes": st["bytes"],
            "bytes_per_sighting": round(st["bytes"] / max(1, st["rows"])),
            "index_rows": st["rows"], "partitions": st["partitions"], "dropped": st["dropped"],
-           "queries": results, "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+           "bucket_s": opt.bucket_s, "seal_rows": opt.seal_rows, "queries": results, "cpus": os.cpu_count(),
+           "load_avg_after_writes": load_written, "load_avg": os.getloadavg()}
     print(json.dumps(doc, indent=2))
     print()
     print(f"sightings index: {rows} sightings, {doc['writes_per_s']} writes/s sustained, "

@@ -1,16 +1,19 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
-    python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on]
-                         [--observe on,off]
+    python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
+                         [--frames noise|photos] [--observe on,off]
 
-Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish.
+Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
+showing noise or (`--frames photos`) the demo's photographs, a new one each second.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
 with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
-from header.stamp to the end of the memory update. `--observe off` turns lite's tracker and scene-text
-reader (backends/lite/observing.py) off for a run, so one invocation measures what they cost. Then the
-same question goes 20 times through ~/query over DDS and 20 times straight to the engine. Prints one JSON
+from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
+over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
+embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
+ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
+(backends/lite/observing.py) off for a run, so one invocation measures what they cost. Prints one JSON
 document, then a table.
 """
 
@@ -23,6 +26,7 @@ import os
 import resource
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -33,7 +37,7 @@ from vstream_ros.tools.rosenv import ensure_loopback  # noqa: E402
 ensure_loopback()
 
 
-def publish_cameras(n: int, seconds: float, ready) -> None:
+def publish_cameras(n: int, seconds: float, ready, photos: bool = False) -> None:
     """Child process: n raw 640x480 cameras at 30 Hz, wall-clock stamps."""
     import numpy as np
     import rclpy
@@ -43,14 +47,21 @@ def publish_cameras(n: int, seconds: float, ready) -> None:
     rclpy.init()
     node = rclpy.create_node("bench_cameras")
     pubs = [node.create_publisher(Image, f"/bench{i}/image_raw", qos_profile_sensor_data) for i in range(n)]
-    frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
+    if photos:                                    # things lite recognises: runs become sightings
+        import cv2
+
+        from vstream_ros.tools.photos import PHOTOS, load_photo
+
+        frames = [cv2.resize(load_photo(src), (640, 480)).tobytes() for _, src, _ in PHOTOS]
+    else:
+        frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
     while any(p.get_subscription_count() == 0 for p in pubs):
         time.sleep(0.02)
     ready.set()
     start, k = time.monotonic(), 0
     while time.monotonic() - start < seconds:
         for i, p in enumerate(pubs):
-            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % 4])
+            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % len(frames)])
             msg.header.stamp = node.get_clock().now().to_msg()
             p.publish(msg)
         k += 1
@@ -69,7 +80,8 @@ def due_encoded(engine) -> tuple[int, int]:
     return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
 
 
-def run(cameras: int, backend: str, seconds: float, shedding: bool = True, observe: bool = True) -> dict:
+def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
+        photos: bool = False, observe: bool = True) -> dict:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
@@ -77,8 +89,10 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, obser
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench_node_")
+    uri = os.path.join(tmp.name, "sightings.db") if index else "''"
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
-                     "-p", f"load_shedding:={str(shedding).lower()}",
+                     "-p", f"load_shedding:={str(shedding).lower()}", "-p", f"index_uri:={uri}",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -91,11 +105,15 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, obser
     spinner = threading.Thread(target=ex.spin, daemon=True)
     spinner.start()
     ready = mp.get_context("spawn").Event()
-    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready))
+    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready, photos))
     pub.start()
     ready.wait(60)
     time.sleep(3.0)                               # warm-up: discovery settled, first frames encoded
     engine = node.engine
+    if engine.sightings is not None:              # the index's warm-up (embedder, engine) is start-up's
+        deadline = time.monotonic() + 120
+        while not engine.sightings.index.writer.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
     n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
     received0 = sum(s.received for s in engine.stats.values())
     due0, encoded0 = due_encoded(engine)
@@ -122,14 +140,20 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, obser
         t0 = time.perf_counter()
         assert engine.ask("What did you see?", max_new_tokens=1).wait(60).success
         direct.append(time.perf_counter() - t0)
+    feed = engine.sightings
+    sightings = {} if feed is None else {"runs_closed": feed.runs_closed, "queued": feed.queued,
+                                         "written": feed.index.writer.stats.written,
+                                         "dropped": feed.index.writer.stats.dropped}
     ex.shutdown()
     node._close_engine()
+    tmp.cleanup()
     client.destroy_node()
     node.destroy_node()
     rclpy.shutdown()
     return {
-        "cameras": cameras, "backend": backend, "load_shedding": shedding, "window_s": wall,
-        "tracker_and_ocr": observer is not None and observe,
+        "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
+        "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
+        "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
         "load_doing_at_end": load.doing,
@@ -147,17 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", default="1,3,6")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
+    ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
+    ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on", obs == "on") for n in args.cameras.split(",")
-            for shed in args.shedding.split(",") for obs in args.observe.split(",")]
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on")
+            for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
+            for obs in args.observe.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | tracker+OCR | due encoded | received/s | node CPU (cores) "
-          "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded | received/s "
+          "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
-        print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | "
+        ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
+        print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
               f"{'on' if r['tracker_and_ocr'] else 'off'} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "

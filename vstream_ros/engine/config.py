@@ -59,10 +59,9 @@ class EngineConfig:
                                           range=(0, 1 << 50), runtime=True)
     snapshot_archive_max_age_s: float = setting(30 * 86400.0, "Archives older than this are removed (never the "
                                                 "newest); 0: no bound", range=(0.0, 1e10), runtime=True)
-    index_uri: str = setting("", "The long-term sightings index: a local file (Milvus Lite, embedded), or "
-                             "http://host:19530 (a Milvus server the fleet shares); auto: sightings.db beside the "
-                             "snapshot (none without a snapshot_path); empty (the default): off, since the embedded "
-                             "engine runs in this process and costs ingest CPU")
+    index_uri: str = setting("auto", "The long-term sightings index: auto (the default): sightings.db beside the "
+                             "snapshot, embedded (Milvus Lite in this process; none without a snapshot_path); a "
+                             "local path; http://host:19530 (a Milvus server the fleet shares); empty: off")
     robot_name: str = setting("", "The name this robot's sightings carry in the index; empty: the node's namespace, "
                               "else 'robot'")
     index_embedder: str = setting("minilm", "Embedder of the index's search by meaning: minilm, or hash[:DIM] (no "

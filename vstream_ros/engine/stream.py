@@ -67,6 +67,7 @@ class StreamEngine:
                                      self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
                                      shedding=lambda: self.config.load_shedding, observed=self._observed)
         self.sightings: SightingsFeed | None = None       # the long-term index's feed (opened by start)
+        self._warmed = False
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.answers.sightings = lambda: self.sightings    # where/when answers reach the index (recall.py)
         self.persistence = Persistence(cfg, self.memory)
@@ -77,6 +78,7 @@ class StreamEngine:
         """Run the encoder and a one-token answer once, so the first real frame and question do not pay
         for lazy initialisation (kernel selection, allocator growth) while cameras stream. Seconds taken."""
         t0 = time.perf_counter()
+        self._warmed = True                         # start() warms the sightings index too
         phrases.warm_up()                           # the question grammar's lexicon (see its docstring)
         enc = self.backend.encoder
         frames = np.zeros((2, 64, 64, 3), np.uint8)
@@ -99,6 +101,8 @@ class StreamEngine:
     def start(self) -> None:
         if self.sightings is None:
             self.sightings = open_index(self.config, getattr(self.backend.answerer, "name_run", None), self._interval)
+            if self.sightings is not None and self.sightings.namer is not None and self._warmed:
+                self.sightings.index.warm()       # its embedder and engine load now, not at the first sighting
         self.ingest.open()
         self.encoder.start()
         self.answers.start()

@@ -11,6 +11,8 @@ import math
 import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
+
 SEP = " | "                   # joins labels and colours in one VARCHAR column ("|" is refused inside one)
 MAX_TEXT = 1000               # characters of scene text kept per sighting
 MAX_NAME = 120                # robot and camera names
@@ -70,10 +72,13 @@ class Sighting:
         if not isinstance(self.id, str) or not 0 < len(self.id) <= 64:
             raise ValueError("id must be a non-empty string of at most 64 characters")
         if self.embedding is not None:
-            vec = tuple(float(v) for v in self.embedding)
-            if not vec or not all(math.isfinite(v) for v in vec):
+            try:
+                vec = np.asarray(self.embedding, np.float64)
+            except (TypeError, ValueError):
+                vec = np.zeros(0)
+            if vec.ndim != 1 or not vec.size or not np.isfinite(vec).all():
                 raise ValueError("embedding must be a non-empty vector of finite numbers")
-            object.__setattr__(self, "embedding", vec)
+            object.__setattr__(self, "embedding", tuple(vec.tolist()))
 
     def describe(self) -> str:
         """The sentence its embedding is made from: what, which colours, what text."""
@@ -112,15 +117,22 @@ def _names(values, what: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def to_row(s: Sighting, vector: list[float]) -> dict:
-    """The engine's row for a sighting, with its (already computed) embedding."""
+def unit(vector) -> list[float]:
+    """The vector at unit length: the index compares vectors by inner product, their cosine."""
+    v = np.asarray(vector, np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return (v / n if n > 0 else v).tolist()
+
+
+def to_row(s: Sighting, vector) -> dict:
+    """The engine's row for a sighting, with its (already computed) embedding, stored at unit length."""
     pose = None
     if s.pose is not None:
         p = s.pose
         pose = {"x": p.x, "y": p.y, "z": p.z, "frame": p.frame, "qx": p.qx, "qy": p.qy, "qz": p.qz, "qw": p.qw}
     return {"id": s.id, "robot": s.robot, "camera": s.camera, "labels": SEP.join(s.labels),
             "colours": SEP.join(s.colours), "text": s.text, "track": -1 if s.track is None else s.track,
-            "start": float(s.start), "end": float(s.end), "pose": pose, "vec": [float(v) for v in vector]}
+            "start": float(s.start), "end": float(s.end), "pose": pose, "vec": unit(vector)}
 
 
 def from_row(row: dict) -> Sighting:

@@ -32,15 +32,18 @@ class Retention:
         self.stats = RetentionStats()
         parts = store.partitions(robot)
         self.stats.rows = sum(store.partition_rows(n) for n, _ in parts)
-        if parts:
-            ends = [r["end"] for r in store.query([parts[-1][0]], "start >= 0", ["end"])]
-            self.stats.newest = max(ends, default=0.0)
+        ends = [r["end"] for r in store.newest(parts, "", 8, ["id", "start", "end"])]
+        self.stats.newest = max(ends, default=0.0)
+        self._floor: float | None = parts[0][1] * store.bucket_s if parts else None   # no row starts before it
 
     def after_write(self, rows: list[dict]) -> None:
         """Account for rows just written, then enforce both bounds."""
         self.stats.rows += len(rows)
         self.stats.newest = max([self.stats.newest] + [r["end"] for r in rows])
-        self._age()
+        low = self.store.bucket(min(r["start"] for r in rows)) * self.store.bucket_s
+        self._floor = low if self._floor is None else min(self._floor, low)
+        if self.stats.newest - self.max_age_s > self._floor:        # else nothing is old enough: no listing
+            self._age()
         if self.stats.rows > self.max_rows:
             self._count()
 
@@ -53,8 +56,13 @@ class Retention:
                 n = self.store.delete(name, expr=f"start < {cutoff!r}")
                 self.stats.rows -= n
                 self.stats.expired_age += n
-            else:
+                self._floor = cutoff
                 break
+            else:
+                self._floor = bucket * self.store.bucket_s
+                break
+        else:
+            self._floor = cutoff
 
     def _count(self) -> None:
         excess = self.stats.rows - self.max_rows + self.slack

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vstream_ros.index.backlog import Backlog
-from vstream_ros.index.embed import Embedder, HashEmbedder
+from vstream_ros.index.embed import CachedEmbedder, Embedder, HashEmbedder
 from vstream_ros.index.record import OUTPUT_FIELDS, Hit, Sighting, from_row
 from vstream_ros.index.retention import Retention
 from vstream_ros.index.store import IndexConfigError, MilvusStore, is_server, label_expr, window_expr
@@ -32,14 +32,16 @@ class IndexUnavailableError(RuntimeError):
 class IndexOptions:
     max_rows: int = 1_000_000            # per robot
     max_age_s: float = 30 * 86400.0      # per robot, from its newest sighting
-    bucket_s: float = 3600.0             # partition span; a run is filed under its start
+    bucket_s: float = 900.0              # partition span; a run is filed under its start (Lite reads every
+                                         # row of each partition a query names: small buckets, short queries)
     queue_size: int = 10_000
     batch: int = 512
     backlog_rows: int = 100_000
     backlog_path: str | None = None      # default: beside a local index, or in ~/.local/state for a server
     min_score: float = 0.3               # cosine below which a search hit is not a sighting of the phrase
     retry_s: tuple[float, float] = (0.5, 30.0)   # first and longest wait before reconnecting to the index
-    seal_rows: int = 10_000              # rows written between flushes into indexed segments
+    seal_rows: int = 2_000               # rows written between flushes into segments (Lite reads the rows
+    seal_s: float = 30.0                 # not flushed yet one by one at each query), and the longest wait
 
 
 def default_backlog(uri: str, robot: str) -> Path:
@@ -58,14 +60,15 @@ class SightingsIndex:
         if not robot or robot == FLEET:
             raise ValueError(f"robot must be a name (not empty, not {FLEET!r})")
         self.uri, self.robot = uri, robot
-        self.embedder = embedder or HashEmbedder()
+        self.embedder = CachedEmbedder(embedder or HashEmbedder())
         self.opt = options or IndexOptions()
         self.retention: Retention | None = None
         self._qlock, self._qstore = threading.Lock(), None
+        self._own_rows: int | None = None
         backlog = Backlog(self.opt.backlog_path or default_backlog(uri, robot), self.opt.backlog_rows)
         self.writer = IndexWriter(self._connect, self.embedder, backlog, self.opt.queue_size, self.opt.batch,
                                   on_written=on_written, after_write=self._retain, retry_s=self.opt.retry_s,
-                                  seal_rows=self.opt.seal_rows)
+                                  seal_rows=self.opt.seal_rows, seal_s=self.opt.seal_s)
 
     def _connect(self) -> MilvusStore:
         store = MilvusStore(self.uri, self.embedder.dim, self.embedder.id, self.opt.bucket_s)
@@ -84,6 +87,10 @@ class SightingsIndex:
 
     def flush(self, timeout: float = 30.0) -> bool:
         return self.writer.flush(timeout)
+
+    def warm(self) -> None:
+        """Connect and load the embedder in the background now (see IndexWriter.warm)."""
+        self.writer.warm()
 
     # -- reading -------------------------------------------------------------------------------------
     def _reader(self) -> MilvusStore:
@@ -112,33 +119,20 @@ class SightingsIndex:
             expr = " and ".join(e for e in (window_expr(t0, t1), label and label_expr(label)) if e)
             if phrase is not None or vector is not None:
                 vec = vector if vector is not None else self.embedder.embed([phrase])[0]
-                got = [(r, s) for r, s in store.search(vec, parts, expr, limit, OUTPUT_FIELDS)
+                got = [(r, s) for r, s in store.search(vec, [n for n, _ in parts], expr, limit, OUTPUT_FIELDS)
                        if s >= self.opt.min_score]
             else:
-                got = self._newest(store, parts, expr or "start >= 0", limit)
+                mine = who == self.robot and self.retention is not None and self.retention.stats.rows > 0
+                tops = [t for t in (t1, self.retention.stats.newest if mine else None) if t is not None]
+                got = [(r, 1.0) for r in store.newest(parts, expr, limit, OUTPUT_FIELDS, top=min(tops, default=None))]
         hits = [Hit(from_row(r), score) for r, score in got]
         return sorted(hits, key=lambda h: (h.sighting.end, h.sighting.id), reverse=True)[:limit]
 
     @staticmethod
-    def _parts(store: MilvusStore, robot: str | None, t0: float | None, t1: float | None) -> list[str]:
+    def _parts(store: MilvusStore, robot: str | None, t0: float | None, t1: float | None) -> list[tuple[str, int]]:
         lo = -1 if t0 is None else store.bucket(t0) - 1          # a run may have started in the bucket before t0
         hi = None if t1 is None else store.bucket(t1)
-        return [n for n, b in store.partitions(robot) if b >= lo and (hi is None or b <= hi)]
-
-    @staticmethod
-    def _newest(store: MilvusStore, parts: list[str], expr: str, limit: int) -> list[tuple[dict, float]]:
-        """Walk buckets newest first and stop once `limit` rows are certain to be the newest."""
-        byb: dict[int, list[str]] = {}
-        for n in parts:
-            byb.setdefault(int(n.rsplit("_b", 1)[1]), []).append(n)
-        out: list[dict] = []
-        for b in sorted(byb, reverse=True):
-            out += store.query(byb[b], expr, OUTPUT_FIELDS)
-            if len(out) >= limit and min(r["start"] for r in out) >= (b + 1) * store.bucket_s:
-                break
-            if len(out) >= 4 * limit:
-                break
-        return [(r, 1.0) for r in out]
+        return [(n, b) for n, b in store.partitions(robot) if b >= lo and (hi is None or b <= hi)]
 
     def get(self, ids: list[str]) -> list[Sighting]:
         """The sightings with these ids that the index holds (any robot)."""
@@ -154,13 +148,16 @@ class SightingsIndex:
         with self._qlock:
             store = self._reader()
             parts = store.partitions(None if who == FLEET else who)
-            rows = sum(store.partition_rows(n) for n, _ in parts)
-            oldest = None
-            for n, _ in parts:
-                starts = [r["start"] for r in store.query([n], "start >= 0", ["start"])]
-                if starts:
-                    oldest = min(starts)
-                    break
+            if who == self.robot and self.retention is not None:
+                rows = self.retention.stats.rows                 # the writer's count: a count walks every row
+            elif who == self.robot and self._own_rows is not None:
+                rows = self._own_rows                            # counted once: nothing was written since
+            else:
+                rows = sum(store.partition_rows(n) for n, _ in parts)
+                if who == self.robot:
+                    self._own_rows = rows
+            first = store.newest(parts, "", 1, ["id", "start"], newest=False)
+            oldest = first[0]["start"] if first else None
             size = store.size_bytes()
         out = {"uri": self.uri, "robot": who, "rows": rows, "oldest_stamp": oldest, "bytes": size,
                "partitions": len(parts), "backlog_rows": self.writer.backlog.rows,

@@ -38,10 +38,11 @@ class IndexWriter:
     def __init__(self, connect: Callable[[], object], embedder: Embedder, backlog: Backlog,
                  queue_size: int = 10_000, batch: int = 512, on_written: Callable[[list[str]], None] | None = None,
                  after_write: Callable[[object, list[dict]], None] | None = None,
-                 retry_s: tuple[float, float] = (0.5, 30.0), seal_rows: int = 10_000) -> None:
+                 retry_s: tuple[float, float] = (0.5, 30.0), seal_rows: int = 2_000, seal_s: float = 30.0) -> None:
         self._connect, self.embedder, self.backlog = connect, embedder, backlog
         self.batch, self.on_written, self.after_write = batch, on_written, after_write
-        self.retry_s, self.seal_rows, self._unsealed = retry_s, seal_rows, 0
+        self.retry_s, self.seal_rows, self.seal_s = retry_s, seal_rows, seal_s
+        self._unsealed, self._unsealed_since = 0, 0.0
         self.q: queue.Queue[Sighting | None] = queue.Queue(maxsize=queue_size)
         self.stats = WriterStats()
         self.store = None
@@ -49,6 +50,7 @@ class IndexWriter:
         self._idle = threading.Condition()
         self._busy = 0
         self._stop = threading.Event()
+        self._warm = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sightings-writer", daemon=True)
         self._thread.start()
 
@@ -67,6 +69,11 @@ class IndexWriter:
         self.stats.queued += 1
         return True
 
+    def warm(self) -> None:
+        """Connect and load the embedder now, in the writer's thread (a node at start-up), rather than when the
+        first sighting comes (mid-stream, taking CPU from ingest for a few seconds)."""
+        self._warm.set()
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued sighting is written or backlogged; False on timeout."""
         with self._idle:
@@ -84,11 +91,16 @@ class IndexWriter:
     # -- the thread --------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._warm.is_set():
+                self._warm.clear()
+                self._warm_up()
             try:
                 first = self.q.get(timeout=0.5)
             except queue.Empty:
                 if self.backlog.rows and self._due():
                     self._write([])
+                elif self._unsealed and time.monotonic() - self._unsealed_since >= self.seal_s:
+                    self._seal()
                 continue
             if first is None:
                 break
@@ -112,10 +124,19 @@ class IndexWriter:
                 self._busy -= len(items)
                 self._idle.notify_all()
 
+    def _warm_up(self) -> None:
+        try:
+            self.embedder.embed(["warm-up"])
+            if self.store is None and self._due():
+                self._write([])
+        except Exception as e:                      # noqa: BLE001 - the first real batch will say it again
+            self.stats.last_error = f"warm-up: {type(e).__name__}: {e}"
+            log.warning("sightings index warm-up failed: %s", e)
+
     def _rows(self, items: list[Sighting]) -> list[dict]:
         need = [s for s in items if s.embedding is None]
-        vecs = iter(self.embedder.embed([s.describe() for s in need]).tolist()) if need else iter(())
-        return [to_row(s, list(s.embedding) if s.embedding is not None else next(vecs)) for s in items]
+        vecs = iter(self.embedder.embed([s.describe() for s in need])) if need else iter(())
+        return [to_row(s, s.embedding if s.embedding is not None else next(vecs)) for s in items]
 
     def _due(self) -> bool:
         return time.monotonic() >= self._next_try
@@ -150,12 +171,24 @@ class IndexWriter:
         self.stats.replayed += len(rows)
         self._acknowledge(rows)
 
+    def _seal(self) -> None:
+        """Flush what was written into segments: Milvus Lite reads every unflushed row back into Python
+        lists at each search, so a query stays short only while few rows wait (at most `seal_rows`, none
+        for longer than `seal_s`). A failed flush is retried with the next batch."""
+        try:
+            self.store.seal()
+            self._unsealed = 0
+        except Exception as e:                      # noqa: BLE001 - the rows are in the WAL: nothing is lost
+            self.stats.last_error = f"seal: {type(e).__name__}: {e}"
+            log.warning("sightings index flush failed: %s", e)
+
     def _acknowledge(self, rows: list[dict]) -> None:
         self.stats.written += len(rows)
+        if not self._unsealed:
+            self._unsealed_since = time.monotonic()
         self._unsealed += len(rows)
-        if self._unsealed >= self.seal_rows:
-            self._unsealed = 0
-            self.store.seal()
+        if self._unsealed >= self.seal_rows or time.monotonic() - self._unsealed_since >= self.seal_s:
+            self._seal()
         if self.after_write is not None:
             try:
                 self.after_write(self.store, rows)
