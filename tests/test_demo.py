@@ -36,9 +36,12 @@ def test_demo_end_to_end(tmp_path):
         assert re.findall(r"on camera then: .*astronaut", blocks["Did you see a person?"])
     else:
         assert "I cannot tell" in blocks["Did you see a giraffe?"]
-    # where: the place in words and the evidence's pose, one the robot had while the person was on camera
+    # where: the short memory merged the astronaut's frames with other photos' into one slot; the sightings
+    # index kept the astronaut's run, so it answers: the place in words and the evidence's pose, one the
+    # robot had while the person was on camera
     where = blocks["Where did you see the person?"]
-    said = re.search(r"A: I last saw .* when the robot was at x=(-?[\d.]+) m, y=(-?[\d.]+) m", where)
+    said = re.search(r"A: I saw the person .*\(from the long-term sightings index\): "
+                     r"the robot was at x=(-?[\d.]+), y=(-?[\d.]+)", where)
     posed = re.search(r"on camera then: astronaut\s+pose x=(-?[\d.]+) y=(-?[\d.]+) \(odom\)", where)
     assert said and posed, where
     x, y = float(posed.group(1)), float(posed.group(2))
@@ -48,5 +51,6 @@ def test_demo_end_to_end(tmp_path):
     path = [loop.at(k * 3.0 + i / 100)[:2] for i in range(300)]
     assert min(math.hypot(x - px, y - py) for px, py in path) < 0.02, (x, y)
     assert re.search(r"camera front: received \d+, sampled \d+, encoded \d+", text)
+    assert re.search(r"sightings index: \d+ sightings of this robot in .*sightings\.db", text)
     assert (tmp_path / "memory_timeline.png").stat().st_size > 10_000
     assert (tmp_path / "memory.safetensors").exists()

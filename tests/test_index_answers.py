@@ -1,7 +1,8 @@
 """Where / when / first / last-seen answers reach the sightings index when the STAR memory no longer
 holds the sighting: a memory of one temporal slot and two runs forgets a short run between longer ones,
-a reset forgets everything, and the answer then comes from the index's rows and says so. Real Milvus
-Lite in the process, the small real backend of test_index_engine (a bright frame is a "red toolbox")."""
+or merges it into a long run of other frames; a reset forgets everything; the answer then comes from the
+index's rows and says so. Real Milvus Lite in the process, the small real backend of test_index_engine
+(a bright frame is a "red toolbox")."""
 
 import pytest
 from test_index_engine import feed
@@ -9,9 +10,9 @@ from toybackend import Answerer, Encoder, bright
 
 from vstream_ros.backends.contract import Backend
 from vstream_ros.engine import EngineConfig, StreamEngine
-from vstream_ros.engine.recall import FROM_INDEX
+from vstream_ros.engine.recall import FROM_INDEX, _coarse
 from vstream_ros.index import Pose, Sighting
-from vstream_ros.memory import MemoryConfig
+from vstream_ros.memory import MemoryConfig, TokenGroup
 
 pytestmark = pytest.mark.slow          # Milvus Lite in the process
 
@@ -93,3 +94,32 @@ def test_a_window_before_the_memory_is_answered_by_the_index(tmp_path):
         assert ask(e, "When did you see the red toolbox?").source == "index"
     finally:
         e.stop()
+
+
+def test_a_sighting_merged_into_a_long_run_is_answered_from_the_index(tmp_path):
+    backend = Backend("toy", Encoder(bright), Answerer(), TINY)
+    e = StreamEngine(backend, EngineConfig(snapshot_path="", index_uri=str(tmp_path / "ix.db"), robot_name="robot_a",
+                                           index_embedder="hash", index_run_s=5.0))
+    e.start()
+    try:
+        feed(e, range(100, 102), bright=True)
+        feed(e, range(102, 120), bright=False)          # adjacent: the memory's one run holds the toolbox ...
+        e.sightings.index.flush()
+        [held] = e.locate_memory("red toolbox").evidence
+        assert held.start == 100.0 and held.end >= 115.0     # ... over 15 s or more; the index's row is 100..104
+        res = ask(e, "Where did you see the red toolbox?")
+        assert res.source == "index" and FROM_INDEX in res.answer, res.answer
+        assert [(g.kind, g.start, g.end) for g in res.evidence] == [("index", 100.0, 104.0)]
+    finally:
+        e.stop()
+
+
+def test_a_long_sighting_the_index_cut_in_pieces_is_not_coarse():
+    def group(kind, start, end):
+        return TokenGroup(kind, start, end, end, 1.0, 0, 0, "front")
+
+    memory = group("temporal", 0.0, 59.0)                       # in view a whole minute, one frame a second
+    rows = [group("index", s, s + 9.0) for s in range(0, 60, 10)]
+    assert not _coarse(memory, rows, 1.0)
+    assert _coarse(memory, rows[:2], 1.0)                        # 20 s of it: the rest was something else
+    assert not _coarse(memory, [], 1.0)                          # the index has nothing to say finer

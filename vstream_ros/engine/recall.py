@@ -3,8 +3,10 @@
 The STAR memory is bounded: it merges away the detail of old runs, and a reset or a restart clears it.
 The sightings index (engine/sightings.py) keeps every named run. When the index holds sightings of the
 thing that the memory does not (rows that overlap none of the memory's own sightings: before its oldest
-stamp, in a window it holds nothing of, or merged away), the answer is made here from the index's rows
-and the memory's sightings together,
+stamp, in a window it holds nothing of, or merged away), or holds them finer (a memory sighting that
+merged other things in: the index's rows of the thing cover less than half of its span, so its stamps
+and pose are the merged slot's, not the thing's), the answer is made here from the index's rows and the
+memory's sightings together,
 stating only what a row holds (its stamps, camera and pose), and says it came from the index. When the
 index adds nothing the memory's own answer stands (None).
 """
@@ -23,6 +25,7 @@ FROM_INDEX = "(from the long-term sightings index)"
 FROM_MEMORY = "(from the memory)"
 WHERE_SHOWN = 3                 # a where answer names the newest few places
 SCAN = 200                      # index rows read for a first/when answer (the index returns the newest first)
+COARSE = 0.5                    # a memory sighting the index's rows of the thing cover less than this merged others
 
 
 @dataclass
@@ -53,6 +56,8 @@ def recall(feed: SightingsFeed | None, memory: MultiCameraMemory, locate, questi
     before = mine[0].start if mine and question.intent == Intent.FIRST_SEEN else None
     scan = max(keep, SCAN) if question.intent in (Intent.FIRST_SEEN, Intent.WHEN) else keep
     found = find_in_index(feed, question.subject.strip(), window, "", scan, before, cameras)
+    step = memory.frame_interval(cameras) or 1.0
+    mine = [m for m in mine if not _coarse(m, found, step)]             # the index holds those finer
     extra = [g for g in found if not any(_same(g, m) for m in mine)]     # what the memory no longer holds
     if not extra:
         return None
@@ -61,6 +66,16 @@ def recall(feed: SightingsFeed | None, memory: MultiCameraMemory, locate, questi
         evidence = evidence[:1] + evidence[1 - keep:] if keep > 1 else evidence[-1:]
     origin = question.origin if held is not None else extra[0].start
     return Recalled(compose(question, evidence, origin), evidence, "memory+index" if mine else "index", origin)
+
+
+def _coarse(memory: TokenGroup, found: list[TokenGroup], step: float) -> bool:
+    """A memory sighting that merged other things in: the index's rows of the thing on its camera cover less
+    than COARSE of its span (each stretch counted with one frame interval, `step`, so single frames count)."""
+    rows = [g for g in found if _same(g, memory)]
+    if not rows:
+        return False
+    covered = sum(min(g.end, memory.end) - max(g.start, memory.start) + step for g in rows)
+    return covered < COARSE * (memory.end - memory.start + step)
 
 
 def _same(index: TokenGroup, memory: TokenGroup) -> bool:

@@ -4,8 +4,11 @@
     python -m vstream_ros.tools.demo [--out out/demo] [--short]
 
 The bag also holds the robot's odometry (/odom): it drives a loop and stops at one station per photo
-(tools/trajectory.py), so "where" questions get a place. Prints each answer with its evidence stamps
-(and poses) next to what was on camera then, the memory state, and writes a PNG of the memory timeline.
+(tools/trajectory.py), so "where" questions get a place. The memory is kept short (3 temporal slots):
+it merges the frames of several photos into one slot, while the long-term sightings index (on by
+default, beside the snapshot) keeps one sighting per photo, so the last question ("Where did you see
+the person?") is answered from the index. Prints each answer with its evidence stamps (and poses) next
+to what was on camera then, the memory state, and writes a PNG of the memory timeline.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ QUESTIONS = ("When did you see a cat?", "What did you see in the last 10 seconds
              "Was there a cup of coffee?", "Did you see a person?", "Did you see a giraffe?",
              "What colour was the cup?", "How many people did you see?", "Where did you see the person?")
 T0 = 1_764_000_000.0     # a fixed start stamp, so every run shows the same times
+TEMPORAL_SLOTS = 3       # a short memory: fewer slots than photos, so some photos share a slot
 
 
 def clock(t: float) -> str:
@@ -78,7 +82,7 @@ class Client:
         rclpy.try_shutdown()
 
 
-def start_node(out: Path, sample_rate: float) -> subprocess.Popen:
+def start_node(out: Path, sample_rate: float, run_s: float, extra: list[str] = ()) -> subprocess.Popen:
     config = Path(__file__).resolve().parents[2] / "config" / "vstream.yaml"
     args = [sys.executable, "-m", "vstream_ros.ros.node", "--ros-args"]
     if config.exists():
@@ -86,7 +90,8 @@ def start_node(out: Path, sample_rate: float) -> subprocess.Popen:
     args += ["-p", "backend:=lite", "-p", f"camera_topics:=['{TOPIC}']", "-p", "camera_names:=['front']",
              "-p", "qos_reliability:=reliable", "-p", "qos_depth:=50", "-p", f"sample_rate_hz:={sample_rate}",
              "-p", f"snapshot_path:={out / 'memory.safetensors'}", "-p", "memory_state_period_s:=0.5",
-             "-p", f"pose_topic:={ODOM_TOPIC}"]
+             "-p", f"pose_topic:={ODOM_TOPIC}", "-p", f"temporal_slots:={TEMPORAL_SLOTS}",
+             "-p", f"index_run_s:={run_s}", *extra]
     log = open(out / "node.log", "w")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
 
@@ -138,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", action="store_true", help="3 s per photo instead of 10 (CI)")
     ap.add_argument("--rate", type=float, default=1.0,
                     help="replay speed factor (1: as recorded, the pace a robot's camera keeps)")
+    ap.add_argument("--param", action="append", default=[], help="extra node parameter NAME:=VALUE (repeatable)")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -160,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      {clock(s.start)} - {clock(s.end)}  {s.name:<10} "
               f"({next(p[2] for p in PHOTOS if p[0] == s.name)}; robot at x={x:.2f} m, y={y:.2f} m)")
 
-    print("[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, NanoDet, MiniLM) ...")
-    node = start_node(out, sample_rate=1.0)
+    print(f"[2/5] starting the vstream node (lite backend: EfficientNet-Lite0, NanoDet, MiniLM) with a short "
+          f"memory ({TEMPORAL_SLOTS} temporal slots for {len(shows)} photos) and the sightings index (a sighting "
+          f"per {seconds_each:.0f} s run, in {out / 'sightings.db'}) ...")
+    node = start_node(out, sample_rate=1.0, run_s=seconds_each, extra=[a for p in args.param for a in ("-p", p)])
     client = Client()
     try:
         if not client.spin_until(lambda: client.query.service_is_ready() and client.state is not None
@@ -197,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"memory {tokens} tokens ({c.tokens_abstract} A + {c.tokens_temporal} T + "
                   f"{c.tokens_retrieved} R + {c.tokens_spatial} S), {(c.bytes_device + c.bytes_host) / 2**20:.1f} MiB, "
                   f"{clock(to_seconds(c.first_stamp))} - {clock(to_seconds(c.last_stamp))}")
+        st = client.state
+        print(f"  sightings index: {st.index_rows} sightings of this robot in {st.index_uri or '(off)'} "
+              f"(counted every 10 s at most)")
         saved = client.call(client.save, Trigger.Request())
         png = out / "memory_timeline.png"
         plot_timeline(out / "memory.safetensors", shows, png)
