@@ -163,7 +163,8 @@ class Composer(Identities, ColourAndChoice):
             if q.intent in PRESUPPOSING and any(c.coco for c in concepts) and not self.rec.t.detector.silence_is_no:
                 # "when did you first see the bicycle" says it was there; the detector's silence is no "no"
                 # (its fitted `no` is 0: it drew no box for many things that were there)
-                return Composed(f"I cannot tell when I saw {said}{in_window(q)}: I have not recognised one, and "
+                asked = "where" if q.intent is Intent.WHERE else "when"
+                return Composed(f"I cannot tell {asked} I saw {said}{in_window(q)}: I have not recognised one, and "
                                 "the object detector misses things that are there.", [],
                                 {"abstained": True, "seen": False})
             return Composed(f"{prefix}I have not seen {said}{in_window(q)}.", [], {"seen": False})
