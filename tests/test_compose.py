@@ -368,3 +368,10 @@ def test_things_never_seen_together_are_not_said_unseen(composer, read):
     c = answer(composer, read, "Did you see a person with a car?")
     assert c.text.startswith("I cannot tell whether I saw a person with a car: I saw a person from 0.0 s"), c.text
     assert c.facts["abstained"] and c.evidence and {g.label for g in c.evidence} == {"person"}
+
+
+def test_frames_with_nothing_named_are_an_abstention_not_a_list(composer, read):
+    c = answer(composer, read, "What did you see between 17 s and 19 s?")
+    assert c.text.startswith("I cannot tell what I saw between 17.0 s and 19.0 s:"), c.text
+    assert c.facts["abstained"] and c.facts["things"] == [] and c.evidence   # the frames looked at
+    assert_grounded(c)

@@ -7,6 +7,7 @@ distinct-count kind, and the time reference. Pure parsing: fast."""
 import pytest
 
 from vstream_ros.answering.phrases import noun_lemma
+from vstream_ros.answering.words import a_phrase, the_complement
 from vstream_ros.answering.question import Intent, TimeKind, parse
 
 PRESENCE, WHEN, FIRST_SEEN, LAST_SEEN = Intent.PRESENCE, Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN
@@ -299,6 +300,24 @@ def test_pronouns_and_indefinites_never_become_things(text):
                                               ("jeans", "jeans"), ("benches", "bench"), ("taxis", "taxi")])
 def test_singulars_come_from_the_lexicon(plural, singular):
     assert noun_lemma(plural) == singular
+
+
+# the asked phrase as the answer says it: its article follows the head noun, not the phrase's last word
+@pytest.mark.parametrize("phrase, said", [
+    ("bus", "a bus"), ("giraffe", "a giraffe"), ("apple", "an apple"), ("benches", "benches"),
+    ("children", "children"), ("glasses", "glasses"), ("cars on the street", "cars on the street"),
+    ("words on the sign", "words on the sign"), ("person wearing glasses", "a person wearing glasses"),
+    ("man in a red jacket", "a man in a red jacket"), ("anyone's face", "anyone's face"),
+    ("woman's face", "a woman's face"), ("his shirt", "his shirt"), ("a car", "a car")])
+def test_the_article_follows_the_head_noun(phrase, said):
+    assert a_phrase(phrase) == said
+
+
+@pytest.mark.parametrize("complement, said", [("hall", "the hall"), ("from mug", "from the mug"),
+                                              ("something", "something"), ("out", "out"),
+                                              ("into car", "into the car")])
+def test_what_a_predicate_acts_on_is_worded_after_it(complement, said):
+    assert the_complement(complement) == said
 
 
 def test_the_issue_examples_read_subject_apart_from_predicate():

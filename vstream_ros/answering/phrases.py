@@ -25,7 +25,7 @@ ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "
             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
             "tenth": 10, "10th": 10, "last": -1, "final": -1, "latest": -1}
 _DETERMINERS = frozenset(("a", "an", "the", "any", "some", "all", "every", "each", "another", "other"))
-_PREPOSITIONS = frozenset(("in", "with", "on", "at", "of", "near", "beside", "behind", "by", "under", "over",
+PREPOSITIONS = frozenset(("in", "with", "on", "at", "of", "near", "beside", "behind", "by", "under", "over",
                            "next", "from", "inside", "outside", "along", "across", "into", "onto", "without",
                            "above", "below", "between", "around", "toward", "towards", "through", "to", "who",
                            "which", "that", "where"))
@@ -116,6 +116,20 @@ def past(predicate: str) -> str:
         return ""
     inflected = (getInflection(verb, tag="VBD") or (verb + "ed",))[0]
     return f"{inflected} {particle}".strip()
+
+
+def is_plural(noun: str) -> bool:
+    """Whether a noun is plural ('cars', 'children', 'glasses'), for its article; 'bus' and 'news' are not."""
+    w = noun.lower()
+    return noun_lemma(w) != w or (w in _IRREGULAR_NOUNS and w not in ("news", "series", "species"))
+
+
+def head_noun(phrase: str) -> str:
+    """The word a noun phrase is about: 'cars on the street' -> cars, 'person wearing glasses' -> person."""
+    ws = phrase.split()
+    end = next((i for i, w in enumerate(ws) if i and (w.lower() in PREPOSITIONS or w.lower() in DESCRIBING)),
+               len(ws))
+    return ws[end - 1] if ws else ""
 
 
 _IRREGULAR_NOUNS = {"people": "person", "persons": "person", "folks": "person", "glasses": "glasses",
@@ -211,14 +225,14 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
             i += 1
             continue
         prev = (cur[-1] if cur else words[i - 1]) if i else ""
-        after_function = not prev or prev in _DETERMINERS | _PREPOSITIONS or prev.endswith(("'s", "’s"))
+        after_function = not prev or prev in _DETERMINERS | PREPOSITIONS or prev.endswith(("'s", "’s"))
         lemma = "" if relative or after_function or not np_words or w in PARTICLES else _is_verb(w, do_support)
         if lemma:
             pred_at = i
             predicate, i = _predicate(words, i, lemma)
             end = i
             break
-        if w in _PREPOSITIONS and w != "of" and np_words:
+        if w in PREPOSITIONS and w != "of" and np_words:
             if cur:
                 mods.append(" ".join(_drop_articles(cur)))
             cur = [w] if w not in ("who", "which", "that", "where") else []

@@ -3,7 +3,14 @@ number words. Data and string functions only (no model, no pixels)."""
 
 from __future__ import annotations
 
-from vstream_ros.answering.phrases import noun_lemma
+from vstream_ros.answering.phrases import (
+    PARTICLES,
+    PERSON_INDEFINITES,
+    PREPOSITIONS,
+    THING_PRONOUNS,
+    head_noun,
+    is_plural,
+)
 
 
 def listed(items: list[str], last: str = "and") -> str:
@@ -18,11 +25,13 @@ def a(name: str) -> str:
 
 
 def a_phrase(phrase: str) -> str:
-    """The asked phrase as a noun phrase: 'benches' stays, 'giraffe' becomes 'a giraffe'."""
+    """The asked phrase as a noun phrase: 'benches' and 'cars on the street' stay, 'giraffe' becomes
+    'a giraffe', 'person wearing glasses' 'a person wearing glasses'; 'anyone's face' and 'his tie' stay."""
     p = phrase.strip()
-    last = p.rsplit(" ", 1)[-1].lower()
-    if (p.endswith("s") or noun_lemma(last) != last          # "children", "men": plurals without an s
-            or p.split(" ")[0].lower() in ("any", "some", "the", "a", "an", "his", "her", "their")):
+    first = p.split(" ")[0].lower()
+    if (first in ("any", "some", "the", "a", "an", "his", "her", "their", "its", "my", "your", "our", "this",
+                  "that", "these", "those", "no", "every", "each")
+            or first.removesuffix("'s") in PERSON_INDEFINITES or is_plural(head_noun(p))):
         return p
     return a(p)
 
@@ -37,6 +46,17 @@ def the_phrase(phrase: str) -> str:
     if first.lower() in ("the", "this", "that", "these", "those", "his", "her", "their", "its", "my", "your", "our"):
         return p
     return "the " + p
+
+
+def the_complement(complement: str) -> str:
+    """What a predicate acts on, worded after it: 'hall' -> 'the hall', 'from mug' -> 'from the mug';
+    'something' and 'out' stay."""
+    first, _, rest = complement.partition(" ")
+    if first.lower() in THING_PRONOUNS or (first.lower() in PARTICLES and not rest):
+        return complement
+    if first.lower() in PARTICLES | PREPOSITIONS and rest:
+        return f"{first} {the_phrase(rest)}"
+    return the_phrase(complement)
 
 
 # -------------------------------------------------------------------- colours

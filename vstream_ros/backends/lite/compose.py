@@ -192,7 +192,7 @@ class Composer(Identities, ColourAndChoice):
             return Composed(f"I cannot tell whether I saw {a_phrase(q.subject)}: I saw {a(name)} {spans(found, q)}, "
                             "but cannot tell more of it than that.", [s.evidence(name) for s in found],
                             {"abstained": True, "seen": True, "unseen": unseen})
-        return Composed(f"Yes, I saw {a(name) if len(concepts) == 1 else a_phrase(name)} {spans(found, q)}.",
+        return Composed(f"Yes, I saw {a_phrase(name)} {spans(found, q)}.",
                         [s.evidence(name) for s in found], {"seen": True})
 
     @on_sight()
@@ -247,11 +247,12 @@ class Composer(Identities, ColourAndChoice):
         for g, r in obs:
             for name, score, count in self.rec.things(r.peak):
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count))
-        if not by_name:          # the frames looked at are the evidence: they were there, nothing in them named
+        if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
             looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
-            when = window_words(q)
-            return Composed(f"{lead}{when}I saw nothing I can name{'' if when else in_window(q)}.",
-                            [s.evidence("") for s in looked], {"things": []})
+            when = window_words(q)[:-2]
+            when = f" {when[0].lower()}{when[1:]}" if when else in_window(q)
+            return Composed(f"{lead}I cannot tell what I saw{when}: nothing in view was named with the confidence a "
+                            "sighting needs.", [s.evidence("") for s in looked], {"things": [], "abstained": True})
         merged = {n: merge(s, gap) for n, s in by_name.items()}
         ranked = sorted(merged, key=lambda n: (-sum(s.end - s.start + q.frame_interval for s in merged[n]),
                                                -max(s.score for s in merged[n])))[:MAX_THINGS]

@@ -13,7 +13,7 @@ import re
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.answering.words import a, listed
+from vstream_ros.answering.words import a, listed, the_complement
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
@@ -158,7 +158,7 @@ def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> 
     """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
     and that the action cannot be told; never a confident yes."""
     what = past(q.predicate) if q.predicate else "did that"
-    rest = f" the {q.complement}" if q.complement else ""
+    rest = f" {the_complement(q.complement)}" if q.complement else ""
     carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
     doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
     lead = "when" if q.intent in (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN) else "whether"
