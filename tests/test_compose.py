@@ -375,3 +375,22 @@ def test_frames_with_nothing_named_are_an_abstention_not_a_list(composer, read):
     assert c.text.startswith("I cannot tell what I saw between 17.0 s and 19.0 s:"), c.text
     assert c.facts["abstained"] and c.facts["things"] == [] and c.evidence   # the frames looked at
     assert_grounded(c)
+
+
+def test_a_thing_in_part_of_a_merged_stretch_is_sometime_in_it_not_all_of_it(composer):
+    # four scenes of 10 s each: the memory keeps each as one long run; a car all the time, a person at 14 s only
+    script = [annotation(people=1 if t == 14 else 0, cars=1) for t in range(40)]
+    r, interval = scripted_read(script, [t // 10 for t in range(40)], T0, temporal_slots=3)
+    assert any(run.start == T0 + 10 and run.end == T0 + 19 for g in r.groups for run in g.runs)   # the premise
+
+    def ask(text):
+        q = replace(parse(text), origin=T0, newest=T0 + 39, frame_interval=interval)
+        return composer.compose(q, r)
+    person = ask("When did you see a person?")
+    assert "sometime between 10.0 s and 19.0 s" in person.text and person.facts["seen"], person.text
+    assert_grounded(person)
+    car = ask("When did you see a car?")
+    assert "sometime" not in car.text and car.text.startswith("I saw a car from 0.0 s"), car.text
+    assert "sometime" in ask("What did you see?").text.split("person")[1].split(")")[0]
+    assert "(at least 20 seconds before" in ask("When did you last see a person?").text
+    assert "at the end of that time" in ask("Where did you see the person?").text

@@ -7,8 +7,8 @@ distinct-count kind, and the time reference. Pure parsing: fast."""
 import pytest
 
 from vstream_ros.answering.phrases import noun_lemma
-from vstream_ros.answering.words import a_phrase, the_complement
 from vstream_ros.answering.question import Intent, TimeKind, parse
+from vstream_ros.answering.words import a_phrase, the_complement
 
 PRESENCE, WHEN, FIRST_SEEN, LAST_SEEN = Intent.PRESENCE, Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN
 COUNT, ATTRIBUTE, WHERE, DESCRIBE = Intent.COUNT, Intent.ATTRIBUTE, Intent.WHERE, Intent.DESCRIBE

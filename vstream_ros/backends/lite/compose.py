@@ -34,7 +34,7 @@ from vstream_ros.backends.lite.sightings import (
 )
 from vstream_ros.backends.lite.vision import Concept, Seen
 from vstream_ros.backends.lite.vocabulary import PERSON_KINDS
-from vstream_ros.backends.lite.wording import first_to_last, in_window, spans, uncertain, window_words
+from vstream_ros.backends.lite.wording import first_to_last, in_window, span_of, spans, uncertain, window_words
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
@@ -74,8 +74,10 @@ class Composer(Identities, ColourAndChoice):
             seen = [self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts]
             if all(s.score >= 0.5 for s in seen):
                 kind = self.rec.kind(concepts[0], r.peak) if len(concepts) == 1 else ""   # "vehicle": a car
+                partial = r.frames > 1 and r.mean is not None and not all(
+                    self.rec.seen(c, r.mean, r.mean, r.frames).score >= 0.5 for c in concepts)
                 found.append(Sighting(r.start, r.end, g.camera, min(s.score for s in seen), g, r,
-                                      seen[0].count, tuple(seen[0].colours), dict(seen[0].palette), kind))
+                                      seen[0].count, tuple(seen[0].colours), dict(seen[0].palette), kind, partial))
         return sorted(found, key=lambda s: s.start) if gap is None else merge(found, gap)
 
     def compose(self, q: Question, memory: MemoryRead) -> Composed:
@@ -204,17 +206,19 @@ class Composer(Identities, ColourAndChoice):
             return ids.nth_stretch(replace(q, ordinal=2), name, found)
         first, last = found[0], found[-1]
         if q.intent is Intent.FIRST_SEEN:
-            text = f"I first saw {a(name)} {timefmt.span(first.start, first.end, q.origin)}{call.cam(first)}."
+            text = f"I first saw {a(name)} {span_of(first, q)}{call.cam(first)}."
             ev = [first]
         elif q.intent is Intent.LAST_SEEN:
-            text = (f"I last saw {a(name)} {timefmt.span(last.start, last.end, q.origin)}{call.cam(last)} "
-                    f"({timefmt.ago(last.end, q.newest)}).")
+            text = (f"I last saw {a(name)} {span_of(last, q)}{call.cam(last)} "
+                    f"({'at least ' if last.partial else ''}{timefmt.ago(last.end, q.newest)}).")
             ev = [last]
         else:
             text = f"I saw {a(name)} {first_to_last(found, q)}."
             if q.attribute == "duration":           # "how long was X on camera": the union of the stretches
                 total = timefmt.covered_s([(s.start, s.end) for s in found])
                 held = f"for about {total:.0f} seconds in all" if total >= q.frame_interval else "only briefly"
+                if any(s.partial for s in found) and total >= q.frame_interval:   # spans it filled only in part
+                    held = f"for at most {total:.0f} seconds in all"
                 text = f"I saw {a(name)} {held}: {first_to_last(found, q)}."
             ev = found
         return Composed(text, [s.evidence(name) for s in ev], {"seen": True, "first": first.start, "last": last.end})
@@ -225,13 +229,16 @@ class Composer(Identities, ColourAndChoice):
         placed = [s for s in found if s.run.pose is not None]
         last = placed[-1] if placed else found[-1]
         name = last.kind or name
-        when = timefmt.span(last.start, last.end, q.origin)
+        when = span_of(last, q)
         if last.run.pose is None:
             return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, but no pose was recorded then, so I "
                             "cannot say where.", [last.evidence(name)], {"seen": True, "pose": None})
         x, y, z = (float(v) for v in last.run.pose[:3])
-        return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, when the robot was at x={x:.2f} m, "
-                        f"y={y:.2f} m.", [last.evidence(name)], {"seen": True, "pose": [x, y, z]})
+        robot = f"when the robot was at x={x:.2f} m, y={y:.2f} m"
+        if last.partial:       # the pose is that of the run's newest frame, not of the sighting's moment
+            robot = f"and the robot was at x={x:.2f} m, y={y:.2f} m at the end of that time"
+        return Composed(f"I last saw {a(name)} {when}{call.cam(last)}, {robot}.", [last.evidence(name)],
+                        {"seen": True, "pose": [x, y, z]})
 
     def _describe(self, call: Call) -> Composed:
         q = call.q
@@ -245,8 +252,10 @@ class Composer(Identities, ColourAndChoice):
         q, obs, gap = call.q, call.obs, call.gap
         by_name: dict[str, list[Sighting]] = {}
         for g, r in obs:
+            throughout = {n for n, _, _ in self.rec.things(r.mean)} if r.frames > 1 and r.mean is not None else None
             for name, score, count in self.rec.things(r.peak):
-                by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count))
+                by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count,
+                                                             partial=throughout is not None and name not in throughout))
         if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
             looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
             when = window_words(q)[:-2]

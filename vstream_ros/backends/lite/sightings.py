@@ -33,6 +33,8 @@ class Sighting:
     colours: tuple[str, ...] = ()
     palette: dict[str, float] = field(default_factory=dict)   # colour name -> mass over the frames
     kind: str = ""            # what a broad word's sighting was ("vehicle": "car"): its label
+    partial: bool = False     # a run of several frames whose average frame does not show it: it was there
+    #                           at some time in the span, not the whole time (a merged slot of a long stream)
 
     def evidence(self, label: str) -> TokenGroup:
         label = self.kind or label
@@ -80,6 +82,7 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
             last.count = max(last.count, s.count)
             last.colours = last.colours or s.colours
             last.kind = last.kind or s.kind
+            last.partial = last.partial or s.partial
             last.palette = {c: last.palette.get(c, 0.0) + s.palette.get(c, 0.0) for c in {*last.palette, *s.palette}}
         else:
             out.append(replace(s, palette=dict(s.palette)))

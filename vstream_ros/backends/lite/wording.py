@@ -18,7 +18,19 @@ def first_to_last(found: list[Sighting], q: Question) -> str:
         return spans(found, q)
     first, last = found[0], found[-1]
     whole = timefmt.span(first.start, last.end, q.origin)
+    if first.partial or last.partial:      # the first or last stretch does not say when in it the thing was
+        whole = f"between {timefmt.since(first.start, q.origin)} and {timefmt.since(last.end, q.origin)}"
     return f"{whole}, in {len(found)} separate stretches ({spans(found, q, short=True, ends=True)})"
+
+
+def span_of(s: Sighting, q: Question, short: bool = False) -> str:
+    """One sighting's span: 'from 3.0 s to 9.0 s', or 'sometime between 20.0 s and 58.0 s' where the thing
+    was there for part of it only (a merged slot keeps the span, not which of its frames showed it)."""
+    if s.partial:
+        a, b = timefmt.since(s.start, q.origin), timefmt.since(s.end, q.origin)
+        return f"sometime in {a.removesuffix(' s')}-{b}" if short else f"sometime between {a} and {b}"
+    w = timefmt.span(s.start, s.end, q.origin)
+    return w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ") if short else w
 
 
 def spans(found: list[Sighting], q: Question, short: bool = False, ends: bool = False) -> str:
@@ -29,9 +41,7 @@ def spans(found: list[Sighting], q: Question, short: bool = False, ends: bool = 
         shown = found[: MAX_SPANS - 1] + [found[-1]]
     parts = []
     for s in shown:
-        w = timefmt.span(s.start, s.end, q.origin)
-        if short:
-            w = w.removeprefix("from ").replace(" s to ", "-").removeprefix("at ")
+        w = span_of(s, q, short)
         parts.append(w + (f" on camera {s.camera}" if multi_cam else ""))
     more = len(found) - len(shown)
     if ends and more > 0:
