@@ -6,7 +6,7 @@ distinct-count kind, and the time reference. Pure parsing: fast."""
 
 import pytest
 
-from vstream_ros.answering.phrases import noun_lemma
+from vstream_ros.answering.phrases import noun_lemma, plural
 from vstream_ros.answering.question import Intent, TimeKind, parse
 from vstream_ros.answering.words import a_phrase, the_complement
 
@@ -294,12 +294,19 @@ def test_pronouns_and_indefinites_never_become_things(text):
     assert q.head not in ("someone", "anybody", "it", "this", "she", "he", "they"), q
 
 
-@pytest.mark.parametrize("plural, singular", [("buses", "bus"), ("knives", "knife"), ("mice", "mouse"),
+@pytest.mark.parametrize("many, singular", [("buses", "bus"), ("knives", "knife"), ("mice", "mouse"),
                                               ("people", "person"), ("children", "child"), ("boxes", "box"),
                                               ("men", "man"), ("women", "woman"), ("glasses", "glasses"),
                                               ("jeans", "jeans"), ("benches", "bench"), ("taxis", "taxi")])
-def test_singulars_come_from_the_lexicon(plural, singular):
-    assert noun_lemma(plural) == singular
+def test_singulars_come_from_the_lexicon(many, singular):
+    assert noun_lemma(many) == singular
+
+
+@pytest.mark.parametrize("name, said", [("bus", "buses"), ("knife", "knives"), ("person", "people"),
+                                        ("sports ball", "sports balls"), ("wine glass", "wine glasses"),
+                                        ("mouse", "mice"), ("car", "cars")])
+def test_plurals_come_from_the_lexicon(name, said):
+    assert plural(name) == said
 
 
 # the asked phrase as the answer says it: its article follows the head noun, not the phrase's last word

@@ -118,6 +118,14 @@ def past(predicate: str) -> str:
     return f"{inflected} {particle}".strip()
 
 
+def plural(name: str) -> str:
+    """A thing's name in the plural, from the lexicon: 'bus' -> buses, 'sports ball' -> sports balls,
+    'person' -> people."""
+    *rest, last = name.split(" ")
+    word = "people" if last == "person" else (getInflection(last, tag="NNS") or (last + "s",))[0]
+    return " ".join([*rest, word])
+
+
 def is_plural(noun: str) -> bool:
     """Whether a noun is plural ('cars', 'children', 'glasses'), for its article; 'bus' and 'news' are not."""
     w = noun.lower()

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
+from vstream_ros.answering.phrases import plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite import identities as ids
@@ -74,35 +75,34 @@ class Identities:
         # what is counted: the head noun's thing ("box trucks": trucks), the last one when none names it
         counted = next((c for c in concepts if q.head and q.head in (c.asked or c.name)), concepts[-1])
         found = self.sightings([counted], obs, None)
-        name = counted.name
-        plural = "people" if name == "person" else name + "s"
-        if counted.narrower and found:         # "how many children": the person boxes count people, of every kind
-            best = max(found, key=lambda s: (s.count, -s.start))
+        name, names = counted.name, plural(counted.name)
+        most = max(found, key=lambda s: (s.count, -s.start), default=None)    # the most at once, first
+        if counted.narrower and most:         # "how many children": the person boxes count people, of every kind
             return Composed(f"I cannot tell how many {counted.asked or counted.narrower} there were: I saw "
-                            f"{max(1, best.count)} {plural if best.count > 1 else name} at once at most "
-                            f"({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)}), but cannot tell "
-                            f"{a(counted.narrower)} from any other {name}.", [best.evidence(name)],
+                            f"{max(1, most.count)} {names if most.count > 1 else name} at once at most "
+                            f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)}), but cannot tell "
+                            f"{a(counted.narrower)} from any other {name}.", [most.evidence(name)],
                             {"count": None, "abstained": True, "narrower": counted.narrower})
         if q.distinct:
             return self._distinct(call, counted, found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
         if not found and (doubt := self._doubt([counted], obs)) is not None:   # as presence says: not "0"
-            return Composed(f"I cannot tell how many {plural} there were{in_window(q)}: {doubt.said()}.", [],
+            return Composed(f"I cannot tell how many {names} there were{in_window(q)}: {doubt.said()}.", [],
                             {"abstained": True, "doubt": doubt.source})
         if not found:
             no = "No, " if least is not None else ""
-            return Composed(f"{no}I saw no {plural}{in_window(q)}: 0.", [], {"count": 0})
+            return Composed(f"{no}I saw no {names}{in_window(q)}: 0.", [], {"count": 0})
         if not counted.coco or not counted.countable:
             found = merge(found, gap)
             return Composed(f"I saw {a(name)} {spans(found, q)}, but I cannot count them with this backend.",
                             [s.evidence(name) for s in found], {"count": None, "abstained": True})
         moment = q.time.moment(q.origin, q.newest) if q.time is not None else None
         if moment is None:
-            best = max(found, key=lambda s: (s.count, -s.start))
+            best = most
         else:                   # "how many at 2 s": the run nearest that instant, not the most in its window
             best = min(found, key=lambda s: (max(s.start - moment, moment - s.end, 0.0), -s.count))
         n = max(1, best.count)
-        what = f"1 {name}" if n == 1 else f"{n} {plural}"
+        what = f"1 {name}" if n == 1 else f"{n} {names}"
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
         most = "at once at most " if moment is None else ""
         text = f"{yes}I saw {what} {most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."

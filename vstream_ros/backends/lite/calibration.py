@@ -51,6 +51,12 @@ class Bounds:
         return self.no <= raw < self.yes and raw > 0.0
 
     @property
+    def states_nothing(self) -> bool:
+        """The fit found no value at which this source was right often enough: it never says yes, and so
+        it cannot say "not that" either (a colour source that states nothing cannot say "not red")."""
+        return self.yes >= 1.0
+
+    @property
     def silence_is_no(self) -> bool:
         """A source's silence (no trace at all) says "not there" only where the fit found a `no` bound above
         zero: a `no` of 0 means more than the allowed share of the things it gave nothing for were there
@@ -110,7 +116,7 @@ class Doubt:
     what: str = ""    # the thing (or colour) it is about
 
     def said(self) -> str:
-        if self.source == "colour" and self.need >= 1.0:    # the fit found no share that was right often enough
+        if self.source == "colour" and self.need >= 1.0:    # Bounds.states_nothing: no share was right often enough
             return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on pixels "
                     "were right too rarely in calibration to be stated")
         if self.source == "colour":

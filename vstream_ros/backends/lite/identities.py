@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import past
+from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed, the_complement
 from vstream_ros.backends.lite.calibration import colour_withheld
@@ -23,10 +23,6 @@ NO_IDENTITIES = "I keep no identities for this camera"
 NO_TEXT = "I have no text read in the scene"
 _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
                   8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
-
-
-def plural(name: str) -> str:
-    return "people" if name == "person" else name + ("es" if name.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def in_window(items: tuple, q: Question) -> tuple:

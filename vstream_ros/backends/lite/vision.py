@@ -326,9 +326,8 @@ class LiteRecognizer:
             share = palette.get(c.colour, 0.0) / max(sum(palette.values()), 1e-9)
             if c.colour not in cols or share < t.colour.yes:
                 score = min(score, 0.49)
-                # a colour source that states nothing (calibration) cannot say "not red" either
                 doubt = (Doubt("colour", share, t.colour.yes, c.colour)
-                         if t.colour.weak(share) or t.colour.yes >= 1.0 else None)
+                         if t.colour.weak(share) or t.colour.states_nothing else None)
         return Seen(min(score, 1.0), count, cols, palette, doubt)
 
     def things(self, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
