@@ -268,6 +268,8 @@ TABLE = [
     ('How many cars drove by in the first 20 seconds?', COUNT, 'car', (), 'drive by', 'distinct', TimeKind.FIRST),
     ('When did the second visitor leave?', ORDINAL, 'visitor', (), 'leave', 'ordinal 2', None),
     ('What did the sign say at the end?', TEXT, 'sign', (), '', '', TimeKind.NOW),
+    ('What colour was the car in the left lane at about 24 s?', ATTRIBUTE, 'car', ('in left lane',), '', '', TimeKind.AT),
+    ('Was there a person at around 3 seconds?', PRESENCE, 'person', (), '', '', TimeKind.AT),
 ]
 
 

@@ -97,7 +97,8 @@ _TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
     (re.compile(r"\b(?:from|between)\s+(\d+:\d\d(?::\d\d)?)\s+(?:to|and|until|-)\s+(\d+:\d\d(?::\d\d)?)\b", re.I),
      lambda m: TimeRef(TimeKind.BETWEEN, clock_seconds(m.group(1)), clock_seconds(m.group(2)))),
     (re.compile(r"\bat\s+(\d+:\d\d(?::\d\d)?)\b", re.I), lambda m: TimeRef(TimeKind.AT, clock_seconds(m.group(1)))),
-    (re.compile(rf"\bat\s+(?:second\s+)?(\d+(?:\.\d+)?)\s*{_UNIT}(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
+    (re.compile(rf"\b(?:at|around)\s+(?:about\s+|around\s+|roughly\s+|approximately\s+)?(?:second\s+)?"
+                rf"(\d+(?:\.\d+)?)\s*{_UNIT}(?:\s+(?:into|in)\s+the\s+(?:video|stream|recording))?",
                 re.I), lambda m: TimeRef(TimeKind.AT, _seconds(m.group(1), m.group(2)))),
     (re.compile(rf"\bafter\s+(\d+(?:\.\d+)?)\s*{_UNIT}", re.I),
      lambda m: TimeRef(TimeKind.AFTER, _seconds(m.group(1), m.group(2)))),
