@@ -101,3 +101,47 @@ def test_arrive_and_leave_without_tracks_rest_on_the_stream_ends(composer, read)
 def test_where_was_this_asks_for_the_place(composer, read):
     c = ask(composer, read, "Where was this?")
     assert "I have not seen" not in c.text and ("place" in c.facts or c.facts.get("abstained")), c.text
+
+
+# tracks that followed 4 of the 17 person boxes the script's detector counted: identities broke (people
+# walking past at 1 Hz); and a car track, so the memory keeps identities
+BROKEN = (Track(1, "person", T0 + 0, T0 + 1, 2, 0.7), Track(2, "person", T0 + 3, T0 + 4, 2, 0.7), TRACKS[2])
+
+
+def test_tracks_that_followed_few_of_the_boxes_give_no_distinct_count_or_ordinal(composer, read):
+    c = ask(composer, read, "How many different people did you see?", BROKEN)
+    assert c.facts.get("abstained") and c.facts["count"] is None, c.text
+    assert "followed only 4 of the 17 person boxes" in c.text, c.text
+    c = ask(composer, read, "When did the second person arrive?", BROKEN)
+    assert c.text.startswith("I cannot tell which was the second person: my tracks followed only 4"), c.text
+    assert ask(composer, read, "How many cars passed?", BROKEN).facts["count"] == 1      # the car's track held
+
+
+def test_a_distinct_count_is_never_below_what_was_seen_at_once(composer, read):
+    one = (Track(1, "person", T0 + 0, T0 + 24, 15, 0.8), TRACKS[2])   # one track took both people at 22-23 s
+    c = ask(composer, read, "How many different people did you see?", one)
+    assert c.facts["count"] == 2 and c.text.startswith("I saw 2 different people"), c.text
+    c = ask(composer, read, "How many different people did you see?", (TRACKS[2],))   # no person followed
+    assert c.facts.get("abstained") and "followed only 0 of the 17" in c.text, c.text
+
+
+def test_a_place_lite_cannot_see_makes_counts_and_ordinals_abstain(composer, read):
+    c = ask(composer, read, "How many cars passed in the right-hand lane?", TRACKS)
+    assert c.facts.get("abstained") and "cannot tell which were" in c.text and "lane" in c.text, c.text
+    c = ask(composer, read, "When did the second person in the left-hand lane arrive?", TRACKS)
+    assert c.text.startswith("I cannot tell which was the second person in the left-hand lane"), c.text
+
+
+def test_the_nth_one_still_in_view_did_not_leave(composer, read):
+    staying = (TRACKS[0], Track(4, "person", T0 + 20, T0 + 29, 8, 0.8))
+    c = ask(composer, read, "When did the second person leave?", staying)
+    assert c.text.startswith("The second person did not leave") and c.facts["left"] is False, c.text
+    assert "left" in ask(composer, read, "When did the first person leave?", staying).text
+
+
+def test_an_ordinal_of_a_thing_the_detector_never_boxed_is_not_a_no(read):
+    from vstream_ros.backends.lite.calibration import Bounds, Thresholds
+    silent = Composer(LiteRecognizer(CLASSES, detector_available=True,
+                                     thresholds=replace(Thresholds(), detector=Bounds(0.45, 0.0))))
+    c = ask(silent, read, "When did the second bicycle appear?", TRACKS)
+    assert c.text.startswith("I cannot tell when I saw a bicycle"), c.text

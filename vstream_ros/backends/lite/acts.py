@@ -10,12 +10,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import plural
+from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.call import Call
-from vstream_ros.backends.lite.sightings import Composed, Sighting, merge
+from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, unverified
+from vstream_ros.backends.lite.vision import LAYOUT
 from vstream_ros.backends.lite.vocabulary import SCENES
 from vstream_ros.backends.lite.wording import first_to_last, in_window, spans
 
@@ -44,6 +45,10 @@ def carried(q: Question) -> bool:
     return any(m.startswith(("carrying ", "holding ")) for m in q.modifiers)
 
 
+def _past(q: Question) -> str:
+    return f" {past(q.predicate)}" if q.predicate else ""
+
+
 def asks_existence(q: Question) -> bool:
     """'was there a man?', not 'did the man leave?' (which presupposes him)."""
     return q.intent is Intent.PRESENCE and q.action in ("", "seen") and not carried(q)
@@ -53,18 +58,30 @@ class Identities:
     """Handlers that read the memory's tracks (identities over time) besides its runs, and the answer
     about several things at once."""
 
-    def _tracks(self, call: Call, concept: Concept) -> tuple[list, bool]:
+    def _tracks(self, call: Call, concept: Concept) -> tuple[list, str]:
+        """The concept's tracks in the window, and why identities cannot be counted on ("" when they can):
+        none kept, or tracks that followed under TRACK_COVERAGE of the boxes the detector counted of it
+        (things that move far between samples break into pieces, or go unfollowed)."""
         memory = call.memory
-        tracks = memory.tracks if memory is not None else ()
-        return ids.of_label(ids.in_window(tracks, call.q), concept.coco), bool(tracks)
+        every = memory.tracks if memory is not None else ()
+        tracks = ids.of_label(ids.in_window(every, call.q), concept.coco)
+        if not every:
+            return tracks, ids.NO_IDENTITIES
+        boxes = sum(float(r.mean[LAYOUT.coco_count][list(concept.coco)].sum()) * r.frames
+                    for _, r in call.obs if r.mean is not None)
+        followed = sum(t.frames for t in tracks)
+        if boxes >= ids.MIN_BOXES and followed < ids.TRACK_COVERAGE * boxes:
+            return tracks, (f"my tracks followed only {followed} of the {boxes:.0f} {concept.name} boxes the detector "
+                            "counted, so they cannot tell one from another")
+        return tracks, ""
 
     def _distinct(self, call: Call, concept: Concept, found: list[Sighting]) -> Composed:
         q = call.q
         best = max(found, key=lambda s: (s.count, -s.start), default=None)
-        once = (f"At most {max(1, best.count)} at once ({timefmt.span(best.start, best.end, q.origin)})."
-                if best is not None and concept.countable else "")
-        tracks, any_tracks = self._tracks(call, concept)
-        return ids.distinct_count(q, concept.name, tracks, any_tracks, once)
+        at_once = max(1, best.count) if best is not None and concept.countable else 0
+        once = f"At most {at_once} at once ({timefmt.span(best.start, best.end, q.origin)})." if at_once else ""
+        tracks, why = self._tracks(call, concept)
+        return ids.distinct_count(q, concept.name, tracks, why, once, at_once)
 
     def _count(self, call: Call) -> Composed:
         """How many at once (the most, or at the instant asked), or how many distinct ones (tracks)."""
@@ -83,6 +100,11 @@ class Identities:
                             f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)}), but cannot tell "
                             f"{a(counted.narrower)} from any other {name}.", [most.evidence(name)],
                             {"count": None, "abstained": True, "narrower": counted.narrower})
+        if found and (unseen := unverified(f"{q.subject} {q.complement}", concepts)):
+            # "vehicles in the right-hand lane": lite sees the vehicles, not the lane
+            return Composed(f"I cannot tell how many {q.subject}{_past(q)}{f' {q.complement}' if q.complement else ''}"
+                            f"{in_window(q)}: I saw {names}, but cannot tell which were "
+                            f"{' '.join(unseen)}.", [], {"count": None, "abstained": True, "unseen": unseen})
         if q.distinct:
             return self._distinct(call, counted, found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
@@ -104,8 +126,8 @@ class Identities:
         n = max(1, best.count)
         what = f"1 {name}" if n == 1 else f"{n} {names}"
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
-        most = "at once at most " if moment is None else ""
-        text = f"{yes}I saw {what} {most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
+        at_most = "at once at most " if moment is None else ""
+        text = f"{yes}I saw {what} {at_most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
     @on_sight()
@@ -120,8 +142,11 @@ class Identities:
         q = call.q
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
-        tracks, any_tracks = self._tracks(call, concepts[0])
-        return ids.ordinal(q, name, tracks, any_tracks, self.rec.t.colour.yes)
+        if unseen := unverified(q.subject, concepts):     # "the second vehicle in the right-hand lane"
+            return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(name)}, but cannot "
+                            f"tell which were {' '.join(unseen)}.", [], {"abstained": True, "unseen": unseen})
+        tracks, why = self._tracks(call, concepts[0])
+        return ids.ordinal(q, name, tracks, why, self.rec.t.colour.yes)
 
     def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         """A yes/no about what the subject did. Arrive / leave: the tracks' border flags when the memory
@@ -140,7 +165,8 @@ class Identities:
                                 [s.evidence(name) for s in found], {"seen": True})
             return Composed(f"No, I saw {a(name)} in one stretch only ({spans(found, q)}).",
                             [s.evidence(name) for s in found], {"seen": True})
-        tracks, any_tracks = self._tracks(call, concepts[0])
+        tracks, why = self._tracks(call, concepts[0])
+        any_tracks = not why
         first, last = found[0], found[-1]
         if kind == "arrive":
             if any_tracks:
@@ -152,7 +178,7 @@ class Identities:
                                 {"seen": True})
             if first.start <= q.origin + call.gap:
                 return Composed(f"I cannot tell whether {a(name)} came in: one was in view from the start "
-                                f"({spans(found, q)}); {ids.NO_IDENTITIES}.", [first.evidence(name)],
+                                f"({spans(found, q)}); {why}.", [first.evidence(name)],
                                 {"abstained": True})
             return Composed(f"Yes, {a(name)} came into view {timefmt.span(first.start, first.start, q.origin)}.",
                             [first.evidence(name)], {"seen": True})

@@ -42,7 +42,7 @@ MAX_THINGS = 6            # things named in a description, those seen longest fi
 
 
 # questions that say their subject was there ("when did you first see the bicycle?")
-PRESUPPOSING = frozenset((Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN, Intent.WHERE))
+PRESUPPOSING = frozenset((Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN, Intent.WHERE, Intent.ORDINAL))
 
 
 class Recognizer(Protocol):
