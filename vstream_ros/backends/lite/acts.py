@@ -10,9 +10,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import past, plural
+from vstream_ros.answering.phrases import DESCRIBING, PREPOSITIONS, past, plural
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.answering.words import a, a_phrase, listed
+from vstream_ros.answering.words import a, a_phrase, listed, the_complement
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, unverified
@@ -47,6 +47,17 @@ def carried(q: Question) -> bool:
 
 def _past(q: Question) -> str:
     return f" {past(q.predicate)}" if q.predicate else ""
+
+
+def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
+    """What narrows a counted subject beyond the thing counted, as 'which ...' ends: 'went by in the
+    right-hand lane', 'walked past the bicycle', 'were wearing hats' (tracks and counts are of the
+    counted thing alone); "" when nothing does ("box trucks" are trucks, "people in the room" people)."""
+    if q.complement and unverified(q.complement, concepts):
+        return f"{past(q.predicate) if q.predicate else 'were'} {the_complement(q.complement)}"
+    after = [m for m in q.modifiers if m.split(" ")[0] in PREPOSITIONS or m.split(" ")[0] in DESCRIBING]
+    narrowing = [m for m in after if unverified(m, [counted])]     # not "box" of "box trucks": a kind of truck
+    return f"were {' and '.join(the_complement(m) for m in narrowing)}" if narrowing else ""
 
 
 def asks_existence(q: Question) -> bool:
@@ -90,7 +101,8 @@ class Identities:
         if refusal:
             return refusal
         # what is counted: the head noun's thing ("box trucks": trucks), the last one when none names it
-        counted = next((c for c in concepts if q.head and q.head in (c.asked or c.name)), concepts[-1])
+        counted = next((c for c in concepts if q.head and (q.head in (c.asked or c.name) or q.head == c.name)),
+                       concepts[-1])
         found = self.sightings([counted], obs, None)
         name, names = counted.name, plural(counted.name)
         most = max(found, key=lambda s: (s.count, -s.start), default=None)    # the most at once, first
@@ -100,11 +112,10 @@ class Identities:
                             f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)}), but cannot tell "
                             f"{a(counted.narrower)} from any other {name}.", [most.evidence(name)],
                             {"count": None, "abstained": True, "narrower": counted.narrower})
-        if found and (unseen := unverified(f"{q.subject} {q.complement}", concepts)):
-            # "vehicles in the right-hand lane": lite sees the vehicles, not the lane
-            return Composed(f"I cannot tell how many {q.subject}{_past(q)}{f' {q.complement}' if q.complement else ''}"
-                            f"{in_window(q)}: I saw {names}, but cannot tell which were "
-                            f"{' '.join(unseen)}.", [], {"count": None, "abstained": True, "unseen": unseen})
+        if found and (which := _restriction(q, concepts, counted)):   # "vehicles in the right lane": not the lane
+            asked = f"{q.subject}{_past(q)}" + (f" {the_complement(q.complement)}" if q.complement else "")
+            return Composed(f"I cannot tell how many {asked}{in_window(q)}: I saw {names}, but cannot tell which "
+                            f"{which}.", [], {"count": None, "abstained": True})
         if q.distinct:
             return self._distinct(call, counted, found)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
@@ -142,9 +153,9 @@ class Identities:
         q = call.q
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
-        if unseen := unverified(q.subject, concepts):     # "the second vehicle in the right-hand lane"
+        if which := _restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
             return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(name)}, but cannot "
-                            f"tell which were {' '.join(unseen)}.", [], {"abstained": True, "unseen": unseen})
+                            f"tell which {which}.", [], {"abstained": True})
         tracks, why = self._tracks(call, concepts[0])
         return ids.ordinal(q, name, tracks, why, self.rec.t.colour.yes)
 
@@ -155,7 +166,9 @@ class Identities:
         q = call.q
         kind = q.action
         if kind == "action" and (never := self._never_seen(call, q.complement)):
-            return Composed(f"No, I saw {a(name)} {spans(found, q)}, but never {a_phrase(never)}{in_window(q)}.",
+            first, _, rest = never.partition(" ")     # "from mug": the mug was never seen
+            thing = rest if first in PREPOSITIONS and rest else never
+            return Composed(f"No, I saw {a(name)} {spans(found, q)}, but never {a_phrase(thing)}{in_window(q)}.",
                             [s.evidence(name) for s in found], {"seen": False})
         if kind == "action" or carried(q):
             return ids.unseen_action(q, name, found, spans(found, q))
