@@ -274,24 +274,24 @@ class Catalogue:
                 self.path.unlink(missing_ok=True)
 
     # -- reading -------------------------------------------------------------------------------------
-    def ranked(self, vector, min_score: float, lo: int, hi: int | None) -> list[tuple[float, Doc, set[int]]]:
-        """Documents with rows in buckets [lo, hi] (hi None: open) and a cosine >= min_score to `vector`,
-        best first (equal scores in a fixed order), each with those buckets."""
+    def ranked(self, vector, min_score: float) -> list[tuple[float, Doc]]:
+        """Documents with a cosine >= min_score to `vector`, best first (equal scores in a fixed order)."""
         with self._lock:
             if self._matrix is None:
                 self._order = list(self._docs.values())
                 self._matrix = (np.stack([d.vec for d in self._order]) if self._order
                                 else np.zeros((0, self.dim), np.float32))
             order, matrix = self._order, self._matrix
-            q = np.asarray(vector, np.float32).reshape(-1)
-            q = q / max(float(np.linalg.norm(q)), 1e-12)
-            scores = matrix @ q if len(order) else np.zeros(0, np.float32)
-            out = []
-            for i in np.flatnonzero(scores >= min_score):
-                b = {x for x in order[i].buckets if x >= lo and (hi is None or x <= hi)}
-                if b:
-                    out.append((float(scores[i]), order[i], b))
-        return sorted(out, key=lambda sdb: (-round(sdb[0], 6), sdb[1].key))   # float noise is no order
+        q = np.asarray(vector, np.float32).reshape(-1)
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        scores = matrix @ q if len(order) else np.zeros(0, np.float32)
+        out = [(float(scores[i]), order[i]) for i in np.flatnonzero(scores >= min_score)]
+        return sorted(out, key=lambda sd: (-round(sd[0], 6), sd[1].key))   # float noise is no order
+
+    def buckets(self, doc: Doc, lo: int, hi: int | None) -> list[int]:
+        """The buckets in [lo, hi] (hi None: open) that hold rows of `doc`, oldest first."""
+        with self._lock:
+            return sorted(b for b in doc.buckets if b >= lo and (hi is None or b <= hi))
 
     def label_buckets(self, phrase: str, lo: int, hi: int | None) -> set[int]:
         """The buckets in [lo, hi] that hold a document whose labels match `labels like %phrase%`."""

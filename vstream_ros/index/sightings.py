@@ -186,10 +186,10 @@ class SightingsIndex:
         the brute-force search's top hits (equal scores: the newest), read a document at a time."""
         names = {b: n for n, b in parts}
         out: list[tuple[dict, float]] = []
-        for score, doc, buckets in cat.ranked(vec, self.opt.min_score, lo, hi):
+        for score, doc in cat.ranked(vec, self.opt.min_score):
             if label and not doc.has_label(label):
                 continue
-            ps = [(names[b], b) for b in sorted(buckets) if b in names]
+            ps = [(names[b], b) for b in cat.buckets(doc, lo, hi) if b in names]
             if not ps:
                 continue
             expr = " and ".join(e for e in (window, doc.expr()) if e)
