@@ -3,18 +3,27 @@ large row count, bytes per sighting.
 
     python bench/index.py                     # 200,000 sightings of one robot, 384-d vectors
     python bench/index.py --rows 1000000      # the figure (about ten minutes on 2 cores)
+    python bench/index.py --docs 0            # a random vector per sighting (no catalogue shortcut)
     python bench/index.py --quick             # 5,000 sightings (a smoke run)
     python bench/index.py --pace 1 --seconds 120   # the index's CPU at a robot's pace (MiniLM embedder)
 
-Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite) with
-precomputed unit vectors of MiniLM's size (384-d): embedding is the embedder's cost, not the index's.
-One sighting every 0.5 s of stamp time, with the index's default options (15-minute partitions, a flush
-every 2,000 rows; the writer's batch is 2,000: the queue is always full here). Queries: by meaning within
-a 1-hour window (a where/when question), by label within the window, by meaning over the last day, the
-newest sightings of the robot, and by label and by meaning over all of its history (a question with no
-window; the node asks the label first, then the meaning). Prints one JSON document, then a short table.
-Timings are wall-clock on this machine as it is (other processes included): the load average is in the
-JSON, sampled after writing and after the queries.
+Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite). As on a
+robot, each sighting is described from a few distinct documents (`--docs`, 400: ten labels x colours x
+text read) and the writer embeds the description (cached per text, as the node's writer does); the
+bench's embedder makes MiniLM-sized (384-d) vectors without the model (a label's centre plus a fixed
+deviation per description): embedding is the embedder's cost, not the index's. `--docs 0`: a random
+vector per sighting (the workload before the catalogue: every row its own document, so the catalogue is
+not exact and searches by meaning are the engine's brute force). One sighting every 0.5 s of stamp time,
+with the index's default options (15-minute partitions, a flush every 2,000 rows; the writer's batch is
+2,000: the queue is always full here). Queries: by meaning within a 1-hour window (a where/when
+question), by label within the window, by meaning over the last day, the newest sightings of the robot,
+and by label (one it holds, one it never saw) and by meaning over all of its history (a question with
+no window; the node asks the label first, then the meaning). Then the three queries that the catalogue
+answers differently are timed on the same index without it (`--baseline-reps`, brute force as before),
+and their scores compared with the catalogue's (`same_scores`: rows of equal score may differ, the
+catalogue takes the newest). Prints one JSON document, then a short table. Timings are wall-clock on
+this machine as it is (other processes included): the load average is in the JSON, sampled after
+writing and after the queries, and under the table.
 
 `--pace R`: what the index costs a node, as CPU time rather than wall-clock (so other processes do not
 blur it): a fresh embedded index with the node's embedder, warmed as a node warms it, takes R sightings a
