@@ -3,7 +3,9 @@
 Opened from a URI: a local path is an embedded Milvus Lite index in this process; `http://host:port`
 is a Milvus server (or `milvus-lite server`) that a fleet shares. Nothing else changes between the two.
 Writes go through a background writer and never block; queries run on their own connection, so a
-question never waits behind a batch.
+question never waits behind a batch. A search by meaning over more than a few partitions, and any label
+query, go through the robot's catalogue of distinct documents first (catalogue.py: the engine walks
+every row it is asked about, the catalogue tells it which few partitions and rows to ask about).
 """
 
 from __future__ import annotations
