@@ -4,6 +4,7 @@ survives a reopen, is rebuilt when its journal is lost, follows retention, and s
 one description carry different vectors."""
 
 import itertools
+import threading
 
 import numpy as np
 import pytest
@@ -201,3 +202,23 @@ def test_rows_of_one_description_with_other_vectors_fall_back_to_brute_force(ind
 def index_vectors(store) -> dict:
     names = [n for n, _ in store.partitions("robot_a")]
     return {r["id"]: r["vec"] for r in store.query(names, "start >= 0", ["id", "vec"])}
+
+
+def test_queries_do_not_wait_for_a_catalogue_being_rebuilt(tmp_path):
+    uri = str(tmp_path / "ix.db")
+    ix = SightingsIndex(uri, "robot_a", options=opts(tmp_path))
+    fill(ix, 100)
+    ix.close()
+    ix = SightingsIndex(uri, "robot_a", options=opts(tmp_path))
+    ix.catalogue._opening.acquire()                    # as the writer's rebuild holds it
+    try:
+        out = []
+        t = threading.Thread(target=lambda: out.append(ix.find("red toolbox")), daemon=True)
+        t.start()
+        t.join(60)                                     # a guard against a hang, not a timing
+        assert not t.is_alive() and out[0] and not ix.catalogue.ready   # answered by brute force
+    finally:
+        ix.catalogue._opening.release()
+    ix.find("red toolbox")
+    assert ix.catalogue.ready
+    ix.close()

@@ -102,7 +102,8 @@ class Catalogue:
         self._matrix: np.ndarray | None = None
         self._order: list[Doc] = []
         self._lines = 0
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()          # the state, once ready (the writer notes, queries read)
+        self._opening = threading.Lock()        # one open at a time
 
     @property
     def exact(self) -> bool:
@@ -119,8 +120,12 @@ class Catalogue:
     def open(self, store: MilvusStore, rebuild: bool = True) -> None:
         """Load the journal (rebuild it from the collection when it is missing or another index's, unless
         `rebuild` is False: then stay unready), then scan the robot's partitions it does not know.
-        Idempotent; raises the client's errors (the writer retries its connection)."""
-        with self._lock:
+        Idempotent; raises the client's errors (the writer retries its connection). Queries neither use nor
+        wait for a catalogue being opened (a rebuild takes minutes at a million rows): a reader's open
+        returns at once while another is under way, and the state is only read once `ready`."""
+        if not self._opening.acquire(blocking=rebuild):
+            return
+        try:
             if self.ready:
                 return
             self._reset()
@@ -135,8 +140,11 @@ class Catalogue:
                 self._scan(store, name, b)
             if not loaded or unknown or self._lines > 2 * self._live() + 1000:
                 self._rewrite()
-            self.ready = True
+            with self._lock:
+                self.ready = True
             log.info("sightings catalogue: %d documents (%d partitions scanned)", len(self._docs), len(unknown))
+        finally:
+            self._opening.release()
 
     def _reset(self) -> None:
         self._docs, self._ids, self.mixed, self._lines, self._next = {}, {}, 0, 0, 0
