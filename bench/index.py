@@ -3,18 +3,27 @@ large row count, bytes per sighting.
 
     python bench/index.py                     # 200,000 sightings of one robot, 384-d vectors
     python bench/index.py --rows 1000000      # the issue's figure (about ten minutes on 2 cores)
+    python bench/index.py --docs 0            # a random vector per sighting (no catalogue shortcut)
     python bench/index.py --quick             # 5,000 sightings (a smoke run)
     python bench/index.py --pace 1 --seconds 120   # the index's CPU at a robot's pace (MiniLM embedder)
 
-Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite) with
-precomputed unit vectors of MiniLM's size (384-d): embedding is the embedder's cost, not the index's.
-One sighting every 0.5 s of stamp time, with the index's default options (15-minute partitions, a flush
-every 2,000 rows; the writer's batch is 2,000: the queue is always full here). Queries: by meaning within
-a 1-hour window (a where/when question), by label within the window, by meaning over the last day, the
-newest sightings of the robot, and by label and by meaning over all of its history (a question with no
-window; the node asks the label first, then the meaning). Prints one JSON document, then a short table.
-Timings are wall-clock on this machine as it is (other processes included): the load average is in the
-JSON, sampled after writing and after the queries.
+Writes go through the real path (SightingsIndex.add -> the background writer -> Milvus Lite). As on a
+robot, each sighting is described from a few distinct documents (`--docs`, 400: ten labels x colours x
+text read) and the writer embeds the description (cached per text, as the node's writer does); the
+bench's embedder makes MiniLM-sized (384-d) vectors without the model (a label's centre plus a fixed
+deviation per description): embedding is the embedder's cost, not the index's. `--docs 0`: a random
+vector per sighting (the workload before the catalogue: every row its own document, so the catalogue is
+not exact and searches by meaning are the engine's brute force). One sighting every 0.5 s of stamp time,
+with the index's default options (15-minute partitions, a flush every 2,000 rows; the writer's batch is
+2,000: the queue is always full here). Queries: by meaning within a 1-hour window (a where/when
+question), by label within the window, by meaning over the last day, the newest sightings of the robot,
+and by label (one it holds, one it never saw) and by meaning over all of its history (a question with
+no window; the node asks the label first, then the meaning). Then the three queries that the catalogue
+answers differently are timed on the same index without it (`--baseline-reps`, brute force as before),
+and their scores compared with the catalogue's (`same_scores`: rows of equal score may differ, the
+catalogue takes the newest). Prints one JSON document, then a short table. Timings are wall-clock on
+this machine as it is (other processes included): the load average is in the JSON, sampled after
+writing and after the queries, and under the table.
 
 `--pace R`: what the index costs a node, as CPU time rather than wall-clock (so other processes do not
 blur it): a fresh embedded index with the node's embedder, warmed as a node warms it, takes R sightings a
@@ -25,6 +34,7 @@ node's state topic) and a search by meaning every 10 s; the process's CPU second
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -42,13 +52,50 @@ DIM = 384
 LABELS = ["person", "red toolbox", "forklift", "pallet", "door", "ladder", "cup", "chair", "car", "dog"]
 
 
+COLOURS = [(), ("red",), ("blue",), ("grey",), ("yellow",), ("red", "white"), ("black", "yellow"), ("green",)]
+TEXTS = ["", "EXIT", "A3", "ACME", "KEEP CLEAR"]
+
+
 class FixedDim:
-    """Only names the vector size: the bench hands every sighting its vector."""
+    """Only names the vector size: the bench hands every sighting its vector (`--docs 0`)."""
 
     id, dim = "bench-random-384", DIM
 
     def embed(self, texts):
         return np.zeros((len(texts), DIM), np.float32)
+
+
+class TemplateEmbedder:
+    """A description's vector: its label's centre plus a fixed deviation drawn from the description (the
+    same text always gives the same vector, as MiniLM does), at MiniLM's size and for no model's cost."""
+
+    id, dim = "bench-template-384", DIM
+
+    def __init__(self, centres: np.ndarray) -> None:
+        self.centres = centres
+
+    def embed(self, texts):
+        out = []
+        for t in texts:
+            label = t.split(";")[0]
+            seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            v = self.centres[LABELS.index(label)] + 0.3 * np.random.default_rng(seed).standard_normal(DIM)
+            out.append(v / np.linalg.norm(v))
+        return np.asarray(out, np.float32).reshape(len(texts), DIM)
+
+
+def documents(n: int) -> list[tuple[str, tuple[str, ...], str]]:
+    """`n` distinct (label, colours, text) descriptions, every label in turn."""
+    out = []
+    for d in range(n):
+        k, rest = d % len(LABELS), d // len(LABELS)
+        out.append((LABELS[k], COLOURS[rest % len(COLOURS)], TEXTS[(rest // len(COLOURS)) % len(TEXTS)]))
+    return out
+
+
+def scores(hits) -> list[float]:
+    """A query's scores, best first (rows of equal score may differ: the catalogue takes the newest)."""
+    return sorted((round(h.score, 4) for h in hits), reverse=True)
 
 
 def percentiles(ts: list[float]) -> dict:
@@ -96,6 +143,10 @@ def main() -> None:
     ap.add_argument("--pace", type=float, default=0.0, help="sightings a second: measure CPU at a robot's pace")
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--embedder", default="minilm", help="with --pace: minilm (the node's) or hash[:DIM]")
+    ap.add_argument("--docs", type=int, default=400,
+                    help="distinct descriptions the sightings are made of (0: a random vector per sighting)")
+    ap.add_argument("--baseline-reps", type=int, default=5,
+                    help="also time the searches without the catalogue (brute force), this many times")
     args = ap.parse_args()
     if args.pace > 0:
         pace(args.pace, args.seconds, args.embedder)
@@ -103,13 +154,20 @@ def main() -> None:
     rows = 5_000 if args.quick else args.rows
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((len(LABELS), DIM)).astype(np.float32)
+    docs = documents(args.docs)
+    per_label = [[d for d in docs if d[0] == lab] for lab in LABELS]
     with tempfile.TemporaryDirectory() as tmp:
         opt = IndexOptions(max_rows=rows * 2, max_age_s=1e9, queue_size=rows + 1, batch=2000,
                            backlog_path=os.path.join(tmp, "b.jsonl"))
-        ix = SightingsIndex(os.path.join(tmp, "ix.db"), "robot_a", FixedDim(), opt)
+        ix = SightingsIndex(os.path.join(tmp, "ix.db"), "robot_a",
+                            TemplateEmbedder(centres) if docs else FixedDim(), opt)
         t0 = time.perf_counter()
         for i in range(rows):
             k = i % len(LABELS)
+            if docs:
+                label, colours, text = per_label[k][int(rng.integers(len(per_label[k])))]
+                ix.add(Sighting((label,), "front", "robot_a", i * 0.5, i * 0.5 + 2.0, colours=colours, text=text))
+                continue
             v = centres[k] + 0.3 * rng.standard_normal(DIM).astype(np.float32)
             v /= np.linalg.norm(v)
             ix.add(Sighting((LABELS[k],), "front", "robot_a", i * 0.5, i * 0.5 + 2.0, embedding=v))
@@ -128,7 +186,7 @@ def main() -> None:
             "label seen never, all history": dict(label="giraffe"),
             "meaning, all history": dict(vector=q),
         }
-        results = []
+        results, answers = [], {}
         for name, kw in cases.items():
             got = ix.find(**kw)                  # warm
             ts = []
@@ -137,13 +195,29 @@ def main() -> None:
                 got = ix.find(**kw)
                 ts.append(time.perf_counter() - t)
             results.append({"case": name, "hits": len(got), **percentiles(ts)})
+            answers[name] = got
+        baseline = []
+        if args.baseline_reps > 0 and ix.catalogue.usable:
+            ix.catalogue.enabled = False          # the same index, searched as before the catalogue
+            for name in ("meaning, last 24 h", "label seen never, all history", "meaning, all history"):
+                ts = []
+                for _ in range(args.baseline_reps):
+                    t = time.perf_counter()
+                    got = ix.find(**cases[name])
+                    ts.append(time.perf_counter() - t)
+                baseline.append({"case": name, "hits": len(got), **percentiles(ts),
+                                 "same_scores": scores(got) == scores(answers[name])})
+            ix.catalogue.enabled = True
         st = ix.stats()
         ix.close()
-    doc = {"rows": rows, "dim": DIM, "engine": "milvus-lite (embedded)", "writes_per_s": round(rows / write_s),
+    doc = {"rows": rows, "dim": DIM, "engine": "milvus-lite (embedded)", "docs": args.docs,
+           "catalogue_docs": st["catalogue_docs"], "catalogue_exact": st["catalogue_exact"],
+           "writes_per_s": round(rows / write_s),
            "write_s": round(write_s, 1), "bytes": st["bytes"],
            "bytes_per_sighting": round(st["bytes"] / max(1, st["rows"])),
            "index_rows": st["rows"], "partitions": st["partitions"], "dropped": st["dropped"],
-           "bucket_s": opt.bucket_s, "seal_rows": opt.seal_rows, "queries": results, "cpus": os.cpu_count(),
+           "bucket_s": opt.bucket_s, "seal_rows": opt.seal_rows, "queries": results,
+           "baseline_without_catalogue": baseline, "cpus": os.cpu_count(),
            "load_avg_after_writes": load_written, "load_avg": os.getloadavg()}
     print(json.dumps(doc, indent=2))
     print()
@@ -153,6 +227,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for r in results:
         print(f"| {r['case']} | {r['hits']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} |")
+    for r in baseline:
+        print(f"| {r['case']} (brute force, no catalogue) | {r['hits']} | {r['p50_ms']} | {r['p95_ms']} "
+              f"| {r['max_ms']} |")
+    print(f"load average after writes {load_written[0]:.2f}, after queries {doc['load_avg'][0]:.2f}")
 
 
 if __name__ == "__main__":

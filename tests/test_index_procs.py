@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vstream_ros.index import FLEET, IndexOptions, Sighting, SightingsIndex
@@ -66,8 +67,15 @@ def test_sigkill_during_writes_keeps_every_acknowledged_row(tmp_path):
     child.wait(30)
     assert child.returncode == -signal.SIGKILL
     ix = SightingsIndex(uri, "robot_a", options=IndexOptions(backlog_path=str(tmp_path / "b.jsonl")))
-    found = {s.id for s in ix.get(acked)}
-    assert len(acked) >= 300 and found == set(acked)
+    found = ix.get(acked)
+    assert len(acked) >= 300 and {s.id for s in found} == set(acked)
+    ix.find(label="thing")                        # the reader loads the catalogue's journal
+    cat, store = ix.catalogue, ix._reader()
+    assert cat.exact                              # its journal was written before each row: it covers them
+    docs = {d.key: d for _, d in cat.ranked(np.ones(ix.embedder.dim), -2.0)}
+    for s in found:
+        row = {"labels": " | ".join(s.labels), "colours": " | ".join(s.colours), "text": s.text}
+        assert store.bucket(s.start) in docs[(row["labels"], row["colours"], row["text"])].buckets
     ix.close()
 
 

@@ -9,9 +9,10 @@ so that the next few batches need no trim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from vstream_ros.index.store import MilvusStore
+from vstream_ros.index.store import MilvusStore, parse_partition
 
 
 @dataclass
@@ -24,10 +25,12 @@ class RetentionStats:
 
 
 class Retention:
-    def __init__(self, store: MilvusStore, robot: str, max_rows: int, max_age_s: float) -> None:
+    def __init__(self, store: MilvusStore, robot: str, max_rows: int, max_age_s: float,
+                 on_drop: Callable[[int], None] | None = None) -> None:
         if max_rows < 1 or max_age_s <= 0:
             raise ValueError("max_rows must be >= 1 and max_age_s > 0")
         self.store, self.robot, self.max_rows, self.max_age_s = store, robot, max_rows, max_age_s
+        self.on_drop = on_drop              # told the bucket of each partition dropped (the catalogue)
         self.slack = max(1, max_rows // 100)
         self.stats = RetentionStats()
         parts = store.partitions(robot)
@@ -84,6 +87,9 @@ class Retention:
     def _drop(self, name: str, counter: str, n: int | None = None) -> None:
         n = self.store.partition_rows(name) if n is None else n
         self.store.drop(name)
+        part = parse_partition(name)
+        if self.on_drop is not None and part is not None:
+            self.on_drop(part[1])
         self.stats.rows -= n
         self.stats.partitions_dropped += 1
         if counter == "expired_age":

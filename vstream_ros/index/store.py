@@ -165,7 +165,7 @@ class MilvusStore:
 
     # -- partitions ------------------------------------------------------------------------------
     def bucket(self, stamp: float) -> int:
-        return int(math.floor(stamp / self.bucket_s))
+        return bucket_of(stamp, self.bucket_s)
 
     def partitions(self, robot: str | None) -> list[tuple[str, int]]:
         """(name, bucket) of the partitions of one robot (None: every robot), oldest bucket first."""
@@ -332,6 +332,11 @@ class MilvusStore:
                     server_manager_instance.release_server(path)
 
 
+def bucket_of(stamp: float, bucket_s: float) -> int:
+    """The time bucket (partition) a row that starts at `stamp` is filed under."""
+    return int(math.floor(stamp / bucket_s))
+
+
 def window_expr(t0: float | None, t1: float | None) -> str:
     """Rows whose [start, end] meets [t0, t1] (either end open)."""
     terms = []
@@ -344,3 +349,8 @@ def window_expr(t0: float | None, t1: float | None) -> str:
 
 def label_expr(phrase: str) -> str:
     return f"labels like {_quote('%' + phrase + '%')}"
+
+
+def doc_expr(labels: str, colours: str, text: str) -> str:
+    """Rows of one document: these labels, colours and text columns exactly (the catalogue's key)."""
+    return f"labels == {_quote(labels)} and colours == {_quote(colours)} and text == {_quote(text)}"

@@ -38,8 +38,10 @@ class IndexWriter:
     def __init__(self, connect: Callable[[], object], embedder: Embedder, backlog: Backlog,
                  queue_size: int = 10_000, batch: int = 512, on_written: Callable[[list[str]], None] | None = None,
                  after_write: Callable[[object, list[dict]], None] | None = None,
-                 retry_s: tuple[float, float] = (0.5, 30.0), seal_rows: int = 2_000, seal_s: float = 30.0) -> None:
+                 retry_s: tuple[float, float] = (0.5, 30.0), seal_rows: int = 2_000, seal_s: float = 30.0,
+                 before_insert: Callable[[list[dict]], None] | None = None) -> None:
         self._connect, self.embedder, self.backlog = connect, embedder, backlog
+        self.before_insert = before_insert      # sees every row before the engine does (the catalogue's journal)
         self.batch, self.on_written, self.after_write = batch, on_written, after_write
         self.retry_s, self.seal_rows, self.seal_s = retry_s, seal_rows, seal_s
         self._unsealed, self._unsealed_since = 0, 0.0
@@ -153,7 +155,7 @@ class IndexWriter:
                 if self.backlog.rows:
                     self._replay()
                 if rows:
-                    self.store.insert(rows)
+                    self._insert(rows)
                     self._acknowledge(rows)
                 return
             except Exception as e:                  # noqa: BLE001
@@ -166,10 +168,15 @@ class IndexWriter:
     def _replay(self) -> None:
         rows = self.backlog.read()
         for i in range(0, len(rows), self.batch):
-            self.store.insert(rows[i:i + self.batch], upsert=True)      # idempotent: a retry may resend
+            self._insert(rows[i:i + self.batch], upsert=True)      # idempotent: a retry may resend
         self.backlog.clear()
         self.stats.replayed += len(rows)
         self._acknowledge(rows)
+
+    def _insert(self, rows: list[dict], upsert: bool = False) -> None:
+        if self.before_insert is not None:
+            self.before_insert(rows)
+        self.store.insert(rows, upsert=upsert)
 
     def _seal(self) -> None:
         """Flush what was written into segments: Milvus Lite reads every unflushed row back into Python
