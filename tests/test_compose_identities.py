@@ -134,6 +134,7 @@ def test_a_place_lite_cannot_see_makes_counts_and_ordinals_abstain(composer, rea
     assert c.text.startswith("I cannot tell how many people wearing hats came in: I saw people, but cannot tell "
                              "which were wearing hats"), c.text
     assert ask(composer, read, "How many people came in?", TRACKS).facts["count"] == 1
+    assert ask(composer, read, "How many cars passed under the camera?", TRACKS).facts["count"] == 1   # no place
 
 
 def test_the_nth_one_still_in_view_did_not_leave(composer, read):

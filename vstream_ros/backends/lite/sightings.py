@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from vstream_ros.answering.phrases import PARTICLES, PREPOSITIONS
 from vstream_ros.backends.lite import colours
 from vstream_ros.backends.lite.vision import Concept
 from vstream_ros.memory import MemoryRead, TokenGroup
@@ -90,7 +91,8 @@ def merge(sightings: list[Sighting], gap: float) -> list[Sighting]:
 
 
 _FUNCTION_WORDS = frozenset(("a", "an", "the", "of", "on", "in", "at", "to", "with", "and", "or", "some", "his",
-                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it"))
+                             "her", "their", "its", "is", "was", "are", "were", "up", "by", "from", "for", "it",
+                             *PREPOSITIONS, *PARTICLES))    # "under the camera": the camera is no restriction
 
 
 def kinds_said(found: list[Sighting], name: str) -> str:
