@@ -80,11 +80,14 @@ class Launched:
 class Ros2:
     """`ros2 ...` commands and launches on one DDS domain, with its ros2 daemon."""
 
-    def __init__(self, tmp_path: Path, domain: int) -> None:
+    def __init__(self, tmp_path: Path, domain: int, daemon: bool = True) -> None:
+        """`daemon`: start one (and stop it in close()); a test that makes no graph query needs none."""
         self.tmp_path = tmp_path
         self.env = vendor_env(domain, tmp_path / "ros_log")
         self.launches: list[Launched] = []
-        self.run("daemon", "start")
+        self.daemon = daemon
+        if daemon:
+            self.run("daemon", "start")
 
     def run(self, *args: str, timeout: float = 90.0, ok: bool = True) -> str:
         """Run `ros2 ARGS`; its stdout and stderr. `ok`: fail the test unless it exits 0."""
@@ -120,7 +123,8 @@ class Ros2:
         for proc in self.launches:
             if proc.popen.poll() is None:
                 proc.interrupt()
-        self.run("daemon", "stop", ok=False)
+        if self.daemon:
+            self.run("daemon", "stop", ok=False)
 
 
 def field(out: str, name: str) -> str:

@@ -24,6 +24,14 @@ def ros2(tmp_path):
     cli.close()
 
 
+@pytest.fixture
+def ros2_no_daemon(tmp_path):
+    """For a test that only runs `ros2 launch` (no graph query): no daemon to start and stop."""
+    cli = Ros2(tmp_path, fresh_domain(), daemon=False)
+    yield cli
+    cli.close()
+
+
 def dump(ros2: Ros2, node: str) -> dict:
     """`ros2 param dump NODE`: the node's parameters as it holds them."""
     return yaml.safe_load(ros2.run("param", "dump", node))[node]["ros__parameters"]
@@ -69,8 +77,8 @@ def test_launch_takes_the_params_file_and_overrides_only_what_is_given(ros2, tmp
     assert proc.interrupt() == 0, proc.output()
 
 
-def test_launch_refuses_a_bad_argument_before_starting_anything(ros2):
-    proc = ros2.launch("backend:=tiny", "sample_rate_hz:=fast", name="bad")
+def test_launch_refuses_a_bad_argument_before_starting_anything(ros2_no_daemon):
+    proc = ros2_no_daemon.launch("backend:=tiny", "sample_rate_hz:=fast", name="bad")
     assert proc.wait() != 0
     assert "sample_rate_hz: expected a number, got 'fast'" in proc.output()
     assert "process started" not in proc.output()

@@ -24,6 +24,14 @@ def ros2(tmp_path):
     cli.close()
 
 
+@pytest.fixture
+def ros2_no_daemon(tmp_path):
+    """For a test that only runs `ros2 launch` (no graph query): no daemon to start and stop."""
+    cli = Ros2(tmp_path, fresh_domain(), daemon=False)
+    yield cli
+    cli.close()
+
+
 def echo(ros2: Ros2, topic: str, condition: str, timeout: int = 60) -> str:
     """`ros2 topic echo --once --filter CONDITION TOPIC`: the first message that meets it ("" if none came)."""
     return ros2.run("topic", "echo", "--once", "--full-length", "--timeout", str(timeout), "--filter", condition, topic,
@@ -51,10 +59,12 @@ def test_a_silent_camera_is_a_warning_that_says_why_and_clears_when_frames_come(
     proc = ros2.launch(f"params_file:={own}", "backend:=tiny", "snapshot_path:=''", "pose_topic:=/odom",
                        "camera_topics:=['/cam0/image_raw', '/cam1/image_raw']", name="silent")
     ros2.wait_state("/vstream", "active", proc)
-    jpeg = Proc([str(PROCS / "camera_publisher.py"), "120", "5"], tmp_path / "jpeg.log",   # stamps: now
+    # stamps: now; the node subscribes to /cam0/image_raw alone (not to /cam1/image_raw/compressed), so the
+    # camera starts once that one matched instead of waiting out its 20 s for a second subscriber
+    jpeg = Proc([str(PROCS / "camera_publisher.py"), "--raw-subscriber-only", "120", "5"], tmp_path / "jpeg.log",
                 int(ros2.env["ROS_DOMAIN_ID"]))
     try:
-        # both cameras are in ~/memory_state from the start, before any frame
+        # both cameras are in ~/memory_state, cam1 without ever a frame
         out = echo(ros2, "/vstream/memory_state", "len(m.cameras) == 2")
         assert "camera: cam0" in out and "camera: cam1" in out, out
         out = echo(ros2, "/diagnostics", camera_status("cam1", "no frame for"))
@@ -85,8 +95,8 @@ def test_a_misspelt_key_in_the_params_file_is_refused_naming_the_nearest(ros2, t
     assert proc.interrupt() == 0, proc.output()
 
 
-def test_an_undeclared_launch_argument_stops_the_launch(ros2):
-    proc = ros2.launch("backend:=tiny", "pose_topc:=/odom", name="typo_arg")
+def test_an_undeclared_launch_argument_stops_the_launch(ros2_no_daemon):
+    proc = ros2_no_daemon.launch("backend:=tiny", "pose_topc:=/odom", name="typo_arg")
     assert proc.wait() != 0
     assert "unknown launch argument(s): pose_topc (did you mean pose_topic?)" in proc.output(), proc.output()
     assert "process started" not in proc.output()
@@ -102,10 +112,10 @@ def test_an_out_of_range_value_leaves_the_node_unconfigured_without_a_traceback(
     assert proc.interrupt() == 0, proc.output()
 
 
-def test_launch_arguments_list_every_backend_and_no_option_replay_lacks(ros2):
+def test_launch_arguments_list_every_backend_and_no_option_replay_lacks(ros2_no_daemon):
     from vstream_ros.backends.registry import backend_names
 
-    out = ros2.run("launch", str(REPO / "launch" / "vstream.launch.py"), "-s")
+    out = ros2_no_daemon.run("launch", str(REPO / "launch" / "vstream.launch.py"), "-s")
     assert all(name in out for name in backend_names()), out
     assert "pose_topic" in out and "bag replay with --clock" not in out, out
     readme = (REPO / "README.md").read_text()

@@ -1,10 +1,10 @@
 """Test camera: publishes 640x480 frames at a fixed rate on a raw and a compressed topic.
 
-Usage: camera_publisher.py DURATION_S [RATE_HZ] [T0_S]
+Usage: camera_publisher.py [--raw-subscriber-only] DURATION_S [RATE_HZ] [T0_S]
 Content changes every 2 s of stamp time (a different colour and pattern per scene), so a memory can
 be checked against known spans. Stamps advance exactly 1/RATE per frame from T0 (default: now).
-Waits (up to 20 s) for a subscriber on both topics first. Prints one line per second; exits after
-DURATION_S or on SIGINT.
+Waits (up to 20 s) for a subscriber on both topics first (--raw-subscriber-only: on the raw topic, for a
+node that subscribes to the raw one alone). Prints one line per second; exits after DURATION_S or on SIGINT.
 """
 
 import sys
@@ -30,15 +30,18 @@ def scene_frame(scene: int, h: int = 480, w: int = 640) -> np.ndarray:
 
 
 def main() -> None:
-    duration = float(sys.argv[1])
-    rate = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+    raw_only = "--raw-subscriber-only" in sys.argv
+    args = [a for a in sys.argv if a != "--raw-subscriber-only"]
+    duration = float(args[1])
+    rate = float(args[2]) if len(args) > 2 else 30.0
     rclpy.init()
     node = Node("test_camera")
-    t0 = float(sys.argv[3]) if len(sys.argv) > 3 else node.get_clock().now().nanoseconds * 1e-9
+    t0 = float(args[3]) if len(args) > 3 else node.get_clock().now().nanoseconds * 1e-9
     raw = node.create_publisher(Image, "/cam0/image_raw", qos_profile_sensor_data)
     jpg = node.create_publisher(CompressedImage, "/cam1/image_raw/compressed", qos_profile_sensor_data)
     deadline = time.monotonic() + 20      # frames sent before discovery matched would be lost
-    while (raw.get_subscription_count() == 0 or jpg.get_subscription_count() == 0) and time.monotonic() < deadline:
+    while (raw.get_subscription_count() == 0 or (jpg.get_subscription_count() == 0 and not raw_only)) \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
     print("subscribed", flush=True)
     frames = [scene_frame(s) for s in range(len(COLOURS))]

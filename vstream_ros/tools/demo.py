@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"[3/5] replaying the bag over DDS at {args.rate:g}x")
         stats = replay(bag, rate=args.rate, node=client.node)
-        expected = stats["published"]
+        expected = stats["topics"][TOPIC]      # the camera's frames ("published" counts /odom's messages too)
         settled = lambda: client.state is not None and any(   # noqa: E731
             c.frames_received >= expected and c.frames_encoded == c.frames_sampled for c in client.state.cameras)
         client.spin_until(settled, 60)

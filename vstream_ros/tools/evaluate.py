@@ -24,7 +24,7 @@ import numpy as np
 from vstream_ros.engine import EngineConfig, Outcome, StreamEngine
 from vstream_ros.engine.evidence import EvidenceRecord
 from vstream_ros.engine.startup import EngineSession
-from vstream_ros.tools.inputs import Frame, open_input
+from vstream_ros.tools.inputs import Frame, open_input, require_input
 from vstream_ros.tools.questions import Question, load_questions
 from vstream_ros.tools.scoring import TOL_FRACTION, TOL_MIN_S, score, tally, tolerance_s
 
@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         if not questions:
             raise ValueError(f"no questions for {video or args.input} in {args.questions}")
         questions = questions[: args.limit] if args.limit else questions
+        require_input(args.input)          # before the backend loads: a mistyped path fails at once
         session = EngineSession(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
                                 EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
                                              max_new_tokens_limit=max(512, args.max_new_tokens)))

@@ -96,9 +96,14 @@ def pose_connections(reader, pose_topic: str = "") -> list:
     return posed
 
 
-def open_input(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
+def require_input(path: Path) -> None:
+    """A missing bag or video is a ValueError that names it (vstream-eval checks before loading a model)."""
     if not path.exists():
         raise ValueError(f"no such bag or video: {path}")
+
+
+def open_input(path: Path, poses: PoseBuffer | None = None, pose_topic: str = "") -> Iterator[Frame]:
+    require_input(path)
     if path.is_dir() or path.suffix in (".mcap", ".db3"):
         return bag_frames(path, poses, pose_topic)
     return video_frames(path)
