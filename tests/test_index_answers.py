@@ -123,3 +123,6 @@ def test_a_long_sighting_the_index_cut_in_pieces_is_not_coarse():
     assert not _coarse(memory, rows, 1.0)
     assert _coarse(memory, rows[:2], 1.0)                        # 20 s of it: the rest was something else
     assert not _coarse(memory, [], 1.0)                          # the index has nothing to say finer
+    assert not _coarse(memory, [group("index", 1.0, 59.0)], 1.0)  # a frame of jitter at one end
+    # the merged memory of the demo: a person 20-50 s, the index's 10 s rows of it 23-32 and 33-42 s
+    assert _coarse(group("temporal", 20.0, 50.0), [group("index", 23.0, 32.0), group("index", 33.0, 42.0)], 1.0)

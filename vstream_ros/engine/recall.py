@@ -4,7 +4,7 @@ The STAR memory is bounded: it merges away the detail of old runs, and a reset o
 The sightings index (engine/sightings.py) keeps every named run. When the index holds sightings of the
 thing that the memory does not (rows that overlap none of the memory's own sightings: before its oldest
 stamp, in a window it holds nothing of, or merged away), or holds them finer (a memory sighting that
-merged other things in: the index's rows of the thing cover less than half of its span, so its stamps
+merged other things in: the index's rows of the thing leave part of its span uncovered, so its stamps
 and pose are the merged slot's, not the thing's), the answer is made here from the index's rows and the
 memory's sightings together,
 stating only what a row holds (its stamps, camera and pose), and says it came from the index. When the
@@ -25,7 +25,8 @@ FROM_INDEX = "(from the long-term sightings index)"
 FROM_MEMORY = "(from the memory)"
 WHERE_SHOWN = 3                 # a where answer names the newest few places
 SCAN = 200                      # index rows read for a first/when answer (the index returns the newest first)
-COARSE = 0.5                    # a memory sighting the index's rows of the thing cover less than this merged others
+UNCOVERED_STEPS = 1.5           # a memory sighting with more than this many frame intervals no index row of the
+                                # thing covers merged others in (a frame of jitter at either end is no such sign)
 
 
 @dataclass
@@ -69,13 +70,18 @@ def recall(feed: SightingsFeed | None, memory: MultiCameraMemory, locate, questi
 
 
 def _coarse(memory: TokenGroup, found: list[TokenGroup], step: float) -> bool:
-    """A memory sighting that merged other things in: the index's rows of the thing on its camera cover less
-    than COARSE of its span (each stretch counted with one frame interval, `step`, so single frames count)."""
-    rows = [g for g in found if _same(g, memory)]
+    """A memory sighting that merged other things in: the index's rows of the thing on its camera (runs cut
+    before any merging, each at most `index_run_s`) leave more than UNCOVERED_STEPS frame intervals of its
+    span uncovered, so the rows say better when the thing was there (each row counted with one frame
+    interval, `step`, so single frames count). No row: the index has nothing finer to say."""
+    rows = sorted((max(g.start, memory.start), min(g.end, memory.end) + step) for g in found if _same(g, memory))
     if not rows:
         return False
-    covered = sum(min(g.end, memory.end) - max(g.start, memory.start) + step for g in rows)
-    return covered < COARSE * (memory.end - memory.start + step)
+    covered, reach = 0.0, memory.start
+    for a, b in rows:                      # the union of the rows' stretches inside the memory's span
+        covered += max(0.0, b - max(a, reach))
+        reach = max(reach, b)
+    return (memory.end - memory.start + step) - covered > UNCOVERED_STEPS * step
 
 
 def _same(index: TokenGroup, memory: TokenGroup) -> bool:

@@ -147,11 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    earlier = out / "memory.safetensors"
-    if earlier.exists():      # the bag's stamps are fixed, so each run starts from an empty memory
-        kept = earlier.with_name(f"memory.earlier-{time.strftime('%Y%m%dT%H%M%S')}.safetensors")
-        earlier.rename(kept)
-        print(f"[0/5] the memory of an earlier demo run was moved to {kept}")
+    earlier = [p for p in (out / "memory.safetensors", *out.glob("sightings.db*")) if p.exists()]
+    if earlier:      # the bag's stamps are fixed, so each run starts from an empty memory and an empty index
+        kept = out / f"earlier-{time.strftime('%Y%m%dT%H%M%S')}"
+        kept.mkdir()
+        for p in earlier:
+            p.rename(kept / p.name)
+        print(f"[0/5] the memory and sightings index of an earlier demo run were moved to {kept}")
     t_begin = time.monotonic()
     seconds_each = 3.0 if args.short else 10.0
     shows = schedule(T0, seconds_each)
