@@ -75,6 +75,33 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's threads so far, by role: Python threads by name (the
+    executor's workers share one role, `executor`), native ones (DDS, torch, OpenCV) by their kernel name.
+    From /proc/self/task/*/stat (utime + stime, clock ticks); threads that ended are not counted."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        name = names.get(int(tid), comm)
+        role = "executor" if name.startswith("ThreadPoolExecutor") else name.rstrip("0123456789-_ ") or name
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_cores(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """Cores per thread role over a window, largest first (roles under 0.005 core left out)."""
+    cores = {k: (v - before.get(k, 0.0)) / wall for k, v in after.items()}
+    return {k: round(v, 3) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005}
+
+
 def due_encoded(engine) -> tuple[int, int]:
     stats = engine.ingest.stats_copy().values()
     return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
@@ -114,13 +141,14 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         deadline = time.monotonic() + 120
         while not engine.sightings.index.writer.stats.connected and time.monotonic() < deadline:
             time.sleep(0.1)
-    n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
+    n0, cpu0, wall0, threads0 = len(engine.frame_log), cpu_seconds(), time.monotonic(), thread_cpu()
     received0 = sum(s.received for s in engine.stats.values())
     due0, encoded0 = due_encoded(engine)
     time.sleep(seconds)
     due, encoded = (b - a for a, b in zip((due0, encoded0), due_encoded(engine), strict=True))
     load = engine.load_state()
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
+    threads = thread_cores(threads0, thread_cpu(), wall)
     frames = engine.frame_log.since(n0)
     received = sum(s.received for s in engine.stats.values()) - received0
     lat = [f.done_wall - f.stamp for f in frames]
@@ -157,7 +185,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
         "load_doing_at_end": load.doing,
-        "frames_encoded": len(frames), "node_cpu_cores": cpu / wall,
+        "frames_encoded": len(frames), "node_cpu_cores": cpu / wall, "thread_cores": threads,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
         "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
         "query_ros_ms_p50": 1e3 * statistics.median(ros_rtt), "query_engine_ms_p50": 1e3 * statistics.median(direct),
