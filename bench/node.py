@@ -8,7 +8,10 @@ showing noise or (`--frames photos`) the demo's photographs, a new one each seco
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
-with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
+with, run with the encoder's load shedding (engine/shedding.py) off and on. Changed frames the shedding
+held back (its first level) are not due and are reported beside; so are the encode cost per frame the
+policy measured at each level, and each thread role's CPU (`thread_cores`: executor, the rclpy spin
+thread, DDS, torch, the encoder). Frame-to-memory latency is
 from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
 over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
 embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
@@ -102,9 +105,12 @@ def thread_cores(before: dict[str, float], after: dict[str, float], wall: float)
     return {k: round(v, 3) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005}
 
 
-def due_encoded(engine) -> tuple[int, int]:
+def due_encoded(engine) -> tuple[int, int, int]:
+    """Due frames (sampled, or overwritten before the encoder took them), encoded ones, and the changed
+    frames load shedding held back (not due: engine/shedding.py's first level)."""
     stats = engine.ingest.stats_copy().values()
-    return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
+    return (sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats),
+            sum(getattr(s, "held_back", 0) for s in stats))
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
@@ -143,9 +149,9 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
             time.sleep(0.1)
     n0, cpu0, wall0, threads0 = len(engine.frame_log), cpu_seconds(), time.monotonic(), thread_cpu()
     received0 = sum(s.received for s in engine.stats.values())
-    due0, encoded0 = due_encoded(engine)
+    counts0 = due_encoded(engine)
     time.sleep(seconds)
-    due, encoded = (b - a for a, b in zip((due0, encoded0), due_encoded(engine), strict=True))
+    due, encoded, held = (b - a for a, b in zip(counts0, due_encoded(engine), strict=True))
     load = engine.load_state()
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
     threads = thread_cores(threads0, thread_cpu(), wall)
@@ -183,7 +189,10 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
-        "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
+        "due_encoded_fraction": encoded / due if due else None, "change_frames_held_back": held,
+        "load_level_at_end": load.level,
+        "encode_ms_per_frame_by_level": {k: round(1e3 * v, 1) for k, v in sorted(
+            getattr(engine.encoder.shedder, "costs", dict)().items())},
         "load_doing_at_end": load.doing,
         "frames_encoded": len(frames), "node_cpu_cores": cpu / wall, "thread_cores": threads,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
@@ -207,16 +216,16 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded | received/s "
-          "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded "
+          "| changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
               f"{'on' if r['tracker_and_ocr'] else 'off'} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
-              f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
+              f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
               f"{r['query_ros_ms_p50']:.1f} / {r['query_engine_ms_p50']:.1f} "
               f"(x{r['query_ros_over_engine']:.2f}) |")

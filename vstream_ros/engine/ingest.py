@@ -8,7 +8,8 @@ Sampling follows the stamps (`sample_rate_hz`) and the picture: a frame not yet 
 it differs strongly from the last kept one (`sample_on_change`: mean absolute difference of 16x16 grey
 thumbnails), so a thing that comes into view between two due frames is looked at when it comes, not up
 to a period later. Bounded: at most one such frame per period, half a period after the last kept frame,
-so the encoder's load is at most twice the rate's. The thumbnail is a 32x32 grid of pixels (no model, no
+so the encoder's load is at most twice the rate's; load shedding turns these off first (`follow_changes`,
+engine/shedding.py) and counts the ones it held back. The thumbnail is a 32x32 grid of pixels (no model, no
 decode: an array is sampled in place; a decoder offers it only through a cheap `thumbnail` attribute,
 and frames without one are sampled by stamp alone). The memory owns what was encoded; the
 sampler asks it for a camera's last stamp when it has none of its own (after a restart or reset).
@@ -67,6 +68,7 @@ class CameraStats:
     overwritten: int = 0                   # of dropped: sampled, then replaced by a newer frame
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
+    held_back: int = 0                     # of dropped: changed frames not kept while load shedding held them back
     resets: int = 0
     missed: int = 0                        # due sampling slots no frame arrived for (stamp gaps: lost in
                                            # transport, or a camera slower than the sample rate)
@@ -143,6 +145,7 @@ class Ingest:
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._busy = False                 # the encoder holds a batch taken from here
+        self.follow_changes = True         # False while load shedding holds change frames back
         self._closed = False
 
     # ------------------------------------------------------------------ offers
@@ -178,6 +181,10 @@ class Ingest:
             extra = False
             if judged.accepted and due is not None and stamp < due:
                 extra = self._changed(camera, stamp, frame, cfg)
+                if extra and not self.follow_changes:
+                    st.held_back += 1
+                    self._kept[camera] = replace(self._kept[camera], extra=True)   # one per period, as if kept
+                    extra = False
             if judged.accepted and due is not None and stamp < due and not extra:
                 self._last_stamp[camera] = stamp
                 self._offset(st, stamp, clock)
@@ -333,6 +340,11 @@ class Ingest:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+
+    def held_back_total(self) -> int:
+        """Changed frames load shedding kept from the encoder, all cameras."""
+        with self._lock:
+            return sum(s.held_back for s in self.stats.values())
 
     def overwritten_total(self) -> int:
         """Sampled frames replaced in their slot before the encoder took them, all cameras (frames lost)."""
