@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             for obs in args.observe.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
     print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded "
-          "| changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+          "| changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
+          "| query ROS / engine (ms) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
