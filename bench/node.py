@@ -194,6 +194,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         "encode_ms_per_frame_by_level": {k: round(1e3 * v, 1) for k, v in sorted(
             getattr(engine.encoder.shedder, "costs", dict)().items())},
         "load_doing_at_end": load.doing,
+        "encoder_busy": sum(f.encode_s + f.update_s for f in frames) / wall,   # its share of the window
         "frames_encoded": len(frames), "node_cpu_cores": cpu / wall, "thread_cores": threads,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
         "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
