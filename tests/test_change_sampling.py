@@ -100,3 +100,34 @@ def test_load_shedding_holds_change_frames_back_and_counts_them():
         assert st.received == st.sampled + st.dropped + st.rejected and st.held_back <= st.dropped
     finally:
         engine.stop()
+
+
+class Gated(Means):
+    """Means that waits for a gate on its first batch: the encoder is busy with another frame."""
+
+    def __init__(self):
+        import threading
+
+        self.gate, self.busy = threading.Event(), threading.Event()
+
+    def encode(self, frames):
+        self.busy.set()
+        assert self.gate.wait(30)
+        return super().encode(frames)
+
+
+def test_a_change_frame_and_the_due_frame_after_it_both_wait_for_a_busy_encoder():
+    enc = Gated()
+    engine = engine_with(Backend("means", enc, Mute(), MemoryConfig(temporal_slots=8)))
+    try:
+        engine.offer("cam", 10.0, scene(10.0))
+        assert enc.busy.wait(30)                           # the encoder holds the 10 s frame
+        shown = [(10.6, 12.0)]
+        out = [engine.offer("cam", t, scene(t, shown)) for t in (10.3, 10.6, 11.0)]
+        assert [o.outcome for o in out] == ["dropped", "sampled", "sampled"]   # a change, then the due one
+        enc.gate.set()
+        assert engine.flush()
+        assert [f.stamp for f in engine.frame_log.since(0)] == [10.0, 10.6, 11.0]
+        assert engine.ingest.stats_copy()["cam"].overwritten == 0
+    finally:
+        engine.stop()
