@@ -1,7 +1,7 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
-                         [--frames noise|photos] [--observe on,off]
+                         [--frames noise|photos] [--observe on,off] [--torch-threads 0,1]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise or (`--frames photos`) the demo's photographs, a new one each second.
@@ -16,7 +16,8 @@ from header.stamp to the end of the memory update. Then the same question goes 2
 over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
 embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
 ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
-(backends/lite/observing.py) off for a run, so one invocation measures what they cost. Prints one JSON
+(backends/lite/observing.py) off for a run, so one invocation measures what they cost. `--torch-threads
+0,1` runs each setting with torch's own intra-op thread count (0) and with the given one. Prints one JSON
 document, then a table.
 """
 
@@ -114,14 +115,18 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
-        photos: bool = False, observe: bool = True) -> dict:
+        photos: bool = False, observe: bool = True, torch_threads: int = 0) -> dict:
     import rclpy
+    import torch
     from rclpy.executors import MultiThreadedExecutor
 
     from vstream_ros.ros.node import VStreamNode
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
 
+    default_threads = torch.get_num_threads()
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
     tmp = tempfile.TemporaryDirectory(prefix="bench_node_")
     uri = os.path.join(tmp.name, "sightings.db") if index else "''"
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
@@ -184,9 +189,12 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     client.destroy_node()
     node.destroy_node()
     rclpy.shutdown()
+    used_threads = torch.get_num_threads()
+    torch.set_num_threads(default_threads)
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
+        "torch_threads": used_threads,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "change_frames_held_back": held,
@@ -212,20 +220,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
     ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
+    ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on")
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on",
+                int(th))
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
-            for obs in args.observe.split(",")]
+            for obs in args.observe.split(",") for th in args.torch_threads.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded "
-          "| changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | torch threads "
+          "| due encoded | changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
           "| query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['torch_threads']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
