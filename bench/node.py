@@ -2,6 +2,7 @@
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos] [--observe on,off] [--torch-threads 0,1]
+                         [--batch-size 8,1]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise or (`--frames photos`) the demo's photographs, a new one each second.
@@ -17,7 +18,8 @@ over DDS and 20 times straight to the engine. `--index off,on` runs each setting
 embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
 ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
 (backends/lite/observing.py) off for a run, so one invocation measures what they cost. `--torch-threads
-0,1` runs each setting with torch's own intra-op thread count (0) and with the given one. Prints one JSON
+0,1` runs each setting with torch's own intra-op thread count (0) and with the given one; `--batch-size`
+with each `encoder_batch_size` given (frames of several cameras encoded together). Prints one JSON
 document, then a table.
 """
 
@@ -115,7 +117,7 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
-        photos: bool = False, observe: bool = True, torch_threads: int = 0) -> dict:
+        photos: bool = False, observe: bool = True, torch_threads: int = 0, batch_size: int = 8) -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
@@ -131,6 +133,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     uri = os.path.join(tmp.name, "sightings.db") if index else "''"
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
                      "-p", f"load_shedding:={str(shedding).lower()}", "-p", f"index_uri:={uri}",
+                     "-p", f"encoder_batch_size:={batch_size}",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -194,7 +197,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
-        "torch_threads": used_threads,
+        "torch_threads": used_threads, "encoder_batch_size": batch_size,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "change_frames_held_back": held,
@@ -221,13 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
     ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
+    ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on",
-                int(th))
+                int(th), int(bs))
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
-            for obs in args.observe.split(",") for th in args.torch_threads.split(",")]
+            for obs in args.observe.split(",") for th in args.torch_threads.split(",")
+            for bs in args.batch_size.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | torch threads "
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | torch threads / batch "
           "| due encoded | changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
           "| query ROS / engine (ms) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['torch_threads']} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
