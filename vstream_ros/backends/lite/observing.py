@@ -9,7 +9,10 @@ Per camera: one Tracker and one OcrSchedule, fed in stamp order by the encoder w
 - The tracker's nominal rate follows the camera's sampling (a running mean of the stamp gaps), since
   ingest may sample at 1 Hz or 2 Hz and add frames on change (engine/ingest.py).
 - OCR reads the whole frame, at most once per `ocr_period_s` and only when the picture changed
-  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here.
+  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here. Across cameras at
+  most one read per `OCR_SPACING_S` of stamps: each camera's first frame is due for a read, and four
+  cameras starting together held the encoder's one thread for two seconds (bench/node.py), so frames
+  waited and were overwritten until the backlog drained.
 - A missing package (trackers, rapidocr-onnxruntime) turns that part off with one warning; the frames
   are still encoded and annotated.
 """
@@ -29,6 +32,7 @@ from vstream_ros.memory.tracks import TextSighting, Track
 log = logging.getLogger(__name__)
 
 OCR_PERIOD_S = 10.0
+OCR_SPACING_S = 2.0               # stamp seconds between two reads of any cameras (a read: ~0.5 s of the encoder)
 TRACK_COLOURS = 3                 # colour names kept per track ...
 COLOUR_SHARE = 0.1                # ... each covering at least this share of its boxes
 
@@ -65,6 +69,7 @@ class Observer:
         self.tracking, self.ocr, self.ocr_period_s = tracking, ocr, float(ocr_period_s)
         self.detector_every = 1                 # load shedding: the detector looks at every n-th frame
         self._reader = reader                   # a perception.ocr.SceneText (made on first use)
+        self._last_read: float | None = None    # stamp of the newest read, any camera
         self._cameras: dict[str, _Camera] = {}
 
     def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray,
@@ -79,6 +84,7 @@ class Observer:
         """Drop a camera's trackers and schedule (or all cameras')."""
         if camera is None:
             self._cameras.clear()
+            self._last_read = None
         else:
             self._cameras.pop(camera, None)
 
@@ -125,8 +131,11 @@ class Observer:
 
         if cam.schedule is None:
             cam.schedule = OcrSchedule(self.ocr_period_s)
+        if self._last_read is not None and abs(stamp - self._last_read) < OCR_SPACING_S:
+            return ()                           # another camera's read just now: this one's waits its turn
         if not cam.schedule.due(stamp, frame):
             return ()
+        self._last_read = stamp
         try:
             if self._reader is None:
                 self._reader = SceneText()
