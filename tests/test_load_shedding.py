@@ -123,3 +123,17 @@ def test_a_thinned_detector_sees_every_nth_frame_across_batches():
     frames = np.zeros((3, 4, 4, 3), np.uint8)
     out = thin.detect(frames) + thin.detect(frames) + thin.detect(frames[:1])
     assert [bool(o) for o in out] == [True, False, True, False, True, False, True] and det.seen == 4
+
+
+def test_the_first_window_at_full_work_starts_with_the_first_frame():
+    clock = [0.0]
+    s = LoadShedder(LEVELS, clock=lambda: clock[0])
+    for _ in range(21):                      # 10.5 s idle before the cameras stream (the encoder polls)
+        assert s.observe(0.0, 0, 0, True) is None
+        clock[0] += 0.5
+    # then the encoder is busy all the time: one step a window after the first frame, not two
+    steps = []
+    for _ in range(int(WINDOW_S / 0.5)):
+        clock[0] += 0.5
+        steps.append(s.observe(0.5, 2, 0, True))
+    assert steps[-1] == 1 and steps[:-1] == [None] * (len(steps) - 1), steps

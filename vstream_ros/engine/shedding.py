@@ -77,6 +77,10 @@ class LoadShedder:
             return self._set(0)
         self.enabled = True
         now = self._clock()
+        if self.level == 0 and self._frames == frames:
+            # at full work a window starts with its first batch: idle time before the cameras stream
+            # would thin its busy share, and the first step would come a window late
+            self._start = now - busy_s
         if self._lost0 is None:
             self._lost0, self._held0 = lost_total, held_total
         span = now - self._start
