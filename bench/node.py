@@ -1,19 +1,25 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
-                         [--frames noise|photos] [--observe on,off]
+                         [--frames noise|photos] [--observe on,off] [--torch-threads 0,1]
+                         [--batch-size 8,1]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise or (`--frames photos`) the demo's photographs, a new one each second.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
-with, run with the encoder's load shedding (engine/shedding.py) off and on. Frame-to-memory latency is
+with, run with the encoder's load shedding (engine/shedding.py) off and on. Changed frames the shedding
+held back (its first level) are not due and are reported beside; so are the encode cost per frame the
+policy measured at each level, and each thread role's CPU (`thread_cores`: executor, the rclpy spin
+thread, DDS, torch, the encoder). Frame-to-memory latency is
 from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
 over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
 embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
 ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
-(backends/lite/observing.py) off for a run, so one invocation measures what they cost. Prints one JSON
+(backends/lite/observing.py) off for a run, so one invocation measures what they cost. `--torch-threads
+0,1` runs each setting with torch's own intra-op thread count (0) and with the given one; `--batch-size`
+with each `encoder_batch_size` given (frames of several cameras encoded together). Prints one JSON
 document, then a table.
 """
 
@@ -75,24 +81,59 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def due_encoded(engine) -> tuple[int, int]:
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's threads so far, by role: Python threads by name (the
+    executor's workers share one role, `executor`), native ones (DDS, torch, OpenCV) by their kernel name.
+    From /proc/self/task/*/stat (utime + stime, clock ticks); threads that ended are not counted."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        name = names.get(int(tid), comm)
+        role = "executor" if name.startswith("ThreadPoolExecutor") else name.rstrip("0123456789-_ ") or name
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_cores(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """Cores per thread role over a window, largest first (roles under 0.005 core left out)."""
+    cores = {k: (v - before.get(k, 0.0)) / wall for k, v in after.items()}
+    return {k: round(v, 3) for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.005}
+
+
+def due_encoded(engine) -> tuple[int, int, int]:
+    """Due frames (sampled, or overwritten before the encoder took them), encoded ones, and the changed
+    frames load shedding held back (not due: engine/shedding.py's first level)."""
     stats = engine.ingest.stats_copy().values()
-    return sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats)
+    return (sum(s.sampled + s.overwritten for s in stats), sum(s.encoded for s in stats),
+            sum(getattr(s, "held_back", 0) for s in stats))
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
-        photos: bool = False, observe: bool = True) -> dict:
+        photos: bool = False, observe: bool = True, torch_threads: int = 0, batch_size: int = 8) -> dict:
     import rclpy
+    import torch
     from rclpy.executors import MultiThreadedExecutor
 
     from vstream_ros.ros.node import VStreamNode
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
 
+    default_threads = torch.get_num_threads()
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
     tmp = tempfile.TemporaryDirectory(prefix="bench_node_")
     uri = os.path.join(tmp.name, "sightings.db") if index else "''"
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
                      "-p", f"load_shedding:={str(shedding).lower()}", "-p", f"index_uri:={uri}",
+                     "-p", f"encoder_batch_size:={batch_size}",
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -114,13 +155,14 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         deadline = time.monotonic() + 120
         while not engine.sightings.index.writer.stats.connected and time.monotonic() < deadline:
             time.sleep(0.1)
-    n0, cpu0, wall0 = len(engine.frame_log), cpu_seconds(), time.monotonic()
+    n0, cpu0, wall0, threads0 = len(engine.frame_log), cpu_seconds(), time.monotonic(), thread_cpu()
     received0 = sum(s.received for s in engine.stats.values())
-    due0, encoded0 = due_encoded(engine)
+    counts0 = due_encoded(engine)
     time.sleep(seconds)
-    due, encoded = (b - a for a, b in zip((due0, encoded0), due_encoded(engine), strict=True))
+    due, encoded, held = (b - a for a, b in zip(counts0, due_encoded(engine), strict=True))
     load = engine.load_state()
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
+    threads = thread_cores(threads0, thread_cpu(), wall)
     frames = engine.frame_log.since(n0)
     received = sum(s.received for s in engine.stats.values()) - received0
     lat = [f.done_wall - f.stamp for f in frames]
@@ -150,14 +192,21 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     client.destroy_node()
     node.destroy_node()
     rclpy.shutdown()
+    used_threads = torch.get_num_threads()
+    torch.set_num_threads(default_threads)
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
+        "torch_threads": used_threads, "encoder_batch_size": batch_size,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
-        "due_encoded_fraction": encoded / due if due else None, "load_level_at_end": load.level,
+        "due_encoded_fraction": encoded / due if due else None, "change_frames_held_back": held,
+        "load_level_at_end": load.level,
+        "encode_ms_per_frame_by_level": {k: round(1e3 * v, 1) for k, v in sorted(
+            getattr(engine.encoder.shedder, "costs", dict)().items())},
         "load_doing_at_end": load.doing,
-        "frames_encoded": len(frames), "node_cpu_cores": cpu / wall,
+        "encoder_busy": sum(f.encode_s + f.update_s for f in frames) / wall,   # its share of the window
+        "frames_encoded": len(frames), "node_cpu_cores": cpu / wall, "thread_cores": threads,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
         "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
         "query_ros_ms_p50": 1e3 * statistics.median(ros_rtt), "query_engine_ms_p50": 1e3 * statistics.median(direct),
@@ -174,21 +223,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
     ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
+    ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
+    ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on")
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on",
+                int(th), int(bs))
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
-            for obs in args.observe.split(",")]
+            for obs in args.observe.split(",") for th in args.torch_threads.split(",")
+            for bs in args.batch_size.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | due encoded | received/s "
-          "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | torch threads / batch "
+          "| due encoded | changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
+          "| query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
-              f"{r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
+              f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "
               f"{r['query_ros_ms_p50']:.1f} / {r['query_engine_ms_p50']:.1f} "
               f"(x{r['query_ros_over_engine']:.2f}) |")

@@ -81,3 +81,53 @@ def test_a_raw_image_message_gives_its_thumbnail_in_place():
     msg = SimpleNamespace(height=48, width=64, step=64 * 3, encoding="rgb8", is_bigendian=0, data=rgb.tobytes())
     assert np.allclose(image_thumbnail(msg), thumbnail(image_to_rgb(msg)))
     assert image_thumbnail(SimpleNamespace(**{**vars(msg), "encoding": "mono16"})) is None
+
+
+def test_load_shedding_holds_change_frames_back_and_counts_them():
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(8)]
+    engine = engine_with(Backend("means", Means(), Mute(), MemoryConfig(temporal_slots=8)))
+    try:
+        engine.ingest.follow_changes = False       # what the shedder's first level does (engine/shedding.py)
+        for k in range(int(6.0 * 30)):
+            engine.offer("cam", 10.0 + k / 30, noise[k % 8], wait=True)
+        assert engine.flush()
+        stamps = [f.stamp for f in engine.frame_log.since(0)]
+        st = engine.ingest.stats_copy()["cam"]
+        # the rate's frames only (a busy picture gets up to twice as many when followed), one held a period
+        assert len(stamps) == 6 and min(np.diff(stamps)) >= 1.0 - 1e-9, stamps
+        assert st.held_back == 6 and engine.ingest.held_back_total() == 6
+        assert st.received == st.sampled + st.dropped + st.rejected and st.held_back <= st.dropped
+    finally:
+        engine.stop()
+
+
+class Gated(Means):
+    """Means that waits for a gate on its first batch: the encoder is busy with another frame."""
+
+    def __init__(self):
+        import threading
+
+        self.gate, self.busy = threading.Event(), threading.Event()
+
+    def encode(self, frames):
+        self.busy.set()
+        assert self.gate.wait(30)
+        return super().encode(frames)
+
+
+def test_a_change_frame_and_the_due_frame_after_it_both_wait_for_a_busy_encoder():
+    enc = Gated()
+    engine = engine_with(Backend("means", enc, Mute(), MemoryConfig(temporal_slots=8)))
+    try:
+        engine.offer("cam", 10.0, scene(10.0))
+        assert enc.busy.wait(30)                           # the encoder holds the 10 s frame
+        shown = [(10.6, 12.0)]
+        out = [engine.offer("cam", t, scene(t, shown)) for t in (10.3, 10.6, 11.0)]
+        assert [o.outcome for o in out] == ["dropped", "sampled", "sampled"]   # a change, then the due one
+        enc.gate.set()
+        assert engine.flush()
+        assert [f.stamp for f in engine.frame_log.since(0)] == [10.0, 10.6, 11.0]
+        assert engine.ingest.stats_copy()["cam"].overwritten == 0
+    finally:
+        engine.stop()

@@ -31,17 +31,18 @@ def test_sampling_is_by_stamp_not_by_count(backend):
         e.stop()
 
 
-def test_live_offers_keep_the_latest_frame(backend):
-    """Without wait, a frame not yet encoded is overwritten by a newer one and counted as dropped."""
+def test_live_offers_keep_the_latest_frames(backend):
+    """Without wait, a camera's two newest frames wait for the encoder (ingest.SLOT_FRAMES); an older one
+    not yet encoded is overwritten and counted as dropped."""
     e = StreamEngine(backend, EngineConfig(sample_rate_hz=10.0))   # not started: nothing is encoded
     statuses = [e.offer("cam", 1.0 + i, frame()) for i in range(5)]
     st = e.stats["cam"]
     assert statuses == [SAMPLED] * 5
-    assert (st.sampled, st.dropped, st.overwritten) == (1, 4, 4)
+    assert (st.sampled, st.dropped, st.overwritten) == (2, 3, 3)
     e.start()
     try:
-        assert e.flush() and st.encoded == 1
-        assert e.memory.stamp_range("cam") == (5.0, 5.0)   # the newest one
+        assert e.flush() and st.encoded == 2
+        assert e.memory.stamp_range("cam") == (4.0, 5.0)   # the newest ones, in order
     finally:
         e.stop()
 

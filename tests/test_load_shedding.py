@@ -7,7 +7,7 @@ from enginekit import engine_with
 
 from vstream_ros.backends.lite.backend import Thinned
 from vstream_ros.engine import Level
-from vstream_ros.engine.shedding import WINDOW_S, LoadShedder, shed_levels
+from vstream_ros.engine.shedding import ENGINE_LEVELS, WINDOW_S, LoadShedder, shed_levels
 
 LEVELS = ("detector on every second frame", "smaller input", "fewer windows")
 
@@ -68,20 +68,44 @@ def test_the_engine_applies_the_level_and_reports_the_policy(backend, monkeypatc
     monkeypatch.setattr(backend, "encoder", enc)
     e = engine_with(backend)
     clock = [0.0]
-    e.encoder.shedder = LoadShedder(shed_levels(enc), clock=lambda: clock[0])
+    e.encoder.shedder = LoadShedder(ENGINE_LEVELS + shed_levels(enc), clock=lambda: clock[0], holding=1)
     try:
+        # the engine's own step first: the sampler's change frames, the encoder still at full work
         clock[0] += WINDOW_S
         e.encoder._shed(WINDOW_S, 12)                          # busy the whole window
-        assert enc.asked == [1] and e.load_state().level == 1
+        assert enc.asked == [0] and not e.ingest.follow_changes and e.load_state().level == 1
         h = next(h for h in e.health(1.0) if h.name == "vstream: engine")
-        assert h.level == Level.WARN and "load shedding level 1 of 3 (detector on every second frame)" in h.message
+        assert h.level == Level.WARN and f"load shedding level 1 of 4 ({ENGINE_LEVELS[0]})" in h.message
         assert h.values["load_level"] == "1" and h.values["load_shedding"] == "on"
-        assert h.values["load_policy"] == "1. detector on every second frame; 2. smaller input; 3. fewer windows"
+        assert h.values["load_policy"] == (f"1. {ENGINE_LEVELS[0]}; 2. detector on every second frame; "
+                                           "3. smaller input; 4. fewer windows")
+        clock[0] += WINDOW_S
+        e.encoder._shed(WINDOW_S, 12)                          # still behind: the encoder's first step
+        assert enc.asked == [0, 1] and not e.ingest.follow_changes
         e.update_config(load_shedding=False)
         e.encoder._shed(0.0, 0)
-        assert enc.asked == [1, 0] and e.load_state().level == 0
+        assert enc.asked == [0, 1, 0] and e.load_state().level == 0 and e.ingest.follow_changes
     finally:
         e.stop()
+
+
+def test_change_frames_are_held_back_first_and_given_back_only_when_they_would_fit():
+    clock = [0.0]
+    s = LoadShedder(ENGINE_LEVELS + LEVELS, clock=lambda: clock[0], holding=1)
+    held = [0]
+
+    def window(fps, cost, extra):
+        """One window: `fps` frames a second encoded at `cost` s each, `extra` a second held back."""
+        clock[0] += WINDOW_S
+        held[0] += int(extra * WINDOW_S)
+        frames = int(fps * WINDOW_S)
+        return s.observe(min(frames * cost, WINDOW_S), frames, 0, True, held[0])
+
+    assert window(6, 0.2, 0) == 1                  # six frames a second at 0.2 s: over HIGH
+    # three due frames a second at 0.2 s (0.6 busy) and three change frames held back: giving them
+    # back would make it 1.2 again, so the level stays (without the held frames it would step down)
+    assert [window(3, 0.2, 3) for _ in range(3)] == [None] * 3 and s.level == 1
+    assert window(3, 0.2, 0.3) == 0 and s.state().doing == "full work"   # the scene calms down: back
 
 
 class Counting:
@@ -99,3 +123,17 @@ def test_a_thinned_detector_sees_every_nth_frame_across_batches():
     frames = np.zeros((3, 4, 4, 3), np.uint8)
     out = thin.detect(frames) + thin.detect(frames) + thin.detect(frames[:1])
     assert [bool(o) for o in out] == [True, False, True, False, True, False, True] and det.seen == 4
+
+
+def test_the_first_window_at_full_work_starts_with_the_first_frame():
+    clock = [0.0]
+    s = LoadShedder(LEVELS, clock=lambda: clock[0])
+    for _ in range(21):                      # 10.5 s idle before the cameras stream (the encoder polls)
+        assert s.observe(0.0, 0, 0, True) is None
+        clock[0] += 0.5
+    # then the encoder is busy all the time: one step a window after the first frame, not two
+    steps = []
+    for _ in range(int(WINDOW_S / 0.5)):
+        clock[0] += 0.5
+        steps.append(s.observe(0.5, 2, 0, True))
+    assert steps[-1] == 1 and steps[:-1] == [None] * (len(steps) - 1), steps

@@ -79,3 +79,15 @@ def test_schedule_reads_a_changed_scene_at_most_once_a_period():
     assert not sched.due(12.0, a)            # the same picture: nothing new to read
     assert sched.due(13.0, b)                # changed and the period has passed
     assert sched.due(14.0, b, force=True)    # a question about text reads now
+
+
+def test_schedule_looks_at_a_frame_only_once_the_period_has_passed(monkeypatch):
+    sched = OcrSchedule(period_s=10.0)
+    frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)
+    grey = cv2.resize(frame.mean(2).astype(np.float32), (32, 24), interpolation=cv2.INTER_AREA)
+    assert np.abs(OcrSchedule.thumbnail(frame) - grey).max() < 0.5        # the frame's grey levels, shrunk
+    assert sched.due(0.0, frame)
+    looked = []
+    monkeypatch.setattr(OcrSchedule, "thumbnail", staticmethod(lambda f: looked.append(1) or grey))
+    assert not sched.due(5.0, frame) and not looked                      # inside the period: not looked at
+    assert not sched.due(11.0, frame) and looked == [1]                   # after it: compared, unchanged

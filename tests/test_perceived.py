@@ -185,3 +185,24 @@ def test_frames_without_boxes_do_age_tracks_and_finished_tracks_are_reported_onc
     finished = [t for ts in out for t in ts if t.last == 2.0 and t.frames == 3 and t.exited]
     assert len(finished) == 1 and finished[0].entered, out      # at the left edge: came in and went out
     assert out[-1] == ()
+
+
+def test_cameras_take_turns_reading_text():
+    """Each camera's first frame is due for a read; cameras starting together are read one per batch,
+    not all in the encoder's same batch."""
+    from vstream_ros.backends.lite.observing import Observer
+
+    class Reader:
+        def __init__(self):
+            self.reads = 0
+
+        def read(self, frame):
+            self.reads += 1
+            return [SimpleNamespace(text="EXIT", score=0.9, box=(0.1, 0.1, 0.3, 0.2))]
+
+    obs = Observer(tracking=False, reader=Reader())
+    cams, read = ["a", "b", "c"], []
+    for t in (100.0, 100.5, 101.0, 101.5):
+        seen = obs.observe(cams, [t] * 3, np.full((3, 48, 64, 3), 90, np.uint8), [None] * 3)
+        read.append([cam for cam, o in zip(cams, seen, strict=True) if o.texts])
+    assert read == [["a"], ["b"], ["c"], []] and obs._reader.reads == 3

@@ -25,7 +25,7 @@ import torch
 from vstream_ros.backends.contract import NOTHING_OBSERVED, FrameEncoder, Observation, PairingEncoder
 from vstream_ros.engine.ingest import Ingest, PendingFrame
 from vstream_ros.engine.poses import PoseBuffer
-from vstream_ros.engine.shedding import LoadShedder, shed_levels
+from vstream_ros.engine.shedding import ENGINE_LEVELS, LoadShedder, shed_levels
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 
@@ -93,7 +93,8 @@ class EncoderWorker(Worker):
         # called before the first frame of a new stream is written: archives and clears the camera
         self._new_stream = new_stream or memory.reset
         self.frame_log = FrameLog()
-        self.shedder = LoadShedder(shed_levels(encoder))
+        self._encoder_levels = shed_levels(encoder)
+        self.shedder = LoadShedder(ENGINE_LEVELS + self._encoder_levels, holding=len(ENGINE_LEVELS))
         self._shedding = shedding
         self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
         self._pairs = isinstance(encoder, PairingEncoder)
@@ -116,9 +117,16 @@ class EncoderWorker(Worker):
 
     def _shed(self, busy_s: float, frames: int) -> None:
         """Let the load-shedding policy (shedding.py) see this batch; apply a change of level."""
-        level = self.shedder.observe(busy_s, frames, self.ingest.overwritten_total(), self._shedding())
+        level = self.shedder.observe(busy_s, frames, self.ingest.overwritten_total(), self._shedding(),
+                                     self.ingest.held_back_total())
         if level is not None:
-            self.encoder.set_load_level(level)   # only encoders that declare shed_levels get here
+            self.set_load_level(level)
+
+    def set_load_level(self, level: int) -> None:
+        """The engine's steps (ENGINE_LEVELS: the sampler's change frames), then the encoder's own."""
+        self.ingest.follow_changes = level < 1
+        if self._encoder_levels:
+            self.encoder.set_load_level(max(0, level - len(ENGINE_LEVELS)))
 
     def encode_batch(self, batch: list[PendingFrame]) -> None:
         """Encode frames of several cameras (grouped by image size) and write them into the memory."""

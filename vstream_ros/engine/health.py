@@ -131,7 +131,8 @@ class HealthMonitor:
         h.values = {k: str(v) for k, v in {
             "encode_rate_hz": f"{rate:.2f}", "received": st.received, "sampled": st.sampled, "encoded": st.encoded,
             "dropped": st.dropped, "rejected": st.rejected, "missed": st.missed, "overwritten": st.overwritten,
-            "silent_s": "" if silent is None else f"{silent:.2f}", "topic": source.topic if source else "",
+            "held_back": st.held_back, "silent_s": "" if silent is None else f"{silent:.2f}",
+            "topic": source.topic if source else "",
             "ingest_lag_s": f"{st.ingest_lag_s:.3f}",
             "resets": st.resets, "reset_min_interval_s": f"{cfg.stamp_reset_min_interval_s:g}",
             "clock_offset_s": "" if offset is None else f"{offset:.3f}",

@@ -1,14 +1,15 @@
 """Ingest: what happens to a frame between a camera callback and the encoder.
 
-Owns, per camera: the sampler's state (the next stamp due, the last stamp offered), the latest-frame
-slot the encoder worker takes from, and the counters. `offer()` never runs a model and never waits
-for one (unless a tool asks it to wait for a free slot).
+Owns, per camera: the sampler's state (the next stamp due, the last stamp offered), the slot of its
+newest waiting frames (SLOT_FRAMES) the encoder worker takes from, and the counters. `offer()` never
+runs a model and never waits for one (unless a tool asks it to wait for a free slot).
 
 Sampling follows the stamps (`sample_rate_hz`) and the picture: a frame not yet due is kept anyway when
 it differs strongly from the last kept one (`sample_on_change`: mean absolute difference of 16x16 grey
 thumbnails), so a thing that comes into view between two due frames is looked at when it comes, not up
 to a period later. Bounded: at most one such frame per period, half a period after the last kept frame,
-so the encoder's load is at most twice the rate's. The thumbnail is a 32x32 grid of pixels (no model, no
+so the encoder's load is at most twice the rate's; load shedding turns these off first (`follow_changes`,
+engine/shedding.py) and counts the ones it held back. The thumbnail is a 32x32 grid of pixels (no model, no
 decode: an array is sampled in place; a decoder offers it only through a cheap `thumbnail` attribute,
 and frames without one are sampled by stamp alone). The memory owns what was encoded; the
 sampler asks it for a camera's last stamp when it has none of its own (after a restart or reset).
@@ -67,6 +68,7 @@ class CameraStats:
     overwritten: int = 0                   # of dropped: sampled, then replaced by a newer frame
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
+    held_back: int = 0                     # of dropped: changed frames not kept while load shedding held them back
     resets: int = 0
     missed: int = 0                        # due sampling slots no frame arrived for (stamp gaps: lost in
                                            # transport, or a camera slower than the sample rate)
@@ -114,6 +116,13 @@ def thumbnail(frame) -> np.ndarray | None:
     return grid.reshape(16, 2, 16, 2, 3).astype(np.float32).mean((1, 3, 4))
 
 
+# Frames a camera may have waiting for the encoder before the oldest is overwritten. Two: a change frame
+# comes at most half a period before the next due one, so with one place the due frame overwrote it
+# whenever the encoder was busy with other cameras' frames for that long, although it kept up on
+# average (bench/node.py, three cameras: 8 of 58 due frames lost while the node used 0.9 of 2 cores).
+SLOT_FRAMES = 2
+
+
 @dataclass(slots=True)
 class PendingFrame:
     """A sampled frame waiting for the encoder."""
@@ -136,13 +145,14 @@ class Ingest:
         self._stamps = StampPolicy()
         self._new_stream: set[str] = set()   # a confirmed jump back: the next sampled frame resets first
         self.stats: dict[str, CameraStats] = {}
-        self._slots: dict[str, PendingFrame] = {}
+        self._slots: dict[str, list[PendingFrame]] = {}   # per camera its waiting frames, oldest first
         self._next_due: dict[str, float] = {}
         self._last_stamp: dict[str, float] = {}
         self._kept: dict[str, Kept] = {}
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._busy = False                 # the encoder holds a batch taken from here
+        self.follow_changes = True         # False while load shedding holds change frames back
         self._closed = False
 
     # ------------------------------------------------------------------ offers
@@ -178,6 +188,10 @@ class Ingest:
             extra = False
             if judged.accepted and due is not None and stamp < due:
                 extra = self._changed(camera, stamp, frame, cfg)
+                if extra and not self.follow_changes:
+                    st.held_back += 1
+                    self._kept[camera] = replace(self._kept[camera], extra=True)   # one per period, as if kept
+                    extra = False
             if judged.accepted and due is not None and stamp < due and not extra:
                 self._last_stamp[camera] = stamp
                 self._offset(st, stamp, clock)
@@ -215,13 +229,17 @@ class Ingest:
             self._offset(st, stamp, clock)
             reset_first = camera in self._new_stream
             self._new_stream.discard(camera)
-            old = self._slots.get(camera)
-            if old is not None:                         # not encoded yet: the newer frame wins
+            waiting = self._slots.setdefault(camera, [])
+            if len(waiting) >= SLOT_FRAMES:             # the encoder is that far behind: the oldest gives way
+                old = waiting.pop(0)
                 st.sampled -= 1
                 st.dropped += 1
                 st.overwritten += 1
-                reset_first = reset_first or old.reset_first
-            self._slots[camera] = PendingFrame(camera, image, stamp, now, reset_first)
+                if waiting:                             # a new stream starts at the next one still waiting
+                    waiting[0].reset_first = waiting[0].reset_first or old.reset_first
+                else:
+                    reset_first = reset_first or old.reset_first
+            waiting.append(PendingFrame(camera, image, stamp, now, reset_first))
             st.received += 1
             st.sampled += 1
             self._ready.notify_all()
@@ -257,14 +275,19 @@ class Ingest:
 
     # --------------------------------------------------------- the encoder side
     def take(self, max_frames: int, timeout: float = 0.5) -> list[PendingFrame]:
-        """The oldest waiting frames, one per camera (empty after `timeout` or once closed)."""
+        """The oldest waiting frames, one per camera (empty after `timeout` or once closed); a camera's
+        second waiting frame goes in the next batch (pairing and the tracker see a camera's frames one
+        at a time, in order)."""
         with self._ready:
             if not self._slots and not self._closed:
                 self._ready.wait(timeout)
             if self._closed or not self._slots:
                 return []
-            cams = sorted(self._slots, key=lambda c: self._slots[c].offered)[:max_frames]
-            batch = [self._slots.pop(c) for c in cams]
+            cams = sorted(self._slots, key=lambda c: self._slots[c][0].offered)[:max_frames]
+            batch = [self._slots[c].pop(0) for c in cams]      # one per camera: its frames stay in order
+            for c in cams:
+                if not self._slots[c]:
+                    del self._slots[c]
             self._busy = True
             self._ready.notify_all()                    # offers waiting for a free slot
             return batch
@@ -333,6 +356,11 @@ class Ingest:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+
+    def held_back_total(self) -> int:
+        """Changed frames load shedding kept from the encoder, all cameras."""
+        with self._lock:
+            return sum(s.held_back for s in self.stats.values())
 
     def overwritten_total(self) -> int:
         """Sampled frames replaced in their slot before the encoder took them, all cameras (frames lost)."""

@@ -2,10 +2,17 @@
 declares (`shed_levels`, see the FrameEncoder contract), one step per window, before sampled frames are
 overwritten in their slots; and given back step by step once there is room.
 
+The engine's own step comes first (`ENGINE_LEVELS`): the sampler stops keeping frames for a change
+of picture between two due ones (ingest.py), so the encoder gets the sample rate it was promised and
+no more. Those extras are the cheapest work to give up: each is a whole encode, and they can double
+the frames a busy scene sends, while the rate's frames are what the memory is built on. Then the
+encoder's steps, which make each frame cheaper.
+
 The signal is the encoder's own, over windows of `WINDOW_S`: the share of wall time it was busy, and
 whether sampled frames were overwritten (frames lost). Busy above `HIGH`, or any frame lost: one step
 more. One step less only when the previous level's measured cost per frame (twice this one's until
-measured) would keep the encoder under `TARGET`: so a level is not given back just to be taken again.
+measured), times the frames it would get (those a frame-holding level held back counted in), would
+keep the encoder under `TARGET`: so a level is not given back just to be taken again.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from dataclasses import dataclass
 WINDOW_S = 3.0
 HIGH = 0.85                  # busy share that takes one step more, before frames are lost
 TARGET = 0.70                # busy share the previous level must be expected to stay under to be restored
+# steps the engine itself takes, before the encoder's: these hold frames back rather than make them cheaper
+ENGINE_LEVELS = ("no frames for a change of picture between due ones",)
 
 
 def shed_levels(encoder: object) -> tuple[str, ...]:
-    """What an encoder gives up, in order (empty: it declares nothing and is never degraded)."""
+    """What an encoder gives up, in order (empty: it declares nothing and is never made cheaper)."""
     levels = tuple(getattr(encoder, "shed_levels", ()))
     return levels if hasattr(encoder, "set_load_level") else ()
 
@@ -42,8 +51,10 @@ class ShedState:
 class LoadShedder:
     """Called by the encoder thread after each batch (and when idle); says when to change level."""
 
-    def __init__(self, levels: tuple[str, ...], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, levels: tuple[str, ...], clock: Callable[[], float] = time.monotonic,
+                 holding: int = 0) -> None:
         self.levels = levels
+        self.holding = holding                  # the first `holding` levels hold frames back (ENGINE_LEVELS)
         self.level = 0
         self.enabled = True
         self._clock = clock
@@ -51,12 +62,14 @@ class LoadShedder:
         self._busy_s = 0.0
         self._frames = 0
         self._lost0: int | None = None
+        self._held0: int | None = None
         self._busy = 0.0
         self._cost: dict[int, float] = {}       # seconds per frame measured at each level
 
-    def observe(self, busy_s: float, frames: int, lost_total: int, enabled: bool) -> int | None:
-        """Account one batch (`frames` encoded in `busy_s`; `lost_total`: frames overwritten so far). The
-        new level when it changes, else None."""
+    def observe(self, busy_s: float, frames: int, lost_total: int, enabled: bool, held_total: int = 0) -> int | None:
+        """Account one batch (`frames` encoded in `busy_s`; `lost_total`: frames overwritten so far;
+        `held_total`: frames the frame-holding levels kept from the encoder so far). The new level when
+        it changes, else None."""
         self._busy_s += busy_s
         self._frames += frames
         if not enabled or not self.levels:
@@ -64,20 +77,27 @@ class LoadShedder:
             return self._set(0)
         self.enabled = True
         now = self._clock()
+        if self.level == 0 and self._frames == frames:
+            # at full work a window starts with its first batch: idle time before the cameras stream
+            # would thin its busy share, and the first step would come a window late
+            self._start = now - busy_s
         if self._lost0 is None:
-            self._lost0 = lost_total
-        if now - self._start < WINDOW_S:
+            self._lost0, self._held0 = lost_total, held_total
+        span = now - self._start
+        if span < WINDOW_S:
             return None
-        busy = self._busy = min(1.0, self._busy_s / (now - self._start))
-        lost = lost_total - self._lost0
-        if self._frames:
-            self._cost[self.level] = self._busy_s / self._frames
-        self._start, self._busy_s, self._frames, self._lost0 = now, 0.0, 0, lost_total
+        busy = self._busy = min(1.0, self._busy_s / span)
+        lost, held, frames = lost_total - self._lost0, held_total - (self._held0 or 0), self._frames
+        if frames:
+            self._cost[self.level] = self._busy_s / frames
+        self._start, self._busy_s, self._frames, self._lost0, self._held0 = now, 0.0, 0, lost_total, held_total
         if (lost > 0 or busy > HIGH) and self.level < len(self.levels):
             return self._set(self.level + 1)
-        if self.level > 0 and self._cost.get(self.level):
-            ratio = self._cost.get(self.level - 1, 2 * self._cost[self.level]) / self._cost[self.level]
-            if busy * ratio < TARGET:
+        cost = self._cost.get(self.level)
+        if self.level > 0 and cost:
+            # one level down: its cost per frame, for the frames it would get (the held ones too)
+            more = held if self.level <= self.holding else 0
+            if (frames + more) * self._cost.get(self.level - 1, 2 * cost) / span < TARGET:
                 return self._set(self.level - 1)
         return None
 
@@ -89,3 +109,7 @@ class LoadShedder:
 
     def state(self) -> ShedState:
         return ShedState(self.enabled and bool(self.levels), self.level, self.levels, self._busy)
+
+    def costs(self) -> dict[int, float]:
+        """Seconds per encoded frame last measured at each level (what each step bought)."""
+        return dict(self._cost)

@@ -9,7 +9,10 @@ Per camera: one Tracker and one OcrSchedule, fed in stamp order by the encoder w
 - The tracker's nominal rate follows the camera's sampling (a running mean of the stamp gaps), since
   ingest may sample at 1 Hz or 2 Hz and add frames on change (engine/ingest.py).
 - OCR reads the whole frame, at most once per `ocr_period_s` and only when the picture changed
-  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here.
+  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here. At most one read
+  per batch, whatever the cameras: each camera's first frame is due for a read, and four cameras
+  starting together held the encoder's one thread for two seconds in one batch (bench/node.py); the
+  others are read in the batches after.
 - A missing package (trackers, rapidocr-onnxruntime) turns that part off with one warning; the frames
   are still encoded and annotated.
 """
@@ -65,6 +68,7 @@ class Observer:
         self.tracking, self.ocr, self.ocr_period_s = tracking, ocr, float(ocr_period_s)
         self.detector_every = 1                 # load shedding: the detector looks at every n-th frame
         self._reader = reader                   # a perception.ocr.SceneText (made on first use)
+        self._read_in_batch = False             # one OCR read per `observe` call (a batch)
         self._cameras: dict[str, _Camera] = {}
 
     def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray,
@@ -73,6 +77,7 @@ class Observer:
         if not (len(cameras) == len(stamps) == len(frames) == len(detections)):
             raise ValueError(f"{len(cameras)} cameras, {len(stamps)} stamps, {len(frames)} frames and "
                              f"{len(detections)} detection lists: one of each per frame")
+        self._read_in_batch = False
         return [self._one(c, float(t), f, d) for c, t, f, d in zip(cameras, stamps, frames, detections, strict=True)]
 
     def forget(self, camera: str | None = None) -> None:
@@ -125,8 +130,11 @@ class Observer:
 
         if cam.schedule is None:
             cam.schedule = OcrSchedule(self.ocr_period_s)
+        if self._read_in_batch:
+            return ()                           # another camera's frame was read in this batch: a later one
         if not cam.schedule.due(stamp, frame):
             return ()
+        self._read_in_batch = True
         try:
             if self._reader is None:
                 self._reader = SceneText()
