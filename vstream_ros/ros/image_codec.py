@@ -77,8 +77,8 @@ def _convert(msg) -> np.ndarray:
         gray = cv2.normalize(gray16, None, 0, 255, cv2.NORM_MINMAX, dtype=cv2.CV_8U)   # scaled to 8 bits
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     px = np.ascontiguousarray(rows).reshape(h, w, channels)
-    if enc in ("rgb8", "8UC3"):   # a view of received bytes (cdr_image.py) is read-only: a frame owns its array
-        return px if px.flags.writeable else px.copy()
+    if enc in ("rgb8", "8UC3"):
+        return px
     if enc == "bgr8":
         return cv2.cvtColor(px, cv2.COLOR_BGR2RGB)
     if enc == "rgba8":

@@ -1,11 +1,7 @@
 """The node's inputs: one subscription per camera (message type from the graph, else from the name;
 QoS from the parameters) and the robot's pose topic. A callback never runs a model: it checks the header,
 offers the frame with a decoder that runs only if the frame is due, and counts refusals (no logging per
-frame: rclpy's logger inspects its caller on every call, throttled or not).
-
-Camera subscriptions take the serialized message (`raw=True`) and read only its header (cdr_image.py):
-rclpy would otherwise build a Python message, pixel array and all, for each of a camera's 30 frames a
-second, of which the sampler keeps one or two."""
+frame: rclpy's logger inspects its caller on every call, throttled or not)."""
 
 from __future__ import annotations
 
@@ -17,12 +13,10 @@ from nav_msgs.msg import Odometry
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
 from vstream_ros.engine import CameraInput
 from vstream_ros.frames import FrameRejected
-from vstream_ros.ros.cdr_image import parse_compressed, parse_image
 from vstream_ros.ros.guard import guarded
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_thumbnail, image_to_rgb
 from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_TYPES, POSE_WITH_COVARIANCE, pose_type, unpack
@@ -59,17 +53,6 @@ def is_compressed(resolved: str, types: list[str]) -> bool:
     return "sensor_msgs/msg/CompressedImage" in types or (not types and resolved.endswith("/compressed"))
 
 
-def as_message(data, parse, msg_type):
-    """A camera message from its serialized bytes: the header parsed and the pixels a view (cdr_image.py),
-    or, for bytes that parser does not read, rclpy's own deserialization; a message object as it is."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        return data
-    return parse(data) or deserialize_message(bytes(data), msg_type)
-
-
-RAW_IMAGE, RAW_COMPRESSED = (parse_image, Image), (parse_compressed, CompressedImage)
-
-
 class Subscriptions:
     """Mixed into VStreamNode: needs `engine`, `p()`, `cameras()`, `_max_pixels`, `_guard`; keeps `_subs`
     and `_camera_topics` (camera name: resolved topic, expected type)."""
@@ -87,8 +70,7 @@ class Subscriptions:
             self._ingest_groups.append(group)
             cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
             self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
-                                                       callback_group=group, event_callbacks=CAMERA_EVENTS,
-                                                       raw=True))
+                                                       callback_group=group, event_callbacks=CAMERA_EVENTS))
             self._camera_topics[name] = (resolved, IMAGE_TYPES[compressed])
             self.get_logger().info(f"camera {name!r}: {resolved} ({'CompressedImage' if compressed else 'Image'})")
         if self.engine is not None:
@@ -127,19 +109,18 @@ class Subscriptions:
         return out
 
     # --------------------------------------------------------------- ingest
-    def _on_image(self, camera: str, data: bytes | Image) -> None:
-        self._ingest(camera, data, RAW_IMAGE, image_to_rgb, check_image)
+    def _on_image(self, camera: str, msg: Image) -> None:
+        self._ingest(camera, msg, image_to_rgb, check_image)
 
-    def _on_compressed(self, camera: str, data: bytes | CompressedImage) -> None:
-        self._ingest(camera, data, RAW_COMPRESSED, compressed_to_rgb, None)
+    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+        self._ingest(camera, msg, compressed_to_rgb, None)
 
-    def _ingest(self, camera: str, data, parse, decode, check) -> None:
+    def _ingest(self, camera: str, msg, decode, check) -> None:
         """Cheap header checks, then the frame is offered with a decoder that only runs if it is due."""
         engine = self.engine
         if engine is None:
             return
         try:
-            msg = as_message(data, *parse)
             if check is not None:
                 check(msg, self._max_pixels)
             decoder = functools.partial(decode, msg, self._max_pixels)
