@@ -229,14 +229,9 @@ class Catalogue:
             if not lines:
                 return
             try:
-                with self.path.open("a", encoding="utf-8") as f:
-                    f.write("".join(lines))
-                    f.flush()
-                self._lines += len(lines)
+                self._append(lines)
             except OSError as e:
-                log.warning("sightings catalogue %s not written (%s): off until the index reopens", self.path, e)
-                self.ready = False
-                self.path.unlink(missing_ok=True)
+                self._give_up(e)
 
     def _note_row(self, r: dict, bucket: int, journal: list[str] | None) -> None:
         key = (r["labels"], r["colours"], r["text"])
@@ -273,13 +268,22 @@ class Catalogue:
                 if self._lines > 2 * self._live() + 1000:
                     self._rewrite()
                 else:
-                    with self.path.open("a", encoding="utf-8") as f:
-                        f.write(json.dumps({"x": bucket}) + "\n")
-                    self._lines += 1
+                    self._append([json.dumps({"x": bucket}) + "\n"])
             except OSError as e:
-                log.warning("sightings catalogue %s not written (%s): off until the index reopens", self.path, e)
-                self.ready = False
-                self.path.unlink(missing_ok=True)
+                self._give_up(e)
+
+    def _append(self, lines: list[str]) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(lines))
+            f.flush()
+        self._lines += len(lines)
+
+    def _give_up(self, err: OSError) -> None:
+        """A journal that cannot be written is removed and the catalogue stops answering (the next open
+        rebuilds it): it must never claim less than the collection holds."""
+        log.warning("sightings catalogue %s not written (%s): off until the index reopens", self.path, err)
+        self.ready = False
+        self.path.unlink(missing_ok=True)
 
     # -- reading -------------------------------------------------------------------------------------
     def ranked(self, vector, min_score: float) -> list[tuple[float, Doc]]:
