@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.answering.timefmt import since
+from vstream_ros.answering.timefmt import covered_s, since
 from vstream_ros.engine.sightings import SightingsFeed, find_in_index, held_since
 from vstream_ros.memory import MultiCameraMemory, TokenGroup
 
@@ -74,14 +74,10 @@ def _coarse(memory: TokenGroup, found: list[TokenGroup], step: float) -> bool:
     before any merging, each at most `index_run_s`) leave more than UNCOVERED_STEPS frame intervals of its
     span uncovered, so the rows say better when the thing was there (each row counted with one frame
     interval, `step`, so single frames count). No row: the index has nothing finer to say."""
-    rows = sorted((max(g.start, memory.start), min(g.end, memory.end) + step) for g in found if _same(g, memory))
+    rows = [(max(g.start, memory.start), min(g.end, memory.end) + step) for g in found if _same(g, memory)]
     if not rows:
         return False
-    covered, reach = 0.0, memory.start
-    for a, b in rows:                      # the union of the rows' stretches inside the memory's span
-        covered += max(0.0, b - max(a, reach))
-        reach = max(reach, b)
-    return (memory.end - memory.start + step) - covered > UNCOVERED_STEPS * step
+    return (memory.end - memory.start + step) - covered_s(rows) > UNCOVERED_STEPS * step
 
 
 def _same(index: TokenGroup, memory: TokenGroup) -> bool:

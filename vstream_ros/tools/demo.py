@@ -6,9 +6,10 @@
 The bag also holds the robot's odometry (/odom): it drives a loop and stops at one station per photo
 (tools/trajectory.py), so "where" questions get a place. The memory is kept short (3 temporal slots):
 it merges the frames of several photos into one slot, while the long-term sightings index (on by
-default, beside the snapshot) keeps one sighting per photo, so the last question ("Where did you see
-the person?") is answered from the index. Prints each answer with its evidence stamps (and poses) next
-to what was on camera then, the memory state, and writes a PNG of the memory timeline.
+default, beside the snapshot) keeps a sighting per 10 s run of frames, so the last question ("Where did
+you see the person?") is answered from the index's finer rows. Prints each answer with its evidence
+stamps (and poses) next to what was on camera then, the memory state, and writes a PNG of the memory
+timeline.
 """
 
 from __future__ import annotations

@@ -86,9 +86,9 @@ class Identities:
                             "counted, so they cannot tell one from another")
         return tracks, ""
 
-    def _distinct(self, call: Call, concept: Concept, found: list[Sighting]) -> Composed:
+    def _distinct(self, call: Call, concept: Concept, best: Sighting | None) -> Composed:
+        """Distinct ones from the tracks; `best`: the run with the most at once (None: never seen)."""
         q = call.q
-        best = max(found, key=lambda s: (s.count, -s.start), default=None)
         at_once = max(1, best.count) if best is not None and concept.countable else 0
         once = f"At most {at_once} at once ({timefmt.span(best.start, best.end, q.origin)})." if at_once else ""
         tracks, why = self._tracks(call, concept)
@@ -117,7 +117,7 @@ class Identities:
             return Composed(f"I cannot tell how many {asked}{in_window(q)}: I saw {names}, but cannot tell which "
                             f"{which}.", [], {"count": None, "abstained": True})
         if q.distinct:
-            return self._distinct(call, counted, found)
+            return self._distinct(call, counted, most)
         least = int(q.value) if q.yes_no and q.value.isdigit() else None   # "was there more than one X"
         if not found and (doubt := self._doubt([counted], obs)) is not None:   # as presence says: not "0"
             return Composed(f"I cannot tell how many {names} there were{in_window(q)}: {doubt.said()}.", [],

@@ -252,8 +252,11 @@ class Composer(Identities, ColourAndChoice):
         q, obs, gap = call.q, call.obs, call.gap
         by_name: dict[str, list[Sighting]] = {}
         for g, r in obs:
-            throughout = {n for n, _, _ in self.rec.things(r.mean)} if r.frames > 1 and r.mean is not None else None
-            for name, score, count in self.rec.things(r.peak):
+            named = self.rec.things(r.peak)
+            # what its average frame still shows was there throughout (read only where the peak named something)
+            throughout = {n for n, _, _ in self.rec.things(r.mean)} if named and r.frames > 1 and r.mean is not None \
+                else None
+            for name, score, count in named:
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count,
                                                              partial=throughout is not None and name not in throughout))
         if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
