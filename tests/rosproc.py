@@ -51,6 +51,13 @@ class Proc:
         self._log.close()
         return self.popen.returncode
 
+    def wait_for(self, text: str, timeout: float = 60.0) -> bool:
+        """Wait until `text` shows in the log (or the process ends, or `timeout` passes); whether it showed."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output() and self.popen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return text in self.output()
+
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()

@@ -5,7 +5,6 @@ import math
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -106,7 +105,10 @@ def test_replay_delivers_every_message_with_stamps_unchanged(tmp_path, storage):
                 "/cam0/image_raw", "/cam1/image_raw/compressed:compressed", "/odom:odometry"], tmp_path / "sub.log",
                domain)
     try:
-        out = run_tool("replay", bag, "--rate", "4", env_domain=domain)
+        # the replay waits for the match (volatile durability: a reader matched late misses the first
+        # messages); the subscriber's start-up on a loaded machine can take longer than its default 10 s
+        assert sub.wait_for("ready"), sub.output()
+        out = run_tool("replay", bag, "--rate", "4", "--wait-subscribers", "60", env_domain=domain)
         assert out.returncode == 0, out.stderr
         assert f"published {n} messages" in out.stdout
         assert sub.popen.wait(30) == 0
@@ -174,9 +176,7 @@ def test_replay_can_be_interrupted(tmp_path):
     domain = fresh_domain()
     proc = Proc(["-m", "vstream_ros.tools.replay", str(bag), "--rate", "1", "--wait-subscribers", "0"],
                 tmp_path / "replay.log", domain)
-    deadline = time.monotonic() + 60
-    while "replay long" not in proc.output() and time.monotonic() < deadline:   # the progress bar is up
-        time.sleep(0.05)
+    proc.wait_for("replay long")                      # the progress bar is up
     assert proc.stop(signal.SIGINT) == 0, proc.output()
     assert "replay stopped" in proc.output() and "published" in proc.output()
 
@@ -208,10 +208,7 @@ def test_replay_names_the_topic_short_of_subscriptions(tmp_path):
     try:
         # the subscriber is up before the replay starts, so the replay's wait (which always runs out here:
         # two are asked for) only has to cover discovery, not the subscriber's start-up
-        deadline = time.monotonic() + 60
-        while "ready" not in sub.output() and sub.popen.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "ready" in sub.output(), sub.output()
+        assert sub.wait_for("ready"), sub.output()
         out = run_tool("replay", bag, "--rate", "0", "-w", "2", "--wait-subscribers", "4", env_domain=domain,
                        timeout=120)
     finally:
@@ -380,7 +377,9 @@ def test_replay_decompresses_zstd_messages(tmp_path):
     sub = Proc([str(PROCS / "count_subscriber.py"), str(tmp_path / "got.json"), "2", "/camera/image_raw"],
                tmp_path / "sub.log", domain)
     try:
-        out = run_tool("replay", FIXTURES / "amber_soccer_goal_fragment", "--rate", "0", env_domain=domain)
+        assert sub.wait_for("ready"), sub.output()
+        out = run_tool("replay", FIXTURES / "amber_soccer_goal_fragment", "--rate", "0", "--wait-subscribers", "60",
+                       env_domain=domain)
         assert out.returncode == 0, out.stderr
         assert sub.popen.wait(30) == 0
     finally:
