@@ -16,6 +16,7 @@ from vstream_ros.engine.persistence import _only
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, TextSighting, Track
 from vstream_ros.memory.perceived import Perceived
 from vstream_ros.memory.snapshot import read_snapshot, write_snapshot
+from vstream_ros.perception.ocr import OcrUnavailable
 
 
 def track(i, first, last, label="person", **kw):
@@ -187,22 +188,103 @@ def test_frames_without_boxes_do_age_tracks_and_finished_tracks_are_reported_onc
     assert out[-1] == ()
 
 
-def test_cameras_take_turns_reading_text():
-    """Each camera's first frame is due for a read; cameras starting together are read one per batch,
-    not all in the encoder's same batch."""
+class GatedReader:
+    """A SceneText stand-in whose every read waits for the test to open the gate (so "a read is under way"
+    is a state the test holds, not a race)."""
+
+    reads: list = []
+    gate = None
+
+    def read(self, frame):
+        GatedReader.gate.wait(30)
+        GatedReader.gate.clear()
+        GatedReader.reads.append(int(frame[0, 0, 0]))
+        if frame[0, 0, 0] == 1:
+            raise OcrUnavailable("no rapidocr here")
+        return [SimpleNamespace(text="EXIT", score=0.9, box=(0.1, 0.1, 0.3, 0.2))]
+
+
+def gated_observer():
+    import threading
+
     from vstream_ros.backends.lite.observing import Observer
+    from vstream_ros.perception.ocr import BackgroundReader
 
-    class Reader:
-        def __init__(self):
-            self.reads = 0
+    GatedReader.reads, GatedReader.gate = [], threading.Event()
+    return Observer(tracking=False, reader=BackgroundReader(make=GatedReader))
 
-        def read(self, frame):
-            self.reads += 1
-            return [SimpleNamespace(text="EXIT", score=0.9, box=(0.1, 0.1, 0.3, 0.2))]
 
-    obs = Observer(tracking=False, reader=Reader())
+def finish_read(obs):
+    """Let the read under way finish, and wait for it (a condition, with a hang guard)."""
+    import time
+
+    GatedReader.gate.set()
+    deadline = time.monotonic() + 30
+    while obs._reader.busy() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not obs._reader.busy()
+
+
+def test_cameras_take_turns_reading_text_off_the_encoders_thread():
+    """Each camera's first frame is due for a read; while one is read (on the reader's own thread) no other
+    is started, and `observe` does not wait for it: the words come later, from `late`, stamped with the
+    frame they were read in."""
+    obs = gated_observer()
     cams, read = ["a", "b", "c"], []
+    frames = np.full((3, 48, 64, 3), 90, np.uint8)
     for t in (100.0, 100.5, 101.0, 101.5):
-        seen = obs.observe(cams, [t] * 3, np.full((3, 48, 64, 3), 90, np.uint8), [None] * 3)
-        read.append([cam for cam, o in zip(cams, seen, strict=True) if o.texts])
-    assert read == [["a"], ["b"], ["c"], []] and obs._reader.reads == 3
+        seen = obs.observe(cams, [t] * 3, frames, [None] * 3)
+        assert all(o.texts == () for o in seen)          # nothing read on the caller's thread
+        assert obs.late() == [] and (obs.pending() or t == 101.5)   # the read is still under way
+        finish_read(obs)
+        read += [(cam, [(s.text, s.first, s.last) for s in o.texts]) for cam, o in obs.late()]
+    assert read == [("a", [("EXIT", 100.0, 100.0)]), ("b", [("EXIT", 100.5, 100.5)]),
+                    ("c", [("EXIT", 101.0, 101.0)])]
+    assert len(GatedReader.reads) == 3 and not obs.pending()
+
+
+def test_a_read_of_a_camera_reset_since_is_dropped_and_a_missing_package_turns_text_off(caplog):
+    obs = gated_observer()
+    frame = np.full((1, 48, 64, 3), 90, np.uint8)
+    obs.observe(["a"], [100.0], frame, [None])
+    obs.observe(["a"], [50.0], frame, [None])        # time went back: a new stream while its read was under way
+    finish_read(obs)
+    assert obs.late() == [] and len(GatedReader.reads) == 1
+    obs.observe(["a"], [70.0], np.ones_like(frame), [None])    # frame value 1: the reader's package is missing
+    finish_read(obs)
+    assert obs.late() == [] and not obs.ocr and "no text in the scene" in caplog.text
+
+
+class LateEncoder(SeeingEncoder):
+    """Reads 'EXIT' in frames from 3 s on, and hands the words over a turn of the worker later."""
+
+    def __init__(self):
+        super().__init__()
+        self.queued, self.calls = [], 0
+
+    def observe(self, cameras, stamps, frames):
+        self.queued += [(c, t) for c, t in zip(cameras, stamps, strict=True) if t >= 3]
+        return [Observation((Track(7, "person", self.first.setdefault(c, t), t, 1, 0.8),))
+                for c, t in zip(cameras, stamps, strict=True)]
+
+    def observed_late(self):
+        self.calls += 1
+        if self.calls % 3:               # still reading
+            return []
+        done, self.queued = self.queued, []
+        return [(c, Observation(texts=(TextSighting("EXIT", t, t, 0.9),))) for c, t in done]
+
+    def observing(self):
+        return bool(self.queued)
+
+
+def test_the_encoder_worker_writes_late_observations_and_flush_waits_for_them():
+    engine = engine_with(Backend("late", LateEncoder(), Mute(), MemoryConfig(temporal_slots=4)))
+    try:
+        feed(engine, "cam", [1.0, 2.0, 3.0, 4.0])
+        assert engine.flush()
+        r = engine.read()
+        assert [(s.text, s.first, s.last, s.camera) for s in r.texts] == [("EXIT", 3.0, 4.0, "cam")]
+        assert [(t.id, t.first, t.last) for t in r.tracks] == [(7, 1.0, 4.0)]
+    finally:
+        engine.stop()

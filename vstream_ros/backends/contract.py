@@ -62,6 +62,15 @@ class FrameEncoder(Protocol):
         (a tracker, a text-reading schedule). Encoders that follow nothing inherit `Unobserved`."""
         ...
 
+    def observed_late(self) -> list[tuple[str, Observation]]:
+        """Observations finished after their frames' batch (text read on a thread of its own), by camera:
+        the engine's encoder worker writes them into the memory on its next turn."""
+        ...
+
+    def observing(self) -> bool:
+        """Whether work for `observed_late` is still under way (the engine's flush waits for it)."""
+        ...
+
 
 @runtime_checkable
 class PairingEncoder(Protocol):
@@ -89,6 +98,12 @@ class Unobserved:
 
     def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray) -> list[Observation]:
         return [NOTHING_OBSERVED] * len(frames)
+
+    def observed_late(self) -> list[tuple[str, Observation]]:
+        return []
+
+    def observing(self) -> bool:
+        return False
 
 
 def annotation_dim(encoder: FrameEncoder) -> int:

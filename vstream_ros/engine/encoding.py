@@ -99,10 +99,12 @@ class EncoderWorker(Worker):
         self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
         self._pairs = isinstance(encoder, PairingEncoder)
         self._lone: dict[str, tuple[float, np.ndarray]] = {}   # per camera: its frame open to pairing
+        self._late_lock = threading.Lock()     # taking late observations and writing them: one step to `observing`
 
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self.ingest.take(self._batch_size())
+            self._write_late()
             if not batch:
                 self._shed(0.0, 0)                # idle time counts too: it lets levels be given back
                 continue
@@ -114,6 +116,20 @@ class EncoderWorker(Worker):
             finally:
                 self.ingest.batch_done()
             self._shed(time.perf_counter() - t0, len(batch))
+
+    def _write_late(self) -> None:
+        """Write what the encoder observed after its frames' batch (text read on its own thread)."""
+        with self._late_lock:
+            try:
+                for camera, seen in self.encoder.observed_late():
+                    self.memory.observe(camera, seen.tracks, seen.texts)
+            except Exception as e:               # a reader's error costs that read, not the thread
+                self.failed(f"observe_failed: {type(e).__name__}: {e} (a late observation lost)")
+
+    def observing(self) -> bool:
+        """Whether the encoder still has observations under way that the memory has not taken."""
+        with self._late_lock:
+            return self.encoder.observing()
 
     def _shed(self, busy_s: float, frames: int) -> None:
         """Let the load-shedding policy (shedding.py) see this batch; apply a change of level."""

@@ -135,9 +135,10 @@ class StreamEngine:
         return self.ingest.reject(camera, error)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every offered frame has been encoded (for tools and tests)."""
+        """Wait until every offered frame has been encoded, and what the encoder observed of them in the
+        background (text) is in the memory (for tools and tests)."""
         deadline = time.monotonic() + timeout
-        while self.ingest.pending():
+        while self.ingest.pending() or self.encoder.observing():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)

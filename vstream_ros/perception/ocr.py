@@ -131,3 +131,81 @@ class OcrSchedule:
         self._last_stamp, self._last_thumb = stamp, thumb
         return True
 
+
+
+NICE = 10                          # the reading thread's niceness above its caller's (Linux: per thread)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One finished read of BackgroundReader: the words, or the error that stopped it."""
+
+    key: object
+    stamp: float
+    words: tuple[Word, ...] = ()
+    error: Exception | None = None
+
+
+class BackgroundReader:
+    """Reads one frame at a time on its own thread, at a lower CPU priority, so that a read (0.4-1 s of a
+    core here) never holds up the caller. `submit` refuses while a read is under way (the caller tries a
+    later frame); finished reads wait in `take`. The thread starts on the first submit and makes its
+    SceneText there, after lowering its priority, so ONNX's session runs at that priority too."""
+
+    def __init__(self, make: type[SceneText] | None = None, nice: int = NICE) -> None:
+        self._make = make or SceneText
+        self._nice = int(nice)
+        self._cv = threading.Condition()
+        self._job: tuple[object, float, np.ndarray] | None = None
+        self._done: list[Reading] = []
+        self._thread: threading.Thread | None = None
+
+    def busy(self) -> bool:
+        with self._cv:
+            return self._job is not None
+
+    def pending(self) -> bool:
+        """A read under way, or finished and not yet taken."""
+        with self._cv:
+            return self._job is not None or bool(self._done)
+
+    def submit(self, key: object, stamp: float, frame: np.ndarray) -> bool:
+        """Read `frame` (copied) in the background; False, reading nothing, while another read is under way."""
+        with self._cv:
+            if self._job is not None:
+                return False
+            self._job = (key, float(stamp), np.array(frame, copy=True))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="vstream-ocr", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+            return True
+
+    def take(self) -> list[Reading]:
+        """The reads finished since the last call, oldest first."""
+        with self._cv:
+            done, self._done = self._done, []
+            return done
+
+    def _run(self) -> None:
+        try:
+            import os
+
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self._nice)
+        except (AttributeError, OSError):    # not Linux, or not allowed: read at the caller's priority
+            pass
+        reader = None
+        while True:
+            with self._cv:
+                while self._job is None:
+                    self._cv.wait()
+                key, stamp, frame = self._job
+            try:
+                reader = reader or self._make()
+                out = Reading(key, stamp, tuple(reader.read(frame)))
+            except Exception as e:        # handed to the caller: OcrUnavailable turns text off there
+                out = Reading(key, stamp, error=e)
+            with self._cv:
+                self._done.append(out)
+                self._job = None

@@ -116,6 +116,13 @@ class LiteEncoder:
             dets = [None] * len(frames)          # annotate did not run on this batch: nothing to track
         return self.observer.observe(cameras, stamps, np.asarray(frames), dets)
 
+    def observed_late(self) -> list[tuple[str, Observation]]:
+        """Text read in the background since the last call (observing.Observer.late)."""
+        return self.observer.late()
+
+    def observing(self) -> bool:
+        return self.observer.pending()
+
     @torch.inference_mode()
     def label(self, pooled: torch.Tensor, k: int = 3) -> list[list[tuple[str, float]]]:
         """pooled [N, 1280] -> the top-k (class name, probability) of each row, via the classifier head."""

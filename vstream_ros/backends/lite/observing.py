@@ -9,10 +9,12 @@ Per camera: one Tracker and one OcrSchedule, fed in stamp order by the encoder w
 - The tracker's nominal rate follows the camera's sampling (a running mean of the stamp gaps), since
   ingest may sample at 1 Hz or 2 Hz and add frames on change (engine/ingest.py).
 - OCR reads the whole frame, at most once per `ocr_period_s` and only when the picture changed
-  (perception/ocr.py's OcrSchedule): a read costs about a second of one core here. At most one read
-  per batch, whatever the cameras: each camera's first frame is due for a read, and four cameras
-  starting together held the encoder's one thread for two seconds in one batch (bench/node.py); the
-  others are read in the batches after.
+  (perception/ocr.py's OcrSchedule): a read costs 0.4-1 s of one core here. Reads run on their own
+  lower-priority thread (perception/ocr.py's BackgroundReader), one at a time: on the encoder's thread a
+  read held up every camera's next frames (4 cameras: p95 from offer to memory 1.1-1.7 s, bench/node.py).
+  The words reach the memory through `late()`, on the encoder worker's next turn, stamped with the frame
+  they were read in; while a read is under way no camera's frame is due (each camera's first frame is,
+  so cameras starting together take turns). A read of a camera that was reset since is dropped.
 - A missing package (trackers, rapidocr-onnxruntime) turns that part off with one warning; the frames
   are still encoded and annotated.
 """
@@ -67,8 +69,7 @@ class Observer:
                  reader=None) -> None:
         self.tracking, self.ocr, self.ocr_period_s = tracking, ocr, float(ocr_period_s)
         self.detector_every = 1                 # load shedding: the detector looks at every n-th frame
-        self._reader = reader                   # a perception.ocr.SceneText (made on first use)
-        self._read_in_batch = False             # one OCR read per `observe` call (a batch)
+        self._reader = reader                   # a perception.ocr.BackgroundReader (made on first use)
         self._cameras: dict[str, _Camera] = {}
 
     def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray,
@@ -77,8 +78,31 @@ class Observer:
         if not (len(cameras) == len(stamps) == len(frames) == len(detections)):
             raise ValueError(f"{len(cameras)} cameras, {len(stamps)} stamps, {len(frames)} frames and "
                              f"{len(detections)} detection lists: one of each per frame")
-        self._read_in_batch = False
         return [self._one(c, float(t), f, d) for c, t, f, d in zip(cameras, stamps, frames, detections, strict=True)]
+
+    def late(self) -> list[tuple[str, Observation]]:
+        """Words of background reads finished since the last call, by camera (reads of a camera reset or
+        forgotten since are dropped). A read's error other than a missing package is raised here."""
+        if self._reader is None:
+            return []
+        from vstream_ros.perception.ocr import OcrUnavailable
+
+        out = []
+        for r in self._reader.take():
+            camera, cam = r.key
+            if isinstance(r.error, OcrUnavailable):
+                log.warning("lite: no text in the scene (%s)", r.error)
+                self.ocr = False
+            elif r.error is not None:
+                raise r.error
+            elif self._cameras.get(camera) is cam and r.words:
+                out.append((camera, Observation(texts=tuple(
+                    TextSighting(w.text, r.stamp, r.stamp, round(w.score, 3), w.box) for w in r.words))))
+        return out
+
+    def pending(self) -> bool:
+        """A background read under way or not yet taken by `late`."""
+        return self._reader is not None and self._reader.pending()
 
     def forget(self, camera: str | None = None) -> None:
         """Drop a camera's trackers and schedule (or all cameras')."""
@@ -96,8 +120,9 @@ class Observer:
             cam.gap_s = gap if cam.gap_s is None else 0.8 * cam.gap_s + 0.2 * gap
         cam.last_stamp = stamp
         tracks = self._track(cam, stamp, frame, dets) if self.tracking and dets is not None else ()
-        texts = self._read(cam, stamp, frame) if self.ocr else ()
-        return Observation(tracks, texts) if tracks or texts else NOTHING_OBSERVED
+        if self.ocr:
+            self._read(camera, cam, stamp, frame)
+        return Observation(tracks) if tracks else NOTHING_OBSERVED
 
     # ------------------------------------------------------------------ tracks
     def _track(self, cam: _Camera, stamp: float, frame: np.ndarray, dets: list) -> tuple[Track, ...]:
@@ -125,22 +150,14 @@ class Observer:
         return tuple(as_track(r) for r in out)
 
     # ------------------------------------------------------------------- text
-    def _read(self, cam: _Camera, stamp: float, frame: np.ndarray) -> tuple[TextSighting, ...]:
-        from vstream_ros.perception.ocr import OcrSchedule, OcrUnavailable, SceneText
+    def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray) -> None:
+        """Start a background read of this frame when the reader is free and the camera's schedule says."""
+        from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
 
         if cam.schedule is None:
             cam.schedule = OcrSchedule(self.ocr_period_s)
-        if self._read_in_batch:
-            return ()                           # another camera's frame was read in this batch: a later one
-        if not cam.schedule.due(stamp, frame):
-            return ()
-        self._read_in_batch = True
-        try:
-            if self._reader is None:
-                self._reader = SceneText()
-            words = self._reader.read(frame)
-        except OcrUnavailable as e:
-            log.warning("lite: no text in the scene (%s)", e)
-            self.ocr = False
-            return ()
-        return tuple(TextSighting(w.text, stamp, stamp, round(w.score, 3), w.box) for w in words)
+        if self._reader is None:
+            self._reader = BackgroundReader()
+        if self._reader.busy() or not cam.schedule.due(stamp, frame):
+            return                              # another read is under way: this camera's turn comes later
+        self._reader.submit((camera, cam), stamp, frame)
