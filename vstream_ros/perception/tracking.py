@@ -43,6 +43,8 @@ from typing import Protocol
 
 import numpy as np
 
+from vstream_ros.perception import motion
+
 GROUPS: dict[str, str] = {"person": "person", "car": "vehicle", "truck": "vehicle", "bus": "vehicle",
                           "train": "vehicle", "bicycle": "cycle", "motorcycle": "cycle"}
 BORDER = 0.02                      # a box within 2 % of the frame's edge is "at the border"
@@ -91,6 +93,7 @@ class TrackRecord:
     finished: bool = False
     labels: Counter = field(default_factory=Counter)
     colour_sum: np.ndarray | None = None         # summed colour fractions over its frames (palette hook)
+    velocity: tuple[float, float] = (0.0, 0.0)   # its centre's, between its last two boxes (motion.py)
 
     @property
     def label(self) -> str:
@@ -102,6 +105,8 @@ class TrackRecord:
         return None if self.colour_sum is None else self.colour_sum / max(self.frames, 1)
 
     def add(self, stamp: float, label: str, score: float, box: tuple, colour: np.ndarray | None) -> None:
+        if self.frames and stamp > self.last:
+            self.velocity = motion.velocity(self.last_box, self.last, box, stamp)
         self.last, self.last_box = max(self.last, stamp), box
         self.first = min(self.first, stamp)
         self.frames += 1
@@ -218,16 +223,16 @@ class Tracker:
             xyxy = np.array([detections[i].box for i in idx], dtype=np.float32).reshape(-1, 4) * 1000.0
             conf = np.array([detections[i].score for i in idx], dtype=np.float32)
             result = tracker.update(sv.Detections(xyxy=xyxy, confidence=conf), timestamp=stamp)
-            pending = []
+            loose = []
             for row, tid in zip(self._rows(xyxy, result.xyxy), result.tracker_id.tolist(), strict=True):
                 i = idx[row]
                 d = detections[i]
                 colour = self._colour(i, d, frame, colours)
                 if tid < 0:
-                    pending.append((stamp, tuple(float(v) for v in d.box), d.label, float(d.score), colour))
+                    loose.append((i, colour))
                     continue
                 ids[i] = self._record(group, tid, stamp, d, colour)
-            self._pending[group] = pending
+            self._pending[group] = self._by_motion(group, stamp, detections, loose, ids)
         self._finish_stale(stamp)
         return ids
 
@@ -285,17 +290,57 @@ class Tracker:
         ratio = _area(box) / max(_area(rec.last_box), 1e-9)
         return ratio > 2 or ratio < 0.5
 
+    def _lost(self, group: str, stamp: float) -> list[TrackRecord]:
+        """The group's live tracks not seen at `stamp`, unseen for at most `lost_s`."""
+        return [r for r in self.live.values() if r.group == group and r.last < stamp and stamp - r.last <= self.lost_s]
+
     def _relink(self, group: str, stamp: float, box: tuple) -> TrackRecord | None:
-        """The lost track of this group that the new box continues, if one does (see the module's note)."""
-        best, best_iou = None, RELINK_IOU
-        for rec in self.live.values():
-            if rec.group != group or rec.last >= stamp or stamp - rec.last > self.lost_s:
+        """The lost track of this group that the new box continues, if one does (see the module's note):
+        the one its box overlaps most, else the one it is nearest to by motion (motion.py)."""
+        lost = self._lost(group, stamp)
+        best = max(lost, key=lambda r: _iou(r.last_box, box), default=None)
+        if best is not None and _iou(best.last_box, box) >= RELINK_IOU:
+            return best
+        costs = {(0, j): c for j, r in enumerate(lost)
+                 if (c := motion.cost(r.last_box, r.last, r.velocity, box, stamp)) is not None}
+        return lost[motion.greedy(costs)[0][1]] if costs else None
+
+    def _by_motion(self, group: str, stamp: float, detections: Sequence[DetectionLike], loose: list, ids: list[int]):
+        """Boxes ByteTrack left without an id, linked by motion (motion.py) to a lost track of the group or
+        to an untracked box of the frame before (a new track of the two); the rest are this frame's
+        untracked boxes, returned. Only boxes that could start a track (HIGH_SCORE) link by motion: a weak
+        one extends only a track it overlaps (ByteTrack's second stage), or the man's track, half hidden by
+        the swing, would take a sliver of him at the frame's edge and then lose his whole box."""
+        lost, earlier = self._lost(group, stamp), self._pending.get(group, [])
+        boxes = [tuple(float(v) for v in detections[i].box) for i, _ in loose]
+        costs = {}
+        for k, box in enumerate(boxes):
+            if float(detections[loose[k][0]].score) < HIGH_SCORE:
                 continue
-            overlap = _iou(rec.last_box, box)
-            if overlap < best_iou:
+            for j, r in enumerate(lost):
+                if (c := motion.cost(r.last_box, r.last, r.velocity, box, stamp)) is not None:
+                    costs[(k, j)] = c
+            for j, p in enumerate(earlier):
+                if (c := motion.cost(p[1], p[0], (0.0, 0.0), box, stamp)) is not None:
+                    costs[(k, len(lost) + j)] = c
+        linked = dict(motion.greedy(costs))
+        pending = []
+        for k, ((i, colour), box) in enumerate(zip(loose, boxes, strict=True)):
+            d, j = detections[i], linked.get(k)
+            if j is None:
+                pending.append((stamp, box, d.label, float(d.score), colour))
                 continue
-            best, best_iou = rec, overlap
-        return best
+            if j < len(lost):
+                rec = lost[j]
+            else:
+                p = earlier[j - len(lost)]
+                rec = TrackRecord(self._next_id, group, math.inf, -math.inf, first_box=p[1], entered=at_border(p[1]))
+                self.live[rec.id] = rec
+                self._next_id += 1
+                rec.add(p[0], p[2], p[3], p[1], p[4])
+            rec.add(stamp, d.label, d.score, box, colour)
+            ids[i] = rec.id
+        return pending
 
     def _first_box(self, group: str, box: tuple) -> tuple | None:
         """A new track's unconfirmed first box (the previous frame's untracked box nearest to it), taken
