@@ -137,6 +137,20 @@ def test_a_place_lite_cannot_see_makes_counts_and_ordinals_abstain(composer, rea
     assert ask(composer, read, "How many cars passed under the camera?", TRACKS).facts["count"] == 1   # no place
 
 
+def test_a_track_that_began_in_mid_frame_just_after_another_ended_there_is_not_counted_apart(composer, read):
+    """The person of 0-9 s followed in two pieces (lost in mid-frame at 5 s, a new track in mid-frame at 6 s):
+    not two people. One that came in at the border after the other ended is another person."""
+    split = (Track(1, "person", T0 + 0, T0 + 5, 6, 0.9), Track(5, "person", T0 + 6, T0 + 9, 4, 0.9, exited=True),
+             TRACKS[1], TRACKS[2])
+    c = ask(composer, read, "How many different people did you see?", split)
+    assert c.facts.get("abstained") and "ended in mid-frame at 5.0 s and another began there at 6.0 s" in c.text, c.text
+    c = ask(composer, read, "When did the second person arrive?", split)
+    assert c.text.startswith("I cannot tell which was the second person: one track of a person ended"), c.text
+    assert ask(composer, read, "How many different people did you see?", TRACKS).facts["count"] == 2
+    far = (Track(1, "person", T0 + 0, T0 + 5, 6, 0.9), Track(5, "person", T0 + 9, T0 + 12, 4, 0.9), TRACKS[2])
+    assert ask(composer, read, "How many different people did you see?", far).facts["count"] == 2   # 4 s apart
+
+
 def test_the_nth_one_still_in_view_did_not_leave(composer, read):
     staying = (TRACKS[0], Track(4, "person", T0 + 20, T0 + 29, 8, 0.8))
     c = ask(composer, read, "When did the second person leave?", staying)

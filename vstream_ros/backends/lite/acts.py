@@ -84,6 +84,11 @@ class Identities:
         if boxes >= ids.MIN_BOXES and followed < ids.TRACK_COVERAGE * boxes:
             return tracks, (f"my tracks followed only {followed} of the {boxes:.0f} {concept.name} boxes the detector "
                             "counted, so they cannot tell one from another")
+        if (pair := ids.pieces(tracks)) is not None:
+            u, t = pair
+            at = lambda s: timefmt.span(s, s, call.q.origin)   # noqa: E731
+            return tracks, (f"one track of {a(concept.name)} ended in mid-frame {at(u.last)} and another began there "
+                            f"{at(t.first)}: they may be one {concept.name} followed in pieces")
         return tracks, ""
 
     def _distinct(self, call: Call, concept: Concept, best: Sighting | None) -> Composed:

@@ -26,6 +26,9 @@ NO_IDENTITIES = "I keep no identities for this camera"
 TRACK_COVERAGE = 0.5
 MIN_BOXES = 4
 NO_TEXT = "I have no text read in the scene"
+# A track that began in mid-frame within this long after another of its kind ended in mid-frame is likely the
+# same thing followed in pieces (the tracker's own lost budget, perception/tracking.py LOST_S)
+PIECES_S = 3.0
 _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
                   8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
 
@@ -42,6 +45,19 @@ def of_label(tracks: tuple[Track, ...], coco: tuple[int, ...]) -> list[Track]:
     """The tracks of the detector classes a concept stands for, by first stamp."""
     labels = {COCO_NAMES[i] for i in coco}
     return sorted((t for t in tracks if t.label in labels), key=lambda t: (t.first, t.id))
+
+
+def pieces(tracks: list[Track], gap_s: float = PIECES_S) -> tuple[Track, Track] | None:
+    """Two tracks that look like one thing followed in pieces: one ended away from the frame's border and,
+    within `gap_s`, the other began away from it (neither left nor came in). None when there are none.
+    Distinct counts and ordinals would count such a thing twice."""
+    for t in tracks:
+        if t.entered:
+            continue
+        for u in tracks:
+            if u is not t and not u.exited and u.last < t.first <= u.last + gap_s:
+                return u, t
+    return None
 
 
 def span(t: Track, q: Question) -> str:
