@@ -151,6 +151,13 @@ def test_a_track_that_began_in_mid_frame_just_after_another_ended_there_is_not_c
     assert ask(composer, read, "How many different people did you see?", far).facts["count"] == 2   # 4 s apart
 
 
+def test_an_ordinal_of_a_kind_of_person_is_not_the_nth_person(composer, read):
+    c = ask(composer, read, "When did the second child appear?", TRACKS)
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the second child: my tracks are "
+                                                          "of people, and I cannot tell a child from any other"), c.text
+    assert ask(composer, read, "When did the second person appear?", TRACKS).facts["track"] == 2
+
+
 def test_the_nth_one_still_in_view_did_not_leave(composer, read):
     staying = (TRACKS[0], Track(4, "person", T0 + 20, T0 + 29, 8, 0.8))
     c = ask(composer, read, "When did the second person leave?", staying)

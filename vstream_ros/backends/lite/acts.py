@@ -161,6 +161,10 @@ class Identities:
         if which := _restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
             return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(name)}, but cannot "
                             f"tell which {which}.", [], {"abstained": True})
+        if kind := concepts[0].narrower:     # "the second child": the nth person is not the nth child
+            return Composed(f"I cannot tell which was the {ids.nth(q)} {concepts[0].asked or kind}: my tracks are of "
+                            f"{plural(name)}, and I cannot tell {a(kind)} from any other {name}.", [],
+                            {"abstained": True, "narrower": kind})
         tracks, why = self._tracks(call, concepts[0])
         return ids.ordinal(q, name, tracks, why, self.rec.t.colour.yes)
 
