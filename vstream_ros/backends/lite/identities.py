@@ -8,6 +8,7 @@ cannot be told instead of counting runs as people.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from vstream_ros.answering import timefmt
@@ -154,6 +155,15 @@ def lines(texts: tuple[TextSighting, ...]) -> list[str]:
     return [k for k in seen if k]
 
 
+# a word read this close to the word asked (difflib's ratio) may be it misread: "EXlT" for "EXIT", "STOR" for "STOP"
+NEAR_MISS = 0.7
+
+
+def _near_miss(want: str, word: str) -> bool:
+    word = word.strip(".,:;!?\"'()#")
+    return bool(word) and difflib.SequenceMatcher(None, want, word).ratio() >= NEAR_MISS
+
+
 def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
     """What the scene's text said, or whether a word was read (exact words, case aside)."""
     if not texts:
@@ -169,6 +179,9 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
             return Composed(f"Yes, I read \"{h.text}\" {timefmt.span(h.first, h.last, q.origin)}.", [],
                             {"seen": True, "texts": [h.text]})
         quoted = listed([f'"{x}"' for x in read])
+        if near := [w for x in read for w in x.split() if _near_miss(want, w.lower())]:
+            return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
+                            "misread.", [], {"abstained": True, "texts": read})
         return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
     if q.ordinal:
         words = " ".join(read).split()
