@@ -175,3 +175,31 @@ def test_an_ordinal_of_a_thing_the_detector_never_boxed_is_not_a_no(read):
                                      thresholds=replace(Thresholds(), detector=Bounds(0.45, 0.0))))
     c = ask(silent, read, "When did the second bicycle appear?", TRACKS)
     assert c.text.startswith("I cannot tell when I saw a bicycle"), c.text
+
+
+# walking right to left across the frame (first and last boxes), and one standing still at the right
+WALKERS = (Track(1, "person", T0 + 0, T0 + 6, 6, 0.8, first_box=(0.83, 0.37, 0.94, 0.75),
+                 last_box=(0.00, 0.40, 0.14, 0.86), entered=True, exited=True),
+           Track(2, "person", T0 + 3, T0 + 9, 6, 0.8, first_box=(0.76, 0.11, 0.82, 0.35),
+                 last_box=(0.39, 0.19, 0.46, 0.43)),
+           TRACKS[2])
+STANDING = Track(3, "person", T0 + 20, T0 + 24, 5, 0.8, first_box=(0.70, 0.2, 0.8, 0.9),
+                 last_box=(0.71, 0.2, 0.81, 0.92))
+
+
+def test_which_way_comes_from_where_the_tracks_began_and_ended(composer, read):
+    c = ask(composer, read, "Which way did the two young men walk?", WALKERS)
+    assert c.facts["direction"] == "right to left" and c.text.startswith("From right to left: all 2 of the 2 people"), c
+    c = ask(composer, read, "Which way did the two young men walk? (A) from left to right (B) from right to left "
+            "(C) straight away from the camera (D) they stood still", WALKERS)
+    assert c.facts["option"] == "B", c.text
+    c = ask(composer, read, "In which direction did the people go? (A) from left to right (B) they stood still",
+            WALKERS)                               # the way they went is no option: not the nearest one
+    assert c.facts.get("abstained") and "which no option says" in c.text, c.text
+    c = ask(composer, read, "Which way did the people walk?", (*WALKERS, STANDING))
+    assert c.facts.get("abstained") and "went different ways (2 from right to left; 1 staying still)" in c.text, c.text
+    short = tuple(replace(t, frames=2) for t in WALKERS)
+    c = ask(composer, read, "Which way did the people walk?", short)   # two frames each: too little to tell
+    assert c.facts.get("abstained") and "I followed no person for 3 frames or more" in c.text, c.text
+    c = ask(composer, read, "Which way did the people walk?")
+    assert c.facts.get("abstained") and "no identities" in c.text, c.text

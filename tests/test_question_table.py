@@ -42,6 +42,9 @@ TABLE = [
     ('When did you last see the cups?', LAST_SEEN, 'cup', (), '', '', None),
     ('How many cups were there?', COUNT, 'cup', (), '', '', None),
     ('What colour were the cups?', ATTRIBUTE, 'cup', (), '', '', None),
+    ('Which way did the two young men walk?', ATTRIBUTE, 'man', ('two', 'young'), '', '', None),
+    ('In which direction did the cars drive?', ATTRIBUTE, 'car', (), '', '', None),
+    ('What direction was the cyclist heading?', ATTRIBUTE, 'cyclist', (), '', '', None),
     ('What colour was the top the woman wore?', ATTRIBUTE, 'top', ('woman wore',), '', '', None),
     ('Did you see a mug?', PRESENCE, 'mug', (), '', '', None),
     ('Did someone pour something?', PRESENCE, 'person', (), 'pour', '', None),
@@ -353,3 +356,13 @@ def test_text_questions_keep_the_word_as_written():
     assert q.intent is Intent.TEXT and q.value == "EXIT" and q.yes_no
     q = parse('Did the sign say "Open"?')
     assert q.intent is Intent.TEXT and q.value == "Open" and q.subject == "sign"
+
+
+@pytest.mark.parametrize("text", ["Which way did the two young men walk?", "In which direction did the cars drive?",
+                                  "What direction was the cyclist heading?"])
+def test_which_way_asks_for_the_direction_of_the_subject(text):
+    q = parse(text)
+    assert q.attribute == "direction" and q.subject and "way" not in q.subject and "direction" not in q.subject
+    choice = parse(text + " (A) from left to right (B) from right to left")
+    assert choice.intent is Intent.CHOICE and choice.attribute == "direction" and choice.subject.endswith(q.subject)
+    assert parse("What colour was the car?").attribute == "colour"

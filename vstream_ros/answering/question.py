@@ -208,6 +208,10 @@ _RULES: list[_Rule] = [
     _r(r"^any\s+(?P<s>.+)$", Intent.PRESENCE, yes_no=True),
 ]
 _ARTICLE = re.compile(r"^(?:a|an|the|any|some|of|all)\s+", re.I)
+# "which way did X go", "in what direction were the cars driving": attribute "direction", X the subject
+_DIRECTION = re.compile(r"^(?:in\s+)?(?:which|what)\s+(?:way|direction)\s+(?:did|does|do|was|were|is|are)\s+"
+                        r"(?P<s>.+?)\s+(?:walk|walking|go|going|move|moving|drive|driving|head|heading|run|running|ride|riding|"
+                        r"travel|travelling|traveling|come|coming|cross|crossing|pass|passing)\b.*$", re.I)
 _SEE_TRAIL = _SEE.replace("|pass|passed|", "|")   # "how many cars passed": a predicate, kept
 _TRAILING = re.compile(rf"\s+(?:{_AUX}\s+)?{_WE}(?:{_SEE_TRAIL}|appear|appeared|there|so\s+far|today|"
                        r"yet|ever|in\s+(?:the\s+)?(?:video|stream|footage|recording|memory|view)|on\s+(?:camera|screen))"
@@ -241,8 +245,14 @@ def parse(text: str) -> Question:
     core = re.sub(r"[?.!]+$", "", rest).strip()
     if time is not None:                               # "what did you see in <the last 10 s>"
         core = re.sub(r"\s+(?:during|of)\s*$", "", core)
+    way = _DIRECTION.match(core)
     if options:
-        return Question(text, Intent.CHOICE, subject=_clean_subject(core), options=options, time=time)
+        return Question(text, Intent.CHOICE, subject=_clean_subject(way.group("s") if way else core), options=options,
+                        time=time, attribute="direction" if way else "")
+    if way:                                            # "which way did the people walk?"
+        subject = _ARTICLE.sub("", _clean_subject(way.group("s")))
+        return _structure(Question(text, Intent.ATTRIBUTE, subject=subject, attribute="direction", time=time), core,
+                          {"s": way.group("s")})
     for rule in _RULES:
         m = rule.pattern.match(core)
         if not m:

@@ -39,7 +39,8 @@ class Perceived:
         for t in tracks:
             t = replace(t, id=int(t.id), first=float(t.first), last=float(t.last), frames=int(t.frames),
                         score=float(t.score), colours=tuple((str(n), float(f)) for n, f in t.colours),
-                        entered=bool(t.entered), exited=bool(t.exited))          # plain numbers: JSON-safe
+                        entered=bool(t.entered), exited=bool(t.exited),          # plain numbers: JSON-safe
+                        first_box=_box(t.first_box), last_box=_box(t.last_box))
             _check(t.first, t.last, f"track {t.id}")
             if since is not None and t.last < since:
                 continue                             # all of it before the memory began
@@ -88,7 +89,8 @@ class Perceived:
         if data.get("version") != VERSION:
             raise ValueError(f"perceived tables of version {data.get('version')}; this build reads {VERSION}")
         try:
-            tracks = [Track(**{**t, "colours": tuple((str(n), float(f)) for n, f in t.get("colours", ()))})
+            tracks = [Track(**{**t, "colours": tuple((str(n), float(f)) for n, f in t.get("colours", ())),
+                               **{k: tuple(t[k]) for k in ("first_box", "last_box") if k in t}})
                       for t in data.get("tracks", [])]
             texts = [TextSighting(**{**s, "box": tuple(float(v) for v in s.get("box", (0, 0, 0, 0)))})
                      for s in data.get("texts", [])]
@@ -96,6 +98,13 @@ class Perceived:
             raise ValueError(f"perceived tables are broken: {e}") from e
         p.add(tracks, texts)
         return p
+
+
+def _box(b) -> tuple[float, float, float, float]:
+    box = tuple(float(v) for v in b)
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise ValueError(f"a box is four finite fractions (x0, y0, x1, y1), got {b}")
+    return box
 
 
 def _check(first: float, last: float, what: str) -> None:

@@ -26,6 +26,8 @@ class Track:
     entered: bool = False         # first seen at the frame's border: it came in
     exited: bool = False          # last seen at the border: it left
     camera: str = ""
+    first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # x0, y0, x1, y1 as fractions of the
+    last_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)    # frame: where it was first and last
 
 
 @dataclass(frozen=True)

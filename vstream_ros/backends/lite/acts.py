@@ -13,6 +13,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import DESCRIBING, PREPOSITIONS, past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, a_phrase, listed, the_complement
+from vstream_ros.backends.lite import directions
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, unverified
@@ -90,6 +91,22 @@ class Identities:
             return tracks, (f"one track of {a(concept.name)} ended in mid-frame {at(u.last)} and another began there "
                             f"{at(t.first)}: they may be one {concept.name} followed in pieces")
         return tracks, ""
+
+    def _direction(self, call: Call, kinds: list[str | None] | None = None) -> Composed:
+        """Which way the subject's tracks went (directions.py); `kinds`: each option's direction, for a
+        multiple-choice question."""
+        q = call.q
+        concepts, refusal = self._resolve(q, q.subject)
+        if refusal:
+            return refusal
+        concept = concepts[0]
+        tracks, why = self._tracks(call, concept) if concept.coco else ([], ids.NO_IDENTITIES)
+        if why == ids.NO_IDENTITIES:
+            return Composed(f"I cannot tell which way{' option is right' if kinds else ''}: {why}.", [],
+                            {"abstained": True})
+        if kinds is not None:
+            return directions.choose(q, concept.name, tracks, kinds)
+        return directions.answer(q, concept.name, tracks)
 
     def _distinct(self, call: Call, concept: Concept, best: Sighting | None) -> Composed:
         """Distinct ones from the tracks; `best`: the run with the most at once (None: never seen)."""

@@ -9,6 +9,7 @@ import re
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import OPTION_LETTERS
 from vstream_ros.answering.words import the_phrase
+from vstream_ros.backends.lite import directions
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, coverage, measured_colour, unverified
@@ -20,6 +21,8 @@ class ColourAndChoice:
 
     def _attribute(self, call: Call) -> Composed:
         q, obs, gap = call.q, call.obs, call.gap
+        if q.attribute == "direction":                 # "which way did the people walk?": tracks, not colours
+            return self._direction(call)
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
@@ -60,6 +63,8 @@ class ColourAndChoice:
         """The option whose things show best in the memory: all of them together in one run if any
         option has that, else the mean of each thing's best showing (an unseeable thing counts 0)."""
         q, obs, gap = call.q, call.obs, call.gap
+        if q.attribute == "direction" and (kinds := directions.of_options(q.options)) is not None:
+            return self._direction(call, kinds)       # "which way did they walk? (A) from right to left ..."
         scores: list[tuple[float, int, list[Sighting]]] = []
         for i, option in enumerate(q.options):
             concepts = self.rec.concept(option)

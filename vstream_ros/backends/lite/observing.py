@@ -51,7 +51,8 @@ def as_track(rec) -> Track:
         named = tuple((colours.NAMES[i], round(float(share[i]), 3)) for i in np.argsort(-share)[:TRACK_COLOURS]
                       if share[i] >= COLOUR_SHARE)
     return Track(rec.id, rec.label, float(rec.first), float(rec.last), int(rec.frames), round(float(rec.best_score), 3),
-                 named, bool(rec.entered), bool(rec.exited))
+                 named, bool(rec.entered), bool(rec.exited), first_box=tuple(round(float(v), 4) for v in rec.first_box),
+                 last_box=tuple(round(float(v), 4) for v in rec.last_box))
 
 
 @dataclass
