@@ -160,6 +160,14 @@ def test_an_ordinal_of_a_kind_of_person_is_not_the_nth_person(composer, read):
     assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the second child: my tracks are "
                                                           "of people, and I cannot tell a child from any other"), c.text
     assert ask(composer, read, "When did the second person appear?", TRACKS).facts["track"] == 2
+    # what holds of every person holds of a child: fewer people than asked for, or none of them left
+    c = ask(composer, read, "When did a third child come in?", TRACKS)
+    assert c.text.startswith("No third person: I saw only 2 people"), c.text
+    staying = (replace(TRACKS[0], exited=False, last=T0 + 29), replace(TRACKS[1], exited=False, last=T0 + 29))
+    c = ask(composer, read, "When did the first child leave the room?", staying)
+    assert c.text.startswith("The first person did not leave") and c.facts["left"] is False, c.text
+    c = ask(composer, read, "When did the first child leave the room?", TRACKS)     # one person left: which?
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the first child"), c.text
 
 
 def test_the_nth_one_still_in_view_did_not_leave(composer, read):
@@ -203,3 +211,14 @@ def test_which_way_comes_from_where_the_tracks_began_and_ended(composer, read):
     assert c.facts.get("abstained") and "I followed no person for 3 frames or more" in c.text, c.text
     c = ask(composer, read, "Which way did the people walk?")
     assert c.facts.get("abstained") and "no identities" in c.text, c.text
+
+
+def test_a_live_track_last_seen_at_the_border_and_not_since_has_left(composer, read):
+    """The tracker finishes a track (and sets `exited`) only 3 s after its last box: one that walked out of
+    the left edge at 6 s is still live at 8 s, yet it left."""
+    walked_out = replace(WALKERS[0], exited=False, last=T0 + 26, frames=12)   # last box at the left edge, 3 s ago
+    c = ask(composer, read, "How many people walked out of view?", (walked_out, TRACKS[2]))
+    assert c.facts["count"] == 1 and c.text.startswith("I saw 1 person leave"), c.text
+    still = replace(walked_out, last=T0 + 29)                           # at the edge in the newest frame
+    c = ask(composer, read, "How many people walked out of view?", (still, TRACKS[2]))
+    assert c.facts["count"] == 0, c.text

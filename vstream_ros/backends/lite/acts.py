@@ -178,11 +178,16 @@ class Identities:
         if which := _restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
             return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(name)}, but cannot "
                             f"tell which {which}.", [], {"abstained": True})
-        if kind := concepts[0].narrower:     # "the second child": the nth person is not the nth child
+        tracks, why = self._tracks(call, concepts[0])
+        # "the second child": the nth person is not the nth child; only what holds of every person holds of it
+        # (fewer people than n, or none of them left)
+        kind = concepts[0].narrower
+        every = not why and (0 < len(tracks) < q.ordinal or (q.action == "leave" and tracks
+                                                             and not any(ids.left(t, q) for t in tracks)))
+        if kind and not every:
             return Composed(f"I cannot tell which was the {ids.nth(q)} {concepts[0].asked or kind}: my tracks are of "
                             f"{plural(name)}, and I cannot tell {a(kind)} from any other {name}.", [],
                             {"abstained": True, "narrower": kind})
-        tracks, why = self._tracks(call, concepts[0])
         return ids.ordinal(q, name, tracks, why, self.rec.t.colour.yes)
 
     def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
@@ -222,7 +227,7 @@ class Identities:
             return Composed(f"Yes, {a(name)} came into view {timefmt.span(first.start, first.start, q.origin)}.",
                             [first.evidence(name)], {"seen": True})
         if any_tracks:
-            went = [t for t in tracks if t.exited]
+            went = [t for t in tracks if ids.left(t, q)]
             if went:
                 return Composed(f"Yes, {a(name)} left {timefmt.span(went[-1].last, went[-1].last, q.origin)}.", [],
                                 {"seen": True})

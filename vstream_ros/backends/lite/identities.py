@@ -19,6 +19,7 @@ from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.memory.tracks import TextSighting, Track
+from vstream_ros.perception.tracking import at_border
 
 NO_IDENTITIES = "I keep no identities for this camera"
 # Tracks are counted on only where they followed at least this share of the boxes the detector counted of a
@@ -48,6 +49,20 @@ def of_label(tracks: tuple[Track, ...], coco: tuple[int, ...]) -> list[Track]:
     return sorted((t for t in tracks if t.label in labels), key=lambda t: (t.first, t.id))
 
 
+def left(t: Track, q: Question) -> bool:
+    """The track went out of view: it finished at the frame's border, or its last box was at the border and
+    it has not been seen since (the tracker finishes a track only `LOST_S` after its last box, so one that
+    walked out just before the newest frame is still live, its `exited` unset)."""
+    if t.exited:
+        return True
+    return _at_border(t.last_box) and t.last < q.newest - 1.5 * q.frame_interval
+
+
+def _at_border(box: tuple[float, float, float, float]) -> bool:
+    """At the frame's border; a box never kept (a snapshot from before tracks kept boxes) is not."""
+    return box[3] > box[1] and at_border(box)
+
+
 def pieces(tracks: list[Track], gap_s: float = PIECES_S) -> tuple[Track, Track] | None:
     """Two tracks that look like one thing followed in pieces: one ended away from the frame's border and,
     within `gap_s`, the other began away from it (neither left nor came in). None when there are none.
@@ -56,7 +71,7 @@ def pieces(tracks: list[Track], gap_s: float = PIECES_S) -> tuple[Track, Track] 
         if t.entered:
             continue
         for u in tracks:
-            if u is not t and not u.exited and u.last < t.first <= u.last + gap_s:
+            if u is not t and not u.exited and not _at_border(u.last_box) and u.last < t.first <= u.last + gap_s:
                 return u, t
     return None
 
@@ -75,7 +90,7 @@ def distinct_count(q: Question, name: str, tracks: list[Track], why: str, at_onc
                         [], {"count": None, "abstained": True})
     kind = q.action
     chosen = [t for t in tracks if t.entered] if kind == "arrive" else \
-        [t for t in tracks if t.exited] if kind == "leave" else tracks
+        [t for t in tracks if left(t, q)] if kind == "leave" else tracks
     n = len(chosen) if kind in ("arrive", "leave") else max(len(chosen), least)
     what = f"1 {name}" if n == 1 else f"{n} different {plural(name)}" if n else f"no {plural(name)}"
     verb = {"arrive": " come in", "leave": " leave"}.get(kind, "")
@@ -110,12 +125,12 @@ def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: 
     if asks is Intent.FIRST_SEEN:
         came = "came in" if t.entered else "was first seen"
         text = f"{the} {came} {timefmt.span(t.first, t.first, q.origin)}."
-    elif (asks is Intent.LAST_SEEN and q.action == "leave" and not t.exited
+    elif (asks is Intent.LAST_SEEN and q.action == "leave" and not left(t, q)
           and t.last >= q.newest - 1.5 * q.frame_interval):     # still there: it has not left
         return Composed(f"The {nth_} {name} did not leave: still in view at the newest frame "
                         f"({timefmt.span(t.last, t.last, q.origin)}).", [], {"track": t.id, "left": False})
     elif asks is Intent.LAST_SEEN:
-        went = "left" if t.exited else "was last seen"
+        went = "left" if left(t, q) else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
     elif asks is Intent.ATTRIBUTE:
         if why := colour_withheld(t.colours[0] if t.colours else None, colour_need):
