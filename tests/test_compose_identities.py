@@ -144,15 +144,18 @@ def test_a_place_lite_cannot_see_makes_counts_and_ordinals_abstain(composer, rea
 def test_a_track_that_began_in_mid_frame_just_after_another_ended_there_is_not_counted_apart(composer, read):
     """The person of 0-9 s followed in two pieces (lost in mid-frame at 5 s, a new track in mid-frame at 6 s):
     not two people. One that came in at the border after the other ended is another person."""
-    split = (Track(1, "person", T0 + 0, T0 + 5, 6, 0.9), Track(5, "person", T0 + 6, T0 + 9, 4, 0.9, exited=True),
-             TRACKS[1], TRACKS[2])
+    here, near, far = (0.40, 0.30, 0.50, 0.80), (0.45, 0.30, 0.55, 0.80), (0.85, 0.05, 0.90, 0.20)
+    split = (Track(1, "person", T0 + 0, T0 + 5, 6, 0.9, last_box=here),
+             Track(5, "person", T0 + 6, T0 + 9, 4, 0.9, exited=True, first_box=near), TRACKS[1], TRACKS[2])
     c = ask(composer, read, "How many different people did you see?", split)
     assert c.facts.get("abstained") and "ended in mid-frame at 5.0 s and another began there at 6.0 s" in c.text, c.text
     c = ask(composer, read, "When did the second person arrive?", split)
     assert c.text.startswith("I cannot tell which was the second person: one track of a person ended"), c.text
     assert ask(composer, read, "How many different people did you see?", TRACKS).facts["count"] == 2
-    far = (Track(1, "person", T0 + 0, T0 + 5, 6, 0.9), Track(5, "person", T0 + 9, T0 + 12, 4, 0.9), TRACKS[2])
-    assert ask(composer, read, "How many different people did you see?", far).facts["count"] == 2   # 4 s apart
+    later = (split[0], replace(split[1], first=T0 + 9, last=T0 + 12), TRACKS[2])
+    assert ask(composer, read, "How many different people did you see?", later).facts["count"] == 2   # 4 s apart
+    elsewhere = (split[0], replace(split[1], first_box=far), TRACKS[2])     # began far off, a third the size
+    assert ask(composer, read, "How many different people did you see?", elsewhere).facts["count"] == 2
 
 
 def test_an_ordinal_of_a_kind_of_person_is_not_the_nth_person(composer, read):

@@ -19,24 +19,20 @@ Why these settings: ingest keeps 1-2 frames a second, not the 30 ByteTrack was t
   and a swing's turn, not motion to extrapolate (at 1 Hz the man kept 1 id with 0.5, 3 with 1.0;
   0.0 put 16 of 116 boxes at 2 Hz under the other person's id).
 - Lost tracks: ByteTrack's prediction for a track unseen for a few samples drifts onto whatever passes
-  (the lost man's track took the child swinging through where he stood). So a match for a track lost
-  a sample or more that neither overlaps its last box nor is of its size (within 2x) starts a new
-  record (`_jumped`); a new ByteTrack id is first offered to the group's lost records (unseen since
-  before its first box, for at most `lost_s`) whose last box it overlaps (IoU >= 0.3: `_relink`);
-  boxes over 60 % of the frame (something at the lens: the swing seat, called person, truck or car)
-  are not tracked. Colours were tried as a gate and do not help: the coarse palettes of the man and
-  the child, both mostly dark, agree, and the man's own drifts over 2.5 s.
-  Whole swing clip (bench/perception.py --clips; who is who from a box-geometry rule checked on the
-  frames): at 2 Hz the man has 1 id, the child 5, no box under the other's id; at 1 Hz 2 and 10, 2 of
-  46 boxes under the other's id: a child on a swing at 1 Hz is fragmented, not mixed.
+  (the lost man's track took the child swinging through where he stood). So a match for a track lost a
+  sample or more that neither overlaps its last box nor is of its size (within 2x) starts a new record
+  (`_jumped`); a new ByteTrack id is first offered to the group's lost records whose last box it
+  overlaps (IoU >= 0.3: `_relink`); boxes over 60 % of the frame (at the lens) are not tracked. Colours
+  do not help as a gate: the man's and the child's coarse palettes agree, and his own drifts.
 - Motion, ByteTrack's blind spot at 1 Hz: a person walking across moves further than their box between
-  samples, so IoU matches nothing (walkway clip: 5 of 27 person boxes got an id). A second stage
-  (`_by_motion`, perception/motion.py) links the strong boxes (HIGH_SCORE up) ByteTrack left without an
-  id to a lost track, or to an untracked box of the frame before, by the centre's move in the thing's
-  own heights a second; `_relink` falls back to it. Walkway at 1 Hz: 16 of 27 boxes, a man followed
-  0-6 s; swing clip at 2 Hz: the child 2 ids (was 5), none of the man's boxes under another's id.
-- One ByteTrack per class group: a swing seat taken for a truck must not steal a person's track, while
-  a van called car, then truck, stays one vehicle (the record's label is its most frequent one).
+  samples (walkway clip: 5 of 27 person boxes got an id). A second stage (`_by_motion`, motion.py)
+  links strong boxes ByteTrack left without an id to a lost track, or to an untracked box of the frame
+  before, by the centre's move in the person's own heights a second; `_relink` falls back to it. Walkway
+  at 1 Hz: 16 of 27 boxes, a man followed 0-6 s. Swing clip (bench/perception.py --clips, who is who
+  from box geometry): at 2 Hz the man 1 id, the child 2 (5 before), no box under the other's id; at
+  1 Hz 2 and 8 ids, 3 of 51 boxes under the other's: a swinging child at 1 Hz is fragmented, not mixed.
+- One ByteTrack per class group: a swing seat called truck steals no person's track; a van called car,
+  then truck, is one vehicle (its label: its most frequent one).
 """
 
 from __future__ import annotations
@@ -62,6 +58,8 @@ MAX_LIVE, MAX_FINISHED = 64, 256
 MAX_AREA = 0.6                     # a box over 60 % of the frame is at the lens (a swing seat): not tracked
 MAX_LABELS = 8                     # label votes kept per track
 RELINK_IOU = 0.3
+# linked by motion (its gate is a walking pace): on the overpass clip a lane's cars were linked into one
+MOTION_GROUPS = frozenset({"person"})
 
 
 class DetectionLike(Protocol):
@@ -307,6 +305,8 @@ class Tracker:
         best = max(lost, key=lambda r: _iou(r.last_box, box), default=None)
         if best is not None and _iou(best.last_box, box) >= RELINK_IOU:
             return best
+        if group not in MOTION_GROUPS:
+            return None
         costs = {(0, j): c for j, r in enumerate(lost)
                  if (c := motion.cost(r.last_box, r.last, r.velocity, box, stamp)) is not None}
         return lost[motion.greedy(costs)[0][1]] if costs else None
@@ -321,7 +321,7 @@ class Tracker:
         boxes = [tuple(float(v) for v in detections[i].box) for i, _ in loose]
         costs = {}
         for k, box in enumerate(boxes):
-            if float(detections[loose[k][0]].score) < HIGH_SCORE:
+            if float(detections[loose[k][0]].score) < HIGH_SCORE or group not in MOTION_GROUPS:
                 continue
             for j, r in enumerate(lost):
                 if (c := motion.cost(r.last_box, r.last, r.velocity, box, stamp)) is not None:

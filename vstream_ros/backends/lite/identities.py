@@ -19,6 +19,7 @@ from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.memory.tracks import TextSighting, Track
+from vstream_ros.perception import motion
 from vstream_ros.perception.tracking import at_border
 
 NO_IDENTITIES = "I keep no identities for this camera"
@@ -65,13 +66,16 @@ def _at_border(box: tuple[float, float, float, float]) -> bool:
 
 def pieces(tracks: list[Track], gap_s: float = PIECES_S) -> tuple[Track, Track] | None:
     """Two tracks that look like one thing followed in pieces: one ended away from the frame's border and,
-    within `gap_s`, the other began away from it (neither left nor came in). None when there are none.
-    Distinct counts and ordinals would count such a thing twice."""
+    within `gap_s`, the other began away from it (neither left nor came in), where the first could have
+    moved to by then at a walk (perception/motion.py's gate: a car that passed under the camera and the next
+    one far up the road are two). None when there are none. Distinct counts and ordinals would count such
+    a thing twice."""
     for t in tracks:
         if t.entered:
             continue
         for u in tracks:
-            if u is not t and not u.exited and not _at_border(u.last_box) and u.last < t.first <= u.last + gap_s:
+            if (u is not t and not u.exited and not _at_border(u.last_box) and u.last < t.first <= u.last + gap_s
+                    and motion.cost(u.last_box, u.last, (0.0, 0.0), t.first_box, t.first) is not None):
                 return u, t
     return None
 
