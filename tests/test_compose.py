@@ -228,6 +228,17 @@ def test_time_questions_cut_the_evidence_to_the_time_asked(composer, read):
     assert "swing" in c.text and "car" not in c.text
 
 
+def test_what_happened_says_it_cannot_tell_the_events_and_what_was_there(composer, read):
+    """Lite sees things, not what they did: 'what happened' is not answered by a list of things as if it
+    were the events, yet the things stay as what it can tell."""
+    c = answer(composer, read, "What happened in the last 8 seconds?")
+    assert c.facts.get("abstained") and c.facts["events"] is False, c.text
+    assert c.text.startswith("I cannot tell what happened: this backend does not recognise actions. In the last 8 "
+                             "seconds") and "person" in c.text, c.text
+    assert c.evidence and all(g.start >= T0 + 21 for g in c.evidence)
+    assert not answer(composer, read, "What did you see in the last 8 seconds?").facts.get("abstained")
+
+
 def test_event_relative_question(composer, read):
     c = answer(composer, read, "What did you see after the car?")
     assert c.text.startswith("After the car (16.0 s)") and "person" in c.text

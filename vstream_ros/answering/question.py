@@ -46,7 +46,8 @@ class Question:
     text: str
     intent: Intent
     subject: str = ""
-    attribute: str = ""            # "colour" for colour questions, "duration" for "how long was X there"
+    attribute: str = ""            # "colour" for colour questions, "duration" for "how long was X there",
+    #                                "events" for "what happened", "direction" for "which way did X go"
     value: str = ""
     options: tuple[str, ...] = ()  # the choices of a multiple-choice question; of a presence one, any of them
     time: TimeRef | None = None
@@ -208,6 +209,8 @@ _RULES: list[_Rule] = [
     _r(r"^any\s+(?P<s>.+)$", Intent.PRESENCE, yes_no=True),
 ]
 _ARTICLE = re.compile(r"^(?:a|an|the|any|some|of|all)\s+", re.I)
+# "what happened", "what was going on": a question about events (what was done), not only what was in view
+_EVENTS = re.compile(r"\b(?:happen|happened|happens|happening|going\s+on|occurred|occurring)\b", re.I)
 # "which way did X go", "in what direction were the cars driving": attribute "direction", X the subject
 _DIRECTION = re.compile(r"^(?:in\s+)?(?:which|what)\s+(?:way|direction)\s+(?:did|does|do|was|were|is|are)\s+"
                         r"(?P<s>.+?)\s+(?:walk|walking|go|going|move|moving|drive|driving|head|heading|run|running|ride|riding|"
@@ -275,6 +278,8 @@ def parse(text: str) -> Question:
         elif intent is Intent.DESCRIBE and time is not None and not event:
             intent = Intent.AT_TIME
         attribute = "colour" if intent is Intent.ATTRIBUTE else ""
+        if intent in (Intent.DESCRIBE, Intent.RECENT, Intent.AT_TIME) and not subject and _EVENTS.search(core):
+            attribute = "events"                       # "what happened?": events, not only what was there
         if intent is Intent.WHEN and re.match(r"^(?:for\s+)?how\s+long\b", core, re.I):
             attribute = "duration"
         alternatives: tuple[str, ...] = ()
@@ -287,7 +292,7 @@ def parse(text: str) -> Question:
     intent = Intent.DESCRIBE
     if time is not None and not event:                  # "what's the last thing you saw": what was there then
         intent = Intent.RECENT if time.kind is TimeKind.LAST else Intent.AT_TIME
-    return Question(text, intent, subject="", time=time)
+    return Question(text, intent, subject="", time=time, attribute="events" if _EVENTS.search(core) else "")
 
 
 # ------------------------------------------------------------- structure

@@ -246,7 +246,12 @@ class Composer(Identities, ColourAndChoice):
             return self._around_event(call)
         if q.subject:
             return self._doing(call)
-        return self._list_things(call)
+        listed = self._list_things(call)
+        if q.attribute != "events" or listed.facts.get("abstained"):
+            return listed
+        # "what happened?": lite sees things, not what they did; the things stay as evidence of what it can tell
+        return Composed(f"I cannot tell what happened: this backend does not recognise actions. {listed.text}",
+                        listed.evidence, {**listed.facts, "abstained": True, "events": False})
 
     def _list_things(self, call: Call, lead: str = "") -> Composed:
         q, obs, gap = call.q, call.obs, call.gap
