@@ -156,6 +156,9 @@ def test_a_track_that_began_in_mid_frame_just_after_another_ended_there_is_not_c
     assert ask(composer, read, "How many different people did you see?", later).facts["count"] == 2   # 4 s apart
     elsewhere = (split[0], replace(split[1], first_box=far), TRACKS[2])     # began far off, a third the size
     assert ask(composer, read, "How many different people did you see?", elsewhere).facts["count"] == 2
+    cars = (TRACKS[0], replace(split[0], label="car", first=T0 + 10, last=T0 + 12),   # cars come into view in
+            replace(split[1], label="car", first=T0 + 13, last=T0 + 16))            # mid-frame, far up the road
+    assert ask(composer, read, "How many different cars did you see?", cars).facts["count"] == 2
 
 
 def test_an_ordinal_of_a_kind_of_person_is_not_the_nth_person(composer, read):

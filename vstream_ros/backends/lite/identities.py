@@ -20,7 +20,7 @@ from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
 from vstream_ros.memory.tracks import TextSighting, Track
 from vstream_ros.perception import motion
-from vstream_ros.perception.tracking import at_border
+from vstream_ros.perception.tracking import GROUPS, MOTION_GROUPS, at_border
 
 NO_IDENTITIES = "I keep no identities for this camera"
 # Tracks are counted on only where they followed at least this share of the boxes the detector counted of a
@@ -67,11 +67,11 @@ def _at_border(box: tuple[float, float, float, float]) -> bool:
 def pieces(tracks: list[Track], gap_s: float = PIECES_S) -> tuple[Track, Track] | None:
     """Two tracks that look like one thing followed in pieces: one ended away from the frame's border and,
     within `gap_s`, the other began away from it (neither left nor came in), where the first could have
-    moved to by then at a walk (perception/motion.py's gate: a car that passed under the camera and the next
-    one far up the road are two). None when there are none. Distinct counts and ordinals would count such
-    a thing twice."""
+    walked to by then (perception/motion.py's gate). Only people: a car far up the road comes into view in
+    mid-frame (on the overpass clip such pairs were two cars). None when there are none. Distinct counts and
+    ordinals would count such a thing twice."""
     for t in tracks:
-        if t.entered:
+        if t.entered or GROUPS.get(t.label, t.label) not in MOTION_GROUPS:   # a car far up the road begins mid-frame
             continue
         for u in tracks:
             if (u is not t and not u.exited and not _at_border(u.last_box) and u.last < t.first <= u.last + gap_s
