@@ -99,6 +99,23 @@ def test_people_walking_across_keep_their_identity_at_one_frame_a_second():
     assert len(set(at_2s)) == 2 and -1 not in at_2s, at_2s
 
 
+def test_a_box_drawn_around_two_people_gets_no_identity_of_its_own():
+    """NanoDet boxes two people walking side by side, and both again in one weaker box (walkway at 3 s):
+    that box starts no identity. A child's box inside an adult's is not such a box (one stronger box)."""
+    from vstream_ros.perception.boxes import unions
+
+    left, right = box("person", 0.76, 0.11, 0.82, 0.35, 0.71), box("person", 0.81, 0.16, 0.86, 0.39, 0.67)
+    both = box("person", 0.77, 0.13, 0.86, 0.37, 0.57)
+    assert unions([b.box for b in (left, right, both)], [0.71, 0.67, 0.57]) == {2}
+    adult, child = box("person", 0.3, 0.1, 0.7, 0.95, 0.5), box("person", 0.4, 0.5, 0.6, 0.95, 0.8)
+    assert unions([adult.box, child.box], [0.5, 0.8]) == set()
+    tracker = Tracker(rate_hz=1.0)
+    for t in range(3):
+        ids = tracker.update(float(t), [left, right, both])
+    assert ids[2] == -1 and len({*ids[:2]}) == 2 and -1 not in ids[:2]
+    assert len(tracker.records()) == 2
+
+
 def test_records_are_bounded_and_stale_tracks_finish():
     tracker = Tracker(rate_hz=1.0, lost_s=2.0, max_live=3, max_finished=2)
     # five people side by side, then nobody: at most 3 live tracks, the first-seen dropped first

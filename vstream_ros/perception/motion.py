@@ -16,17 +16,12 @@ is another thing (the child swinging past where the man stood is a smaller box).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
-Box = tuple[float, float, float, float]
+from vstream_ros.perception.boxes import Box, centre
 
 GATE = 1.0                 # heights a second a centre may move
 GATE_MAX = 2.0             # heights, whatever the gap
 HEIGHT_RATIO = 1.3
-
-
-def centre(b: Sequence[float]) -> tuple[float, float]:
-    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
 
 def velocity(a: Box, ta: float, b: Box, tb: float) -> tuple[float, float]:

@@ -46,6 +46,7 @@ from typing import Protocol
 import numpy as np
 
 from vstream_ros.perception import motion
+from vstream_ros.perception.boxes import area, centre_distance, iou, unions
 
 GROUPS: dict[str, str] = {"person": "person", "car": "vehicle", "truck": "vehicle", "bus": "vehicle",
                           "train": "vehicle", "bicycle": "cycle", "motorcycle": "cycle"}
@@ -160,15 +161,6 @@ def _bytetrack(rate_hz: float, lost_s: float, damping: float = VELOCITY_DAMPING)
                             state_estimator_class=_estimator(damping))
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 class Tracker:
     """Track ids for each frame's detections, and bounded records of every identity.
 
@@ -214,13 +206,15 @@ class Tracker:
             box = tuple(float(v) for v in d.box)
             if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
                 raise ValueError(f"detection {i}: a box is (x0, y0, x1, y1) with x1 > x0, y1 > y0; got {d.box}")
-            if float(d.score) < self.min_score or _area(box) > MAX_AREA:
+            if float(d.score) < self.min_score or area(box) > MAX_AREA:
                 continue
             group = self.groups.get(d.label, d.label if self.track_all else None)
             if group is not None:
                 by_group.setdefault(group, []).append(i)
         for group in set(by_group) | set(self._trackers):
             idx = by_group.get(group, [])
+            around = unions([detections[i].box for i in idx], [float(detections[i].score) for i in idx])
+            idx = [i for k, i in enumerate(idx) if k not in around]      # a box around two: neither's identity
             tracker = self._trackers.get(group)
             if tracker is None:
                 tracker = self._trackers[group] = _bytetrack(self.rate_hz, self.lost_s)
@@ -289,9 +283,9 @@ class Tracker:
         size (over 2x apart) is another thing: at 1-2 Hz a lost man's track otherwise takes the child who swings
         through where he stood (colours do not help: the coarse palettes of
         the two, both mostly dark, agree, and the man's own drifts over 2.5 s)."""
-        if _iou(rec.last_box, box) >= RELINK_IOU:
+        if iou(rec.last_box, box) >= RELINK_IOU:
             return False
-        ratio = _area(box) / max(_area(rec.last_box), 1e-9)
+        ratio = area(box) / max(area(rec.last_box), 1e-9)
         return ratio > 2 or ratio < 0.5
 
     def _lost(self, group: str, stamp: float) -> list[TrackRecord]:
@@ -302,8 +296,8 @@ class Tracker:
         """The lost track of this group that the new box continues, if one does (see the module's note):
         the one its box overlaps most, else the one it is nearest to by motion (motion.py)."""
         lost = self._lost(group, stamp)
-        best = max(lost, key=lambda r: _iou(r.last_box, box), default=None)
-        if best is not None and _iou(best.last_box, box) >= RELINK_IOU:
+        best = max(lost, key=lambda r: iou(r.last_box, box), default=None)
+        if best is not None and iou(best.last_box, box) >= RELINK_IOU:
             return best
         if group not in MOTION_GROUPS:
             return None
@@ -352,8 +346,8 @@ class Tracker:
         """A new track's unconfirmed first box (the previous frame's untracked box nearest to it), taken
         from the pending ones: its first sighting. Without it every first stamp would be a sample late."""
         pending = self._pending.get(group, [])
-        best = max(pending, key=lambda p: _iou(p[1], box) - _centre_distance(p[1], box), default=None)
-        if best is None or _centre_distance(best[1], box) > 0.5:
+        best = max(pending, key=lambda p: iou(p[1], box) - centre_distance(p[1], box), default=None)
+        if best is None or centre_distance(best[1], box) > 0.5:
             return None
         pending.remove(best)
         return best
@@ -391,10 +385,3 @@ class Tracker:
         least `min_frames` frames: a box seen once is too weak to count as a visitor."""
         return sum(1 for r in self.records() if (r.label == label or r.group == label) and r.frames >= min_frames)
 
-
-def _area(b: Sequence[float]) -> float:
-    return max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
-
-
-def _centre_distance(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2)
