@@ -12,9 +12,10 @@ overwritten in their slot before the encoder took them); the share encoded is wh
 with, run with the encoder's load shedding (engine/shedding.py) off and on. Changed frames the shedding
 held back (its first level) are not due and are reported beside; so are the encode cost per frame the
 policy measured at each level, and each thread role's CPU (`thread_cores`: executor, the rclpy spin
-thread, DDS, torch, the encoder). Frame-to-memory latency is
-from header.stamp to the end of the memory update. Then the same question goes 20 times through ~/query
-over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
+thread, DDS, torch, the encoder). Frame-to-memory latency is from header.stamp to the end of the
+memory update; in the JSON beside it, offer-to-memory (from the engine's `offer` in the camera callback:
+what is not receiving) and the encoder's time per frame. Then the same question goes 20 times through
+~/query over DDS and 20 times straight to the engine. `--index off,on` runs each setting without and with the
 embedded sightings index (a fresh sightings.db in a temporary folder, the default MiniLM embedder):
 ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
 (backends/lite/observing.py) off for a run, so one invocation measures what they cost. `--torch-threads
@@ -166,6 +167,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     frames = engine.frame_log.since(n0)
     received = sum(s.received for s in engine.stats.values()) - received0
     lat = [f.done_wall - f.stamp for f in frames]
+    engine_lat = [f.lag_s for f in frames]          # from the engine's offer to the memory: the rest is receiving
     pub.join()
 
     client = rclpy.create_node("bench_client")
@@ -209,6 +211,9 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
         "frames_encoded": len(frames), "node_cpu_cores": cpu / wall, "thread_cores": threads,
         "frame_to_memory_ms_p50": 1e3 * pct(lat, 50) if lat else None,
         "frame_to_memory_ms_p95": 1e3 * pct(lat, 95) if lat else None,
+        "offer_to_memory_ms_p50": 1e3 * pct(engine_lat, 50) if engine_lat else None,
+        "offer_to_memory_ms_p95": 1e3 * pct(engine_lat, 95) if engine_lat else None,
+        "encode_ms_p95": 1e3 * pct([f.encode_s for f in frames], 95) if frames else None,
         "query_ros_ms_p50": 1e3 * statistics.median(ros_rtt), "query_engine_ms_p50": 1e3 * statistics.median(direct),
         "query_ros_over_engine": statistics.median(ros_rtt) / statistics.median(direct),
     }

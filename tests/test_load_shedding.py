@@ -137,3 +137,22 @@ def test_the_first_window_at_full_work_starts_with_the_first_frame():
         clock[0] += 0.5
         steps.append(s.observe(0.5, 2, 0, True))
     assert steps[-1] == 1 and steps[:-1] == [None] * (len(steps) - 1), steps
+
+
+def test_frames_that_wait_over_a_second_take_a_step_and_one_is_given_back_only_when_they_wait_little():
+    """Four cameras: the encoder 0.6 busy keeps up, yet frames wait behind batches of all four (1.4 s from
+    offer to memory): one step more. Back only once the frames wait under half LAG_HIGH (and it fits)."""
+    from vstream_ros.engine.shedding import LAG_HIGH
+
+    clock = [0.0]
+    s = LoadShedder(ENGINE_LEVELS + LEVELS, clock=lambda: clock[0], holding=1)
+
+    def window(lag):
+        clock[0] += WINDOW_S
+        return s.observe(0.6 * WINDOW_S, 12, 0, True, 0, lag)
+
+    assert window(0.5) is None and s.level == 0          # 0.6 busy, half a second: full work
+    assert window(1.4) == 1 and s.state().doing == ENGINE_LEVELS[0]
+    assert window(1.1) == 2                              # still over: the encoder's first step
+    assert window(0.7) is None and s.level == 2          # under LAG_HIGH, not under half: kept
+    assert window(0.3 * LAG_HIGH) == 1                   # waits little and the level fits: one back

@@ -99,10 +99,12 @@ class EncoderWorker(Worker):
         self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
         self._pairs = isinstance(encoder, PairingEncoder)
         self._lone: dict[str, tuple[float, np.ndarray]] = {}   # per camera: its frame open to pairing
+        self._lag = 0.0                        # the longest offer-to-memory wait of the batch (the shedder's)
         self._late_lock = threading.Lock()     # taking late observations and writing them: one step to `observing`
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._lag = 0.0
             batch = self.ingest.take(self._batch_size())
             self._write_late()
             if not batch:
@@ -134,7 +136,7 @@ class EncoderWorker(Worker):
     def _shed(self, busy_s: float, frames: int) -> None:
         """Let the load-shedding policy (shedding.py) see this batch; apply a change of level."""
         level = self.shedder.observe(busy_s, frames, self.ingest.overwritten_total(), self._shedding(),
-                                     self.ingest.held_back_total())
+                                     self.ingest.held_back_total(), self._lag)
         if level is not None:
             self.set_load_level(level)
 
@@ -227,6 +229,7 @@ class EncoderWorker(Worker):
         except (KeyError, ValueError) as e:      # a broken record: the frame is in memory all the same
             self.failed(f"observe_failed: {type(e).__name__}: {e}")
         lag = time.monotonic() - p.offered
+        self._lag = max(self._lag, lag)
         self.frame_log.append(FrameTiming(p.camera, p.stamp, encode_s, time.perf_counter() - t1, lag, time.time()))
         self.ingest.encoded(p, encode_s, lag)
         self.succeeded()
