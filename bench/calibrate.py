@@ -4,7 +4,8 @@ with --write store them in vstream_ros/backends/lite/calibration.json (read by c
     python bench/calibrate.py [--cache out/calibrate] [--precision 0.9] [--write]
 
 Each tuning input goes once through a StreamEngine on one loaded lite backend at the node's default rate
-(1 frame/s); the annotated runs of its memory are cached (CACHE/<stem>.npz), so a refit loads no model.
+(1 frame/s), with load shedding off as vstream-eval runs it (full work on every frame); the annotated
+runs of its memory are cached (CACHE/<stem>.npz), so a refit loads no model.
 Items, each a source's strongest value over the runs up to the question's time and whether it was right:
 - a question about a thing: for each source that can see it, was the thing there (presence: the gold
   answer's yes or no; when, first, last seen and attribute: there; count: answer_count > 0);
@@ -73,7 +74,7 @@ def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
     from vstream_ros.engine import EngineConfig, StreamEngine
     from vstream_ros.tools.inputs import open_input
 
-    engine = StreamEngine(backend, EngineConfig(snapshot_path="", sample_rate_hz=1.0))
+    engine = StreamEngine(backend, EngineConfig(snapshot_path="", sample_rate_hz=1.0, load_shedding=False))
     engine.start()
     try:
         t0 = None

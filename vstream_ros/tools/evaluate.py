@@ -3,7 +3,10 @@
     vstream-eval BAG|VIDEO --questions QA.json [--backend lite|tiny|flash_vstream] [--out DIR] [--pose-topic T]
 
 Frames go straight into the StreamEngine (no DDS) in stamp order, sampled at the node's rate and as
-fast as the machine allows; the robot's poses in a bag (Odometry, PoseStamped, PoseWithCovarianceStamped)
+fast as the machine allows, with load shedding off (the tool waits for the encoder, so no frame is lost
+by waiting: every frame gets the full work a lone camera gets on the node, whatever this machine's speed
+and load; with it on, the flat-out feed kept the encoder busy and the level it reached, which changed the
+frames sampled, varied from run to run); the robot's poses in a bag (Odometry, PoseStamped, PoseWithCovarianceStamped)
 go into the engine's pose buffer in bag order, as the node's pose_topic would. Each question is asked at
 its timestamp, with only what was seen up to then in memory (the streaming protocol). Writes
 answers.jsonl, report.json, report.md and PNG plots.
@@ -130,6 +133,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
         "memory_update_ms_p50": _ms(pct([t.update_s for t in timings], 50)),
         "memory_update_ms_p95": _ms(pct([t.update_s for t in timings], 95)),
         "stream_seconds": engine_span(engine, t_first or 0.0),
+        "load_shedding": engine.config.load_shedding, "shed_level": engine.load_state().level,
         "clip_seconds": clip_s, "time_tolerance_s": tolerance_s(clip_s),
         "memory_curve": memory_curve,
         "per_frame": [{"i": i, "encode_ms": 1e3 * t.encode_s, "update_ms": 1e3 * t.update_s}
@@ -305,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         require_input(args.input)          # before the backend loads: a mistyped path fails at once
         session = EngineSession(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
                                 EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
-                                             max_new_tokens_limit=max(512, args.max_new_tokens)))
+                                             max_new_tokens_limit=max(512, args.max_new_tokens), load_shedding=False))
         with session as engine:      # the node's start-up: built, warmed up, started; closed before judging
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows,
                                        pose_topic=args.pose_topic)
