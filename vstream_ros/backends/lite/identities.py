@@ -86,22 +86,47 @@ def span(t: Track, q: Question) -> str:
 
 def distinct_count(q: Question, name: str, tracks: list[Track], why: str, at_once: str,
                    least: int = 0) -> Composed:
-    """'How many people came in?': tracks of the label (those that entered / exited for arrive / leave);
-    'how many did you see' is never fewer than the most seen at once (`least`: a thing never tracked
-    was still seen). `why`: why the tracks cannot be counted on ("" when they can)."""
+    """'How many people came in?': tracks of the label (those that entered / exited for arrive / leave).
+    Not stated where the tracks disagree with what was seen: fewer tracks than the most seen at once
+    (`least`: tracks merged two things or missed one; walkway: 4 tracks for 4 people, 5 boxes at once with
+    one drawn twice, and the old floor said 5), or, for arrive / leave, tracks that began / ended in
+    mid-frame (lost: they may have come in or left unseen). `why`: why the tracks cannot be counted on
+    ("" when they can)."""
     if why:
         return Composed(f"I cannot tell how many distinct {plural(name)}{_said(q)}: {why}. {at_once}".strip(),
                         [], {"count": None, "abstained": True})
-    kind = q.action
+    kind, names = q.action, plural(name)
+    if kind not in ("arrive", "leave") and len(tracks) < least:    # tracks that merged things, or missed one
+        return Composed(f"I cannot tell how many distinct {names}{_said(q)}: my tracks tell {len(tracks)} apart, "
+                        f"fewer than I saw at once. {at_once}".strip(), [], {"count": None, "abstained": True})
     chosen = [t for t in tracks if t.entered] if kind == "arrive" else \
         [t for t in tracks if left(t, q)] if kind == "leave" else tracks
-    n = len(chosen) if kind in ("arrive", "leave") else max(len(chosen), least)
+    if unsure := [t for t in tracks if t not in chosen and _mid_frame(t, q)]:
+        # began (arrive) or ended (leave) in mid-frame, away from the stream's ends: lost, not seen going
+        ends = "began" if kind == "arrive" else "ended"
+        return Composed(f"I cannot tell how many {names}{_said(q)}: I saw {len(chosen)}{_said(q)}, and "
+                        f"{len(unsure)} more {name if len(unsure) == 1 else names} I followed {ends} in mid-frame "
+                        f"({', '.join(span(t, q) for t in unsure)}), so I cannot tell whether "
+                        f"{'it' if len(unsure) == 1 else 'they'}{_said(q)}.", [], {"count": None, "abstained": True,
+                                                                                      "at_least": len(chosen)})
+    n = len(chosen)
     what = f"1 {name}" if n == 1 else f"{n} different {plural(name)}" if n else f"no {plural(name)}"
     verb = {"arrive": " come in", "leave": " leave"}.get(kind, "")
     text = f"I saw {what}{verb}"
     if chosen:
         text += f", the first {span(chosen[0], q)}" + (f" and the last {span(chosen[-1], q)}" if n > 1 else "")
     return Composed(text + ".", [], {"count": n, "tracks": [t.id for t in chosen]})
+
+
+def _mid_frame(t: Track, q: Question) -> bool:
+    """For 'came in' / 'left': the track began / ended away from the frame's border and from the stream's
+    first / newest frame, so it may have come in or left unseen (or been lost by the tracker)."""
+    slack = 1.5 * q.frame_interval
+    if q.action == "arrive":
+        return not t.entered and t.first > q.origin + slack
+    if q.action == "leave":
+        return not left(t, q) and t.last < q.newest - slack
+    return False
 
 
 def _said(q: Question) -> str:
@@ -133,6 +158,10 @@ def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: 
           and t.last >= q.newest - 1.5 * q.frame_interval):     # still there: it has not left
         return Composed(f"The {nth_} {name} did not leave: still in view at the newest frame "
                         f"({timefmt.span(t.last, t.last, q.origin)}).", [], {"track": t.id, "left": False})
+    elif asks is Intent.LAST_SEEN and q.action == "leave" and not left(t, q):   # lost in mid-frame
+        return Composed(f"I cannot tell when the {nth_} {name} left: my track of it ended in mid-frame "
+                        f"{timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)}), and I did not "
+                        "see it leave.", [], {"track": t.id, "abstained": True})
     elif asks is Intent.LAST_SEEN:
         went = "left" if left(t, q) else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
