@@ -247,3 +247,15 @@ def test_a_track_lost_in_mid_frame_leaves_arrivals_and_departures_untold(compose
     assert "left" in ask(composer, read, "When did the first person leave?", (out, lost, TRACKS[2])).text
     c = ask(composer, read, "How many people came in?", (out, replace(lost, entered=False, first=T0 + 2)))
     assert c.facts.get("abstained") and "began in mid-frame" in c.text, c.text
+
+
+def test_a_thing_seen_but_never_tracked_counts_what_was_seen_at_once():
+    """A box truck boxed in one frame only has no track: 'how many box trucks' is the one seen at once. One
+    track where two were seen at once is not stated."""
+    from vstream_ros.backends.lite import identities as ids
+
+    q = replace(parse("How many box trucks passed?"), origin=T0, newest=T0 + 29, frame_interval=1.0)
+    c = ids.distinct_count(q, "truck", [], "", "At most 1 at once (at 7.0 s).", least=1)
+    assert c.facts["count"] == 1 and c.text.startswith("I saw 1 truck"), c.text
+    c = ids.distinct_count(q, "truck", [TRACKS[2]], "", "At most 2 at once (at 7.0 s).", least=2)
+    assert c.facts.get("abstained") and "my tracks tell 1 apart" in c.text, c.text

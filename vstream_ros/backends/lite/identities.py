@@ -87,16 +87,17 @@ def span(t: Track, q: Question) -> str:
 def distinct_count(q: Question, name: str, tracks: list[Track], why: str, at_once: str,
                    least: int = 0) -> Composed:
     """'How many people came in?': tracks of the label (those that entered / exited for arrive / leave).
-    Not stated where the tracks disagree with what was seen: fewer tracks than the most seen at once
-    (`least`: tracks merged two things or missed one; walkway: 4 tracks for 4 people, 5 boxes at once with
-    one drawn twice, and the old floor said 5), or, for arrive / leave, tracks that began / ended in
+    Where nothing was tracked, what was seen at once (`least`: seen in one frame, never tracked). Not stated
+    where the tracks disagree with what was seen: fewer tracks than the most seen at once (tracks merged
+    two things or missed one; walkway: 4 tracks for 4 people, 5 boxes at once with one drawn twice, and
+    the old floor said 5), or, for arrive / leave, tracks that began / ended in
     mid-frame (lost: they may have come in or left unseen). `why`: why the tracks cannot be counted on
     ("" when they can)."""
     if why:
         return Composed(f"I cannot tell how many distinct {plural(name)}{_said(q)}: {why}. {at_once}".strip(),
                         [], {"count": None, "abstained": True})
     kind, names = q.action, plural(name)
-    if kind not in ("arrive", "leave") and len(tracks) < least:    # tracks that merged things, or missed one
+    if kind not in ("arrive", "leave") and 0 < len(tracks) < least:    # tracks that merged things, or missed one
         return Composed(f"I cannot tell how many distinct {names}{_said(q)}: my tracks tell {len(tracks)} apart, "
                         f"fewer than I saw at once. {at_once}".strip(), [], {"count": None, "abstained": True})
     chosen = [t for t in tracks if t.entered] if kind == "arrive" else \
@@ -109,7 +110,7 @@ def distinct_count(q: Question, name: str, tracks: list[Track], why: str, at_onc
                         f"({', '.join(span(t, q) for t in unsure)}), so I cannot tell whether "
                         f"{'it' if len(unsure) == 1 else 'they'}{_said(q)}.", [], {"count": None, "abstained": True,
                                                                                       "at_least": len(chosen)})
-    n = len(chosen)
+    n = len(chosen) if chosen or kind in ("arrive", "leave") else least   # seen, never tracked: what was at once
     what = f"1 {name}" if n == 1 else f"{n} different {plural(name)}" if n else f"no {plural(name)}"
     verb = {"arrive": " come in", "leave": " leave"}.get(kind, "")
     text = f"I saw {what}{verb}"
