@@ -14,6 +14,7 @@ from vstream_ros.answering.question import Intent, Question
 from vstream_ros.backends import BackendSpec, Supports, backend_names, backend_spec, register, unregister
 from vstream_ros.backends.contract import (
     CANNOT_LOCATE,
+    NOTHING_OBSERVED,
     Answer,
     Answerer,
     Backend,
@@ -179,3 +180,24 @@ def test_the_star_retrieval_setting_reaches_the_memory_through_the_one_assembly(
     assert "star_retrieval" in backend_spec("flash_vstream").settings
     with pytest.raises(ValueError, match="star_retrieval"):
         BackendConfig(star_retrieval="nearest")
+
+
+def test_an_encoder_that_breaks_the_contract_is_refused_at_once_naming_what_it_lacks():
+    from vstream_ros.engine import StreamEngine
+
+    class Old:          # written before `observed_late` and `observing` joined the contract
+        id, dim, feature_grid = "toy:old", 3, (2, 2)
+        device, dtype, annotation_names = torch.device("cpu"), torch.float32, ()
+
+        def encode(self, frames):
+            return torch.zeros(len(frames), 2, 2, 3)
+
+        def annotate(self, frames, features):
+            return None
+
+        def observe(self, cameras, stamps, frames):
+            return [NOTHING_OBSERVED] * len(frames)
+
+    backend = Backend("old", Old(), ToyAnswerer(), MemoryConfig())
+    with pytest.raises(TypeError, match="its encoder lacks observed_late, observing of the FrameEncoder contract"):
+        StreamEngine(backend)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from vstream_ros.backends.contract import Answer, Backend, Located
+from vstream_ros.backends.contract import Answer, Backend, Located, Unobserved
 from vstream_ros.backends.contract import Answerer as AnswererContract
 from vstream_ros.memory import MemoryConfig
 
@@ -26,7 +26,7 @@ def red(frames: np.ndarray) -> np.ndarray:
     return (f[..., 0].mean((1, 2)) > 150) & (f[..., 1].mean((1, 2)) < 100)
 
 
-class Encoder:
+class Encoder(Unobserved):          # follows nothing over time (contract.Unobserved)
     id, dim, feature_grid = "toy:quadrants", 3, (2, 2)
     device, dtype = torch.device("cpu"), torch.float32
     annotation_names = (LABEL,)

@@ -106,6 +106,13 @@ class Unobserved:
         return False
 
 
+def contract_gaps(encoder: object) -> list[str]:
+    """The FrameEncoder members an encoder lacks (empty: it keeps the contract). The engine refuses an
+    encoder with gaps at once, rather than failing on every batch."""
+    members = {n for n in vars(FrameEncoder) if not n.startswith("_")} | set(FrameEncoder.__annotations__)
+    return sorted(n for n in members if not hasattr(encoder, n))
+
+
 def annotation_dim(encoder: FrameEncoder) -> int:
     """Length of the per-frame annotation an encoder gives; 0: none."""
     return len(encoder.annotation_names)
@@ -205,4 +212,5 @@ class Backend:
 
 
 __all__ = ["Answer", "Answerer", "Backend", "CANNOT_LOCATE", "CannotLocate", "Evidence", "FrameEncoder", "Located",
-           "NOTHING_OBSERVED", "Observation", "Question", "Unannotated", "Unobserved", "annotation_dim"]
+           "NOTHING_OBSERVED", "Observation", "Question", "Unannotated", "Unobserved", "annotation_dim",
+           "contract_gaps"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from vstream_ros.answering import phrases
 from vstream_ros.answering.question import parse
-from vstream_ros.backends.contract import Backend, annotation_dim
+from vstream_ros.backends.contract import Backend, annotation_dim, contract_gaps
 from vstream_ros.backends.shared.tensors import device_memory_used
 from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService
@@ -54,6 +54,9 @@ class StreamEngine:
         self.backend = backend
         self.config = config or EngineConfig()
         enc = backend.encoder
+        if missing := contract_gaps(enc):
+            raise TypeError(f"backend {backend.name!r}: its encoder lacks {', '.join(missing)} of the FrameEncoder "
+                            "contract (backends/contract.py; inherit Unannotated / Unobserved for what it does not do)")
         self.memory = MultiCameraMemory(memory_config or backend.memory_config, enc.dim, enc.feature_grid,
                                         device=enc.device, dtype=enc.dtype, encoder_id=enc.id,
                                         annotation_dim=annotation_dim(enc))
