@@ -11,7 +11,7 @@ import pytest
 import torch
 from enginekit import engine_with, feed
 
-from vstream_ros.backends.contract import Backend, Observation, Unobserved
+from vstream_ros.backends.contract import NOTHING_OBSERVED, Backend, Observation, Unobserved
 from vstream_ros.engine.persistence import _only
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, TextSighting, Track
 from vstream_ros.memory.perceived import Perceived
@@ -215,13 +215,9 @@ def gated_observer():
 
 
 def finish_read(obs):
-    """Let the read under way finish, and wait for it (a condition, with a hang guard)."""
-    import time
-
+    """Let the read under way finish, and wait for its thread to end."""
     GatedReader.gate.set()
-    deadline = time.monotonic() + 30
-    while obs._reader.busy() and time.monotonic() < deadline:
-        time.sleep(0.005)
+    obs._reader.join(30)
     assert not obs._reader.busy()
 
 
@@ -288,3 +284,41 @@ def test_the_encoder_worker_writes_late_observations_and_flush_waits_for_them():
         assert [(t.id, t.first, t.last) for t in r.tracks] == [(7, 1.0, 4.0)]
     finally:
         engine.stop()
+
+
+class ReadingEncoder(SeeingEncoder):
+    """Reads text in every frame through lite's BackgroundReader, with a reader held at a gate."""
+
+    def __init__(self):
+        super().__init__()
+        from vstream_ros.perception.ocr import BackgroundReader
+
+        self.reader = BackgroundReader(make=GatedReader)
+
+    def observe(self, cameras, stamps, frames):
+        for c, t, f in zip(cameras, stamps, frames, strict=True):
+            self.reader.submit(c, t, f)
+        return [NOTHING_OBSERVED] * len(frames)
+
+    def observed_late(self):
+        return [(r.key, Observation(texts=tuple(TextSighting(w.text, r.stamp, r.stamp, w.score) for w in r.words)))
+                for r in self.reader.take()]
+
+    def observing(self):
+        return self.reader.pending()
+
+
+def test_stopping_the_engine_waits_for_the_read_under_way_and_keeps_its_words():
+    """A read still under way when the engine stops: stop waits for it (the gate opens while stop waits)
+    and writes its words, and no reading thread is left behind."""
+    import threading
+
+    GatedReader.reads, GatedReader.gate = [], threading.Event()
+    enc = ReadingEncoder()
+    engine = engine_with(Backend("reading", enc, Mute(), MemoryConfig(temporal_slots=4)))
+    feed(engine, "cam", [1.0])
+    assert engine.ingest.wait_idle(30) and enc.reader.busy()        # encoded; its read waits at the gate
+    threading.Timer(0.2, GatedReader.gate.set).start()
+    engine.stop()
+    assert not [t for t in threading.enumerate() if t.name == "vstream-ocr" and t.is_alive()]
+    assert [(s.text, s.first) for s in engine.read().texts] == [("EXIT", 1.0)]

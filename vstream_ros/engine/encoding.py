@@ -29,6 +29,8 @@ from vstream_ros.engine.shedding import ENGINE_LEVELS, LoadShedder, shed_levels
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory
 
+LATE_WAIT_S = 5.0       # how long stop() waits for background observations (a text read: 0.4-1 s)
+
 
 @dataclass(frozen=True)
 class FrameTiming:
@@ -118,6 +120,16 @@ class EncoderWorker(Worker):
             finally:
                 self.ingest.batch_done()
             self._shed(time.perf_counter() - t0, len(batch))
+
+    def stop(self) -> None:
+        """Stop the thread, then wait (a few seconds at most) for what the encoder observes in the background
+        (a text read under way) and write it: nothing of ingest runs once this returns."""
+        super().stop()
+        deadline = time.monotonic() + LATE_WAIT_S
+        while self.observing() and time.monotonic() < deadline:
+            self._write_late()
+            time.sleep(0.01)
+        self._write_late()
 
     def _write_late(self) -> None:
         """Write what the encoder observed after its frames' batch (text read on its own thread)."""

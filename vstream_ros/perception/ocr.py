@@ -147,47 +147,55 @@ class Reading:
 
 
 class BackgroundReader:
-    """Reads one frame at a time on its own thread, at a lower CPU priority, so that a read (0.4-1 s of a
-    core here) never holds up the caller. `submit` refuses while a read is under way (the caller tries a
-    later frame); finished reads wait in `take`. The thread starts on the first submit and makes its
-    SceneText there, after lowering its priority, so ONNX's session runs at that priority too."""
+    """Reads one frame at a time on a thread of its own (one per read, `vstream-ocr`), at a lower CPU
+    priority, so that a read (0.4-1 s of a core here) never holds up the caller. `submit` refuses while a
+    read is under way (the caller tries a later frame); finished reads wait in `take`. The SceneText is made
+    on the first read's thread and kept; a thread per read ends with its read, so nothing of it runs once
+    the caller stops submitting (`join` waits for the read under way)."""
 
     def __init__(self, make: type[SceneText] | None = None, nice: int = NICE) -> None:
         self._make = make or SceneText
         self._nice = int(nice)
-        self._cv = threading.Condition()
-        self._job: tuple[object, float, np.ndarray] | None = None
+        self._lock = threading.Lock()
+        self._job: tuple[object, float] | None = None
         self._done: list[Reading] = []
+        self._reader: SceneText | None = None
         self._thread: threading.Thread | None = None
 
     def busy(self) -> bool:
-        with self._cv:
+        with self._lock:
             return self._job is not None
 
     def pending(self) -> bool:
-        """A read under way, or finished and not yet taken."""
-        with self._cv:
-            return self._job is not None or bool(self._done)
+        """A read under way (its thread not yet ended), or finished and not yet taken."""
+        with self._lock:
+            alive = self._thread is not None and self._thread.is_alive()
+            return self._job is not None or bool(self._done) or alive
 
     def submit(self, key: object, stamp: float, frame: np.ndarray) -> bool:
         """Read `frame` (copied) in the background; False, reading nothing, while another read is under way."""
-        with self._cv:
+        with self._lock:
             if self._job is not None:
                 return False
-            self._job = (key, float(stamp), np.array(frame, copy=True))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="vstream-ocr", daemon=True)
-                self._thread.start()
-            self._cv.notify()
+            self._job = (key, float(stamp))
+            self._thread = threading.Thread(target=self._read, args=(key, float(stamp), np.array(frame, copy=True)),
+                                            name="vstream-ocr", daemon=True)
+            self._thread.start()
             return True
 
     def take(self) -> list[Reading]:
         """The reads finished since the last call, oldest first."""
-        with self._cv:
+        with self._lock:
             done, self._done = self._done, []
             return done
 
-    def _run(self) -> None:
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the read under way, if any."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _read(self, key: object, stamp: float, frame: np.ndarray) -> None:
         try:
             import os
 
@@ -195,17 +203,12 @@ class BackgroundReader:
             os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self._nice)
         except (AttributeError, OSError):    # not Linux, or not allowed: read at the caller's priority
             pass
-        reader = None
-        while True:
-            with self._cv:
-                while self._job is None:
-                    self._cv.wait()
-                key, stamp, frame = self._job
-            try:
-                reader = reader or self._make()
-                out = Reading(key, stamp, tuple(reader.read(frame)))
-            except Exception as e:        # handed to the caller: OcrUnavailable turns text off there
-                out = Reading(key, stamp, error=e)
-            with self._cv:
-                self._done.append(out)
-                self._job = None
+        try:
+            if self._reader is None:
+                self._reader = self._make()
+            out = Reading(key, stamp, tuple(self._reader.read(frame)))
+        except Exception as e:        # handed to the caller: OcrUnavailable turns text off there
+            out = Reading(key, stamp, error=e)
+        with self._lock:
+            self._done.append(out)
+            self._job = None
