@@ -237,6 +237,9 @@ def test_what_happened_says_it_cannot_tell_the_events_and_what_was_there(compose
                              "seconds") and "person" in c.text, c.text
     assert c.evidence and all(g.start >= T0 + 21 for g in c.evidence)
     assert not answer(composer, read, "What did you see in the last 8 seconds?").facts.get("abstained")
+    c = answer(composer, read, "What happened after the car?")
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell what happened: this backend does not "
+                                                          "recognise actions. After the car (16.0 s)"), c.text
 
 
 def test_event_relative_question(composer, read):

@@ -246,12 +246,7 @@ class Composer(Identities, ColourAndChoice):
             return self._around_event(call)
         if q.subject:
             return self._doing(call)
-        listed = self._list_things(call)
-        if q.attribute != "events" or listed.facts.get("abstained"):
-            return listed
-        # "what happened?": lite sees things, not what they did; the things stay as evidence of what it can tell
-        return Composed(f"I cannot tell what happened: this backend does not recognise actions. {listed.text}",
-                        listed.evidence, {**listed.facts, "abstained": True, "events": False})
+        return _events_untold(q, self._list_things(call))
 
     def _list_things(self, call: Call, lead: str = "") -> Composed:
         q, obs, gap = call.q, call.obs, call.gap
@@ -300,4 +295,13 @@ class Composer(Identities, ColourAndChoice):
             lead = f"After {event} ({timefmt.since(t, q.origin)}), "
         if not rest:
             return Composed(f"{lead}I saw nothing more.", [found[0].evidence(event)], {"things": []})
-        return self._list_things(replace(call, q=replace(q, time=None), obs=rest), lead=lead)
+        return _events_untold(q, self._list_things(replace(call, q=replace(q, time=None), obs=rest), lead=lead))
+
+
+def _events_untold(q: Question, listed: Composed) -> Composed:
+    """'What happened (after the car left)?': lite sees things, not what they did, so it says that first; the
+    things it listed stay, as evidence of what it can tell."""
+    if q.attribute != "events" or listed.facts.get("abstained"):
+        return listed
+    return Composed(f"I cannot tell what happened: this backend does not recognise actions. {listed.text}",
+                    listed.evidence, {**listed.facts, "abstained": True, "events": False})
