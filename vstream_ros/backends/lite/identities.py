@@ -32,6 +32,8 @@ NO_TEXT = "I have no text read in the scene"
 # A track that began in mid-frame within this long after another of its kind ended in mid-frame is likely the
 # same thing followed in pieces (the tracker's own lost budget, perception/tracking.py LOST_S)
 PIECES_S = 3.0
+# a track seen within this many frame intervals of the stream's first / newest frame was in view then
+END_SLACK = 1.5
 _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
                   8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
 
@@ -56,7 +58,12 @@ def left(t: Track, q: Question) -> bool:
     walked out just before the newest frame is still live, its `exited` unset)."""
     if t.exited:
         return True
-    return _at_border(t.last_box) and t.last < q.newest - 1.5 * q.frame_interval
+    return _at_border(t.last_box) and not _at_end(t, q)
+
+
+def _at_end(t: Track, q: Question) -> bool:
+    """Still in view at the stream's newest frame (within END_SLACK frame intervals of it)."""
+    return t.last >= q.newest - END_SLACK * q.frame_interval
 
 
 def _at_border(box: tuple[float, float, float, float]) -> bool:
@@ -122,11 +129,10 @@ def distinct_count(q: Question, name: str, tracks: list[Track], why: str, at_onc
 def _mid_frame(t: Track, q: Question) -> bool:
     """For 'came in' / 'left': the track began / ended away from the frame's border and from the stream's
     first / newest frame, so it may have come in or left unseen (or been lost by the tracker)."""
-    slack = 1.5 * q.frame_interval
     if q.action == "arrive":
-        return not t.entered and t.first > q.origin + slack
+        return not t.entered and t.first > q.origin + END_SLACK * q.frame_interval
     if q.action == "leave":
-        return not left(t, q) and t.last < q.newest - slack
+        return not left(t, q) and not _at_end(t, q)
     return False
 
 
@@ -155,14 +161,13 @@ def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: 
     if asks is Intent.FIRST_SEEN:
         came = "came in" if t.entered else "was first seen"
         text = f"{the} {came} {timefmt.span(t.first, t.first, q.origin)}."
-    elif (asks is Intent.LAST_SEEN and q.action == "leave" and not left(t, q)
-          and t.last >= q.newest - 1.5 * q.frame_interval):     # still there: it has not left
+    elif asks is Intent.LAST_SEEN and q.action == "leave" and not left(t, q):
+        if _mid_frame(t, q):                     # lost in mid-frame, not seen leaving
+            return Composed(f"I cannot tell when the {nth_} {name} left: my track of it ended in mid-frame "
+                            f"{timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)}), and I did "
+                            "not see it leave.", [], {"track": t.id, "abstained": True})
         return Composed(f"The {nth_} {name} did not leave: still in view at the newest frame "
                         f"({timefmt.span(t.last, t.last, q.origin)}).", [], {"track": t.id, "left": False})
-    elif asks is Intent.LAST_SEEN and q.action == "leave" and not left(t, q):   # lost in mid-frame
-        return Composed(f"I cannot tell when the {nth_} {name} left: my track of it ended in mid-frame "
-                        f"{timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)}), and I did not "
-                        "see it leave.", [], {"track": t.id, "abstained": True})
     elif asks is Intent.LAST_SEEN:
         went = "left" if left(t, q) else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
