@@ -71,10 +71,11 @@ def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
     if f.exists():
         return dict(np.load(f))
     from vstream_ros.backends.lite.sightings import observations
-    from vstream_ros.engine import EngineConfig, StreamEngine
+    from vstream_ros.engine import StreamEngine
+    from vstream_ros.tools.evaluate import offline_config
     from vstream_ros.tools.inputs import open_input
 
-    engine = StreamEngine(backend, EngineConfig(snapshot_path="", sample_rate_hz=1.0, load_shedding=False))
+    engine = StreamEngine(backend, offline_config(1.0))
     engine.start()
     try:
         t0 = None

@@ -142,6 +142,12 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
     return records, system
 
 
+def offline_config(sample_rate_hz: float, **settings) -> EngineConfig:
+    """The engine as this tool runs it (and bench/calibrate.py fits on it): no snapshot, load shedding off
+    (see the module's note)."""
+    return EngineConfig(sample_rate_hz=sample_rate_hz, snapshot_path="", load_shedding=False, **settings)
+
+
 def _ms(v: float | None) -> float | None:
     return None if v is None else 1e3 * v
 
@@ -308,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         questions = questions[: args.limit] if args.limit else questions
         require_input(args.input)          # before the backend loads: a mistyped path fails at once
         session = EngineSession(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
-                                EngineConfig(sample_rate_hz=args.sample_rate, answer_timeout_s=600, snapshot_path="",
-                                             max_new_tokens_limit=max(512, args.max_new_tokens), load_shedding=False))
+                                offline_config(args.sample_rate, answer_timeout_s=600,
+                                               max_new_tokens_limit=max(512, args.max_new_tokens)))
         with session as engine:      # the node's start-up: built, warmed up, started; closed before judging
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows,
                                        pose_topic=args.pose_topic)
