@@ -136,16 +136,21 @@ class Mute:
         return None, None
 
 
-def test_the_encoder_worker_hands_each_frames_observation_to_the_memory():
-    engine = engine_with(Backend("seeing", SeeingEncoder(), Mute(), MemoryConfig(temporal_slots=4)))
+def observed(encoder):
+    """Feed four frames through an engine on `encoder`, flush it, and read back its tracks and texts."""
+    engine = engine_with(Backend("seeing", encoder, Mute(), MemoryConfig(temporal_slots=4)))
     try:
         feed(engine, "cam", [1.0, 2.0, 3.0, 4.0])
         assert engine.flush()
         r = engine.read()
-        assert [(t.camera, t.id, t.first, t.last) for t in r.tracks] == [("cam", 7, 1.0, 4.0)]
-        assert [(s.text, s.first, s.last) for s in r.texts] == [("EXIT", 3.0, 4.0)]
+        return ([(t.camera, t.id, t.first, t.last) for t in r.tracks],
+                [(s.text, s.first, s.last, s.camera) for s in r.texts])
     finally:
         engine.stop()
+
+
+def test_the_encoder_worker_hands_each_frames_observation_to_the_memory():
+    assert observed(SeeingEncoder()) == ([("cam", 7, 1.0, 4.0)], [("EXIT", 3.0, 4.0, "cam")])
 
 
 # ----------------------------------------------------- lite's observer (real ByteTrack)
@@ -275,15 +280,7 @@ class LateEncoder(SeeingEncoder):
 
 
 def test_the_encoder_worker_writes_late_observations_and_flush_waits_for_them():
-    engine = engine_with(Backend("late", LateEncoder(), Mute(), MemoryConfig(temporal_slots=4)))
-    try:
-        feed(engine, "cam", [1.0, 2.0, 3.0, 4.0])
-        assert engine.flush()
-        r = engine.read()
-        assert [(s.text, s.first, s.last, s.camera) for s in r.texts] == [("EXIT", 3.0, 4.0, "cam")]
-        assert [(t.id, t.first, t.last) for t in r.tracks] == [(7, 1.0, 4.0)]
-    finally:
-        engine.stop()
+    assert observed(LateEncoder()) == ([("cam", 7, 1.0, 4.0)], [("EXIT", 3.0, 4.0, "cam")])
 
 
 class ReadingEncoder(SeeingEncoder):
