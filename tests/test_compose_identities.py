@@ -87,6 +87,19 @@ def test_an_action_nothing_shows_is_never_a_confident_yes(composer, read):
     assert ask(composer, read, "Did a dog cross the road?").text.startswith("No")
 
 
+def test_what_the_viewer_did_is_looked_for_as_its_thing(composer, read):
+    # "did we drive past a car": having it in view is the answer; "did we drive under / overtake it": its
+    # sighting, and that the viewer's doing cannot be told; never a list that reads as neither yes nor no
+    assert ask(composer, read, "Did we drive past a car?").text.startswith("Yes, I saw a car")
+    c = ask(composer, read, "Did we overtake a car?")
+    assert c.text.startswith("I cannot tell whether we overtook the car: I saw a car") and c.facts["abstained"], c.text
+    c = ask(composer, read, "Did you hit a person?")
+    assert c.text.startswith("I cannot tell whether I hit the person"), c.text
+    assert ask(composer, read, "Did the robot drive into a dog?").text.startswith("No")    # no dog was seen
+    c = ask(composer, read, "Did we stop?")
+    assert c.text.startswith("I cannot tell whether we stopped:") and c.facts["abstained"], c.text
+
+
 def test_pronouns_and_indefinites_are_not_things(composer, read):
     c = ask(composer, read, "Has anybody walked past?")
     assert c.text.startswith("Yes, I saw a person"), c.text

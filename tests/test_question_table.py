@@ -273,6 +273,16 @@ TABLE = [
     ('What did the sign say at the end?', TEXT, 'sign', (), '', '', TimeKind.NOW),
     ('What colour was the car in the left lane at about 24 s?', ATTRIBUTE, 'car', ('in left lane',), '', '', TimeKind.AT),
     ('Was there a person at around 3 seconds?', PRESENCE, 'person', (), '', '', TimeKind.AT),
+    # the viewer's own doing: the thing done to is the subject, the predicate the viewer's
+    ('Did we drive under a bridge?', PRESENCE, 'bridge', (), 'drive under', '', None),
+    ('Did we pass a bus?', PRESENCE, 'bus', (), '', '', None),
+    ('Did the camera go past a parked bicycle?', PRESENCE, 'bicycle', ('parked',), '', '', None),
+    ('Did we overtake a white van?', PRESENCE, 'van', ('white',), 'overtake', '', None),
+    ('Did you stop at the traffic light?', PRESENCE, 'light', ('traffic',), 'stop at', '', None),
+    ('Did the robot hit anything?', DESCRIBE, '', (), 'hit', '', None),
+    ('Did we follow the man in the red jacket?', PRESENCE, 'man', ('in red jacket',), 'follow', '', None),
+    ('Did you drive into the car park in the last minute?', PRESENCE, 'park', ('car',), 'drive into', '', TimeKind.LAST),
+    ('Have we met anyone?', PRESENCE, 'person', (), '', '', None),
 ]
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vstream_ros.answering.phrases import analyse, predicate_kind, verb_lemma
+from vstream_ros.answering.phrases import PARTICLES, PREPOSITIONS, analyse, predicate_kind, verb_lemma
 from vstream_ros.answering.times import _EVENT, _NUMBER_WORDS, TimeKind, TimeRef, _number, clock_seconds, find_time
 from vstream_ros.answering.words import COLOUR_WORDS
 
@@ -67,11 +67,14 @@ class Question:
     #                                -1 the last
     asks: Intent | None = None     # ORDINAL: what is asked of that nth thing (FIRST_SEEN, LAST_SEEN, WHEN, ...)
     distinct: bool = False         # COUNT: distinct things over time ("how many came in"), not most at once
+    ego: str = ""                  # the viewer did the predicate to the subject ("did we drive under a bridge"):
+    #                                who, as an answer says it ("we", "I", "the robot")
 
     @property
     def action(self) -> str:
-        """What a memory can tell of the predicate: 'seen', 'arrive', 'leave', 'return', 'action' or ''."""
-        return predicate_kind(self.predicate)
+        """What a memory can tell of the predicate: 'seen', 'arrive', 'leave', 'return', 'action' or ''
+        (what the viewer did to the subject is an action whatever its verb: "did we leave the bag")."""
+        return "action" if self.ego and self.predicate else predicate_kind(self.predicate)
 
     def with_intent(self, intent: Intent) -> Question:
         return replace(self, intent=intent)
@@ -271,8 +274,8 @@ def parse(text: str) -> Question:
             subject = "person"
             groups = {"s": "someone " + re.sub(r"^who\s+", "", core, flags=re.I)}
         intent = rule.intent
-        if intent is Intent.PRESENCE and re.match(r"^(?:you|i|we)\s", subject, re.I):
-            intent, subject = Intent.DESCRIBE, ""        # "did you do ..." is not about something seen
+        if intent is Intent.PRESENCE and (ego := _ego(text, subject, time, rule.yes_no)) is not None:
+            return ego                                   # "did we drive under a bridge": the bridge is the thing
         if intent is Intent.DESCRIBE and time is not None and time.kind in (TimeKind.LAST,) and not event:
             intent = Intent.RECENT
         elif intent is Intent.DESCRIBE and time is not None and not event:
@@ -293,6 +296,37 @@ def parse(text: str) -> Question:
     if time is not None and not event:                  # "what's the last thing you saw": what was there then
         intent = Intent.RECENT if time.kind is TimeKind.LAST else Intent.AT_TIME
     return Question(text, intent, subject="", time=time, attribute="events" if _EVENTS.search(core) else "")
+
+
+# ------------------------------------------------------------------- the viewer's own doing
+# "did we / you / the robot <verb> <thing>": the viewer is the doer, and the thing is what a memory can look for;
+# as an answer says the doer (asked "you", the node answers "I")
+_EGO = re.compile(r"^(?P<who>you|i|we|robot|camera)\s+(?P<verb>[a-z]+)\b\s*(?P<rest>.*)$", re.I)
+_EGO_SAID = {"you": "I", "i": "you", "we": "we", "robot": "the robot", "camera": "the camera"}
+# what the viewer did that is only having it in view: "did we pass a bus" is "did a bus come into view"
+_EGO_SEEN = frozenset(("see", "spot", "notice", "meet", "encounter", "find", "pass", "come across", "run into",
+                       "go past", "drive past", "walk past", "ride past", "go by", "drive by", "walk by", "pass by",
+                       "come by", "look at", "watch"))
+
+
+def _ego(text: str, subject: str, time: TimeRef | None, yes_no: bool) -> Question | None:
+    """A question about what the viewer did ("did we drive under a bridge", "did the robot hit a cone"),
+    or None. Its predicate is the viewer's; its subject is the thing done to, so that a memory looks for
+    the bridge, not for "we". Without a thing ("did we stop?") nothing can be looked for: an open one."""
+    m = _EGO.match(subject)
+    if m is None:
+        return None
+    words = m["rest"].split()
+    verb = [verb_lemma(m["verb"])]
+    while words and len(verb) < 3 and words[0].lower() in PARTICLES | PREPOSITIONS:
+        verb.append(words.pop(0).lower())          # "drive under", "go into", "stop at", "come across"
+    predicate, who = " ".join(verb), _EGO_SAID[m["who"].lower()]
+    ph = analyse(" ".join(words))
+    if not ph.head or ph.pronoun:                  # "did we stop", "did you see it": no thing named
+        return Question(text, Intent.DESCRIBE, time=time, yes_no=yes_no, predicate=predicate, ego=who)
+    seen = predicate in _EGO_SEEN
+    return Question(text, Intent.PRESENCE, subject=ph.text, time=time, yes_no=yes_no, head=ph.head,
+                    modifiers=ph.modifiers, predicate="" if seen else predicate, ego="" if seen else who)
 
 
 # ------------------------------------------------------------- structure

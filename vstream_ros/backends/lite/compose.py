@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from vstream_ros.answering import timefmt
+from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
@@ -300,8 +301,15 @@ class Composer(Identities, ColourAndChoice):
 
 def _events_untold(q: Question, listed: Composed) -> Composed:
     """'What happened (after the car left)?': lite sees things, not what they did, so it says that first; the
-    things it listed stay, as evidence of what it can tell."""
-    if q.attribute != "events" or listed.facts.get("abstained"):
+    things it listed stay, as evidence of what it can tell. A yes/no about no thing ("did we stop?") is
+    answered the same way: a list of what was seen is no yes and no no."""
+    if listed.facts.get("abstained"):
+        return listed
+    if q.yes_no:
+        lead = f"whether {q.ego} {past(q.predicate)}" if q.ego and q.predicate else "that"
+        return Composed(f"I cannot tell {lead}: this backend tells only what was in view. {listed.text}",
+                        listed.evidence, {**listed.facts, "abstained": True})
+    if q.attribute != "events":
         return listed
     return Composed(f"I cannot tell what happened: this backend does not recognise actions. {listed.text}",
                     listed.evidence, {**listed.facts, "abstained": True, "events": False})

@@ -253,6 +253,10 @@ def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> 
     """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
     and that the action cannot be told; never a confident yes."""
     what = past(q.predicate) if q.predicate else "did that"
+    if q.ego:                # "did we drive under a bridge": the viewer did it; the bridge is what was seen
+        return Composed(f"I cannot tell whether {q.ego} {what} the {name}: I saw {a(name)} {where}, but this "
+                        "backend does not recognise actions.", [s.evidence(name) for s in found],
+                        {"seen": True, "abstained": True})
     rest = f" {the_complement(q.complement)}" if q.complement else ""
     carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
     doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
