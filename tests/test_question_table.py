@@ -283,6 +283,7 @@ TABLE = [
     ('Did we follow the man in the red jacket?', PRESENCE, 'man', ('in red jacket',), 'follow', '', None),
     ('Did you drive into the car park in the last minute?', PRESENCE, 'park', ('car',), 'drive into', '', TimeKind.LAST),
     ('Have we met anyone?', PRESENCE, 'person', (), '', '', None),
+    ('Did I leave my keys on the table?', PRESENCE, 'key', ('on table',), 'leave', '', None),
 ]
 
 
