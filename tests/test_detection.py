@@ -210,6 +210,17 @@ def tiny(tmp_path_factory):
     g.op("dense", "SparseToDense", ["idx", "len4", "vals", "one"])
     g.op("out_dense", "Identity", ["dense"])
     exp["out_dense"] = np.array([5.0, 1.0, 7.0, 1.0])
+    # onnx-tf's padded convolution: a zero Pad in NCHW, a Transpose to NHWC, a VALID Conv2D (the executor makes
+    # the pad the convolution's own); and one with uneven pads, which it must leave as they are
+    w5 = g.const("w5", RNG.normal(size=(3, 3, 3, 2)))
+    for name, pads in (("even", ((1, 1), (2, 2))), ("uneven", ((0, 2), (1, 0)))):
+        g.const(f"nchw_pads_{name}", [[0, 0], [0, 0], *pads])
+        g.op(f"nchw_padded_{name}", "Pad", ["x", f"nchw_pads_{name}"])
+        g.op(f"nhwc_padded_{name}", "Transpose", [f"nchw_padded_{name}", "perm"])
+        g.op(f"conv_{name}", "Conv2D", [f"nhwc_padded_{name}", "w5"], padding=_attr_s("VALID"),
+             strides=_ints(1, 1, 1, 1), dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"))
+        g.op(f"out_conv_{name}", "Identity", [f"conv_{name}"])
+        exp[f"out_conv_{name}"] = np_conv2d(t, w5, 1, 1, pads)
     folder = tmp_path_factory.mktemp("tiny_tfjs")
     path = g.write(folder, {k: list(v.shape) for k, v in exp.items()})
     return path, x, exp
@@ -224,6 +235,15 @@ def test_executor_matches_numpy_on_every_op(tiny):
         got = out[name].numpy()
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_an_even_zero_pad_before_a_convolution_becomes_its_padding(tiny):
+    # work done once at load, not on every frame: the pad node is no longer evaluated (its fill and copy of
+    # the activation gone) and the filter is permuted once; an uneven pad stays a Pad (checked by value above)
+    model = tfjs.GraphModel(tiny[0])
+    assert model.nodes["conv_even"].get("_pad") == (1, 2) and "nchw_padded_even" not in model.order
+    assert "_pad" not in model.nodes["conv_uneven"] and "nchw_padded_uneven" in model.order
+    assert model.nodes["conv_even"]["_oihw"].shape == (2, 3, 3, 3)
 
 
 def test_unsupported_op_and_short_weights_are_clear_errors(tiny, tmp_path):
