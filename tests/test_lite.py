@@ -123,6 +123,27 @@ def test_encoder_contract(lite):
     assert ann.shape == (1, len(enc.annotation_names))
 
 
+def test_a_lone_frame_is_encoded_on_one_thread_and_a_batch_on_the_cores(lite, monkeypatch):
+    # one camera hands the encoder one frame at a time: one intra-op thread costs less CPU a frame than two
+    import torch
+
+    enc, seen = lite.encoder, []
+    monkeypatch.setattr(enc, "threads", 2)
+    record = lambda where: lambda m, a: seen.append((where, torch.get_num_threads()))   # noqa: E731
+    hooks = [enc.model._conv_stem.register_forward_pre_hook(record("encode")),       # the feature map
+             enc.model._fc.register_forward_pre_hook(record("annotate"))]           # the classifier head
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 3):
+            frames = np.zeros((n, 64, 64, 3), np.uint8)
+            enc.annotate(frames, enc.encode(frames))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert seen == [("encode", 1), ("annotate", 1), ("encode", 2), ("annotate", 2)], seen
+    assert torch.get_num_threads() == before          # restored after each call
+
+
 def test_question_naming_no_object_gets_the_main_things_seen(engine):
     e, spans = engine
     r = ask(e, "What did you see?")
