@@ -64,12 +64,42 @@ def inputs() -> list[tuple[str, Path, Path]]:
     return out
 
 
-def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
-    """The annotated runs of the memory after the whole input (cached): start, end (s from the first
-    frame), peak and mean annotations, frames."""
+# what the cached runs of an input rest on besides its bytes: the offline engine settings and the code that
+# annotates frames (a cache from before a change to either was once refit on without notice)
+_ANNOTATING = ("vstream_ros/backends/lite/vision.py", "vstream_ros/backends/lite/detection.py",
+               "vstream_ros/backends/lite/tfjs.py", "vstream_ros/backends/lite/colours.py",
+               "vstream_ros/backends/lite/layout.py", "vstream_ros/backends/lite/backend.py",
+               "vstream_ros/engine/config.py", "vstream_ros/tools/evaluate.py")
+
+
+def cache_key(path: Path) -> str:
+    """A digest of the input's files, the offline settings and the annotating code's source."""
+    from vstream_ros.tools.evaluate import offline_config
+
+    h = hashlib.sha256(repr(offline_config(1.0)).encode())
+    for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if f.is_file():
+            h.update(f.name.encode() + f.read_bytes())
+    for src in _ANNOTATING:
+        h.update((REPO / src).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached(cache: Path, stem: str, key: str) -> dict | None:
+    """The input's runs from the cache, when they were made from what `key` digests."""
     f = cache / f"{stem}.npz"
-    if f.exists():
-        return dict(np.load(f))
+    if not f.exists():
+        return None
+    runs = dict(np.load(f))
+    return runs if str(runs.pop("key", "")) == key else None
+
+
+def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
+    """The annotated runs of the memory after the whole input (cached, keyed by `cache_key`): start, end (s
+    from the first frame), peak and mean annotations, frames."""
+    key = cache_key(path)
+    if (runs := cached(cache, stem, key)) is not None:
+        return runs
     from vstream_ros.backends.lite.sightings import observations
     from vstream_ros.engine import StreamEngine
     from vstream_ros.tools.evaluate import offline_config
@@ -90,7 +120,7 @@ def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
             "peak": np.stack([r.peak for _, r in obs]), "mean": np.stack([r.mean for _, r in obs]),
             "frames": np.array([r.frames for _, r in obs])}
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(f, **runs)
+    np.savez_compressed(cache / f"{stem}.npz", key=np.array(key), **runs)
     return runs
 
 
@@ -121,6 +151,8 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             there = q.count > 0
         else:
             continue
+        if not there and pq.action in ("action", "arrive", "leave", "return"):
+            continue       # "did the person drink from the mug? No" says nothing of whether the person was there
         concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
         concepts = [c for c in concepts or [] if not c.region]
         if not concepts or (not there and (len(concepts) > 1 or coverage(pq.subject, concepts) < 1
@@ -239,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = None
     items, used = [], []
     for stem, path, qfile in inputs():
-        if not (args.cache / f"{stem}.npz").exists() and backend is None:
+        if backend is None and cached(args.cache, stem, cache_key(path)) is None:
             from vstream_ros.backends import load_backend
 
             backend = load_backend("lite", device="cpu")
