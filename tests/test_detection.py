@@ -221,6 +221,14 @@ def tiny(tmp_path_factory):
              strides=_ints(1, 1, 1, 1), dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"))
         g.op(f"out_conv_{name}", "Identity", [f"conv_{name}"])
         exp[f"out_conv_{name}"] = np_conv2d(t, w5, 1, 1, pads)
+    g.const("nchw_pads_kept", [[0, 0], [0, 0], [1, 1], [1, 1]])     # a padded input that is an output itself
+    g.op("nchw_padded_kept", "Pad", ["x", "nchw_pads_kept"])
+    g.op("nhwc_padded_kept", "Transpose", ["nchw_padded_kept", "perm"])
+    g.op("conv_kept", "Conv2D", ["nhwc_padded_kept", "w5"], padding=_attr_s("VALID"), strides=_ints(1, 1, 1, 1),
+         dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"))
+    g.op("out_conv_kept", "Identity", ["conv_kept"])
+    exp["out_conv_kept"] = np_conv2d(t, w5, 1, 1, ((1, 1), (1, 1)))
+    exp["nhwc_padded_kept"] = np.pad(t, ((0, 0), (1, 1), (1, 1), (0, 0)))
     folder = tmp_path_factory.mktemp("tiny_tfjs")
     path = g.write(folder, {k: list(v.shape) for k, v in exp.items()})
     return path, x, exp
@@ -243,6 +251,7 @@ def test_an_even_zero_pad_before_a_convolution_becomes_its_padding(tiny):
     model = tfjs.GraphModel(tiny[0])
     assert model.nodes["conv_even"].get("_pad") == (1, 2) and "nchw_padded_even" not in model.order
     assert "_pad" not in model.nodes["conv_uneven"] and "nchw_padded_uneven" in model.order
+    assert "_pad" not in model.nodes["conv_kept"]          # its padded input is an output: it keeps its value
     assert model.nodes["conv_even"]["_oihw"].shape == (2, 3, 3, 3)
 
 

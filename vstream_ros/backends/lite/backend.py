@@ -72,9 +72,10 @@ class Thinned:
 def cpu_threads(frames: int, most: int) -> Iterator[None]:
     """torch's intra-op threads for a batch of `frames`: one for a lone frame, else up to `most`. Why: one
     camera at 1 Hz hands the encoder one frame at a time, and splitting one small image's convolutions over
-    two threads cost about a third more CPU a frame (EfficientNet-Lite0 53 vs 33 ms, NanoDet 80 vs 63 ms) for
-    a wall time nobody waits on; a batch (several cameras) still spreads over the cores. Set for the call and
-    restored after (the setting is the process's: an answer's embedding meanwhile runs with it)."""
+    two threads cost more CPU a frame (encode and annotate of 640x480 frames one at a time: 243 vs 139 ms) for
+    a wall time nobody waits on (124 vs 138 ms); a batch (several cameras) still spreads over the cores. Set
+    for the call and restored after (the setting is the process's: an answer's embedding meanwhile runs with
+    it)."""
     want = 1 if frames <= 1 else most
     before = torch.get_num_threads()
     if want == before:

@@ -211,7 +211,6 @@ class GraphModel:
         if missing:
             raise ValueError(f"{path}: Const nodes without weights: {missing[:5]}")
         self.inputs = [k for k, n in self.nodes.items() if n["op"] == "Placeholder"]
-        self._prepare_convolutions()
         # output node name -> its signature entry (dtype, tensorShape), where the file has one
         self.output_specs = {_ref(k)[0]: v for k, v in spec.get("signature", {}).get("outputs", {}).items()}
         if self.output_specs:
@@ -219,6 +218,7 @@ class GraphModel:
         else:                                              # graph sinks: nodes nobody reads
             read = {_ref(i.lstrip("^"))[0] for n in self.nodes.values() for i in n.get("input", [])}
             self.outputs = [k for k, n in self.nodes.items() if k not in read and n["op"] != "Const"]
+        self._prepare_convolutions()
         self.order = self._topological_order(self.outputs)
 
     def _prepare_convolutions(self) -> None:
@@ -238,7 +238,8 @@ class GraphModel:
                 continue
             pad, perm = self.nodes.get(_ref(t["input"][0])[0]), self.consts.get(_ref(t["input"][1])[0])
             if pad is None or pad["op"] != "Pad" or readers[pad["name"]] != 1 or perm is None \
-                    or perm.tolist() != [0, 2, 3, 1] or _attr(node, "data_format", "NHWC") != "NHWC":
+                    or perm.tolist() != [0, 2, 3, 1] or _attr(node, "data_format", "NHWC") != "NHWC" \
+                    or {t["name"], pad["name"]} & set(self.outputs):     # an output keeps its value
                 continue
             amounts = self.consts.get(_ref(pad["input"][1])[0])
             if amounts is None or amounts.shape != (4, 2):
