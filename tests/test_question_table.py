@@ -284,6 +284,8 @@ TABLE = [
     ('Did you drive into the car park in the last minute?', PRESENCE, 'park', ('car',), 'drive into', '', TimeKind.LAST),
     ('Have we met anyone?', PRESENCE, 'person', (), '', '', None),
     ('Did I leave my keys on the table?', PRESENCE, 'key', ('on table',), 'leave', '', None),
+    ('Is the camera moving?', DESCRIBE, '', (), 'move', '', None),
+    ('Were we late?', DESCRIBE, '', (), '', '', None),
 ]
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lemminflect import getInflection, getLemma
+from lemminflect import getAllLemmas, getInflection, getLemma
 
 # indefinites and pronouns: what they stand for (a person, or no thing at all)
 PERSON_INDEFINITES = frozenset(("someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody",
@@ -106,6 +106,11 @@ def warm_up() -> None:
 def verb_lemma(word: str) -> str:
     w = word.lower()
     return (getLemma(w, upos="VERB") or (w,))[0]
+
+
+def can_be_verb(word: str) -> bool:
+    """Whether the lexicon knows a verb reading of the word ("stopped", "hit"; not "late", "on", "there")."""
+    return "VERB" in getAllLemmas(word.lower())
 
 
 def past(predicate: str) -> str:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vstream_ros.answering.phrases import PARTICLES, PREPOSITIONS, analyse, predicate_kind, verb_lemma
+from vstream_ros.answering.phrases import PARTICLES, PREPOSITIONS, analyse, can_be_verb, predicate_kind, verb_lemma
 from vstream_ros.answering.times import _EVENT, _NUMBER_WORDS, TimeKind, TimeRef, _number, clock_seconds, find_time
 from vstream_ros.answering.words import COLOUR_WORDS
 
@@ -274,8 +274,8 @@ def parse(text: str) -> Question:
             subject = "person"
             groups = {"s": "someone " + re.sub(r"^who\s+", "", core, flags=re.I)}
         intent = rule.intent
-        if intent is Intent.PRESENCE and (ego := _ego(text, subject, time, rule.yes_no)) is not None:
-            return ego                                   # "did we drive under a bridge": the bridge is the thing
+        if intent is Intent.PRESENCE and _EGO.match(subject):
+            return _ego(text, subject, time, rule.yes_no)   # "did we drive under a bridge": the bridge is the thing
         if intent is Intent.DESCRIBE and time is not None and time.kind in (TimeKind.LAST,) and not event:
             intent = Intent.RECENT
         elif intent is Intent.DESCRIBE and time is not None and not event:
@@ -309,13 +309,14 @@ _EGO_SEEN = frozenset(("see", "spot", "notice", "meet", "encounter", "find", "pa
                        "come by", "look at", "watch"))
 
 
-def _ego(text: str, subject: str, time: TimeRef | None, yes_no: bool) -> Question | None:
-    """A question about what the viewer did ("did we drive under a bridge", "did the robot hit a cone"),
-    or None. Its predicate is the viewer's; its subject is the thing done to, so that a memory looks for
-    the bridge, not for "we". Without a thing ("did we stop?") nothing can be looked for: an open one."""
+def _ego(text: str, subject: str, time: TimeRef | None, yes_no: bool) -> Question:
+    """A question about what the viewer did ("did we drive under a bridge", "did the robot hit a cone").
+    Its predicate is the viewer's; its subject is the thing done to, so that a memory looks for the bridge,
+    not for "we". Without a thing ("did we stop?"), or without a verb ("were we late?"), nothing can be
+    looked for: an open one."""
     m = _EGO.match(subject)
-    if m is None:
-        return None
+    if not can_be_verb(m["verb"]):
+        return Question(text, Intent.DESCRIBE, time=time, yes_no=yes_no)
     words = m["rest"].split()
     verb = [verb_lemma(m["verb"])]
     while words and len(verb) < 3 and words[0].lower() in PARTICLES | PREPOSITIONS:
