@@ -283,6 +283,32 @@ def test_the_encoder_worker_writes_late_observations_and_flush_waits_for_them():
     assert observed(LateEncoder()) == ([("cam", 7, 1.0, 4.0)], [("EXIT", 3.0, 4.0, "cam")])
 
 
+class BusyEncoder(LateEncoder):
+    """As lite's Observer: a frame due for a read while one is under way is not read."""
+
+    def observe(self, cameras, stamps, frames):
+        for c, t in zip(cameras, stamps, strict=True):
+            if t >= 3 and not self.queued:
+                self.queued.append((c, t))
+        return [Observation((Track(7, "person", self.first.setdefault(c, t), t, 1, 0.8),))
+                for c, t in zip(cameras, stamps, strict=True)]
+
+
+def test_offline_each_frame_is_encoded_after_the_last_ones_read_finished():
+    # vstream-eval's setting: what is read does not hang on how fast frames come (the read of 3 s finishes
+    # before 4 s is encoded, and 4 s is read too); as fast as they come, 4 s met the read of 3 s under way
+    from vstream_ros.tools.evaluate import offline_config
+
+    assert offline_config(1.0).observe_in_step
+    engine = engine_with(Backend("busy", BusyEncoder(), Mute(), MemoryConfig(temporal_slots=4)), observe_in_step=True)
+    try:
+        feed(engine, "cam", [1.0, 2.0, 3.0, 4.0])
+        assert engine.flush()
+        assert [(s.text, s.first, s.last) for s in engine.read().texts] == [("EXIT", 3.0, 4.0)]
+    finally:
+        engine.stop()
+
+
 class ReadingEncoder(SeeingEncoder):
     """Reads text in every frame through lite's BackgroundReader, with a reader held at a gate."""
 

@@ -36,6 +36,10 @@ class EngineConfig:
     load_shedding: bool = setting(True, "When the encoder cannot keep up, degrade its work in the order the "
                                   "encoder declares (shed_levels) before sampled frames are overwritten", runtime=True)
     encoder_batch_size: int = setting(8, "Frames encoded together across cameras", range=(1, 256))
+    observe_in_step: bool = setting(False, "Encode one frame at a time and let what the encoder observes in the "
+                                    "background (a text read) finish before the next, as a live camera's pace "
+                                    "does: offline tools, so that what is read does not hang on how fast frames "
+                                    "are fed")
     max_question_chars: int = setting(2000, "Longer questions are refused", range=(1, 100000), runtime=True)
     default_max_new_tokens: int = setting(128, "Answer length when a request asks for 0", range=(1, 8192),
                                           runtime=True)

@@ -88,10 +88,12 @@ class EncoderWorker(Worker):
                  batch_size: Callable[[], int], poses: PoseBuffer | None = None,
                  new_stream: Callable[[str], None] | None = None,
                  shedding: Callable[[], bool] = lambda: True,
-                 observed: Callable[[str, float, object, object], None] | None = None) -> None:
+                 observed: Callable[[str, float, object, object], None] | None = None,
+                 in_step: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
         self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
+        self._in_step = in_step        # one frame at a time, its background observations written before the next
         # called before the first frame of a new stream is written: archives and clears the camera
         self._new_stream = new_stream or memory.reset
         self.frame_log = FrameLog()
@@ -107,7 +109,8 @@ class EncoderWorker(Worker):
     def _run(self) -> None:
         while not self._stop.is_set():
             self._lag = 0.0
-            batch = self.ingest.take(self._batch_size())
+            in_step = self._in_step()
+            batch = self.ingest.take(1 if in_step else self._batch_size())
             self._write_late()
             if not batch:
                 self._shed(0.0, 0)                # idle time counts too: it lets levels be given back
@@ -118,6 +121,8 @@ class EncoderWorker(Worker):
             except Exception as e:   # the thread must outlive any one batch
                 self._failed(batch, "worker_error", f"{type(e).__name__}: {e}")
             finally:
+                if in_step:
+                    self._settle()
                 self.ingest.batch_done()
             self._shed(time.perf_counter() - t0, len(batch))
 
@@ -125,6 +130,10 @@ class EncoderWorker(Worker):
         """Stop the thread, then wait (a few seconds at most) for what the encoder observes in the background
         (a text read under way) and write it: nothing of ingest runs once this returns."""
         super().stop()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait (LATE_WAIT_S at most) for what the encoder observes in the background, and write it."""
         deadline = time.monotonic() + LATE_WAIT_S
         while self.observing() and time.monotonic() < deadline:
             self._write_late()

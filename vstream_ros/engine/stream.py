@@ -68,7 +68,8 @@ class StreamEngine:
         self.ingest = Ingest(cfg, self.memory.last_stamp, lambda: self.clock(), lambda: self.monotonic())
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
                                      self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
-                                     shedding=lambda: self.config.load_shedding, observed=self._observed)
+                                     shedding=lambda: self.config.load_shedding, observed=self._observed,
+                                     in_step=lambda: self.config.observe_in_step)
         self.sightings: SightingsFeed | None = None       # the long-term index's feed (opened by start)
         self._warmed = False
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)

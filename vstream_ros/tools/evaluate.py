@@ -6,8 +6,11 @@ Frames go straight into the StreamEngine (no DDS) in stamp order, sampled at the
 fast as the machine allows, with load shedding off (the tool waits for the encoder, so no frame is lost
 by waiting: every frame gets the full work a lone camera gets on the node, whatever this machine's speed
 and load; with it on, the flat-out feed kept the encoder busy and the level it reached, which changed the
-frames sampled, varied from run to run); the robot's poses in a bag (Odometry, PoseStamped, PoseWithCovarianceStamped)
-go into the engine's pose buffer in bag order, as the node's pose_topic would. Each question is asked at
+frames sampled, varied from run to run), and one frame at a time in step with the encoder's background
+reads (scene text is read on a thread of its own; fed flat out, which frames it was read in hung on timing,
+where a live camera's pace leaves every read time to finish); the robot's poses in a bag (Odometry,
+PoseStamped, PoseWithCovarianceStamped) go into the engine's pose buffer in bag order, as the node's
+pose_topic would. Each question is asked at
 its timestamp, with only what was seen up to then in memory (the streaming protocol). Writes
 answers.jsonl, report.json, report.md and PNG plots.
 """
@@ -134,6 +137,7 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
         "memory_update_ms_p95": _ms(pct([t.update_s for t in timings], 95)),
         "stream_seconds": engine_span(engine, t_first or 0.0),
         "load_shedding": engine.config.load_shedding, "shed_level": engine.load_state().level,
+        "observe_in_step": engine.config.observe_in_step,
         "clip_seconds": clip_s, "time_tolerance_s": tolerance_s(clip_s),
         "memory_curve": memory_curve,
         "per_frame": [{"i": i, "encode_ms": 1e3 * t.encode_s, "update_ms": 1e3 * t.update_s}
@@ -143,9 +147,10 @@ def evaluate(input_path: Path, questions: list[Question], engine: StreamEngine, 
 
 
 def offline_config(sample_rate_hz: float, **settings) -> EngineConfig:
-    """The engine as this tool runs it (and bench/calibrate.py fits on it): no snapshot, load shedding off
-    (see the module's note)."""
-    return EngineConfig(sample_rate_hz=sample_rate_hz, snapshot_path="", load_shedding=False, **settings)
+    """The engine as this tool runs it (and bench/calibrate.py fits on it): no snapshot, load shedding off,
+    and frames encoded in step with the encoder's background reads (see the module's note)."""
+    return EngineConfig(sample_rate_hz=sample_rate_hz, snapshot_path="", load_shedding=False, observe_in_step=True,
+                        **settings)
 
 
 def _ms(v: float | None) -> float | None:
