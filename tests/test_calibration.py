@@ -283,9 +283,8 @@ def test_a_question_that_says_the_thing_was_there_is_not_answered_by_a_silent_de
     assert ask(frames, "Did you see a car?", silent).startswith("No, I have not seen a car")
 
 
-def test_the_fit_never_reads_runs_cached_from_other_input_or_code(tmp_path, monkeypatch):
-    # bench/calibrate.py caches each tuning input's annotated runs; a cache from before the input or the
-    # annotating code changed was once refit on without notice: the runs are reused only under their key
+def calibrate_module():
+    """bench/calibrate.py (a script, not a package module), loaded for its functions."""
     import importlib.util
 
     from conftest import REPO
@@ -293,6 +292,13 @@ def test_the_fit_never_reads_runs_cached_from_other_input_or_code(tmp_path, monk
     spec = importlib.util.spec_from_file_location("calibrate", REPO / "bench" / "calibrate.py")
     cal = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cal)
+    return cal
+
+
+def test_the_fit_never_reads_runs_cached_from_other_input_or_code(tmp_path, monkeypatch):
+    # bench/calibrate.py caches each tuning input's annotated runs; a cache from before the input or the
+    # annotating code changed was once refit on without notice: the runs are reused only under their key
+    cal = calibrate_module()
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"frames")
     key = cal.cache_key(clip)
@@ -314,14 +320,9 @@ def test_the_fit_never_reads_runs_cached_from_other_input_or_code(tmp_path, monk
 def test_a_no_to_what_someone_did_is_no_fitting_item_for_whether_they_were_there(tmp_path):
     # "did the person drink from the mug? No" once became "no person there" beside a person box of 0.9,
     # a false item that pulled the detector's bound; "was there a person? No" is such an item
-    import importlib.util
     from types import SimpleNamespace
 
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("calibrate", REPO / "bench" / "calibrate.py")
-    cal = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cal)
+    cal = calibrate_module()
     peak = frame(person=0.9)
     runs = {"start": np.zeros(1), "end": np.zeros(1), "peak": peak[None], "mean": peak[None], "frames": np.ones(1)}
 
