@@ -1,11 +1,13 @@
 """The node under camera load: CPU use and frame-to-memory latency, and query round trips.
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
-                         [--frames noise|photos] [--observe on,off] [--torch-threads 0,1]
+                         [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
                          [--batch-size 8,1]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
-showing noise or (`--frames photos`) the demo's photographs, a new one each second.
+showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
+real clip, `tests/fixtures/videos/walkway_pedestrians.mp4` (people walking; 8 s at 30 fps, looped), the pace
+of change a real camera has.
 The node runs in this process (so its engine's per-frame log is readable) with 1 Hz sampling; its CPU
 use is this process's CPU time over the window. Due frames are those the sampler picked (sampled, or
 overwritten in their slot before the encoder took them); the share encoded is what the encoder kept up
@@ -44,7 +46,22 @@ from vstream_ros.tools.rosenv import ensure_loopback  # noqa: E402
 ensure_loopback()
 
 
-def publish_cameras(n: int, seconds: float, ready, photos: bool = False) -> None:
+VIDEO = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "videos", "walkway_pedestrians.mp4")
+
+
+def clip_frames(path: str) -> list[bytes]:
+    """Every frame of a clip as 640x480 rgb8 bytes."""
+    import cv2
+
+    cap, out = cv2.VideoCapture(path), []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            return out
+        out.append(cv2.cvtColor(cv2.resize(bgr, (640, 480)), cv2.COLOR_BGR2RGB).tobytes())
+
+
+def publish_cameras(n: int, seconds: float, ready, kind: str = "noise") -> None:
     """Child process: n raw 640x480 cameras at 30 Hz, wall-clock stamps."""
     import numpy as np
     import rclpy
@@ -54,13 +71,18 @@ def publish_cameras(n: int, seconds: float, ready, photos: bool = False) -> None
     rclpy.init()
     node = rclpy.create_node("bench_cameras")
     pubs = [node.create_publisher(Image, f"/bench{i}/image_raw", qos_profile_sensor_data) for i in range(n)]
-    if photos:                                    # things lite recognises: runs become sightings
+    per_frame, offset = 1, 37                     # video: a new frame each tick, cameras 37 frames apart
+    if kind == "photos":                          # things lite recognises: runs become sightings
         import cv2
 
         from vstream_ros.tools.photos import PHOTOS, load_photo
 
         frames = [cv2.resize(load_photo(src), (640, 480)).tobytes() for _, src, _ in PHOTOS]
+        per_frame, offset = 30, 1                 # a new picture each second, camera i one picture on
+    elif kind == "video":
+        frames = clip_frames(VIDEO)
     else:
+        per_frame, offset = 30, 1
         frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
     while any(p.get_subscription_count() == 0 for p in pubs):
         time.sleep(0.02)
@@ -68,7 +90,8 @@ def publish_cameras(n: int, seconds: float, ready, photos: bool = False) -> None
     start, k = time.monotonic(), 0
     while time.monotonic() - start < seconds:
         for i, p in enumerate(pubs):
-            msg = Image(height=480, width=640, encoding="rgb8", step=1920, data=frames[(k // 30 + i) % len(frames)])
+            msg = Image(height=480, width=640, encoding="rgb8", step=1920,
+                        data=frames[(k // per_frame + i * offset) % len(frames)])
             msg.header.stamp = node.get_clock().now().to_msg()
             p.publish(msg)
         k += 1
@@ -118,7 +141,7 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
-        photos: bool = False, observe: bool = True, torch_threads: int = 0, batch_size: int = 8) -> dict:
+        frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8) -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
@@ -147,7 +170,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     spinner = threading.Thread(target=ex.spin, daemon=True)
     spinner.start()
     ready = mp.get_context("spawn").Event()
-    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready, photos))
+    pub = mp.get_context("spawn").Process(target=publish_cameras, args=(cameras, seconds + 4, ready, frames_kind))
     pub.start()
     ready.wait(60)
     time.sleep(3.0)                               # warm-up: discovery settled, first frames encoded
@@ -198,7 +221,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     torch.set_num_threads(default_threads)
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
-        "frames": "photos" if photos else "noise", "tracker_and_ocr": observer is not None and observe,
+        "frames": frames_kind, "tracker_and_ocr": observer is not None and observe,
         "torch_threads": used_threads, "encoder_batch_size": batch_size,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
@@ -226,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--shedding", default="off,on", help="load shedding off, on, or both (off,on)")
     ap.add_argument("--index", default="off", help="the embedded sightings index off, on, or both (off,on)")
-    ap.add_argument("--frames", default="noise", choices=("noise", "photos"))
+    ap.add_argument("--frames", default="noise", choices=("noise", "photos", "video"))
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
     ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
     ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
     args = ap.parse_args(argv)
-    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames == "photos", obs == "on",
+    rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
                 int(th), int(bs))
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
