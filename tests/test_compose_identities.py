@@ -56,6 +56,18 @@ def test_ordinals_are_the_nth_track_by_first_stamp(composer, read):
     assert c.text.startswith("I cannot tell which was the second person"), c.text
 
 
+def test_a_relative_clause_lite_cannot_see_narrows_an_ordinal_or_a_count(composer, read):
+    # "the second person who jumped": the second person seen need not be the second who jumped; a clause that
+    # is only being in view ("who walked past") narrows nothing
+    c = ask(composer, read, "When did the second person that jumped appear?", TRACKS)
+    assert c.text.startswith("I cannot tell which was the second person that jumped") and c.facts["abstained"], c.text
+    assert "which jumped" in c.text
+    c = ask(composer, read, "When did the second person that walked past appear?", TRACKS)
+    assert c.facts.get("track") == 2 and not c.facts.get("abstained"), c.text
+    c = ask(composer, read, "How many cars that turned left did you see?", TRACKS)
+    assert c.text.startswith("I cannot tell how many") and "which turned left" in c.text, c.text
+
+
 def test_the_nth_time_is_the_nth_stretch(composer, read):
     c = ask(composer, read, "When did you see the person the second time?")
     assert c.facts["first"] == T0 + 20, c.text

@@ -286,6 +286,9 @@ TABLE = [
     ('Did I leave my keys on the table?', PRESENCE, 'key', ('on table',), 'leave', '', None),
     ('Is the camera moving?', DESCRIBE, '', (), 'move', '', None),
     ('Were we late?', DESCRIBE, '', (), '', '', None),
+    # a relative clause is a modifier of the subject, not its predicate
+    ('When did the third truck that overtook the bus appear?', ORDINAL, 'truck', ('overtook bus',), '', 'ordinal 3', None),
+    ('How many cars that turned left did you see?', COUNT, 'car', ('turned left',), '', '', None),
 ]
 
 

@@ -10,7 +10,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import DESCRIBING, PREPOSITIONS, past, plural
+from vstream_ros.answering.phrases import (
+    DESCRIBING,
+    PREPOSITIONS,
+    can_be_verb,
+    past,
+    plural,
+    predicate_kind,
+    verb_lemma,
+)
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, a_phrase, listed, the_complement
 from vstream_ros.backends.lite import directions
@@ -58,7 +66,18 @@ def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
         return f"{past(q.predicate) if q.predicate else 'were'} {the_complement(q.complement)}"
     after = [m for m in q.modifiers if m.split(" ")[0] in PREPOSITIONS or m.split(" ")[0] in DESCRIBING]
     narrowing = [m for m in after if unverified(m, [counted])]     # not "box" of "box trucks": a kind of truck
-    return f"were {' and '.join(the_complement(m) for m in narrowing)}" if narrowing else ""
+    if narrowing:
+        return f"were {' and '.join(the_complement(m) for m in narrowing)}"
+    return " and ".join(m for m in q.modifiers if _did(m))   # a relative clause: "the second car that overtook us"
+
+
+def _did(modifier: str) -> bool:
+    """A modifier that is a relative clause about something done that lite cannot see ("overtook us",
+    "parked"), not one that is only being in view ("passed the camera", "came by")."""
+    verb, *rest = modifier.split(" ")
+    if verb in PREPOSITIONS or verb in DESCRIBING or not can_be_verb(verb) or verb_lemma(verb) == verb:
+        return False                       # a bare lemma ("park" of "car park") is a noun here, not a clause
+    return "seen" not in (predicate_kind(" ".join([verb_lemma(verb), *rest[:1]])), predicate_kind(verb_lemma(verb)))
 
 
 def asks_existence(q: Question) -> bool:
