@@ -66,6 +66,8 @@ def test_a_relative_clause_lite_cannot_see_narrows_an_ordinal_or_a_count(compose
     assert c.facts.get("track") == 2 and not c.facts.get("abstained"), c.text
     c = ask(composer, read, "How many cars that turned left did you see?", TRACKS)
     assert c.text.startswith("I cannot tell how many") and "which turned left" in c.text, c.text
+    c = ask(composer, read, "How many people who crossed the road did you see?", TRACKS)
+    assert c.text.endswith("which crossed the road."), c.text          # worded, not "crossed road"
 
 
 def test_the_nth_time_is_the_nth_stretch(composer, read):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import (
     DESCRIBING,
+    PARTICLES,
     PREPOSITIONS,
     can_be_verb,
     past,
@@ -68,7 +69,15 @@ def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
     narrowing = [m for m in after if unverified(m, [counted])]     # not "box" of "box trucks": a kind of truck
     if narrowing:
         return f"were {' and '.join(the_complement(m) for m in narrowing)}"
-    return " and ".join(m for m in q.modifiers if _did(m))   # a relative clause: "the second car that overtook us"
+    return " and ".join(_clause(m) for m in q.modifiers if _did(m))   # a relative clause: "the car that overtook us"
+
+
+def _clause(modifier: str) -> str:
+    """A relative clause worded: 'pushed swing' -> 'pushed the swing'; 'turned left', 'overtook us' stay."""
+    verb, _, rest = modifier.partition(" ")
+    if not rest or rest in ("left", "right", "us", "me", "you", "him", "her", "them") or rest.split()[0] in PARTICLES:
+        return modifier
+    return f"{verb} {the_complement(rest)}"
 
 
 def _did(modifier: str) -> bool:
@@ -195,8 +204,8 @@ class Identities:
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
         if which := _restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
-            return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(name)}, but cannot "
-                            f"tell which {which}.", [], {"abstained": True})
+            return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(concepts[0].name)}, "
+                            f"but cannot tell which {which}.", [], {"abstained": True})
         tracks, why = self._tracks(call, concepts[0])
         # "the second child": the nth person is not the nth child; only what holds of every person holds of it
         # (fewer people than n, or none of them left)
