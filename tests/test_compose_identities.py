@@ -112,6 +112,9 @@ def test_what_the_viewer_did_is_looked_for_as_its_thing(composer, read):
     assert ask(composer, read, "Did the robot drive into a dog?").text.startswith("No")    # no dog was seen
     c = ask(composer, read, "Did we stop?")
     assert c.text.startswith("I cannot tell whether we stopped:") and c.facts["abstained"], c.text
+    assert ask(composer, read, "Did you hear anything?").text.startswith("I cannot tell whether I heard anything:")
+    c = ask(composer, read, "Did the person stay long?")
+    assert "stayed long" in c.text and c.facts["abstained"], c.text
 
 
 def test_pronouns_and_indefinites_are_not_things(composer, read):

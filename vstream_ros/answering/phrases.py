@@ -34,6 +34,8 @@ _AUX_WORDS = frozenset(("is", "was", "are", "were", "be", "being", "been", "has"
 # words that close a phrase without naming anything ("a person anywhere", "a taxi yet")
 _ADVERBS = frozenset(("anywhere", "somewhere", "here", "there", "yet", "again", "too", "also", "today", "now",
                       "ever", "still", "already", "around", "outside", "inside", "nearby", "at all"))
+# adverbs said bare after a verb, never with an article ("stayed long", "walked together")
+BARE_ADVERBS = _ADVERBS | frozenset(("long", "together", "home", "fast", "slowly", "quickly", "alone", "left", "right"))
 # participles that describe the subject rather than say what it did ("a woman wearing a hat")
 DESCRIBING = {"wearing": "wearing", "carrying": "carrying", "holding": "holding", "dressed": "in", "having": "with"}
 

@@ -323,8 +323,9 @@ def _ego(text: str, subject: str, time: TimeRef | None, yes_no: bool) -> Questio
         verb.append(words.pop(0).lower())          # "drive under", "go into", "stop at", "come across"
     predicate, who = " ".join(verb), _EGO_SAID[m["who"].lower()]
     ph = analyse(" ".join(w for w in words if w.lower() not in ("my", "our", "your")))   # "did I drop my keys"
-    if not ph.head or ph.pronoun:                  # "did we stop", "did you see it": no thing named
-        return Question(text, Intent.DESCRIBE, time=time, yes_no=yes_no, predicate=predicate, ego=who)
+    if not ph.head or ph.pronoun:                  # "did we stop", "did you hear anything": no thing named
+        return Question(text, Intent.DESCRIBE, time=time, yes_no=yes_no, predicate=predicate, ego=who,
+                        complement=ph.pronoun if ph.pronoun in ("anything", "something", "it") else "")
     seen = predicate in _EGO_SEEN
     return Question(text, Intent.PRESENCE, subject=ph.text, time=time, yes_no=yes_no, head=ph.head,
                     modifiers=ph.modifiers, predicate="" if seen else predicate, ego="" if seen else who)

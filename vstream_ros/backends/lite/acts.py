@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import (
+    BARE_ADVERBS,
     DESCRIBING,
     PARTICLES,
     PREPOSITIONS,
@@ -75,7 +76,7 @@ def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
 def _clause(modifier: str) -> str:
     """A relative clause worded: 'pushed swing' -> 'pushed the swing'; 'turned left', 'overtook us' stay."""
     verb, _, rest = modifier.partition(" ")
-    if not rest or rest in ("left", "right", "us", "me", "you", "him", "her", "them") or rest.split()[0] in PARTICLES:
+    if not rest or rest in ("us", "me", "you", "him", "her", "them") or rest.split()[0] in PARTICLES | BARE_ADVERBS:
         return modifier
     return f"{verb} {the_complement(rest)}"
 

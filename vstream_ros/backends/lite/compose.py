@@ -306,7 +306,7 @@ def _events_untold(q: Question, listed: Composed) -> Composed:
     if listed.facts.get("abstained"):
         return listed
     if q.yes_no:
-        lead = f"whether {q.ego} {past(q.predicate)}" if q.ego and q.predicate else "that"
+        lead = f"whether {q.ego} {past(q.predicate)} {q.complement}".rstrip() if q.ego and q.predicate else "that"
         return Composed(f"I cannot tell {lead}: this backend tells only what was in view. {listed.text}",
                         listed.evidence, {**listed.facts, "abstained": True})
     if q.attribute != "events":
