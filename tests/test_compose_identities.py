@@ -117,6 +117,16 @@ def test_what_the_viewer_did_is_looked_for_as_its_thing(composer, read):
     assert "stayed long" in c.text and c.facts["abstained"], c.text
 
 
+def test_still_asks_about_the_newest_frame_and_gone_is_left(composer, read):
+    # the script's person was last on camera at 24 s, the newest frame is 29 s: not there now, though seen
+    r, interval = read
+    q = parse("Is the person still there?")
+    q = replace(q, origin=T0, newest=T0 + 29, frame_interval=interval, window=q.time.window(T0, T0 + 29, 1.5))
+    c = composer.compose(q, r)
+    assert c.text.startswith("No, I have not seen a person from 27.5 s to 29.0 s"), c.text
+    assert ask(composer, read, "Has the car gone?", TRACKS).text.startswith("Yes, a car left at 16.0 s")
+
+
 def test_pronouns_and_indefinites_are_not_things(composer, read):
     c = ask(composer, read, "Has anybody walked past?")
     assert c.text.startswith("Yes, I saw a person"), c.text

@@ -245,6 +245,8 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
         if lemma:
             pred_at = i
             predicate, i = _predicate(words, i, lemma)
+            if w == "gone" and predicate == "go":     # "has the van gone": left, not went by
+                predicate = "leave"
             end = i
             break
         if w in PREPOSITIONS and w != "of" and np_words:
@@ -282,6 +284,8 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
     # the noun phrase as asked (the caller's casing), without determiners, ordinal or predicate
     keep = (said if len(said) == len(words) else words)[start:pred_at]
     while predicate and keep and keep[-1].lower() in _AUX_WORDS:      # "the cups being" shuffled
+        keep = keep[:-1]
+    while len(keep) > 1 and keep[-1].lower() in _ADVERBS:               # "anyone here", "a taxi yet"
         keep = keep[:-1]
     text_out = " ".join(keep)
     if pronoun in PERSON_INDEFINITES:

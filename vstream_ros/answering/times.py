@@ -114,6 +114,10 @@ _TIME_PATTERNS: list[tuple[re.Pattern, callable]] = [
                 r"|\bright\s+now\b|\bjust\s+now\b|\bcurrently\b|\bat\s+the\s+moment\b|\bnow\b|\bat\s+present\b"
                 r"|\bmost\s+recently\b|\blatest\s+frame\b", re.I),
      lambda m: TimeRef(TimeKind.NOW)),
+    # "is the person still there?": at the newest frame; not "did he stand still?", "was the car still?"
+    (re.compile(r"(?<!stand\s)(?<!stood\s)(?<!standing\s)(?<!sit\s)(?<!sat\s)(?<!keep\s)(?<!kept\s)(?<!stay\s)"
+                r"(?<!stayed\s)(?<!hold\s)(?<!held\s)(?<!lie\s)(?<!lay\s)\bstill\b(?!\s*[?.!]*\s*$)", re.I),
+     lambda m: TimeRef(TimeKind.NOW)),
 ]
 # "after/before <event>" where the event is a clause, not a time
 _EVENT = re.compile(r"\b(after|before|once|when)\s+(?!\d)(.+?)(?:[?.!]|$)", re.I)
