@@ -125,6 +125,8 @@ def test_still_asks_about_the_newest_frame_and_gone_is_left(composer, read):
     c = composer.compose(q, r)
     assert c.text.startswith("No, I have not seen a person from 27.5 s to 29.0 s"), c.text
     assert ask(composer, read, "Has the car gone?", TRACKS).text.startswith("Yes, a car left at 16.0 s")
+    c = ask(composer, read, "Did someone leave a bag behind?", TRACKS)     # not a departure ("a person left"):
+    assert c.text.startswith("No, I saw a person") and c.text.endswith("never a bag."), c.text   # no bag seen
 
 
 def test_pronouns_and_indefinites_are_not_things(composer, read):

@@ -293,6 +293,9 @@ TABLE = [
     ('Has the delivery van gone?', PRESENCE, 'van', ('delivery',), 'leave', '', None),
     ('Has the van gone by?', PRESENCE, 'van', (), 'go by', '', None),
     ('Is anyone here?', PRESENCE, 'person', (), '', '', None),
+    ('Have you seen my keys?', PRESENCE, 'key', (), '', '', None),
+    ('Did someone leave a bag behind?', PRESENCE, 'person', (), 'leave behind', '', None),
+    ('Did the man leave the room?', PRESENCE, 'man', (), 'leave', '', None),
     # a relative clause is a modifier of the subject, not its predicate
     ('When did the third truck that overtook the bus appear?', ORDINAL, 'truck', ('overtook bus',), '', 'ordinal 3', None),
     ('How many cars that turned left did you see?', COUNT, 'car', ('turned left',), '', '', None),

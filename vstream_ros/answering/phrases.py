@@ -24,7 +24,8 @@ THING_PRONOUNS = frozenset(("it", "this", "that", "something", "anything", "ever
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
             "tenth": 10, "10th": 10, "last": -1, "final": -1, "latest": -1}
-_DETERMINERS = frozenset(("a", "an", "the", "any", "some", "all", "every", "each", "another", "other"))
+_DETERMINERS = frozenset(("a", "an", "the", "any", "some", "all", "every", "each", "another", "other",
+                          "my", "our", "your", "their", "its"))       # not "his" / "her": also pronouns
 PREPOSITIONS = frozenset(("in", "with", "on", "at", "of", "near", "beside", "behind", "by", "under", "over",
                            "next", "from", "inside", "outside", "along", "across", "into", "onto", "without",
                            "above", "below", "between", "around", "toward", "towards", "through", "to", "who",
@@ -247,6 +248,9 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
             predicate, i = _predicate(words, i, lemma)
             if w == "gone" and predicate == "go":     # "has the van gone": left, not went by
                 predicate = "leave"
+            elif predicate == "leave" and i < len(words) and (words[i] in ("a", "an", "any", "some", "something")
+                                                              or words[-1] == "behind"):
+                predicate = "leave behind"            # "did someone leave a bag (behind)": not a departure
             end = i
             break
         if w in PREPOSITIONS and w != "of" and np_words:
@@ -264,6 +268,8 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
     if cur:
         mods.append(" ".join(_drop_articles(cur)))
     complement = " ".join(_drop_articles(words[end:])) if predicate else ""
+    if predicate == "leave behind":
+        complement = complement.removesuffix(" behind")
     # the noun phrase itself: pronouns, "of" compounds, pre-head words
     np_core = [w for w in np_words if w not in _DETERMINERS]
     if "of" in np_core:                       # "cup of coffee": the head comes before "of"

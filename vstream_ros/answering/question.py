@@ -322,7 +322,7 @@ def _ego(text: str, subject: str, time: TimeRef | None, yes_no: bool) -> Questio
     while words and len(verb) < 3 and words[0].lower() in PARTICLES | PREPOSITIONS:
         verb.append(words.pop(0).lower())          # "drive under", "go into", "stop at", "come across"
     predicate, who = " ".join(verb), _EGO_SAID[m["who"].lower()]
-    ph = analyse(" ".join(w for w in words if w.lower() not in ("my", "our", "your")))   # "did I drop my keys"
+    ph = analyse(" ".join(words))
     if not ph.head or ph.pronoun:                  # "did we stop", "did you hear anything": no thing named
         return Question(text, Intent.DESCRIBE, time=time, yes_no=yes_no, predicate=predicate, ego=who,
                         complement=ph.pronoun if ph.pronoun in ("anything", "something", "it") else "")
