@@ -121,8 +121,13 @@ def test_unreachable_server_goes_to_a_bounded_backlog(tmp_path):
     kept = ix.writer.backlog.read()
     assert [r["id"] for r in kept] == ids[3:] and ix.writer.backlog.dropped == 3
     ix.close()
-    with pytest.raises(IndexUnavailableError, match="unreachable"):    # a query says so, clearly
-        SightingsIndex(uri, "robot_a", options=opts(tmp_path)).find("thing")
+    other = SightingsIndex(uri, "robot_a", options=opts(tmp_path))
+    try:
+        with pytest.raises(IndexUnavailableError, match="unreachable"):    # a query says so, clearly
+            other.find("thing")
+    finally:
+        other.close()                             # its writer would retry the closed port until the run ends
+    assert not other.writer._thread.is_alive()
 
 
 def test_bad_sightings_are_refused_at_the_caller():
