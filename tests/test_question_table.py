@@ -355,7 +355,7 @@ def test_the_article_follows_the_head_noun(phrase, said):
 @pytest.mark.parametrize("complement, said", [("hall", "the hall"), ("from mug", "from the mug"),
                                               ("something", "something"), ("out", "out"),
                                               ("into car", "into the car"), ("in red shirts", "in red shirts"),
-                                              ("wearing hats", "wearing hats")])
+                                              ("wearing hats", "wearing hats"), ("us", "us"), ("them", "them")])
 def test_what_a_predicate_acts_on_is_worded_after_it(complement, said):
     assert the_complement(complement) == said
 

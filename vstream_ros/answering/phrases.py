@@ -19,6 +19,7 @@ from lemminflect import getAllLemmas, getInflection, getLemma
 PERSON_INDEFINITES = frozenset(("someone", "somebody", "anyone", "anybody", "everyone", "everybody", "nobody",
                                 "no-one", "noone"))
 PERSON_PRONOUNS = frozenset(("he", "she", "him", "her", "they", "them"))
+OBJECT_PRONOUNS = frozenset(("me", "us", "you", "him", "her", "them"))     # said bare after a verb: "overtook us"
 THING_PRONOUNS = frozenset(("it", "this", "that", "something", "anything", "everything", "nothing", "these",
                             "those", "one"))
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from vstream_ros.answering.phrases import (
     BARE_ADVERBS,
     DESCRIBING,
+    OBJECT_PRONOUNS,
     PARTICLES,
     PERSON_INDEFINITES,
     PREPOSITIONS,
@@ -54,8 +55,8 @@ def the_complement(complement: str) -> str:
     """What a predicate acts on (or a modifier), worded after it: 'hall' -> 'the hall', 'from mug' -> 'from
     the mug'; 'in red shirts', 'wearing hats', 'something' and 'out' stay."""
     first, _, rest = complement.partition(" ")
-    if first.lower() in THING_PRONOUNS or (first.lower() in PARTICLES | BARE_ADVERBS and not rest):
-        return complement                  # "out", "long" ("did she stay long"), "together"
+    if first.lower() in THING_PRONOUNS | OBJECT_PRONOUNS or (first.lower() in PARTICLES | BARE_ADVERBS and not rest):
+        return complement                  # "us", "out", "long" ("did she stay long"), "together"
     if (first.lower() in PARTICLES | PREPOSITIONS or first.lower() in DESCRIBING) and rest:
         return f"{first} {rest if is_plural(head_noun(rest)) else the_phrase(rest)}"   # "in red shirts"
     return the_phrase(complement)

@@ -76,7 +76,7 @@ def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
 def _clause(modifier: str) -> str:
     """A relative clause worded: 'pushed swing' -> 'pushed the swing'; 'turned left', 'overtook us' stay."""
     verb, _, rest = modifier.partition(" ")
-    if not rest or rest in ("us", "me", "you", "him", "her", "them") or rest.split()[0] in PARTICLES | BARE_ADVERBS:
+    if not rest or rest.split()[0] in PARTICLES | BARE_ADVERBS:
         return modifier
     return f"{verb} {the_complement(rest)}"
 

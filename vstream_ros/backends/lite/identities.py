@@ -253,13 +253,11 @@ def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> 
     """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
     and that the action cannot be told; never a confident yes."""
     what = past(q.predicate) if q.predicate else "did that"
-    if q.ego:                # "did we drive under a bridge": the viewer did it; the bridge is what was seen
-        return Composed(f"I cannot tell whether {q.ego} {what} the {name}: I saw {a(name)} {where}, but this "
-                        "backend does not recognise actions.", [s.evidence(name) for s in found],
-                        {"seen": True, "abstained": True})
     rest = f" {the_complement(q.complement)}" if q.complement else ""
     carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
     doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
+    # "did we drive under a bridge": the viewer did it, and the bridge is what was seen
+    done = f"{q.ego} {what} the {name}" if q.ego else f"the {name} {doing}"
     lead = "when" if q.intent in (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN) else "whether"
-    return Composed(f"I cannot tell {lead} the {name} {doing}: I saw {a(name)} {where}, but this backend does "
-                    "not recognise actions.", [s.evidence(name) for s in found], {"seen": True, "abstained": True})
+    return Composed(f"I cannot tell {lead} {done}: I saw {a(name)} {where}, but this backend does not recognise "
+                    "actions.", [s.evidence(name) for s in found], {"seen": True, "abstained": True})
