@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +96,10 @@ def cached(cache: Path, stem: str, key: str) -> dict | None:
     return runs if str(runs.pop("key", "")) == key else None
 
 
-def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
+def ingest(backend: Callable[[], object], stem: str, path: Path, cache: Path) -> dict:
     """The annotated runs of the memory after the whole input (cached, keyed by `cache_key`): start, end (s
-    from the first frame), peak and mean annotations, frames."""
+    from the first frame), peak and mean annotations, frames. `backend()` gives lite, loaded only when an
+    input is not in the cache."""
     key = cache_key(path)
     if (runs := cached(cache, stem, key)) is not None:
         return runs
@@ -105,7 +108,7 @@ def ingest(backend, stem: str, path: Path, cache: Path) -> dict:
     from vstream_ros.tools.evaluate import offline_config
     from vstream_ros.tools.inputs import open_input
 
-    engine = StreamEngine(backend, offline_config(1.0))
+    engine = StreamEngine(backend(), offline_config(1.0))
     engine.start()
     try:
         t0 = None
@@ -268,15 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     from vstream_ros.backends.shared.imagenet import imagenet_classes
 
     torch.set_num_threads(1)
-    backend = None
+
+    @functools.cache
+    def lite():
+        from vstream_ros.backends import load_backend
+
+        return load_backend("lite", device="cpu")
+
     items, used = [], []
     for stem, path, qfile in inputs():
-        if backend is None and cached(args.cache, stem, cache_key(path)) is None:
-            from vstream_ros.backends import load_backend
-
-            backend = load_backend("lite", device="cpu")
         print(f"calibrate: {stem} ({path})", file=sys.stderr, flush=True)
-        runs = ingest(backend, stem, path, args.cache)
+        runs = ingest(lite, stem, path, args.cache)
         questions, _ = load_questions(qfile, stem)
         rec = LiteRecognizer(imagenet_classes(), True)
         items += items_of(rec, stem, runs, questions)

@@ -71,18 +71,17 @@ def publish_cameras(n: int, seconds: float, ready, kind: str = "noise") -> None:
     rclpy.init()
     node = rclpy.create_node("bench_cameras")
     pubs = [node.create_publisher(Image, f"/bench{i}/image_raw", qos_profile_sensor_data) for i in range(n)]
-    per_frame, offset = 1, 37                     # video: a new frame each tick, cameras 37 frames apart
+    per_frame, offset = 30, 1                     # a new picture each second, camera i one picture on
     if kind == "photos":                          # things lite recognises: runs become sightings
         import cv2
 
         from vstream_ros.tools.photos import PHOTOS, load_photo
 
         frames = [cv2.resize(load_photo(src), (640, 480)).tobytes() for _, src, _ in PHOTOS]
-        per_frame, offset = 30, 1                 # a new picture each second, camera i one picture on
     elif kind == "video":
         frames = clip_frames(VIDEO)
+        per_frame, offset = 1, 37                 # a new frame each tick, cameras 37 frames apart
     else:
-        per_frame, offset = 30, 1
         frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8).tobytes() for i in range(4)]
     while any(p.get_subscription_count() == 0 for p in pubs):
         time.sleep(0.02)
