@@ -271,6 +271,9 @@ TABLE = [
     ('How many cars drove by in the first 20 seconds?', COUNT, 'car', (), 'drive by', 'distinct', TimeKind.FIRST),
     ('When did the second visitor leave?', ORDINAL, 'visitor', (), 'leave', 'ordinal 2', None),
     ('What did the sign say at the end?', TEXT, 'sign', (), '', '', TimeKind.NOW),
+    # letters spell words: the text read, not what was seen (the tuning half's sign)
+    ('What did the letters on the sign spell?', TEXT, 'letter', ('on sign',), '', '', None),
+    ('What did the tiles spell at the end?', TEXT, 'tile', (), '', '', TimeKind.NOW),
     ('What colour was the car in the left lane at about 24 s?', ATTRIBUTE, 'car', ('in left lane',), '', '', TimeKind.AT),
     ('Was there a person at around 3 seconds?', PRESENCE, 'person', (), '', '', TimeKind.AT),
     # the viewer's own doing: the thing done to is the subject, the predicate the viewer's

@@ -142,7 +142,7 @@ _RULES: list[_Rule] = [
     _r(rf"^(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)\s+{_QUOTED}$", Intent.TEXT, yes_no=True),
     _r(r"^(?:was|is|were|are)\s+(?:the\s+word\s+|the\s+text\s+)?[\"'“‘](?P<v>[^\"'”’]+)[\"'”’]\s+(?:written|shown|"
        r"displayed|visible|on|in)\b\s*(?:on\s+|in\s+)?(?P<s>.*)$", Intent.TEXT, yes_no=True),
-    _r(r"^what\s+(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read)$", Intent.TEXT),
+    _r(r"^what\s+(?:did|does|do)\s+(?P<s>.+?)\s+(?:say|read|spell)$", Intent.TEXT),   # letters spell words
     # "what did the screen show" asks for text; "what did the camera show" asks what was seen
     _r(r"^what\s+(?:did|does|do)\s+(?P<s>(?:the\s+|that\s+|this\s+|a\s+)?(?:\w+\s+)?(?:sign|screen|display|label|"
        r"board|notice|poster|banner|monitor|plate|placard|billboard)s?)\s+(?:show|display)$", Intent.TEXT),
