@@ -271,6 +271,14 @@ TABLE = [
     ('How many cars drove by in the first 20 seconds?', COUNT, 'car', (), 'drive by', 'distinct', TimeKind.FIRST),
     ('When did the second visitor leave?', ORDINAL, 'visitor', (), 'leave', 'ordinal 2', None),
     ('What did the sign say at the end?', TEXT, 'sign', (), '', '', TimeKind.NOW),
+    # a compound's plural head that is also a verb's -s form is the noun: after "did" a verb is bare, and
+    # the plural of a noun-first word is that noun (the tuning half's traffic lights)
+    ('Were there any traffic lights?', PRESENCE, 'light', ('traffic',), '', '', None),
+    ('Were there any bus stops?', PRESENCE, 'stop', ('bus',), '', '', None),
+    ('Did you see the street lights?', PRESENCE, 'light', ('street',), '', '', None),
+    ('When did the traffic lights change?', WHEN, 'light', ('traffic',), 'change', '', None),
+    ('Did the bus stop?', PRESENCE, 'bus', (), 'stop', '', None),
+    ('Have the lights changed?', PRESENCE, 'light', (), 'change', '', None),
     # letters spell words: the text read, not what was seen (the tuning half's sign)
     ('What did the letters on the sign spell?', TEXT, 'letter', ('on sign',), '', '', None),
     ('What did the tiles spell at the end?', TEXT, 'tile', (), '', '', TimeKind.NOW),

@@ -177,7 +177,9 @@ def _is_verb(word: str, do_support: bool) -> str:
         return ""
     if w == lemma and w in _NOUN_FIRST and not do_support:
         return ""                       # "a car park", "the exit": nouns unless a "did" asks
-    return lemma
+    if w != lemma and w.endswith("s") and noun_lemma(w) == lemma and (do_support or lemma in _NOUN_FIRST):
+        return ""                       # "traffic lights", "bus stops": after "did" a verb is bare, and the
+    return lemma                        # plural of a noun-first word is that noun
 
 
 def _predicate(words: list[str], i: int, lemma: str) -> tuple[str, int]:
