@@ -89,6 +89,21 @@ def test_text_answers_from_what_was_read(composer, read):
     assert c.facts.get("abstained") and c.text.startswith("I cannot tell"), c.text
 
 
+def test_text_is_said_to_be_on_a_thing_only_when_nothing_singles_out_another(composer, read):
+    # lite reads words, not what bears them: "the sign" or "the letters on the sign" is whatever was read, but
+    # "the alarm label" or "the sign by the swings" may be text it never read (the tuning half's swing clip)
+    c = ask(composer, read, "What did the letters on the sign spell?", texts=TEXTS)
+    assert c.text.startswith('The letters on the sign said "#BLACK LIVES MATTER"'), c.text
+    for question, thing in (("What did the alarm label on the screen say?", "the alarm label on the screen"),
+                            ("What did the sign by the swings say?", "the sign by the swings"),
+                            ("What was the first word on the exit sign?", "the exit sign")):
+        c = ask(composer, read, question, texts=TEXTS)
+        assert c.facts.get("abstained") and c.text.startswith(f"I cannot tell what {thing} said: I read "
+                                                              '"#BLACK LIVES MATTER"'), c.text
+    c = ask(composer, read, "What did the lives sign say?", texts=TEXTS)      # its word is among those read
+    assert not c.facts.get("abstained") and '"#BLACK LIVES MATTER"' in c.text, c.text
+
+
 def test_an_action_nothing_shows_is_never_a_confident_yes(composer, read):
     for text in ("Has anybody crossed the hall?", "Did a person pull in?", "Did someone pour something?"):
         c = ask(composer, read, text)

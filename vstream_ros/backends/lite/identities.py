@@ -12,9 +12,9 @@ import difflib
 import re
 
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import past, plural
+from vstream_ros.answering.phrases import PREPOSITIONS, noun_lemma, past, plural
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.answering.words import a, listed, the_complement
+from vstream_ros.answering.words import a, listed, the_complement, the_phrase
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
@@ -34,6 +34,11 @@ NO_TEXT = "I have no text read in the scene"
 PIECES_S = 3.0
 # a track seen within this many frame intervals of the stream's first / newest frame was in view then
 END_SLACK = 1.5
+# things that bear text, and nothing more: "the sign", "the letters on the screen" single out no one text
+# among those read; any other word of the subject ("the alarm label", "the writing on his T-shirt") does
+TEXT_BEARERS = frozenset(("sign", "label", "screen", "display", "board", "notice", "poster", "banner", "plate",
+                          "placard", "billboard", "monitor", "text", "writing", "lettering", "letter", "word",
+                          "line", "message", "caption", "it", "this", "that"))
 _ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
                   8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
 
@@ -237,6 +242,12 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
             return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
                             "misread.", [], {"abstained": True, "texts": read})
         return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
+    said = {noun_lemma(w) for w in re.findall(r"[a-z][a-z-]*", " ".join(read).lower())}
+    if (which := _which_text(q)) and not {noun_lemma(w) for w in which} & said:
+        # the text read is not known to be on the thing asked: lite reads words, not what bears them
+        return Composed(f"I cannot tell what {the_phrase(q.subject)} said: I read \"{' '.join(read)}\" ({when}), "
+                        f"but cannot tell whether that was on {the_phrase(q.subject)}.", [],
+                        {"abstained": True, "texts": read})
     if q.ordinal:
         words = " ".join(read).split()
         k = q.ordinal - 1 if q.ordinal > 0 else len(words) - 1
@@ -246,6 +257,14 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
                             {"texts": read, "word": words[k]})
     thing = f"The {q.subject}" if q.subject else "The text"
     return Composed(f"{thing} said \"{' '.join(read)}\" ({when}).", [], {"texts": read})
+
+
+def _which_text(q: Question) -> list[str]:
+    """The words of a text question's subject that single out what bears the text ("alarm" of "the alarm
+    label on the screen", "man", "t-shirt" of "the writing on the man's T-shirt"); [] for a bare text-bearer."""
+    words = re.findall(r"[a-z][a-z-]*", " ".join([q.head, *q.modifiers]).lower().replace("'s", ""))
+    return [w for w in words if w not in PREPOSITIONS and noun_lemma(w) not in TEXT_BEARERS
+            and w not in ("the", "a", "an", "his", "her", "their", "its")]
 
 
 # ----------------------------------------------------- predicates unseen
