@@ -14,6 +14,9 @@ Items, each a source's strongest value over the runs up to the question's time a
   (a person: any word for one);
 - colours: the share of the colour an answer would name (or a presence question asks), right when the
   gold answer's keywords hold it.
+The detector's silence is also fitted per thing: a thing whose items without a box were there more than
+1 - PRECISION of the time (a cyclist's bicycle, a backpack) gets "I cannot tell" where the detector drew no box,
+not "no" (`detector_silence`).
 Objective (the issue's: at most 10 % confidently wrong, "I cannot tell" before a wrong sighting): `yes` is
 the lowest value at and above which 3 or more items are at least PRECISION right, moved down halfway to
 the next item below (so the cut sits between two items, not on one); `no` the highest value at
@@ -259,6 +262,20 @@ def fit(items: list[dict], precision: float) -> dict:
             "abstained": round(float((~said_yes & ~said_no).mean()), 3) if len(items) else None}
 
 
+def silence(items: list[dict], precision: float) -> dict:
+    """Per thing the detector knows, its items for which it drew no box at all, and how many of those were
+    there; `not_no`: the things for which more than 1 - PRECISION were (its silence says nothing of them)."""
+    by: dict[str, list[int]] = {}
+    for i in items:
+        if i["source"] == "detector" and i["raw"] == 0.0:
+            n = by.setdefault(i["what"], [0, 0])
+            n[0], n[1] = n[0] + 1, n[1] + int(i["there"])
+    return {"objective": f"a thing's silence says nothing when more than {1 - precision:.0%} of its items "
+                         "without a box were there",
+            "items": {w: {"items": n, "there": t} for w, (n, t) in sorted(by.items())},
+            "not_no": sorted(w for w, (n, t) in by.items() if t > round(1 - precision, 9) * n)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=REPO / "out" / "calibrate")
@@ -304,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                            f"right, halfway to the next item below; no: highest value <= yes under which "
                            f"<= {1 - args.precision:.0%} of the items "
                            "were there; between: 'I cannot tell'",
-              "sample_rate_hz": 1.0, "inputs": used, "sources": fitted}
+              "sample_rate_hz": 1.0, "inputs": used, "sources": fitted,
+              "detector_silence": silence(items, args.precision)}
     print(json.dumps(result, indent=1))
     rows = [("source", "yes", "no", "items", "there", "precision", "recall", "no right", "abstained")]
     rows += [(s, f["yes"], f["no"], f["items"], f["there"], f["precision"], f["recall"], f["no_right"],

@@ -336,3 +336,30 @@ def test_a_no_to_what_someone_did_is_no_fitting_item_for_whether_they_were_there
                                               question(3, "Was there a person?")])
     asked = [(it["question"], it["what"], it["there"]) for it in items if it["question"] != "(unasked)"]
     assert asked and all(q == "q3" for q, _, _ in asked) and ("q3", "person", False) in asked, asked
+
+
+def test_the_detectors_silence_is_fitted_per_thing_and_says_nothing_of_the_things_it_misses(tmp_path):
+    # a cyclist's bicycle the detector drew no box for, on the tuning half, was there: of such a thing, no box
+    # is "I cannot tell" (naming what it misses); of a thing whose silence was right (dogs), still "no"
+    cal = calibrate_module()
+    items = ([{"source": "detector", "raw": 0.0, "there": t, "what": "bicycle"} for t in (True, True, False)]
+             + [{"source": "detector", "raw": 0.0, "there": False, "what": "dog"}] * 9
+             + [{"source": "detector", "raw": 0.0, "there": True, "what": "dog"}]
+             + [{"source": "detector", "raw": 0.8, "there": True, "what": "car"},
+                {"source": "classifier", "raw": 0.0, "there": True, "what": "cat"}])
+    fit = cal.silence(items, 0.9)
+    assert fit["not_no"] == ["bicycle"] and fit["items"]["dog"] == {"items": 10, "there": 1}
+    assert set(fit["items"]) == {"bicycle", "dog"}             # only items without a box, only the detector's
+    path = tmp_path / "calibration.json"
+    shipped = json.loads(PATH.read_text())
+    path.write_text(json.dumps({**shipped, "detector_silence": fit}))
+    t = Thresholds.load(path)
+    assert t.silence_not_no == frozenset({"bicycle"})
+    frames = [frame(person=0.9)] * 5
+    said = ask(frames, "Did you see a bicycle?", t)
+    assert said.startswith("I cannot tell whether I saw a bicycle: the object detector found no bicycle, and in "
+                           "calibration it missed bicycles that were there"), said
+    assert ask(frames, "Did you see a dog?", t).startswith("No, I have not seen a dog")
+    assert ask(frames, "Did you see a bicycle?", replace(t, silence_not_no=frozenset())).startswith("No, I have not")
+    seen = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5             # a box: a sighting, whatever the silence
+    assert ask(seen, "Did you see a bicycle?", t).startswith("Yes, I saw a bicycle")

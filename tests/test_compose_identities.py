@@ -220,6 +220,23 @@ def test_a_track_that_began_in_mid_frame_just_after_another_ended_there_is_not_c
     assert ask(composer, read, "How many different cars did you see?", cars).facts["count"] == 2
 
 
+def test_vehicles_that_moved_across_the_view_are_not_counted_or_ordered_from_their_tracks(composer, read):
+    # at the ingest rate a passing car's track breaks and merges (the tuning half's road: 8 tracks for 14 cars);
+    # parked cars keep theirs, and people are linked by their motion
+    left, right, beside = (0.05, 0.4, 0.25, 0.6), (0.7, 0.4, 0.9, 0.6), (0.1, 0.4, 0.3, 0.6)
+    passing = (Track(3, "car", T0 + 12, T0 + 16, 5, 0.8, first_box=left, last_box=right),
+               Track(4, "car", T0 + 14, T0 + 16, 3, 0.8, first_box=left, last_box=beside))
+    c = ask(composer, read, "How many different cars did you see?", passing)
+    assert c.facts.get("abstained") and "1 of my 2 tracks of cars moved across the view" in c.text, c.text
+    c = ask(composer, read, "When did the second car appear?", passing)
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the second car"), c.text
+    parked = tuple(replace(t, last_box=t.first_box) for t in passing)
+    assert ask(composer, read, "How many different cars did you see?", parked).facts["count"] == 2
+    walking = tuple(replace(t, first_box=left, last_box=right) for t in TRACKS[:2])
+    c = ask(composer, read, "How many different people did you see?", walking)
+    assert c.facts["count"] == 2, c.text
+
+
 def test_an_ordinal_of_a_kind_of_person_is_not_the_nth_person(composer, read):
     c = ask(composer, read, "When did the second child appear?", TRACKS)
     assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the second child: my tracks are "

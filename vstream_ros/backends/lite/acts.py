@@ -119,6 +119,10 @@ class Identities:
             at = lambda s: timefmt.span(s, s, call.q.origin)   # noqa: E731
             return tracks, (f"one track of {a(concept.name)} ended in mid-frame {at(u.last)} and another began there "
                             f"{at(t.first)}: they may be one {concept.name} followed in pieces")
+        if moving := ids.unfollowed_movers(tracks):
+            names = plural(concept.name)
+            return tracks, (f"{len(moving)} of my {len(tracks)} tracks of {names} moved across the view, and tracks "
+                            f"of moving {names} break and merge at the rate I sample frames")
         return tracks, ""
 
     def _direction(self, call: Call, kinds: list[str | None] | None = None) -> Composed:

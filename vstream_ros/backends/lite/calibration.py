@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vstream_ros.answering.phrases import plural
+
 log = logging.getLogger(__name__)
 
 PATH = Path(__file__).with_name("calibration.json")
@@ -87,6 +89,9 @@ class Thresholds:
     named: Bounds = DEFAULTS["named"]
     scene: Bounds = DEFAULTS["scene"]
     colour: Bounds = DEFAULTS["colour"]
+    # things whose every box the detector missed while they were there, in more than the allowed share of the
+    # tuning half's items (a cyclist's bicycle, a backpack, a tie): its silence says nothing of them
+    silence_not_no: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = PATH) -> Thresholds:
@@ -96,26 +101,32 @@ class Thresholds:
             log.warning("no %s: lite uses its hand-set thresholds (fit them with bench/calibrate.py)", path)
             return cls()
         try:
-            sources = json.loads(path.read_text())["sources"]
+            data = json.loads(path.read_text())
+            sources = data["sources"]
+            silence = frozenset(str(n) for n in data.get("detector_silence", {}).get("not_no", ()))
             return cls(**{f.name: Bounds(float(sources[f.name]["yes"]), float(sources[f.name]["no"]))
-                          for f in fields(cls) if f.name in sources})
+                          for f in fields(cls) if f.name in sources}, silence_not_no=silence)
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path} is not a calibration file ({e!r}); fit it again with bench/calibrate.py") from e
 
     def as_dict(self) -> dict[str, dict[str, float]]:
-        return {f.name: {"yes": getattr(self, f.name).yes, "no": getattr(self, f.name).no} for f in fields(self)}
+        return {f.name: {"yes": getattr(self, f.name).yes, "no": getattr(self, f.name).no} for f in fields(self)
+                if isinstance(getattr(self, f.name), Bounds)}
 
 
 @dataclass(frozen=True)
 class Doubt:
     """Evidence of a thing too weak for a sighting and too strong for "not seen"."""
 
-    source: str       # one of SOURCES
+    source: str       # one of SOURCES, or "silent": no box of a thing the detector's silence says nothing of
     raw: float        # what the source gave
     need: float       # what a sighting needs
     what: str = ""    # the thing (or colour) it is about
 
     def said(self) -> str:
+        if self.source == "silent":      # Thresholds.silence_not_no
+            return (f"the object detector found no {self.what or 'such thing'}, and in calibration it missed "
+                    f"{plural(self.what) if self.what else 'such things'} that were there")
         if self.source == "colour" and self.need >= 1.0:    # Bounds.states_nothing: no share was right often enough
             return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on pixels "
                     "were right too rarely in calibration to be stated")

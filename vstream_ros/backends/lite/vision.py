@@ -320,6 +320,8 @@ class LiteRecognizer:
         elif score < 0.5 and boxed:      # a car box the classifier does not call a cab: perhaps a taxi, not "no"
             _, source, raw, b = traces[-1]
             doubt = Doubt(source, raw, b.yes, c.name)
+        elif score < 0.5 and silent and c.name in t.silence_not_no and not ann[LAYOUT.coco_score][list(c.coco)].any():
+            doubt = Doubt("silent", 0.0, t.detector.yes, c.name)     # no box, from a detector that misses these
         if c.colour and score >= 0.5:
             if not cols:
                 cols, palette = _colours(src[LAYOUT.frame_colour], frames)
