@@ -158,6 +158,9 @@ def test_a_colour_word_names_the_thing_after_it(phrase, expected):
     ("football goal", None), ("bus stop", None),                   # a known word that only modifies
     ("football", ["ball"]), ("car parked outside", ["car"]), ("dog yet", ["dog"]),
     ("police car", ["car"]), ("traffic light", ["traffic light"]),
+    # a two-word thing in the plural is that thing, not its words ("hot dogs" are no dogs)
+    ("traffic lights", ["traffic light"]), ("hot dogs", ["hot dog"]), ("teddy bears", ["teddy bear"]),
+    ("fire hydrants", ["fire hydrant"]), ("bus stops", None),
 ])
 def test_a_known_word_before_an_unknown_noun_is_its_modifier(phrase, expected):
     concepts = LiteRecognizer(CLASSES, detector_available=True).concept(phrase)

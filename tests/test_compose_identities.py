@@ -100,6 +100,7 @@ def test_text_is_said_to_be_on_a_thing_only_when_nothing_singles_out_another(com
         c = ask(composer, read, question, texts=TEXTS)
         assert c.facts.get("abstained") and c.text.startswith(f"I cannot tell what {thing} said: I read "
                                                               '"#BLACK LIVES MATTER"'), c.text
+        assert c.text.endswith("but cannot tell what it was written on."), c.text
     c = ask(composer, read, "What did the lives sign say?", texts=TEXTS)      # its word is among those read
     assert not c.facts.get("abstained") and '"#BLACK LIVES MATTER"' in c.text, c.text
 

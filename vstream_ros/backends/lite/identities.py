@@ -264,7 +264,7 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
     if (which := _which_text(q)) and not {noun_lemma(w) for w in which} & said:
         # the text read is not known to be on the thing asked: lite reads words, not what bears them
         return Composed(f"I cannot tell what {the_phrase(q.subject)} said: I read \"{' '.join(read)}\" ({when}), "
-                        f"but cannot tell whether that was on {the_phrase(q.subject)}.", [],
+                        "but cannot tell what it was written on.", [],
                         {"abstained": True, "texts": read})
     if q.ordinal:
         words = " ".join(read).split()

@@ -182,8 +182,9 @@ class LiteRecognizer:
         while k < len(words):
             w = words[k]
             phrase2 = " ".join(words[k: k + 2])          # "bow tie", "park bench": one thing, two words
-            if k + 1 < len(words) and (phrase2 in self._by_lemma or phrase2 in CONCEPTS
-                                         or phrase2 in ALIASES or phrase2 in COCO_NAMES):
+            if k + 1 < len(words) and not self._two_words(phrase2):
+                phrase2 = f"{w} {noun_lemma(words[k + 1])}"     # "traffic lights", "hot dogs": in the singular
+            if k + 1 < len(words) and self._two_words(phrase2):
                 c = self._word(phrase2)
                 k += 2
             elif colours.canonical(w):
@@ -220,6 +221,9 @@ class LiteRecognizer:
             found[i] = replace(found[i], colour=colour or found[i].colour, part=part if found[i].person else "",
                                asked=asked or found[i].asked)
         return found
+
+    def _two_words(self, phrase: str) -> bool:
+        return phrase in self._by_lemma or phrase in CONCEPTS or phrase in ALIASES or phrase in COCO_NAMES
 
     def _modifies_an_unknown_noun(self, rest: list[str]) -> bool:
         """The words after a known one are nouns this backend does not know, up to the end of the phrase:
