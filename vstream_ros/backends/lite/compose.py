@@ -260,8 +260,14 @@ class Composer(Identities, ColourAndChoice):
             for name, score, count in named:
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count,
                                                              partial=throughout is not None and name not in throughout))
+        texts = ids.in_window(call.memory.texts, q) if call.memory is not None else ()
+        read = ids.read_phrase(texts, q)      # words read in the scene are part of what was seen
         if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
             looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
+            if read:
+                return Composed(f"{lead}{window_words(q)}I read {read}; nothing else in view was named with the "
+                                "confidence a sighting needs.", [s.evidence("") for s in looked],
+                                {"things": [], "texts": ids.lines(texts)})
             when = window_words(q)[:-2]
             when = f" {when[0].lower()}{when[1:]}" if when else in_window(q)
             return Composed(f"{lead}I cannot tell what I saw{when}: nothing in view was named with the confidence a "
@@ -272,8 +278,10 @@ class Composer(Identities, ColourAndChoice):
         parts = [f"{a(n)} ({spans(merged[n], q, short=True)})" for n in ranked]
         when = window_words(q)
         text = f"{lead}{when}I saw " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+        text += f", and read {read}" if read else ""
         ev = [s.evidence(n) for n in ranked for s in merged[n]]
-        return Composed(text + ".", sorted(ev, key=lambda g: g.start), {"things": ranked})
+        return Composed(text + ".", sorted(ev, key=lambda g: g.start),
+                        {"things": ranked, **({"texts": ids.lines(texts)} if texts else {})})
 
     def _around_event(self, call: Call) -> Composed:
         q, obs, gap = call.q, call.obs, call.gap

@@ -232,6 +232,14 @@ def lines(texts: tuple[TextSighting, ...]) -> list[str]:
     return [k for k in seen if k]
 
 
+def read_phrase(texts: tuple[TextSighting, ...], q: Question) -> str:
+    """'"#BLACK LIVES MATTER" (from 0.0 s to 30.0 s)': what was read and when, for a description; "" for nothing."""
+    if not texts:
+        return ""
+    when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
+    return f'"{" ".join(lines(texts))}" ({when})'
+
+
 # a word read this close to the word asked (difflib's ratio) may be it misread: "EXlT" for "EXIT", "STOR" for "STOP"
 NEAR_MISS = 0.7
 
