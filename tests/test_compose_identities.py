@@ -351,3 +351,19 @@ def test_a_description_says_the_words_read_in_the_scene(composer, read):
         c = composer.compose(q, replace(r, texts=TEXTS))
         assert ('read "#BLACK LIVES MATTER"' in c.text) == said, c.text
     assert "read" not in ask(composer, read, "What did you see?").text
+
+
+def test_text_read_on_a_detector_box_answers_for_that_thing(composer, read):
+    # the words on the man's T-shirt (the tuning half's swing clip) were read inside a person box: a question
+    # about the writing on his T-shirt answers from them alone; a sign by the swings is no box the detector knows
+    shirt = TextSighting("LUANDA", T0 + 12, T0 + 24, 0.9, (0.6, 0.2, 0.7, 0.25), bearer="person")
+    texts = (*TEXTS, shirt)
+    c = ask(composer, read, "What did the writing on the man's T-shirt say?", texts=texts)
+    assert c.text == ("The writing on the man's T-shirt said \"LUANDA\" (from 12.0 s to 24.0 s, read on a "
+                      "person)."), c.text
+    c = ask(composer, read, "What did the sign by the swings say?", texts=texts)
+    assert c.facts.get("abstained") and c.text.endswith("but cannot tell what it was written on."), c.text
+    c = ask(composer, read, "What was written on the van?", texts=texts)
+    assert c.facts.get("abstained") and c.text.endswith("but none of it was read on a car or a truck."), c.text
+    c = ask(composer, read, "What did the writing on the man's T-shirt say?", texts=TEXTS)    # none on a person
+    assert c.facts.get("abstained") and c.text.endswith("none of it was read on a person."), c.text

@@ -3,6 +3,7 @@ backends/lite/observing.py): the encoder's per-frame observations reach the memo
 tables, every read carries them, snapshots keep them, resets clear them. No model here: a toy encoder, and
 the real ByteTrack on boxes written here."""
 
+import json
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -40,6 +41,19 @@ def test_a_track_keeps_its_newest_record_and_text_read_again_is_one_sighting():
     assert tracks == (track(1, 1.0, 4.0, frames=4, colours=(("red", 0.6),)),)
     assert len(texts) == 1 and (texts[0].first, texts[0].last, texts[0].score) == (1.0, 5.0, 0.95)
     assert p.read((4.5, 9.0))[0] == () and len(p.read((4.5, 9.0))[1]) == 1      # a window cuts both
+    assert texts[0].bearer == ""
+
+
+def test_what_a_text_was_read_on_is_kept_through_a_snapshot_and_a_later_read():
+    p = Perceived()
+    p.add(texts=[TextSighting("LUANDA", 1.0, 1.0, 0.9, (0.6, 0.2, 0.7, 0.3), bearer="person")])
+    p.add(texts=[TextSighting("luanda", 5.0, 5.0, 0.8)])            # read again, on no box this time
+    again = Perceived.from_dict(json.loads(json.dumps(p.to_dict())))
+    (t,) = again.read()[1]
+    assert (t.bearer, t.first, t.last) == ("person", 1.0, 5.0)
+    old = p.to_dict()
+    del old["texts"][0]["bearer"]                                    # a snapshot from before bearers
+    assert Perceived.from_dict(old).read()[1][0].bearer == ""
 
 
 def test_tables_are_bounded_the_longest_unseen_leave_first():

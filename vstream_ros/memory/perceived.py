@@ -49,7 +49,7 @@ class Perceived:
             self.tracks[t.id] = replace(t, camera="")
         for s in texts:
             s = replace(s, text=str(s.text), first=float(s.first), last=float(s.last), score=float(s.score),
-                        box=tuple(float(v) for v in s.box))
+                        box=tuple(float(v) for v in s.box), bearer=str(s.bearer))
             _check(s.first, s.last, f"text {s.text!r}")
             text = s.text.strip()
             if not text:
@@ -58,7 +58,7 @@ class Perceived:
             old = self.texts.get(key)
             if old is not None:
                 s = replace(s, first=min(old.first, s.first), last=max(old.last, s.last), score=max(old.score, s.score),
-                            box=s.box if s.last >= old.last else old.box)
+                            box=s.box if s.last >= old.last else old.box, bearer=s.bearer or old.bearer)
             self.texts[key] = replace(s, text=text, camera="")
         _bound(self.tracks, self.max_tracks)
         _bound(self.texts, self.max_texts)

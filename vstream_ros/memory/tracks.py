@@ -40,6 +40,7 @@ class TextSighting:
     score: float                  # the recogniser's confidence
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)   # x0, y0, x1, y1 as fractions of the frame
     camera: str = ""
+    bearer: str = ""              # the detector's label of the box it was read inside ("person", "truck"), or ""
 
 
 def named(items: tuple, camera: str) -> tuple:

@@ -17,8 +17,9 @@ from vstream_ros.answering.phrases import PREPOSITIONS, noun_lemma, past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed, the_complement, the_phrase
 from vstream_ros.backends.lite.calibration import colour_withheld
+from vstream_ros.backends.lite.layout import PART_WORDS
 from vstream_ros.backends.lite.sightings import Composed, Sighting
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite.vocabulary import ALIASES, COCO_NAMES, CONCEPTS, PERSON_WORDS
 from vstream_ros.memory.tracks import TextSighting, Track
 from vstream_ros.perception import motion
 from vstream_ros.perception.tracking import GROUPS, MOTION_GROUPS, at_border
@@ -269,11 +270,17 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
                             "misread.", [], {"abstained": True, "texts": read})
         return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
     said = {noun_lemma(w) for w in re.findall(r"[a-z][a-z-]*", " ".join(read).lower())}
+    on = ""
     if (which := _which_text(q)) and not {noun_lemma(w) for w in which} & said:
-        # the text read is not known to be on the thing asked: lite reads words, not what bears them
-        return Composed(f"I cannot tell what {the_phrase(q.subject)} said: I read \"{' '.join(read)}\" ({when}), "
-                        "but cannot tell what it was written on.", [],
-                        {"abstained": True, "texts": read})
+        # what bears the text asked: the detector's box each word was read inside ("the man's T-shirt": a person)
+        labels = [bearer_labels(w) for w in which]
+        texts = tuple(t for t in texts if all(labels) and any(t.bearer in ls for ls in labels))
+        if not texts:    # nothing read on such a thing: lite reads words, and knows only boxes that bear them
+            return Composed(f"I cannot tell what {the_phrase(q.subject)} said: I read \"{' '.join(read)}\" ({when}), "
+                            f"but {_on_what(which, labels)}.", [], {"abstained": True, "texts": read})
+        read = lines(texts)
+        when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
+        on = f", read on {a(texts[0].bearer)}"
     if q.ordinal:
         words = " ".join(read).split()
         k = q.ordinal - 1 if q.ordinal > 0 else len(words) - 1
@@ -282,7 +289,27 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
             return Composed(f"The {nth} word was \"{words[k]}\" (I read \"{' '.join(read)}\" {when}).", [],
                             {"texts": read, "word": words[k]})
     thing = f"The {q.subject}" if q.subject else "The text"
-    return Composed(f"{thing} said \"{' '.join(read)}\" ({when}).", [], {"texts": read})
+    return Composed(f"{thing} said \"{' '.join(read)}\" ({when}{on}).", [], {"texts": read})
+
+
+def bearer_labels(word: str) -> frozenset[str]:
+    """The detector labels a word of a text question may bear text on: a person for people and their clothes
+    ("man", "T-shirt"), the classes of a vehicle ("van": car or truck); empty for what the detector has no
+    class for (a sign, an alarm label)."""
+    w = noun_lemma(word)
+    if w in PERSON_WORDS or w in PART_WORDS or word in PART_WORDS:
+        return frozenset(("person",))
+    w = ALIASES.get(w, w)
+    if w in CONCEPTS:
+        return frozenset(CONCEPTS[w][0])
+    return frozenset((w,)) if w in COCO_NAMES else frozenset()
+
+
+def _on_what(which: list[str], labels: list[frozenset[str]]) -> str:
+    unknown = [w for w, ls in zip(which, labels, strict=True) if not ls]
+    if unknown:
+        return "cannot tell what it was written on"
+    return "none of it was read on " + " or ".join(a(x) for x in sorted(set().union(*labels)))
 
 
 def _which_text(q: Question) -> list[str]:

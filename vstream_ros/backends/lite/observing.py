@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 OCR_PERIOD_S = 10.0
 TRACK_COLOURS = 3                 # colour names kept per track ...
 COLOUR_SHARE = 0.1                # ... each covering at least this share of its boxes
+BEARER = 0.6                      # a word is read on a box that holds this share of its own box
 
 
 def _palette(rgb: np.ndarray, box) -> np.ndarray:
@@ -53,6 +54,17 @@ def as_track(rec) -> Track:
     return Track(rec.id, rec.label, float(rec.first), float(rec.last), int(rec.frames), round(float(rec.best_score), 3),
                  named, bool(rec.entered), bool(rec.exited), first_box=tuple(round(float(v), 4) for v in rec.first_box),
                  last_box=tuple(round(float(v), 4) for v in rec.last_box))
+
+
+def bearer(box: tuple[float, float, float, float], boxes: Sequence[tuple[str, tuple]]) -> str:
+    """The label of the smallest detector box that holds most of a word's box ("person": the words on a
+    T-shirt; "truck": a van's livery), or "" when none does (a sign, a screen: things the detector has no
+    class for)."""
+    x0, y0, x1, y1 = box
+    area = max((x1 - x0) * (y1 - y0), 1e-9)
+    holding = [(label, (b[2] - b[0]) * (b[3] - b[1])) for label, b in boxes
+               if max(0.0, min(x1, b[2]) - max(x0, b[0])) * max(0.0, min(y1, b[3]) - max(y0, b[1])) >= BEARER * area]
+    return min(holding, key=lambda h: h[1])[0] if holding else ""
 
 
 @dataclass
@@ -90,7 +102,7 @@ class Observer:
 
         out = []
         for r in self._reader.take():
-            camera, cam = r.key
+            camera, cam, boxes = r.key
             if isinstance(r.error, OcrUnavailable):
                 log.warning("lite: no text in the scene (%s)", r.error)
                 self.ocr = False
@@ -98,7 +110,8 @@ class Observer:
                 raise r.error
             elif self._cameras.get(camera) is cam and r.words:
                 out.append((camera, Observation(texts=tuple(
-                    TextSighting(w.text, r.stamp, r.stamp, round(w.score, 3), w.box) for w in r.words))))
+                    TextSighting(w.text, r.stamp, r.stamp, round(w.score, 3), w.box, bearer=bearer(w.box, boxes))
+                    for w in r.words))))
         return out
 
     def pending(self) -> bool:
@@ -122,7 +135,7 @@ class Observer:
         cam.last_stamp = stamp
         tracks = self._track(cam, stamp, frame, dets) if self.tracking and dets is not None else ()
         if self.ocr:
-            self._read(camera, cam, stamp, frame)
+            self._read(camera, cam, stamp, frame, dets or ())
         return Observation(tracks) if tracks else NOTHING_OBSERVED
 
     # ------------------------------------------------------------------ tracks
@@ -151,8 +164,9 @@ class Observer:
         return tuple(as_track(r) for r in out)
 
     # ------------------------------------------------------------------- text
-    def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray) -> None:
-        """Start a background read of this frame when the reader is free and the camera's schedule says."""
+    def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray, dets: Sequence) -> None:
+        """Start a background read of this frame when the reader is free and the camera's schedule says; the
+        frame's boxes go with it, to tell what each word was read on."""
         from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
 
         if cam.schedule is None:
@@ -161,4 +175,4 @@ class Observer:
             self._reader = BackgroundReader()
         if self._reader.busy() or not cam.schedule.due(stamp, frame):
             return                              # another read is under way: this camera's turn comes later
-        self._reader.submit((camera, cam), stamp, frame)
+        self._reader.submit((camera, cam, tuple((d.label, tuple(d.box)) for d in dets)), stamp, frame)
