@@ -33,6 +33,7 @@ import datetime
 import functools
 import hashlib
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -142,7 +143,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
     peaks, means = runs["peak"], runs["mean"]
 
     def add(source: str, raw: float, there: bool, what: str, qid: str) -> None:
-        out.append({"source": source, "raw": round(float(raw), 4), "there": bool(there), "what": what,
+        out.append({"source": source, "raw": round(float(raw), 6), "there": bool(there), "what": what,
                     "input": stem, "question": qid})
 
     for q in questions:
@@ -250,6 +251,8 @@ def fit(items: list[dict], precision: float) -> dict:
     below = [v for v in cuts if v < yes]
     if ok_yes and below:    # halfway to the next item down: a re-run that moves one score a little keeps the cut
         yes = round((yes + below[-1]) / 2, 4)
+    elif ok_yes:            # none below: at the lowest item, rounded down (a cup box of 0.35705 once missed 0.3571)
+        yes = math.floor(yes * 1e4) / 1e4
     free = ~np.array([i.get("coco", False) for i in items], bool)   # a COCO thing's "no" is the detector's
     ok_no = [v for v in [0.0, *cuts, yes] if v <= yes and
              ((free & (raw < v)).sum() == 0 or there[free & (raw < v)].mean() <= 1 - precision)]

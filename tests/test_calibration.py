@@ -363,3 +363,15 @@ def test_the_detectors_silence_is_fitted_per_thing_and_says_nothing_of_the_thing
     assert ask(frames, "Did you see a bicycle?", replace(t, silence_not_no=frozenset())).startswith("No, I have not")
     seen = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5             # a box: a sighting, whatever the silence
     assert ask(seen, "Did you see a bicycle?", t).startswith("Yes, I saw a bicycle")
+
+
+def test_the_fitted_bound_never_sits_above_the_lowest_item_it_means_to_admit():
+    # with no item below the lowest right ones, the cut was that item's value rounded to 4 places: a cup box of
+    # 0.35705 (the tuning half's cups, there) met a bound of 0.3571 and was never a sighting
+    cal = calibrate_module()
+    score = 0.3570516                                   # what the box scored; its item keeps it to 6 places
+    items = [{"source": "detector", "raw": round(r, 6), "there": True, "what": "cup"} for r in (score, score, 0.4, 0.9)]
+    fit = cal.fit(items + [{"source": "detector", "raw": 0.0, "there": True, "what": "cup"}], 0.9)
+    assert 0.357 <= fit["yes"] <= score, fit
+    below = items + [{"source": "detector", "raw": 0.2, "there": False, "what": "cup"}]
+    assert cal.fit(below, 0.9)["yes"] == round((round(score, 6) + 0.2) / 2, 4)     # halfway to the next item down
