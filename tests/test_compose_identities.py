@@ -367,3 +367,19 @@ def test_text_read_on_a_detector_box_answers_for_that_thing(composer, read):
     assert c.facts.get("abstained") and c.text.endswith("but none of it was read on a car or a truck."), c.text
     c = ask(composer, read, "What did the writing on the man's T-shirt say?", texts=TEXTS)    # none on a person
     assert c.facts.get("abstained") and c.text.endswith("none of it was read on a person."), c.text
+
+
+def test_an_ordinal_of_a_thing_seen_but_never_followed_is_not_no(composer, read, monkeypatch):
+    # a cup seen in one sample has no track (the tuning half's cups): "no third cup: I saw only 0" was wrong
+    # and contradicted the sighting; with no track of it at all, the answer cannot count
+    from vstream_ros.backends.lite import identities
+
+    monkeypatch.setattr(identities, "MIN_BOXES", 10)              # the car's 5 boxes: too few to judge coverage
+    r, interval = read
+    q = replace(parse("When did the third car appear?"), origin=T0, newest=T0 + 29, frame_interval=interval)
+    c = composer.compose(q, replace(r, tracks=TRACKS[:2]))        # the car: seen, not tracked
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell which was the third car: I saw a car "), c.text
+    assert c.text.endswith("but followed none of them over time."), c.text
+    assert composer.compose(q, replace(r, tracks=TRACKS)).text.startswith("No third car: I saw only 1 car")
+    c = ask(composer, read, "When did the third car appear?", TRACKS)           # tracked: one car, no third
+    assert c.text.startswith("No third car: I saw only 1 car"), c.text

@@ -212,6 +212,8 @@ class Identities:
             return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(concepts[0].name)}, "
                             f"but cannot tell which {which}.", [], {"abstained": True})
         tracks, why = self._tracks(call, concepts[0])
+        if not why and found and not tracks:     # seen, never followed (one sample each): no count to say "no" from
+            why = f"I saw {a(name)} {spans(found, q)}, but followed none of them over time"
         # "the second child": the nth person is not the nth child; only what holds of every person holds of it
         # (fewer people than n, or none of them left)
         kind = concepts[0].narrower
