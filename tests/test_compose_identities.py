@@ -383,3 +383,18 @@ def test_an_ordinal_of_a_thing_seen_but_never_followed_is_not_no(composer, read,
     assert composer.compose(q, replace(r, tracks=TRACKS)).text.startswith("No third car: I saw only 1 car")
     c = ask(composer, read, "When did the third car appear?", TRACKS)           # tracked: one car, no third
     assert c.text.startswith("No third car: I saw only 1 car"), c.text
+
+
+def test_a_misread_of_the_same_place_is_not_more_text():
+    # the sign clip's reads: "#BLAC K" and "MATIER" where "#BLACK" and "MATTER" were read over longer spans;
+    # a counter that changed ("GATE 3", then "GATE 5") is two texts
+    from vstream_ros.backends.lite.identities import lines
+
+    top, low, panel = (0.2, 0.1, 0.8, 0.3), (0.2, 0.6, 0.8, 0.8), (0.1, 0.1, 0.3, 0.2)
+    reads = (TextSighting("#BLACK", T0, T0 + 20, 0.9, top), TextSighting("#BLAC K", T0 + 30, T0 + 30, 0.95, top),
+             TextSighting("MATIER", T0 + 30, T0 + 30, 0.8, low), TextSighting("MATTER", T0, T0 + 20, 0.7, low),
+             TextSighting("MATTER", T0 + 40, T0 + 40, 0.9, top), TextSighting("GATE 3", T0, T0, 0.9, panel),
+             TextSighting("GATE 5", T0 + 5, T0 + 5, 0.9, panel))
+    assert lines(reads) == ["GATE 3", "#BLACK", "MATTER", "GATE 5"]
+    assert lines(reads[:2]) == ["#BLACK"] and lines(reads[1:2]) == ["#BLAC K"]
+    assert lines((reads[1], replace(reads[0], box=low))) == ["#BLACK", "#BLAC K"]      # elsewhere: another text

@@ -226,11 +226,29 @@ def nth_stretch(q: Question, name: str, found: list[Sighting]) -> Composed:
 
 # ------------------------------------------------------------------ text
 def lines(texts: tuple[TextSighting, ...]) -> list[str]:
-    """The distinct words read, in reading order: by first stamp, then top to bottom, left to right."""
+    """The distinct words read, in reading order: by first stamp, then top to bottom, left to right. A read
+    of the same place that spells nearly the same ("#BLAC K" where "#BLACK" was read, "MATIER" for "MATTER")
+    is that text misread: the one read over the longer span (then the surer) stands. Reads that differ in a
+    digit stay apart (a clock or a counter changes)."""
+    kept: list[TextSighting] = []
+    for t in sorted(texts, key=lambda t: (-(t.last - t.first), -t.score)):
+        if not any(_misread(t, k) for k in kept):
+            kept.append(t)
     seen: dict[str, TextSighting] = {}
-    for t in sorted(texts, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
+    for t in sorted(kept, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
         seen.setdefault(t.text.strip(), t)
     return [k for k in seen if k]
+
+
+def _misread(a: TextSighting, b: TextSighting) -> bool:
+    """Two reads of one place (their boxes overlap by half the smaller) whose letters nearly agree."""
+    x, y = a.text.strip().lower(), b.text.strip().lower()
+    if x == y or re.sub(r"\D", "", x) != re.sub(r"\D", "", y):        # the same, or other digits
+        return False
+    (a0, b0, a1, b1), (c0, d0, c1, d1) = a.box, b.box
+    inter = max(0.0, min(a1, c1) - max(a0, c0)) * max(0.0, min(b1, d1) - max(b0, d0))
+    smaller = min((a1 - a0) * (b1 - b0), (c1 - c0) * (d1 - d0))
+    return smaller > 0 and inter >= 0.5 * smaller and difflib.SequenceMatcher(None, x, y).ratio() >= NEAR_MISS
 
 
 def read_phrase(texts: tuple[TextSighting, ...], q: Question) -> str:
