@@ -398,3 +398,14 @@ def test_a_misread_of_the_same_place_is_not_more_text():
     assert lines(reads) == ["GATE 3", "#BLACK", "MATTER", "GATE 5"]
     assert lines(reads[:2]) == ["#BLACK"] and lines(reads[1:2]) == ["#BLAC K"]
     assert lines((reads[1], replace(reads[0], box=low))) == ["#BLACK", "#BLAC K"]      # elsewhere: another text
+
+
+def test_the_nth_line_is_read_top_to_bottom(composer, read):
+    # "what was written on the second line of the sign?" was answered with the whole sign (the tuning half's sign)
+    for question in ("What was written on the second line of the sign?", "What was the last line on the sign?"):
+        c = ask(composer, read, question, texts=TEXTS)
+        assert c.text.startswith('The ') and ' line was "LIVES MATTER"' in c.text, c.text
+    c = ask(composer, read, "What was the first line of the sign?", texts=TEXTS)
+    assert c.text.startswith('The first line was "#BLACK"'), c.text
+    c = ask(composer, read, "What was the second word on the sign?", texts=TEXTS)
+    assert c.text.startswith('The second word was "LIVES"'), c.text

@@ -279,6 +279,9 @@ TABLE = [
     ('When did the traffic lights change?', WHEN, 'light', ('traffic',), 'change', '', None),
     ('Did the bus stop?', PRESENCE, 'bus', (), 'stop', '', None),
     ('Have the lights changed?', PRESENCE, 'light', (), 'change', '', None),
+    # the nth line of a text, not its nth word (the tuning half's sign)
+    ('What was written on the second line of the sign?', TEXT, 'line', ('of sign',), '', 'ordinal 2', None),
+    ('What was the last line on the screen?', TEXT, 'screen', (), '', 'ordinal -1', None),
     # letters spell words: the text read, not what was seen (the tuning half's sign)
     ('What did the letters on the sign spell?', TEXT, 'letter', ('on sign',), '', '', None),
     ('What did the tiles spell at the end?', TEXT, 'tile', (), '', '', TimeKind.NOW),
@@ -404,3 +407,11 @@ def test_which_way_asks_for_the_direction_of_the_subject(text):
     choice = parse(text + " (A) from left to right (B) from right to left")
     assert choice.intent is Intent.CHOICE and choice.attribute == "direction" and choice.subject.endswith(q.subject)
     assert parse("What colour was the car?").attribute == "colour"
+
+
+@pytest.mark.parametrize("text, unit", [("What was written on the second line of the sign?", "line"),
+                                        ("What was the last line on the screen?", "line"),
+                                        ("What was the first word on the sign?", "word"),
+                                        ("What did the sign say?", "")])
+def test_a_text_ordinal_says_whether_it_counts_lines_or_words(text, unit):
+    assert parse(text).attribute == unit

@@ -12,7 +12,15 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vstream_ros.answering.phrases import PARTICLES, PREPOSITIONS, analyse, can_be_verb, predicate_kind, verb_lemma
+from vstream_ros.answering.phrases import (
+    ORDINALS,
+    PARTICLES,
+    PREPOSITIONS,
+    analyse,
+    can_be_verb,
+    predicate_kind,
+    verb_lemma,
+)
 from vstream_ros.answering.times import _EVENT, _NUMBER_WORDS, TimeKind, TimeRef, _number, clock_seconds, find_time
 from vstream_ros.answering.words import COLOUR_WORDS
 
@@ -363,10 +371,10 @@ def _structure(q: Question, core: str, groups: dict) -> Question:
         return replace(q, attribute="place", subject="")
     if q.intent is Intent.PRESENCE and ph.head in ("text", "word", "writing", "lettering") and not predicate:
         return replace(q, intent=Intent.TEXT, subject="", head="")    # "did you see any text?"
-    if q.intent is Intent.TEXT:
-        o = (groups.get("o") or "").lower()
-        return replace(q, ordinal={"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
-                                   "last": -1}.get(o, 0), attribute="word" if o else "")
+    if q.intent is Intent.TEXT:                       # "the second word", "the last line" of what was read
+        o = ORDINALS.get((groups.get("o") or "").lower(), 0) or ph.ordinal
+        unit = "line" if re.search(r"\b(?:line|row)s?\b", core, re.I) else "word"
+        return replace(q, ordinal=o, attribute=unit if o else "")
     if q.intent is Intent.COUNT:
         distinct = bool(_DISTINCT.search(core)) or (bool(predicate) and predicate != "be")
         if re.search(r"\bat\s+(?:once|the\s+same\s+time|a\s+time)\b", core, re.I):

@@ -230,6 +230,11 @@ def lines(texts: tuple[TextSighting, ...]) -> list[str]:
     of the same place that spells nearly the same ("#BLAC K" where "#BLACK" was read, "MATIER" for "MATTER")
     is that text misread: the one read over the longer span (then the surer) stands. Reads that differ in a
     digit stay apart (a clock or a counter changes)."""
+    return [t.text.strip() for t in distinct_reads(texts)]
+
+
+def distinct_reads(texts: tuple[TextSighting, ...]) -> list[TextSighting]:
+    """The reads `lines` names, in its order."""
     kept: list[TextSighting] = []
     for t in sorted(texts, key=lambda t: (-(t.last - t.first), -t.score)):
         if not any(_misread(t, k) for k in kept):
@@ -237,7 +242,20 @@ def lines(texts: tuple[TextSighting, ...]) -> list[str]:
     seen: dict[str, TextSighting] = {}
     for t in sorted(kept, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
         seen.setdefault(t.text.strip(), t)
-    return [k for k in seen if k]
+    return [t for k, t in seen.items() if k]
+
+
+def text_lines(texts: tuple[TextSighting, ...]) -> list[str]:
+    """The distinct reads as lines, top to bottom: a read whose box's middle lies within a line's height joins
+    it (left to right), else it starts the next line."""
+    rows: list[list[TextSighting]] = []
+    for t in sorted(distinct_reads(texts), key=lambda t: (t.box[1] + t.box[3]) / 2):
+        mid = (t.box[1] + t.box[3]) / 2
+        if rows and min(r.box[1] for r in rows[-1]) <= mid <= max(r.box[3] for r in rows[-1]):
+            rows[-1].append(t)
+        else:
+            rows.append([t])
+    return [" ".join(r.text.strip() for r in sorted(row, key=lambda r: r.box[0])) for row in rows]
 
 
 def _misread(a: TextSighting, b: TextSighting) -> bool:
@@ -300,12 +318,13 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
         when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
         on = f", read on {a(texts[0].bearer)}"
     if q.ordinal:
-        words = " ".join(read).split()
+        unit = "line" if q.attribute == "line" else "word"
+        words = text_lines(texts) if unit == "line" else " ".join(read).split()
         k = q.ordinal - 1 if q.ordinal > 0 else len(words) - 1
         if 0 <= k < len(words):
             nth = _ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
-            return Composed(f"The {nth} word was \"{words[k]}\" (I read \"{' '.join(read)}\" {when}).", [],
-                            {"texts": read, "word": words[k]})
+            return Composed(f"The {nth} {unit} was \"{words[k]}\" (I read \"{' '.join(read)}\" {when}).", [],
+                            {"texts": read, unit: words[k]})
     thing = f"The {q.subject}" if q.subject else "The text"
     return Composed(f"{thing} said \"{' '.join(read)}\" ({when}{on}).", [], {"texts": read})
 
