@@ -32,6 +32,12 @@ def intersection(a: Sequence[float], b: Sequence[float]) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+def overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """The share of the smaller box that the two boxes have in common."""
+    smaller = min(area(a), area(b))
+    return intersection(a, b) / smaller if smaller > 0 else 0.0
+
+
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = intersection(a, b)
     return inter / (area(a) + area(b) - inter) if inter > 0 else 0.0

@@ -261,13 +261,14 @@ class Composer(Identities, ColourAndChoice):
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count,
                                                              partial=throughout is not None and name not in throughout))
         texts = ids.in_window(call.memory.texts, q) if call.memory is not None else ()
-        read = ids.read_phrase(texts, q)      # words read in the scene are part of what was seen
+        words = ids.lines(texts)
+        read = ids.read_phrase(words, texts, q)      # words read in the scene are part of what was seen
         if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
             looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
             if read:
                 return Composed(f"{lead}{window_words(q)}I read {read}; nothing else in view was named with the "
                                 "confidence a sighting needs.", [s.evidence("") for s in looked],
-                                {"things": [], "texts": ids.lines(texts)})
+                                {"things": [], "texts": words})
             when = window_words(q)[:-2]
             when = f" {when[0].lower()}{when[1:]}" if when else in_window(q)
             return Composed(f"{lead}I cannot tell what I saw{when}: nothing in view was named with the confidence a "
@@ -281,7 +282,7 @@ class Composer(Identities, ColourAndChoice):
         text += f", and read {read}" if read else ""
         ev = [s.evidence(n) for n in ranked for s in merged[n]]
         return Composed(text + ".", sorted(ev, key=lambda g: g.start),
-                        {"things": ranked, **({"texts": ids.lines(texts)} if texts else {})})
+                        {"things": ranked, **({"texts": words} if texts else {})})
 
     def _around_event(self, call: Call) -> Composed:
         q, obs, gap = call.q, call.obs, call.gap

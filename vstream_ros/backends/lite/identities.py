@@ -9,7 +9,6 @@ cannot be told instead of counting runs as people.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 
 from vstream_ros.answering import timefmt
@@ -22,6 +21,7 @@ from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import ALIASES, COCO_NAMES, CONCEPTS, PERSON_WORDS
 from vstream_ros.memory.tracks import TextSighting, Track
 from vstream_ros.perception import motion
+from vstream_ros.perception.boxes import area, centre_distance, overlap
 from vstream_ros.perception.tracking import GROUPS, MOTION_GROUPS, at_border
 
 NO_IDENTITIES = "I keep no identities for this camera"
@@ -104,9 +104,9 @@ def unfollowed_movers(tracks: list[Track]) -> list[Track]:
     for t in tracks:
         if GROUPS.get(t.label, t.label) in MOTION_GROUPS:
             continue
-        (a0, b0, a1, b1), (c0, d0, c1, d1) = t.first_box, t.last_box
-        size = max(a1 - a0, b1 - b0, c1 - c0, d1 - d0)
-        if min(a1 - a0, c1 - c0) > 0 and math.hypot((c0 + c1 - a0 - a1) / 2, (d0 + d1 - b0 - b1) / 2) > size:
+        first, last = t.first_box, t.last_box
+        size = max(first[2] - first[0], first[3] - first[1], last[2] - last[0], last[3] - last[1])
+        if area(first) > 0 and area(last) > 0 and centre_distance(first, last) > size:   # an all-zero box: not kept
             out.append(t)
     return out
 
@@ -263,18 +263,16 @@ def _misread(a: TextSighting, b: TextSighting) -> bool:
     x, y = a.text.strip().lower(), b.text.strip().lower()
     if x == y or re.sub(r"\D", "", x) != re.sub(r"\D", "", y):        # the same, or other digits
         return False
-    (a0, b0, a1, b1), (c0, d0, c1, d1) = a.box, b.box
-    inter = max(0.0, min(a1, c1) - max(a0, c0)) * max(0.0, min(b1, d1) - max(b0, d0))
-    smaller = min((a1 - a0) * (b1 - b0), (c1 - c0) * (d1 - d0))
-    return smaller > 0 and inter >= 0.5 * smaller and difflib.SequenceMatcher(None, x, y).ratio() >= NEAR_MISS
+    return overlap(a.box, b.box) >= 0.5 and difflib.SequenceMatcher(None, x, y).ratio() >= NEAR_MISS
 
 
-def read_phrase(texts: tuple[TextSighting, ...], q: Question) -> str:
-    """'"#BLACK LIVES MATTER" (from 0.0 s to 30.0 s)': what was read and when, for a description; "" for nothing."""
+def read_phrase(words: list[str], texts: tuple[TextSighting, ...], q: Question) -> str:
+    """'"#BLACK LIVES MATTER" (from 0.0 s to 30.0 s)': what was read (`words`: `lines(texts)`) and when, for a
+    description; "" for nothing."""
     if not texts:
         return ""
     when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
-    return f'"{" ".join(lines(texts))}" ({when})'
+    return f'"{" ".join(words)}" ({when})'
 
 
 # a word read this close to the word asked (difflib's ratio) may be it misread: "EXlT" for "EXIT", "STOR" for "STOP"
@@ -354,7 +352,7 @@ def _which_text(q: Question) -> list[str]:
     label on the screen", "man", "t-shirt" of "the writing on the man's T-shirt"); [] for a bare text-bearer."""
     words = re.findall(r"[a-z][a-z-]*", " ".join([q.head, *q.modifiers]).lower().replace("'s", ""))
     return [w for w in words if w not in PREPOSITIONS and noun_lemma(w) not in TEXT_BEARERS
-            and w not in ("the", "a", "an", "his", "her", "their", "its")]
+            and w not in ("his", "her")]          # the other determiners analyse has dropped
 
 
 # ----------------------------------------------------- predicates unseen

@@ -30,6 +30,7 @@ import numpy as np
 from vstream_ros.backends.contract import NOTHING_OBSERVED, Observation
 from vstream_ros.backends.lite import colours
 from vstream_ros.memory.tracks import TextSighting, Track
+from vstream_ros.perception.boxes import area, intersection
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,8 @@ def bearer(box: tuple[float, float, float, float], boxes: Sequence[tuple[str, tu
     """The label of the smallest detector box that holds most of a word's box ("person": the words on a
     T-shirt; "truck": a van's livery), or "" when none does (a sign, a screen: things the detector has no
     class for)."""
-    x0, y0, x1, y1 = box
-    area = max((x1 - x0) * (y1 - y0), 1e-9)
-    holding = [(label, (b[2] - b[0]) * (b[3] - b[1])) for label, b in boxes
-               if max(0.0, min(x1, b[2]) - max(x0, b[0])) * max(0.0, min(y1, b[3]) - max(y0, b[1])) >= BEARER * area]
+    own = max(area(box), 1e-9)
+    holding = [(label, area(b)) for label, b in boxes if intersection(box, b) >= BEARER * own]
     return min(holding, key=lambda h: h[1])[0] if holding else ""
 
 

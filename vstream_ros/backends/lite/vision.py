@@ -51,6 +51,7 @@ from vstream_ros.backends.lite.vocabulary import (
     SCENES,
     singular,
 )
+from vstream_ros.perception.boxes import overlap
 
 COUNT_SCORE = 0.40           # boxes counted towards "how many" ...
 COUNT_AREA = 0.01            # ... if they cover this much of the frame (tiny boxes are mostly false ones)
@@ -109,14 +110,6 @@ def _colours(frac: np.ndarray, frames: int, chromatic_first: bool = True) -> tup
         return [], {}
     palette = {n: float(v) * frames for n, v in zip(colours.NAMES, frac, strict=True) if v > 0}
     return colours.dominant(frac / total, chromatic_first=chromatic_first), palette
-
-
-def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """The share of the smaller box that the two boxes have in common."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
 
 
 def distinct(detections: list, same: float = 0.6) -> list:
