@@ -16,7 +16,8 @@ Items, each a source's strongest value over the runs up to the question's time a
   gold answer's keywords hold it.
 The detector's silence is also fitted per thing: a thing whose items without a box were there more than
 1 - PRECISION of the time (a cyclist's bicycle, a backpack) gets "I cannot tell" where the detector drew no box,
-not "no" (`detector_silence`).
+not "no"; one with MIN_CUT items or more, at most 1 - PRECISION of them there (dogs), gets "no" even where the
+classifier has a weak trace of it (`detector_silence`).
 Objective (the issue's: at most 10 % confidently wrong, "I cannot tell" before a wrong sighting): `yes` is
 the lowest value at and above which 3 or more items are at least PRECISION right, moved down halfway to
 the next item below (so the cut sits between two items, not on one); `no` the highest value at
@@ -267,7 +268,9 @@ def fit(items: list[dict], precision: float) -> dict:
 
 def silence(items: list[dict], precision: float) -> dict:
     """Per thing the detector knows, its items for which it drew no box at all, and how many of those were
-    there; `not_no`: the things for which more than 1 - PRECISION were (its silence says nothing of them)."""
+    there; `not_no`: the things for which more than 1 - PRECISION were (its silence says nothing of them);
+    `is_no`: those with MIN_CUT items or more of which at most 1 - PRECISION were (its silence says "no",
+    whatever weak trace the classifier has: a dog label on a scene of people and swings)."""
     by: dict[str, list[int]] = {}
     for i in items:
         if i["source"] == "detector" and i["raw"] == 0.0:
@@ -276,7 +279,8 @@ def silence(items: list[dict], precision: float) -> dict:
     return {"objective": f"a thing's silence says nothing when more than {1 - precision:.0%} of its items "
                          "without a box were there",
             "items": {w: {"items": n, "there": t} for w, (n, t) in sorted(by.items())},
-            "not_no": sorted(w for w, (n, t) in by.items() if t > round(1 - precision, 9) * n)}
+            "not_no": sorted(w for w, (n, t) in by.items() if t > round(1 - precision, 9) * n),
+            "is_no": sorted(w for w, (n, t) in by.items() if n >= MIN_CUT and t <= round(1 - precision, 9) * n)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -365,6 +365,29 @@ def test_the_detectors_silence_is_fitted_per_thing_and_says_nothing_of_the_thing
     assert ask(seen, "Did you see a bicycle?", t).startswith("Yes, I saw a bicycle")
 
 
+def test_a_thing_whose_silence_the_fit_found_a_no_is_no_beside_a_weak_classifier_trace(tmp_path):
+    # on the tuning half a swing scene's classifier gave "dog" 0.76 and a walkway's 0.97 (just under its bar),
+    # the detector drew no dog box, and in 7 of 7 items without a dog box there was no dog: "no", not "I cannot
+    # tell"; the hand-set rule (half way to the bar doubts a silent detector) stays for things with fewer items
+    cal = calibrate_module()
+    items = ([{"source": "detector", "raw": 0.0, "there": False, "what": "dog"}] * 9
+             + [{"source": "detector", "raw": 0.0, "there": True, "what": "dog"}]
+             + [{"source": "detector", "raw": 0.0, "there": False, "what": "cat"}] * (cal.MIN_CUT - 1))
+    fit = cal.silence(items, 0.9)
+    assert fit["is_no"] == ["dog"] and fit["not_no"] == []      # a cat on 2 items: too few to say
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({**json.loads(PATH.read_text()), "detector_silence": fit}))
+    t = replace(FITTED_LIKE, silence_is_no=Thresholds.load(path).silence_is_no)
+    assert t.silence_is_no == frozenset({"dog"})
+    dog = [frame(person=0.9, imagenet={"beagle": 0.7})] * 5           # half way to the bar (0.93), no dog box
+    assert ask(dog, "Did you see a dog?", t).startswith("No, I have not seen a dog"), ask(dog, "dog?", t)
+    assert ask(dog, "Did you see a dog?", FITTED_LIKE).startswith("I cannot tell whether I saw a dog")
+    cat = [frame(person=0.9, imagenet={"tabby": 0.7})] * 5
+    assert ask(cat, "Did you see a cat?", t).startswith("I cannot tell whether I saw a cat")
+    seen = [boxed(f, "dog", 0.9) for f in dog]                        # a box: a sighting, whatever the silence
+    assert ask(seen, "Did you see a dog?", t).startswith("Yes, I saw a dog")
+
+
 def test_the_fitted_bound_never_sits_above_the_lowest_item_it_means_to_admit():
     # with no item below the lowest right ones, the cut was that item's value rounded to 4 places: a cup box of
     # 0.35705 (the tuning half's cups, there) met a bound of 0.3571 and was never a sighting

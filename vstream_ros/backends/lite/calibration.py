@@ -92,6 +92,10 @@ class Thresholds:
     # things whose every box the detector missed while they were there, in more than the allowed share of the
     # tuning half's items (a cyclist's bicycle, a backpack, a tie): its silence says nothing of them
     silence_not_no: frozenset[str] = frozenset()
+    # things whose silence the fit found a reliable "no" on enough items (dogs: none of 7 without a box was there):
+    # a weak classifier trace of them does not doubt the silent detector (`Bounds.against_silence` is for the
+    # things the fit has too few items of)
+    silence_is_no: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path = PATH) -> Thresholds:
@@ -103,9 +107,11 @@ class Thresholds:
         try:
             data = json.loads(path.read_text())
             sources = data["sources"]
-            silence = frozenset(str(n) for n in data.get("detector_silence", {}).get("not_no", ()))
+            silence = data.get("detector_silence", {})
             return cls(**{f.name: Bounds(float(sources[f.name]["yes"]), float(sources[f.name]["no"]))
-                          for f in fields(cls) if f.name in sources}, silence_not_no=silence)
+                          for f in fields(cls) if f.name in sources},
+                       silence_not_no=frozenset(str(n) for n in silence.get("not_no", ())),
+                       silence_is_no=frozenset(str(n) for n in silence.get("is_no", ())))
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path} is not a calibration file ({e!r}); fit it again with bench/calibrate.py") from e
 

@@ -309,7 +309,8 @@ class LiteRecognizer:
         score = max((tr[0] for tr in traces), default=0.0)
         silent = c.coco and self.detector_available   # a weak trace must be half way to doubt a silent detector
         weak = [tr for tr in traces if tr[3].weak(tr[2]) and (tr[1] == "detector" or (
-            tr[2] > chance(len(c.imagenet), N_IMAGENET) and (not silent or tr[3].against_silence(tr[2]))))]
+            tr[2] > chance(len(c.imagenet), N_IMAGENET) and (not silent or (
+                c.name not in t.silence_is_no and tr[3].against_silence(tr[2])))))]
         doubt = None
         if score < 0.5 and weak:
             _, source, raw, b = max(weak, key=lambda tr: tr[0])
