@@ -50,8 +50,8 @@ from vstream_ros.backends.lite import colours  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
 from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
-from vstream_ros.backends.lite.vision import LAYOUT, N_COCO, N_COLOUR, PERSON_PARTS  # noqa: E402
-from vstream_ros.backends.lite.vocabulary import ALIASES, COCO_NAMES, PERSON_WORDS, SCENES  # noqa: E402
+from vstream_ros.backends.lite.vision import LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
+from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, PERSON_WORDS, SCENES  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
 
@@ -198,12 +198,12 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                 key = ("named", rec.imagenet[i])
                 best[key] = max(best.get(key, 0.0), float(probs[i]))
     # unasked boxes: what a description lists of the detector's, right when the gold answers name the thing
-    boxes = peaks[:, LAYOUT.coco_score] if len(peaks) else np.zeros((0, N_COCO))
-    for i in range(N_COCO):
+    boxes = peaks[:, LAYOUT.coco_score] if len(peaks) else np.zeros((0, N_BOXED))
+    for i in range(N_BOXED):
         raw = float(boxes[:, i].max(initial=0.0))
         if raw >= 0.05:
             name = coco_name(i)
-            words = [name, COCO_NAMES[i], *(w for w, to in ALIASES.items() if to == name)]
+            words = [name, BOXED[i], *(w for w, to in ALIASES.items() if to == name)]
             add("listed", raw, names_in(gold, [*words, *(PERSON_WORDS if name == "person" else ())]), name,
                 "(unasked)")
     for (source, name), raw in best.items():
@@ -222,7 +222,7 @@ def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
         if rec.seen(c, p, m, int(n)).score < 0.5 or not c.coco:
             continue
         k = int(np.argmax(p[LAYOUT.coco_score][list(c.coco)]))
-        frac = m[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
+        frac = m[LAYOUT.coco_colour].reshape(N_BOXED, N_COLOUR)[c.coco[k]]
         if c.part:
             frac = m[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[list(PERSON_PARTS).index(c.part)]
         total += frac * n

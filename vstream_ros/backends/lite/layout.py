@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vstream_ros.backends.lite import colours
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES
+from vstream_ros.backends.lite.vocabulary import BOXED
 
-N_IMAGENET, N_COCO, N_COLOUR = 1000, len(COCO_NAMES), len(colours.NAMES)
+N_IMAGENET, N_BOXED, N_COLOUR = 1000, len(BOXED), len(colours.NAMES)
 # presence thresholds (peak over a run's frames) are fitted per source: calibration.py
 
 
@@ -32,8 +32,8 @@ class Layout:
     """Where each part sits in the annotation vector (slices, in this order)."""
 
     def __init__(self) -> None:
-        sizes = {"imagenet": N_IMAGENET, "coco_score": N_COCO, "coco_count": N_COCO,
-                 "coco_colour": N_COCO * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
+        sizes = {"imagenet": N_IMAGENET, "coco_score": N_BOXED, "coco_count": N_BOXED,
+                 "coco_colour": N_BOXED * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
                  "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR}
         at = 0
         for name, n in sizes.items():
@@ -42,9 +42,9 @@ class Layout:
         self.size = at
 
     def names(self, imagenet: list[str]) -> tuple[str, ...]:
-        return (*(f"imagenet:{n}" for n in imagenet), *(f"coco:{n}" for n in COCO_NAMES),
-                *(f"count:{n}" for n in COCO_NAMES),
-                *(f"colour:{n}:{c}" for n in COCO_NAMES for c in colours.NAMES),
+        return (*(f"imagenet:{n}" for n in imagenet), *(f"coco:{n}" for n in BOXED),
+                *(f"count:{n}" for n in BOXED),
+                *(f"colour:{n}:{c}" for n in BOXED for c in colours.NAMES),
                 *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
                 *(f"frame_colour:{c}" for c in colours.NAMES),
                 *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES))

@@ -12,7 +12,7 @@ import numpy as np
 
 from vstream_ros.backends.lite.calibration import Seen, Thresholds, group_probability, refuted
 from vstream_ros.backends.lite.layout import LAYOUT, Concept
-from vstream_ros.backends.lite.vocabulary import COCO_NAMES, COCO_WORD, CONCEPTS, GENERIC, NARROWER_THAN_BOX
+from vstream_ros.backends.lite.vocabulary import BOXED, COCO_WORD, CONCEPTS, GENERIC, NARROWER_THAN_BOX
 
 
 class LiteRecognizer(Protocol):
@@ -44,7 +44,7 @@ def names_class(rec: LiteRecognizer, word: str, i: int) -> bool:
 
 def coco_name(i: int) -> str:
     """A COCO class's one name: the vocabulary's word for it ("cell phone" -> "phone")."""
-    return COCO_WORD.get(COCO_NAMES[i], COCO_NAMES[i])
+    return COCO_WORD.get(BOXED[i], BOXED[i])
 
 
 def thing(rec: LiteRecognizer, name: str) -> Concept | None:
@@ -98,10 +98,10 @@ def kind(rec: LiteRecognizer, c: Concept, ann: np.ndarray) -> str:
 
 def members(c: Concept) -> list[str]:
     """The narrower words a broad concept finds: those whose COCO classes it holds."""
-    held = {COCO_NAMES[i] for i in c.coco}
+    held = {BOXED[i] for i in c.coco}
     words = [w for w, (coco, _) in CONCEPTS.items()
              if w not in GENERIC and w not in NARROWER_THAN_BOX and coco and set(coco) <= held
              and len(coco) == 1]
     named = set(words)
-    return words + [COCO_NAMES[i] for i in c.coco if coco_name(i) not in named]
+    return words + [BOXED[i] for i in c.coco if coco_name(i) not in named]
 

@@ -2,7 +2,8 @@
 
 Hand-written because no maintained library evaluates a TF.js graph model without TensorFlow itself
 (tfjs-converter, tf2onnx and onnx-tf all import TensorFlow). It covers only the ops that the shipped
-NanoDet uses (`SUPPORTED_OPS`); a graph with any other op is refused when it is loaded, naming the op.
+NanoDet and MediaPipe palm detector use (`SUPPORTED_OPS`); a graph with any other op is refused when it is
+loaded, naming the op.
 Every op follows TensorFlow's definition, layouts included: NHWC unless a node's data_format says NCHW.
 """
 
@@ -61,7 +62,8 @@ def _attr(node: dict, key: str, default=None):
         return default
     if "list" in a:
         lst = a["list"]
-        return [int(v) for v in lst.get("i", [])] or [float(v) for v in lst.get("f", [])]
+        return ([int(v) for v in lst.get("i", [])] or [float(v) for v in lst.get("f", [])]
+                or [base64.b64decode(v).decode() for v in lst.get("s", [])])
     if "s" in a:
         return base64.b64decode(a["s"]).decode()
     if "i" in a:
@@ -116,6 +118,53 @@ def _conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     y = F.conv2d(x, oihw if oihw is not None else w.permute(3, 2, 0, 1), stride=strides, dilation=dil,
                  groups=groups, padding=node.get("_pad", 0))   # HWIO -> OIHW
     return _from_nchw(y, fmt)
+
+
+_ACTIVATIONS: dict[str, Callable[[dict, torch.Tensor], torch.Tensor]] = {
+    "Relu": lambda n, x: F.relu(x), "Relu6": lambda n, x: F.relu6(x),
+    "LeakyRelu": lambda n, x: F.leaky_relu(x, _attr(n, "leakyrelu_alpha", 0.2)),
+}
+
+
+def _fused_conv2d(node: dict, x: torch.Tensor, w: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    """TF.js's converter fuses a Conv2D with its BiasAdd and activation (`fused_ops`)."""
+    ops = _attr(node, "fused_ops", [])
+    if not ops or ops[0] != "BiasAdd" or len(ops) > 2 or (len(ops) == 2 and ops[1] not in _ACTIVATIONS):
+        raise ValueError(f"{node['name']}: fused ops {ops} are not supported")
+    y = _conv2d(node, x, w) + args[0]                        # NHWC: the bias is on the last axis
+    return _ACTIVATIONS[ops[1]](node, y) if len(ops) == 2 else y
+
+
+def _depthwise_conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Filter [H, W, C, M] -> C*M output channels, channel c's m-th at c*M + m (TF's order)."""
+    fmt = _attr(node, "data_format", "NHWC")
+    strides, dil = _hw(_attr(node, "strides"), fmt), _hw(_attr(node, "dilations", [1, 1, 1, 1]), fmt)
+    x = _to_nchw(x, fmt)
+    pads = _spatial_pads(node, x, list(w.shape[:2]), strides, dil)
+    x = F.pad(x, pads) if any(pads) else x
+    kh, kw, c, m = w.shape
+    weight = node.get("_oihw")
+    weight = weight if weight is not None else w.reshape(kh, kw, 1, c * m).permute(3, 2, 0, 1)
+    return _from_nchw(F.conv2d(x, weight, stride=strides, dilation=dil, groups=c), fmt)
+
+
+def _conv2d_transpose(node: dict, shape: torch.Tensor, w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Conv2DBackpropInput (a transposed convolution, filter [H, W, out, in]) to the given output shape: the
+    whole transposed output, cut where TF's SAME or VALID padding of the forward convolution puts it."""
+    fmt = _attr(node, "data_format", "NHWC")
+    strides, dil = _hw(_attr(node, "strides"), fmt), _hw(_attr(node, "dilations", [1, 1, 1, 1]), fmt)
+    if _attr(node, "padding") not in ("SAME", "VALID"):
+        raise ValueError(f"{node['name']}: padding {_attr(node, 'padding')!r}")
+    y = F.conv_transpose2d(_to_nchw(x, fmt), w.permute(3, 2, 0, 1), stride=strides, dilation=dil)
+    out = _hw(shape.tolist(), fmt)
+    cut = []
+    for size, full, k, s, d in zip(out, y.shape[2:], w.shape[:2], strides, dil, strict=True):
+        inner = math.ceil(size / s)
+        before = max((inner - 1) * s + (k - 1) * d + 1 - size, 0) // 2 if _attr(node, "padding") == "SAME" else 0
+        if before + size > full:
+            raise ValueError(f"{node['name']}: output {out} does not fit the transposed {list(y.shape[2:])}")
+        cut.append(slice(before, before + size))
+    return _from_nchw(y[:, :, cut[0], cut[1]], fmt)
 
 
 def _max_pool(node: dict, x: torch.Tensor) -> torch.Tensor:
@@ -186,6 +235,11 @@ _OPS: dict[str, Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]] = {
     "SplitV": lambda n, x, sizes, axis: _split_v(x, sizes, axis),
     "Sigmoid": lambda n, x: torch.sigmoid(x),
     "MaxPool": _max_pool,
+    "_FusedConv2D": _fused_conv2d,
+    "DepthwiseConv2dNative": _depthwise_conv2d,
+    "Conv2DBackpropInput": _conv2d_transpose,
+    "Mul": lambda n, a, b: a * b,
+    "Relu": lambda n, x: F.relu(x),
 }
 SUPPORTED_OPS = frozenset(_OPS) | {"Const", "Placeholder"}
 
@@ -228,11 +282,16 @@ class GraphModel:
         copy of every activation and the filters' permutes were about a fifth of the CPU time."""
         readers = Counter(_ref(i)[0] for n in self.nodes.values() for i in n.get("input", []) if i[0] != "^")
         for node in self.nodes.values():
-            if node["op"] != "Conv2D":
+            if node["op"] not in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative"):
                 continue
             filt = _ref(node["input"][1])[0]
             if filt in self.consts:
-                node["_oihw"] = self.consts[filt].permute(3, 2, 0, 1).contiguous()
+                w = self.consts[filt]
+                if node["op"] == "DepthwiseConv2dNative":        # [H, W, C, M] -> [C*M, 1, H, W]
+                    w = w.reshape(*w.shape[:2], 1, w.shape[2] * w.shape[3])
+                node["_oihw"] = w.permute(3, 2, 0, 1).contiguous()
+            if node["op"] != "Conv2D":
+                continue
             t = self.nodes.get(_ref(node["input"][0])[0])
             if _attr(node, "padding") != "VALID" or t is None or t["op"] != "Transpose" or readers[t["name"]] != 1:
                 continue

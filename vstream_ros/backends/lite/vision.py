@@ -28,7 +28,7 @@ from vstream_ros.backends.lite.calibration import Bounds, Doubt, Seen, Threshold
 from vstream_ros.backends.lite.layout import (
     BANDS,
     LAYOUT,
-    N_COCO,
+    N_BOXED,
     N_COLOUR,
     N_IMAGENET,
     PART_WORDS,
@@ -37,7 +37,7 @@ from vstream_ros.backends.lite.layout import (
 )
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
-    COCO_NAMES,
+    BOXED,
     CONCEPTS,
     GENERIC,
     IMAGENET_RANGES,
@@ -87,9 +87,9 @@ class Seer:
             out[b, LAYOUT.frame_colour] = colours.fractions(px[b])
             out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(px[b], (0.0, top, 1.0, bottom))
                                                          for top, bottom in BANDS.values()])
-            colour = out[b, LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)
+            colour = out[b, LAYOUT.coco_colour].reshape(N_BOXED, N_COLOUR)
             for d in sorted(detections[b], key=lambda d: -d.score):
-                k = COCO_NAMES.index(d.label)
+                k = BOXED.index(d.label)
                 if d.score > out[b, LAYOUT.coco_score][k]:
                     out[b, LAYOUT.coco_score.start + k] = d.score
                     colour[k] = colours.fractions(px[b], d.box, inner=0.6) * d.score
@@ -112,14 +112,23 @@ def _colours(frac: np.ndarray, frames: int, chromatic_first: bool = True) -> tup
     return colours.dominant(frac / total, chromatic_first=chromatic_first), palette
 
 
+# boxes of a part of another thing (a hand in a person's box): measured only against boxes of their own class
+PARTS = frozenset({"hand"})
+
+
 def distinct(detections: list, same: float = 0.6) -> list:
     """One box per object: a box mostly inside a more confident one is the same object (the detector's
-    NMS keeps a person's upper body beside the whole person, and a cat also called a dog)."""
+    NMS keeps a person's upper body beside the whole person, and a cat also called a dog); a hand inside
+    a person's box is a hand."""
     kept: list = []
     for d in sorted(detections, key=lambda d: -d.score):
-        if all(overlap(d.box, k.box) < same for k in kept):
+        if all(overlap(d.box, k.box) < same for k in kept if _comparable(d, k)):
             kept.append(d)
     return kept
+
+
+def _comparable(a, b) -> bool:
+    return a.label == b.label or (a.label not in PARTS and b.label not in PARTS)
 
 
 def person_colours(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -216,7 +225,7 @@ class LiteRecognizer:
         return found
 
     def _two_words(self, phrase: str) -> bool:
-        return phrase in self._by_lemma or phrase in CONCEPTS or phrase in ALIASES or phrase in COCO_NAMES
+        return phrase in self._by_lemma or phrase in CONCEPTS or phrase in ALIASES or phrase in BOXED
 
     def _modifies_an_unknown_noun(self, rest: list[str]) -> bool:
         """The words after a known one are nouns this backend does not know, up to the end of the phrase:
@@ -232,7 +241,7 @@ class LiteRecognizer:
             return replace(self._word(NARROWER[w]), asked=word, narrower=w)
         if w in PERSON_WORDS or word in PERSON_WORDS:
             kind = noun_lemma(w)
-            return Concept("person", (COCO_NAMES.index("person"),), (), person=True, asked=word,
+            return Concept("person", (BOXED.index("person"),), (), person=True, asked=word,
                            narrower=kind if kind in PERSON_KINDS else "")
         w = ALIASES.get(w, w)
         if w in CONCEPTS or w in SCENES:
@@ -241,11 +250,11 @@ class LiteRecognizer:
             if w in IMAGENET_RANGES:
                 lo, hi = IMAGENET_RANGES[w]
                 idx = tuple(range(lo, hi + 1))
-            return Concept(w, tuple(COCO_NAMES.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
+            return Concept(w, tuple(BOXED.index(c) for c in coco), idx, countable=w not in NOT_COUNTABLE,
                            asked=word, needs_class=w in NARROWER_THAN_BOX and bool(idx))
         lemma = (self._by_lemma[w],) if w in self._by_lemma and len(w) > 2 else ()
-        if w in COCO_NAMES:
-            k = COCO_NAMES.index(w)
+        if w in BOXED:
+            k = BOXED.index(w)
             return Concept(naming.coco_name(k), (k,), lemma, asked=word)
         if lemma:       # one name per thing: the class's, unless the word only shares its head noun ("roof")
             said = naming.class_name(self, lemma[0]) if naming.names_class(self, w, lemma[0]) else w
@@ -257,15 +266,15 @@ class LiteRecognizer:
         at hand), and only when it is close."""
         if self.similar is None or not phrase.strip():
             return None
-        names = list(COCO_NAMES) + self.lemmas
+        names = list(BOXED) + self.lemmas
         sims = self.similar(phrase, names)
         best = int(np.argmax(sims))
         if sims[best] < SIMILAR_ENOUGH:
             return None
         name = names[best]
-        if best < N_COCO:
+        if best < N_BOXED:
             return Concept(name, (best,), ())
-        return Concept(name, (), (best - N_COCO,))
+        return Concept(name, (), (best - N_BOXED,))
 
     def can_see(self, concepts: list[Concept]) -> bool:
         """False when the question asks for people (or COCO-only things) and no detector is loaded."""
@@ -290,7 +299,7 @@ class LiteRecognizer:
             counts = src[LAYOUT.coco_count][list(c.coco)]
             count = int(round(float(counts.sum()))) if c.countable else 0
             if scores[k] > 0:
-                frac = src[LAYOUT.coco_colour].reshape(N_COCO, N_COLOUR)[c.coco[k]]
+                frac = src[LAYOUT.coco_colour].reshape(N_BOXED, N_COLOUR)[c.coco[k]]
                 if c.part:
                     frac = src[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[
                         list(PERSON_PARTS).index(c.part)]

@@ -1,5 +1,5 @@
-"""Words for things: the COCO detector's 80 classes, ImageNet classes grouped under the words people use
-("car" is a cab, a jeep, a minivan ...), and the nouns that mean a person. Data, no model."""
+"""Words for things: the detectors' classes (COCO's 80 and hands), ImageNet classes grouped under the
+words people use ("car" is a cab, a jeep, a minivan ...), and the nouns that mean a person. Data, no model."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ COCO_NAMES = (
     "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
     "hair drier", "toothbrush",
 )
+# every class a detector boxes, in the order of the annotation's slots (layout.py): COCO's 80 (NanoDet,
+# detection.py) and hands (the palm detector, hands.py)
+BOXED = (*COCO_NAMES, "hand")
 
 # What a word asks for: COCO classes and ImageNet class names (first lemma, as in imagenet_classes.txt).
 # A word not here is looked up among the class names themselves, then by meaning (the answerer's model).
 CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "person": (("person",), ()),
+    "hand": (("hand",), ()),
     "car": (("car",), ("sports car", "cab", "convertible", "jeep", "limousine", "minivan", "Model T", "racer",
                        "beach wagon", "police van", "ambulance", "pickup", "grille", "car wheel")),
     "taxi": (("car",), ("cab",)),

