@@ -39,6 +39,23 @@ def np_conv2d(x, w, stride, dilation, pads):
     return out
 
 
+def np_conv2d_transpose(g, w, stride, size):
+    """TF's Conv2DBackpropInput with SAME padding, from its definition: the gradient, with respect to its input
+    of `size`, of the SAME convolution by w [kh, kw, out, in] whose output gradient is g [1, h, w, in]: each
+    g[i, j] spreads w over the input pixels that output pixel read."""
+    kh, kw, cout, _ = w.shape
+    pads = [max((n - 1) * stride + k - s, 0) // 2 for n, k, s in zip(g.shape[1:3], (kh, kw), size, strict=True)]
+    out = np.zeros((1, *size, cout))
+    for i in range(g.shape[1]):
+        for j in range(g.shape[2]):
+            for a in range(kh):
+                for b in range(kw):
+                    p, q = i * stride + a - pads[0], j * stride + b - pads[1]
+                    if 0 <= p < size[0] and 0 <= q < size[1]:
+                        out[0, p, q] += w[a, b] @ g[0, i, j]
+    return out
+
+
 def np_maxpool(x, k, s):
     oh, ow = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
     return np.array([[[x[0, i * s:i * s + k, j * s:j * s + k, c].max() for c in range(x.shape[3])]
@@ -229,6 +246,41 @@ def tiny(tmp_path_factory):
     g.op("out_conv_kept", "Identity", ["conv_kept"])
     exp["out_conv_kept"] = np_conv2d(t, w5, 1, 1, ((1, 1), (1, 1)))
     exp["nhwc_padded_kept"] = np.pad(t, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    # the palm detector's ops: a convolution fused with its bias and ReLU, a depthwise convolution (channel c's
+    # m-th output at c*M + m), a transposed convolution to an odd size (SAME), Mul and Relu
+    w6, b6 = g.const("w6", RNG.normal(size=(3, 3, 4, 3))), g.const("b6", RNG.normal(size=3))
+    g.op("fused", "_FusedConv2D", ["act", "w6", "b6"], padding=_attr_s("SAME"), strides=_ints(1, 1, 1, 1),
+         dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"), num_args={"i": "1"},
+         fused_ops={"list": {"s": [_attr_s("BiasAdd")["s"], _attr_s("Relu")["s"]]}})
+    g.op("out_fused", "Identity", ["fused"])
+    exp["out_fused"] = np.maximum(np_conv2d(act, w6, 1, 1, ((1, 1), (1, 1))) + b6, 0)
+    w7 = g.const("w7", RNG.normal(size=(3, 3, 4, 2)))
+    g.op("depthwise", "DepthwiseConv2dNative", ["act", "w7"], padding=_attr_s("SAME"), strides=_ints(1, 2, 2, 1),
+         dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"))
+    g.op("out_depthwise", "Identity", ["depthwise"])
+    depthwise = np_conv2d(act, w7.reshape(3, 3, 1, 8), 2, 1, ((0, 1), (0, 1)))          # [1, 3, 3, 8]
+    exp["out_depthwise"] = depthwise
+    w8 = g.const("w8", RNG.normal(size=(3, 3, 2, 8)))                  # [kh, kw, out, in]
+    g.const("up_shape", [1, 5, 5, 2])
+    g.op("transposed", "Conv2DBackpropInput", ["up_shape", "w8", "depthwise"], padding=_attr_s("SAME"),
+         strides=_ints(1, 2, 2, 1), dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"))
+    g.const("two", np.float32(2.0))
+    g.op("doubled", "Mul", ["two", "transposed"])
+    g.op("rectified", "Relu", ["doubled"])
+    g.op("out_transposed", "Identity", ["rectified"])
+    exp["out_transposed"] = np.maximum(2 * np_conv2d_transpose(depthwise, w8, 2, (5, 5)), 0)
+    # the hand landmark model's head: global average pooling (Mean), dense layers (MatMul fused with its bias),
+    # Relu6 and AddN
+    g.const("hw_axes", [1, 2])
+    g.op("pooled", "Mean", ["act", "hw_axes"], keep_dims={"b": False})
+    w9, b9 = g.const("w9", RNG.normal(size=(4, 3))), g.const("b9", RNG.normal(size=3))
+    g.op("head", "_FusedMatMul", ["pooled", "w9", "b9"], transpose_a={"b": False}, transpose_b={"b": False},
+         fused_ops={"list": {"s": [_attr_s("BiasAdd")["s"]]}}, num_args={"i": "1"})
+    g.op("six", "Relu6", ["head"])
+    g.op("summed", "AddN", ["six", "head", "b9"], N={"i": "3"})
+    g.op("out_summed", "Identity", ["summed"])
+    dense = act.mean((1, 2)) @ w9 + b9
+    exp["out_summed"] = np.clip(dense, 0, 6) + dense + b9
     folder = tmp_path_factory.mktemp("tiny_tfjs")
     path = g.write(folder, {k: list(v.shape) for k, v in exp.items()})
     return path, x, exp

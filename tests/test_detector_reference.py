@@ -117,3 +117,41 @@ def test_decoded_boxes_and_scores_agree_with_tensorflow_js(runs):
             assert np.abs(np.subtract(m.box, r.box)).max() <= BOX_ATOL, (FRAMES[i], m, r)
         total += len(mine_kept)
     assert total >= 5
+
+
+def reference(model: Path, x: torch.Tensor, tmp: Path) -> dict[str, torch.Tensor]:
+    """TensorFlow.js's outputs of a graph on one input [1, ...]."""
+    x.numpy().astype("<f4").tofile(tmp / "inputs.bin")
+    env = dict(os.environ, NODE_PATH=str(node_modules()))
+    proc = subprocess.run(["node", str(SCRIPT), str(model), str(tmp / "inputs.bin"), "1", *map(str, x.shape[1:]),
+                           str(tmp)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp / "outputs.json").read_text())
+    return {name.split(":")[0]: torch.from_numpy(np.fromfile(tmp / f"0_{name.replace(':', '_')}.bin", "<f4")
+                                                 .reshape(shape)) for name, shape in doc["outputs"].items()}
+
+
+def test_the_hand_models_agree_with_tensorflow_js(tmp_path):
+    """The palm detector on a tabletop frame with two hands, and the hand landmark model's hand presence on a
+    crop about one of them: our executor's raw outputs are TensorFlow.js's (the palm detector's scores are
+    logits: a bound of LOGIT_ATOL)."""
+    from vstream_ros.backends.lite.hands import PalmDetector
+    from vstream_ros.backends.lite.tfjs import GraphModel
+
+    if not PalmDetector.available():
+        pytest.skip("the palm detector's weights are not fetched (python -m vstream_ros.backends.lite.detection "
+                    "--fetch)")
+    graph = GraphModel(model_dir() / "handdetect.json")
+    palms = PalmDetector(graph)
+    x = palms._letterbox(frame_at("tabletop_cups.mp4", 3.0))[0]
+    ours, theirs = graph(x), reference(model_dir() / "handdetect.json", x, tmp_path)
+    assert set(ours) == set(theirs) == {palms.output}
+    d = (ours[palms.output] - theirs[palms.output]).abs().max().item()
+    assert d <= LOGIT_ATOL * 10 and ours[palms.output][0, :, 0].max() > 2.0, d     # logits up to ~100
+    presence = PalmDetector.load().presence
+    crop = torch.rand(1, 224, 224, 3, generator=torch.Generator().manual_seed(0))
+    ours = presence.graph(crop)
+    theirs = reference(model_dir() / "handlandmark-lite.json", crop, tmp_path)
+    assert set(ours) == set(theirs)
+    for name in ours:
+        assert (ours[name] - theirs[name]).abs().max().item() <= LOGIT_ATOL, name

@@ -40,7 +40,8 @@ async function main() {
     const data = new Float32Array(raw.buffer.slice(raw.byteOffset + i * size * 4, raw.byteOffset + (i + 1) * size * 4));
     const x = tf.tensor(data, shape, 'float32');
     const t0 = process.hrtime.bigint();
-    const outs = model.execute(x, names);
+    const res = model.execute(x, names);
+    const outs = Array.isArray(res) ? res : [res];     // a graph with one output gives a tensor
     const values = await Promise.all(outs.map((o) => o.data()));
     doc.ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
     names.forEach((name, k) => {

