@@ -75,7 +75,8 @@ def inputs() -> list[tuple[str, Path, Path]]:
 # annotates frames (a cache from before a change to either was once refit on without notice)
 _ANNOTATING = ("vstream_ros/backends/lite/vision.py", "vstream_ros/backends/lite/detection.py",
                "vstream_ros/backends/lite/tfjs.py", "vstream_ros/backends/lite/colours.py",
-               "vstream_ros/backends/lite/layout.py", "vstream_ros/backends/lite/backend.py",
+               "vstream_ros/backends/lite/hands.py", "vstream_ros/backends/lite/layout.py",
+               "vstream_ros/backends/lite/backend.py",
                "vstream_ros/engine/config.py", "vstream_ros/tools/evaluate.py")
 
 

@@ -56,9 +56,24 @@ def test_a_palm_is_a_hand_only_where_the_landmark_models_hand_presence_says_so()
         raw[i, :5] = [score, 0, 0, 20, 20]
     d = stub(raw)
     seen = []
-    d.presence = lambda frame, box: seen.append(box) or (0.7 if box[1] < 0.3 else 0.3)
+    d.presence = lambda frame, box: seen.append(box) or ((0.7, (0.1, 0.1, 0.2, 0.2)) if box[1] < 0.3 else
+                                                         (0.3, (0.5, 0.5, 0.6, 0.6)))
     (hand,) = d.detect(np.zeros((256, 256, 3), np.uint8))[0]
-    assert len(seen) == 2 and hand.score == pytest.approx(0.7) and hand.box[1] < 0.3
+    assert len(seen) == 2 and hand.score == pytest.approx(0.7)
+    assert hand.box == (0.1, 0.1, 0.2, 0.2)                             # boxed about its landmarks
+
+
+def test_candidates_whose_landmarks_gather_on_one_hand_are_one_hand():
+    # on the cups clip at 3 s a wrist's candidate gave the left hand's landmarks again: a narrow box whose centre
+    # lies in the hand's own; the right hand, apart, stays a hand
+    d = stub(np.zeros((2944, 19), np.float32))
+    boxes = {(0.0, 0.0, 0.1, 0.1): (0.95, (0.219, 0.42, 0.243, 0.595)),    # the left hand: a strip of it
+             (0.0, 0.5, 0.1, 0.6): (0.84, (0.22, 0.36, 0.30, 0.52)),      # from its wrist: more of the same hand
+             (0.5, 0.5, 0.6, 0.6): (0.90, (0.71, 0.39, 0.79, 0.59))}       # the right hand
+    d.presence = lambda frame, box: boxes[box]
+    found = d._present(np.zeros((8, 8, 3), np.uint8), [Detection("hand", 0.99, b) for b in boxes])
+    assert [h.box for h in found] == [(0.219, 0.42, 0.243, 0.595), (0.71, 0.39, 0.79, 0.59)]
+    assert [h.score for h in found] == [0.95, 0.90]
 
 
 def test_overlapping_palms_are_one_hand_and_two_apart_are_two():

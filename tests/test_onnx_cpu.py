@@ -59,7 +59,8 @@ def test_export_runs_as_torch_does_and_is_reused(cache, monkeypatch):
     x = torch.rand(3, 3, 8, 8)
     fast = onnx_cpu.load("tiny", onnx_cpu.Outputs(net, ["a", "b"]), x[:1], ["a", "b"], "k1", batch_axis=True)
     assert isinstance(fast, onnx_cpu.OrtNetwork)
-    assert [p.name for p in (cache / "onnx").iterdir()] == ["tiny-k1.onnx"]     # no temporary file left
+    file = f"tiny-{onnx_cpu.digest('k1', 'a', 'b', 'True')}.onnx"                  # its key, outputs and axes
+    assert [p.name for p in (cache / "onnx").iterdir()] == [file]              # no temporary file left
     with torch.inference_mode():
         ref = net(x)
     out = fast(x)                                      # a batch of 3 through an export made with 1
@@ -81,6 +82,8 @@ def test_export_runs_as_torch_does_and_is_reused(cache, monkeypatch):
     again = onnx_cpu.load("tiny", onnx_cpu.Outputs(net, ["a", "b"]), x[:1], ["a", "b"], "k1", batch_axis=True)
     torch.testing.assert_close(again(x)["b"], ref["b"], atol=1e-5, rtol=1e-5)
     assert onnx_cpu.load("tiny", onnx_cpu.Outputs(net, ["a", "b"]), x[:1], ["a", "b"], "k2") is None   # new key
+    # other outputs of the same network are another file (an export of one head once answered for two)
+    assert onnx_cpu.load("tiny", onnx_cpu.Outputs(net, ["a"]), x[:1], ["a"], "k1", batch_axis=True) is None
 
 
 def test_a_network_that_does_not_export_stays_in_torch(cache, caplog):

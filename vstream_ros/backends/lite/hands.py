@@ -29,6 +29,7 @@ import torch
 from vstream_ros.backends.lite import onnx_cpu, tfjs
 from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, model_dir
 from vstream_ros.backends.lite.tfjs import GraphModel
+from vstream_ros.perception.boxes import iou
 
 INPUT_SIZE = 256
 LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*2 + 16*16*2 + 8*8*6 = 2944
@@ -58,17 +59,21 @@ def anchors() -> np.ndarray:
 
 
 class HandPresence:
-    """MediaPipe's hand landmark model, for its hand-presence output only: how sure it is that a square crop
-    about a box holds a hand."""
+    """MediaPipe's hand landmark model on a square crop about a candidate box: how sure it is that the crop
+    holds a hand, and the box about the hand's 21 landmarks (two candidates on one hand, its palm and its
+    wrist, give one hand's landmarks: their boxes are one box)."""
+
+    LANDMARKS = "Identity_dense/BiasAdd"      # the head of the 21 (x, y, z) landmarks in crop pixels
 
     def __init__(self, graph: GraphModel) -> None:
         self.graph = graph
         self.network = graph
-        # the output fed by the "conv_handflag" head (the others: 21 landmarks twice, and handedness)
-        flags = [o for o in graph.outputs if "handflag" in graph.nodes[o]["input"][0]]
-        if len(graph.inputs) != 1 or len(flags) != 1:
+        head = {graph.nodes[o]["input"][0]: o for o in graph.outputs}
+        flags = [o for h, o in head.items() if "handflag" in h]      # the others: handedness, world landmarks
+        if len(graph.inputs) != 1 or len(flags) != 1 or self.LANDMARKS not in head:
             raise ValueError(f"not the hand landmark model expected: inputs {graph.inputs}, outputs {graph.outputs}")
-        self.output = flags[0]
+        self.output, self.landmarks = flags[0], head[self.LANDMARKS]
+        self.outputs = [self.output, self.landmarks]
 
     @classmethod
     def load(cls, folder: Path) -> HandPresence:
@@ -76,20 +81,28 @@ class HandPresence:
         presence = cls(GraphModel(model))
         if onnx_cpu.wanted():
             key = onnx_cpu.digest(model, folder / FILES[3], Path(tfjs.__file__))
-            fast = onnx_cpu.load("handlandmark-lite", onnx_cpu.Outputs(presence.graph, [presence.output]),
-                                 torch.zeros(1, LANDMARK_SIZE, LANDMARK_SIZE, 3), [presence.output], key)
+            fast = onnx_cpu.load("handlandmark-lite", onnx_cpu.Outputs(presence.graph, presence.outputs),
+                                 torch.zeros(1, LANDMARK_SIZE, LANDMARK_SIZE, 3), presence.outputs, key)
             presence.network = fast or presence.graph
         return presence
 
     @torch.inference_mode()
-    def __call__(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> float:
-        """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the hand-presence probability."""
+    def __call__(self, frame: np.ndarray, box: tuple[float, float, float, float]
+                 ) -> tuple[float, tuple[float, float, float, float]]:
+        """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the hand-presence probability and the box
+        about the landmarks (fractions of the frame)."""
         h, w = frame.shape[:2]
         x0, y0, x1, y1 = box
         side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
-        crop = cv2.getRectSubPix(frame, (side, side), ((x0 + x1) / 2 * w, (y0 + y1) / 2 * h))
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        crop = cv2.getRectSubPix(frame, (side, side), (cx, cy))
         x = cv2.resize(crop, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=cv2.INTER_AREA)
-        return float(self.network(torch.from_numpy(x).float().div_(255.0)[None])[self.output].reshape(-1)[0])
+        out = self.network(torch.from_numpy(x).float().div_(255.0)[None])
+        points = out[self.landmarks].reshape(-1, 3)[:, :2].numpy() * (side / LANDMARK_SIZE) + (cx - side / 2,
+                                                                                              cy - side / 2)
+        (lx0, ly0), (lx1, ly1) = points.min(0), points.max(0)
+        hand = (lx0 / w, ly0 / h, lx1 / w, ly1 / h)
+        return float(out[self.output].reshape(-1)[0]), tuple(float(min(max(v, 0.0), 1.0)) for v in hand)
 
 
 class PalmDetector:
@@ -165,31 +178,53 @@ class PalmDetector:
             boxes, scores = self.decode(self.network(x)[self.output][0].numpy())
             found = self._hands(boxes, scores, scale, x0, y0, w, h)
             if self.presence is not None:
-                found = [Detection(d.label, min(d.score, p), d.box) for d in found
-                         if (p := self.presence(frame, d.box)) >= PRESENCE_THRESHOLD]
+                found = self._present(frame, found)
             results.append(found)
         return results
 
+    def _present(self, frame: np.ndarray, found: list[Detection]) -> list[Detection]:
+        """The candidates the landmark model says are hands, each boxed about its landmarks, one per hand."""
+        hands = []
+        for d in found:
+            p, box = self.presence(frame, d.box)
+            if p >= PRESENCE_THRESHOLD and box[2] > box[0] and box[3] > box[1]:
+                hands.append(Detection(d.label, min(d.score, p), box))
+        kept: list[Detection] = []
+        for d in sorted(hands, key=lambda d: -d.score):
+            # one hand: the boxes overlap, or either one's centre is in the other (landmarks from a crop off the
+            # hand's centre, about its wrist, gather on a strip of the hand)
+            if not any(iou(d.box, k.box) >= self.iou_threshold or _centre_in(d.box, k.box) or _centre_in(k.box, d.box)
+                       for k in kept):
+                kept.append(d)
+        return kept
+
     def _hands(self, boxes: np.ndarray, scores: np.ndarray, scale: float, x0: int, y0: int, w: int,
                h: int) -> list[Detection]:
+        """Palms above the threshold -> hands: each palm's box grown to the hand's, then one box per hand by
+        NMS on those (two palm boxes of one hand, the palm's and the fingers', overlap as hands: on the cups
+        clip at 3 s an IoU of 0.14 as palms, 0.31 as hands), in fractions of the frame."""
         kept = np.flatnonzero(scores >= self.score_threshold)
         if not len(kept):
             return []
         b = boxes[kept].astype(np.float64)
-        xywh = np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]])
-        keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores[kept].astype(np.float64).tolist(), self.score_threshold,
-                                self.iou_threshold)
+        centre, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * HAND_SCALE / 2
+        grown = np.concatenate([centre - half, centre + half], 1)
+        keep = cv2.dnn.NMSBoxes(np.column_stack([grown[:, :2], 2 * half]).tolist(),
+                                scores[kept].astype(np.float64).tolist(), self.score_threshold, self.iou_threshold)
         keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -scores[kept[i]])
         out = []
         for i in keep[:self.max_hands]:
-            (bx0, by0, bx1, by1), s = b[i], float(scores[kept[i]])
-            cx, cy, half_w, half_h = (bx0 + bx1) / 2, (by0 + by1) / 2, (bx1 - bx0) * HAND_SCALE / 2, \
-                (by1 - by0) * HAND_SCALE / 2
             # input pixels -> fractions of the frame: undo the letterbox offset and scale
-            box = ((cx - half_w - x0) / scale / w, (cy - half_h - y0) / scale / h,
-                   (cx + half_w - x0) / scale / w, (cy + half_h - y0) / scale / h)
-            out.append(Detection(self.label, s, tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
+            gx0, gy0, gx1, gy1 = grown[i]
+            box = ((gx0 - x0) / scale / w, (gy0 - y0) / scale / h, (gx1 - x0) / scale / w, (gy1 - y0) / scale / h)
+            out.append(Detection(self.label, float(scores[kept[i]]),
+                                 tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
         return out
+
+
+def _centre_in(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
 
 
 class WithHands:

@@ -94,7 +94,8 @@ def export(name: str, module: torch.nn.Module, example: torch.Tensor, outputs: l
            batch_axis: bool = False) -> Path:
     """The network's ONNX file in the cache folder, exported on first use (written whole, then renamed, so
     that two processes starting together never read half a file)."""
-    path = cache_dir() / "onnx" / f"{name}-{key}.onnx"
+    # the outputs asked for are part of what the file is (one graph is exported with different heads)
+    path = cache_dir() / "onnx" / f"{name}-{digest(key, *outputs, str(batch_axis))}.onnx"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
