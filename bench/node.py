@@ -2,7 +2,7 @@
 
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
-                         [--batch-size 8,1] [--runtime onnxruntime,torch]
+                         [--batch-size 8,1] [--runtime onnxruntime,torch] [--hands on,off]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
@@ -24,7 +24,9 @@ ingest should not tell the two apart. `--observe off` turns lite's tracker and s
 0,1` runs each setting with torch's own intra-op thread count (0) and with the given one; `--batch-size`
 with each `encoder_batch_size` given (frames of several cameras encoded together); `--runtime
 onnxruntime,torch` with lite's two networks in ONNX Runtime (its default on a CPU) and in torch
-(backends/lite/onnx_cpu.py), each run loading the backend afresh. Prints one JSON document, then a table.
+(backends/lite/onnx_cpu.py), each run loading the backend afresh; `--hands on,off` with and without lite's
+hand detector (backends/lite/hands.py: the palm detector and the landmark model that confirms its palms).
+Prints one JSON document, then a table.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
         frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8,
-        runtime: str = "onnxruntime") -> dict:
+        runtime: str = "onnxruntime", hands: bool = True) -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
@@ -167,6 +169,11 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     observer = getattr(node.engine.backend.encoder, "observer", None)      # lite's tracker and text reader
     if observer is not None and not observe:
         observer.tracking = observer.ocr = False
+    encoder = node.engine.backend.encoder
+    with_hands = getattr(getattr(encoder, "detector", None), "coco", None) is not None      # hands.WithHands
+    if with_hands and not hands:
+        encoder.detector = encoder.seer.detector = encoder.detector.coco
+        with_hands = False
     node.trigger_activate()
     ex = MultiThreadedExecutor(num_threads=8)
     ex.add_node(node)
@@ -224,7 +231,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     torch.set_num_threads(default_threads)
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
-        "frames": frames_kind, "tracker_and_ocr": observer is not None and observe,
+        "frames": frames_kind, "tracker_and_ocr": observer is not None and observe, "hands": with_hands,
         "torch_threads": used_threads, "encoder_batch_size": batch_size, "runtime": runtime,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
@@ -257,22 +264,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-threads", default="0", help="torch intra-op threads per run (0: torch's own), e.g. 0,1")
     ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
     ap.add_argument("--runtime", default="onnxruntime", help="lite's networks in onnxruntime, torch, or both")
+    ap.add_argument("--hands", default="on", help="lite's hand detector on, off, or both (on,off)")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
-                int(th), int(bs), rt)
+                int(th), int(bs), rt, hd == "on")
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
-            for bs in args.batch_size.split(",") for rt in args.runtime.split(",")]
+            for bs in args.batch_size.split(",") for rt in args.runtime.split(",") for hd in args.hands.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | runtime "
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands | runtime "
           "| torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
           "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | {r['runtime']} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | {'on' if r['hands'] else 'off'} | {r['runtime']} | "
               f"{r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "

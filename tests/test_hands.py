@@ -63,6 +63,17 @@ def test_a_palm_is_a_hand_only_where_the_landmark_models_hand_presence_says_so()
     assert hand.box == (0.1, 0.1, 0.2, 0.2)                             # boxed about its landmarks
 
 
+def test_a_palm_too_small_for_the_landmark_model_is_not_looked_at():
+    raw = np.full((2944, 19), -20.0, np.float32)
+    raw[100, :5] = [3.0, 0, 0, 6, 6]                   # a hand box 9.6 px wide in a 256 px frame: under MIN_HAND
+    raw[1500, :5] = [3.0, 0, 0, 9, 9]                  # 14.4 px: over it
+    d = stub(raw)
+    seen = []
+    d.presence = lambda frame, box: seen.append(box) or (0.9, box)
+    assert len(d.detect(np.zeros((256, 256, 3), np.uint8))[0]) == 1 and len(seen) == 1
+    assert hands.MIN_HAND * 256 == pytest.approx(12.8)
+
+
 def test_candidates_whose_landmarks_gather_on_one_hand_are_one_hand():
     # on the cups clip at 3 s a wrist's candidate gave the left hand's landmarks again: a narrow box whose centre
     # lies in the hand's own; the right hand, apart, stays a hand

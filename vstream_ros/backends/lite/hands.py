@@ -36,7 +36,11 @@ LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*
 # MediaPipe's palm detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
 SCORE_THRESHOLD = 0.5
 IOU_THRESHOLD = 0.3
-MAX_HANDS = 4                                # candidates verified a frame (the landmark model: ~10 ms each)
+MAX_HANDS = 3                                # candidates verified a frame (the landmark model: ~10 ms each)
+# a hand whose box's longer side is under this share of the frame's width is not looked at: from fewer pixels the
+# landmark model's 224 px crop is mostly upsampling (the walkway clip's people, far below: 8 false palms of
+# 0.017-0.067, none confirmed; the tabletop clips' hands are 0.095-0.25)
+MIN_HAND = 0.05
 # MediaPipe grows the palm's box 2.6x towards the fingers to crop the hand; without the keypoints' rotation
 # a box grown evenly about the palm's centre by half that covers the hand in most poses
 HAND_SCALE = 1.6
@@ -212,6 +216,7 @@ class PalmDetector:
         keep = cv2.dnn.NMSBoxes(np.column_stack([grown[:, :2], 2 * half]).tolist(),
                                 scores[kept].astype(np.float64).tolist(), self.score_threshold, self.iou_threshold)
         keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -scores[kept[i]])
+        keep = [i for i in keep if 2 * half[i].max() / scale / w >= MIN_HAND]      # the box's longer side
         out = []
         for i in keep[:self.max_hands]:
             # input pixels -> fractions of the frame: undo the letterbox offset and scale
