@@ -145,3 +145,27 @@ def test_a_missing_palm_detector_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="--fetch"):
         PalmDetector.load(tmp_path)
     assert set(hands.FILES) <= set(detection.MODEL_FILES)            # the fetch keeps them
+
+
+def test_without_the_hand_models_lite_keeps_its_coco_detector_and_says_so(monkeypatch, caplog):
+    import logging
+
+    from vstream_ros.backends.lite import backend
+    from vstream_ros.backends.lite.detection import CocoDetector
+
+    coco = SimpleNamespace(id="coco", detect=lambda f: [[]] * len(f))
+    monkeypatch.setattr(CocoDetector, "load", classmethod(lambda cls, *a, **k: coco))
+
+    def missing(cls, *a, **k):
+        raise FileNotFoundError("no handdetect.json")
+
+    monkeypatch.setattr(PalmDetector, "load", classmethod(missing))
+    with caplog.at_level(logging.WARNING, logger=backend.__name__):
+        assert backend.load_detector() is coco
+    assert "without the palm detector" in caplog.text and "no handdetect.json" in caplog.text
+    (said,) = backend.degraded(coco)
+    assert said.startswith("lite runs without its hand detector") and "--fetch" in said
+    monkeypatch.setattr(PalmDetector, "load", classmethod(lambda cls, *a, **k: SimpleNamespace(id="palms")))
+    both = backend.load_detector()
+    assert isinstance(both, WithHands) and backend.degraded(both) == []
+    assert "COCO detector" in backend.degraded(None)[0]

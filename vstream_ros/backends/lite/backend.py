@@ -257,7 +257,14 @@ def load_lite(device: str | torch.device = "auto", **_ignored) -> Backend:
     encoder = LiteEncoder(device, load_detector())
     answerer = LiteAnswerer(encoder, device)
     log.info("lite backend loaded in %.1f s", time.perf_counter() - t0)
-    degraded = [] if encoder.detector is not None else [
-        "lite runs without its COCO detector: no person, car or other COCO object is seen (fetch it: "
-        "python -m vstream_ros.backends.lite.detection --fetch, or scripts/setup.sh)"]
-    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded)
+    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded(encoder.detector))
+
+
+def degraded(detector) -> list[str]:
+    """What lite runs without, for /diagnostics and ~/memory_state (load_detector's fallbacks)."""
+    fetch = "(fetch it: python -m vstream_ros.backends.lite.detection --fetch, or scripts/setup.sh)"
+    if detector is None:
+        return [f"lite runs without its COCO detector: no person, car or other COCO object is seen {fetch}"]
+    from vstream_ros.backends.lite.hands import WithHands
+
+    return [] if isinstance(detector, WithHands) else [f"lite runs without its hand detector: no hand is seen {fetch}"]
