@@ -76,6 +76,9 @@ class BackendConfig:
                                   "representatives of the heaviest slots) or cluster_id (upstream's code: the "
                                   "frame at each heavy cluster's id, always one of the first 25; for fidelity runs)",
                                   choices=RETRIEVALS)
+    hands: bool = setting(True, "lite: see hands (MediaPipe's palm detector, confirmed by its hand landmark model): "
+                          "about 0.05-0.09 of a core more per 30 Hz camera on a 2-core CPU; off for cameras that "
+                          "never see hands")
 
     def __post_init__(self) -> None:
         validate(self)

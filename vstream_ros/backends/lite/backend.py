@@ -46,9 +46,10 @@ LIMITATIONS = ("lite backend: sees COCO objects, people and hands (with the Nano
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def load_detector():
+def load_detector(hands: bool = True):
     """NanoDet (COCO) with the palm detector (hands) when their weights were fetched (scripts/setup.sh); NanoDet
-    alone, with a warning, where the palm detector is missing; else None: lite then sees no people."""
+    alone where `hands` is off, or with a warning where the palm detector is missing; else None: lite then sees
+    no people."""
     try:
         from vstream_ros.backends.lite.detection import CocoDetector
 
@@ -56,6 +57,8 @@ def load_detector():
     except (ImportError, FileNotFoundError) as e:
         log.warning("lite backend without the COCO detector (%s): people and most objects are not recognised", e)
         return None
+    if not hands:
+        return coco
     from vstream_ros.backends.lite.hands import PalmDetector, WithHands
 
     try:
@@ -250,21 +253,25 @@ def load_smollm2(device: torch.device):
     return tok, lm
 
 
-def load_lite(device: str | torch.device = "auto", **_ignored) -> Backend:
-    """The lite backend. EfficientNet's 7x7 grid gives 7x7 spatial and retrieved maps, 4x4 temporal slots."""
+def load_lite(device: str | torch.device = "auto", hands: bool = True, **_ignored) -> Backend:
+    """The lite backend. EfficientNet's 7x7 grid gives 7x7 spatial and retrieved maps, 4x4 temporal slots.
+    `hands` off: no hand detector (less CPU a frame)."""
     device = pick_device(device)
     t0 = time.perf_counter()
-    encoder = LiteEncoder(device, load_detector())
+    encoder = LiteEncoder(device, load_detector(hands))
     answerer = LiteAnswerer(encoder, device)
     log.info("lite backend loaded in %.1f s", time.perf_counter() - t0)
-    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded(encoder.detector))
+    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded(encoder.detector, hands))
 
 
-def degraded(detector) -> list[str]:
-    """What lite runs without, for /diagnostics and ~/memory_state (load_detector's fallbacks)."""
+def degraded(detector, hands: bool = True) -> list[str]:
+    """What lite runs without that it was asked to run with, for /diagnostics and ~/memory_state
+    (load_detector's fallbacks)."""
     fetch = "(fetch it: python -m vstream_ros.backends.lite.detection --fetch, or scripts/setup.sh)"
     if detector is None:
         return [f"lite runs without its COCO detector: no person, car or other COCO object is seen {fetch}"]
     from vstream_ros.backends.lite.hands import WithHands
 
-    return [] if isinstance(detector, WithHands) else [f"lite runs without its hand detector: no hand is seen {fetch}"]
+    if not hands or isinstance(detector, WithHands):
+        return []
+    return [f"lite runs without its hand detector: no hand is seen {fetch}"]
