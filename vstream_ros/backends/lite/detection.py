@@ -82,6 +82,29 @@ class Detection:
     box: tuple[float, float, float, float]     # x0, y0, x1, y1 as fractions of the frame's width/height
 
 
+def frame_batch(frames: np.ndarray | torch.Tensor) -> np.ndarray:
+    """uint8 RGB frames [B, H, W, 3] as a numpy array (a lone frame [H, W, 3] is a batch of one); anything
+    else is a ValueError that says what it got."""
+    frames = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 RGB frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
+    return frames
+
+
+def letterbox(frame: np.ndarray, size: int, interpolation: int) -> tuple[np.ndarray, float, int, int]:
+    """A frame scaled to fit a black size x size square, its ratio kept (not stretched), and the scale and the x
+    and y offsets that map input pixels back to the frame's."""
+    h, w = frame.shape[:2]
+    scale = min(size / w, size / h)
+    nw, nh = round(w * scale), round(h * scale)
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    canvas = np.zeros((size, size, 3), np.uint8)
+    canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=interpolation)
+    return canvas, scale, x0, y0
+
+
 class CocoDetector:
     """NanoDet (COCO 80 classes). Frames are letterboxed, not stretched: the clips here run from 4:3 to
     2.35:1, and a plain resize to the square input would squash a street scene's cars and cyclists to
@@ -140,12 +163,7 @@ class CocoDetector:
 
     def _letterbox(self, frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
         """RGB uint8 [H, W, 3] -> normalised BGR [1, 3, 416, 416], scale, x and y offsets."""
-        h, w = frame.shape[:2]
-        scale = min(INPUT_SIZE / w, INPUT_SIZE / h)
-        nw, nh = round(w * scale), round(h * scale)
-        x0, y0 = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
-        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)            # black border, as NanoDet pads
-        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        canvas, scale, x0, y0 = letterbox(frame, INPUT_SIZE, cv2.INTER_LINEAR)     # black border, as NanoDet pads
         x = torch.from_numpy(canvas[:, :, ::-1].copy()).permute(2, 0, 1).float()
         return ((x - self._mean) / self._std)[None], scale, x0, y0
 
@@ -180,13 +198,8 @@ class CocoDetector:
         """uint8 RGB frames [B, H, W, 3] -> the detections of each frame, best first.
 
         One frame at a time: the graph's Reshape nodes fix the batch at 1."""
-        frames = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"expected uint8 RGB frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
         results = []
-        for frame in frames:
+        for frame in frame_batch(frames):
             h, w = frame.shape[:2]
             x, scale, x0, y0 = self._letterbox(frame)
             boxes, scores = self._decode(self.network(x))

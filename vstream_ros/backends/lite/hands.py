@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from vstream_ros.backends.lite import onnx_cpu, tfjs
-from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, model_dir
+from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, frame_batch, letterbox, model_dir
 from vstream_ros.backends.lite.tfjs import GraphModel
 from vstream_ros.perception.boxes import iou
 
@@ -153,12 +153,7 @@ class PalmDetector:
     @staticmethod
     def _letterbox(frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
         """RGB uint8 [H, W, 3] -> [1, 256, 256, 3] in [-1, 1], scale, x and y offsets."""
-        h, w = frame.shape[:2]
-        scale = min(INPUT_SIZE / w, INPUT_SIZE / h)
-        nw, nh = round(w * scale), round(h * scale)
-        x0, y0 = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
-        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
-        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+        canvas, scale, x0, y0 = letterbox(frame, INPUT_SIZE, cv2.INTER_AREA)
         return torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None], scale, x0, y0
 
     @staticmethod
@@ -172,13 +167,8 @@ class PalmDetector:
     @torch.inference_mode()
     def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
         """uint8 RGB frames [B, H, W, 3] -> the hands of each frame, best first."""
-        frames = frames.cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"expected uint8 RGB frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
         results = []
-        for frame in frames:
+        for frame in frame_batch(frames):
             h, w = frame.shape[:2]
             x, scale, x0, y0 = self._letterbox(frame)
             boxes, scores = self.decode(self.network(x)[self.output][0].numpy())
