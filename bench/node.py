@@ -169,8 +169,10 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     observer = getattr(node.engine.backend.encoder, "observer", None)      # lite's tracker and text reader
     if observer is not None and not observe:
         observer.tracking = observer.ocr = False
+    from vstream_ros.backends.lite.hands import WithHands
+
     encoder = node.engine.backend.encoder
-    with_hands = getattr(getattr(encoder, "detector", None), "coco", None) is not None      # hands.WithHands
+    with_hands = isinstance(getattr(encoder, "detector", None), WithHands)
     if with_hands and not hands:
         encoder.detector = encoder.seer.detector = encoder.detector.coco
         with_hands = False

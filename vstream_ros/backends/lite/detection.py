@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite import onnx_cpu, tfjs
 from vstream_ros.backends.lite.files import cache_dir
 from vstream_ros.backends.lite.tfjs import GraphModel
 from vstream_ros.backends.lite.vocabulary import COCO_NAMES
@@ -128,12 +127,8 @@ class CocoDetector:
         if not (model.is_file() and (folder / "nanodet.bin").is_file()):
             raise FileNotFoundError(f"the COCO detector's weights are not in {folder}: {FETCH_HINT}")
         detector = cls(GraphModel(model), **kwargs)
-        if onnx_cpu.wanted():
-            names = detector.output_names()
-            key = onnx_cpu.digest(model, folder / "nanodet.bin", Path(tfjs.__file__))
-            fast = onnx_cpu.load("nanodet", onnx_cpu.Outputs(detector.graph, names),
-                                 torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), names, key)
-            detector.network = fast or detector.graph
+        detector.network = detector.graph.fast("nanodet", detector.output_names(),
+                                               torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE))
         return detector
 
     @staticmethod

@@ -27,10 +27,9 @@ import cv2
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite import onnx_cpu, tfjs
 from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, frame_batch, letterbox, model_dir
 from vstream_ros.backends.lite.tfjs import GraphModel
-from vstream_ros.perception.boxes import iou
+from vstream_ros.perception.boxes import centre, iou
 
 INPUT_SIZE = 256
 LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*2 + 16*16*2 + 8*8*6 = 2944
@@ -84,11 +83,8 @@ class HandPresence:
     def load(cls, folder: Path) -> HandPresence:
         model = folder / FILES[2]
         presence = cls(GraphModel(model))
-        if onnx_cpu.wanted():
-            key = onnx_cpu.digest(model, folder / FILES[3], Path(tfjs.__file__))
-            fast = onnx_cpu.load("handlandmark-lite", onnx_cpu.Outputs(presence.graph, presence.outputs),
-                                 torch.zeros(1, LANDMARK_SIZE, LANDMARK_SIZE, 3), presence.outputs, key)
-            presence.network = fast or presence.graph
+        presence.network = presence.graph.fast("handlandmark-lite", presence.outputs,
+                                               torch.zeros(1, LANDMARK_SIZE, LANDMARK_SIZE, 3))
         return presence
 
     @torch.inference_mode()
@@ -99,7 +95,8 @@ class HandPresence:
         h, w = frame.shape[:2]
         x0, y0, x1, y1 = box
         side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
-        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        cx, cy = centre(box)
+        cx, cy = cx * w, cy * h
         crop = cv2.getRectSubPix(frame, (side, side), (cx, cy))
         x = cv2.resize(crop, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=cv2.INTER_AREA)
         out = self.network(torch.from_numpy(x).float().div_(255.0)[None])
@@ -138,11 +135,8 @@ class PalmDetector:
         if not cls.available(folder):
             raise FileNotFoundError(f"the palm detector's weights are not in {folder}: {FETCH_HINT}")
         detector = cls(GraphModel(model), HandPresence.load(folder), **kwargs)
-        if onnx_cpu.wanted():
-            key = onnx_cpu.digest(model, folder / FILES[1], Path(tfjs.__file__))
-            fast = onnx_cpu.load("blazepalm", onnx_cpu.Outputs(detector.graph, [detector.output]),
-                                 torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3), [detector.output], key)
-            detector.network = fast or detector.graph
+        detector.network = detector.graph.fast("blazepalm", [detector.output],
+                                               torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3))
         return detector
 
     @staticmethod
@@ -221,7 +215,7 @@ class PalmDetector:
 
 
 def _centre_in(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    cx, cy = centre(a)
     return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
 
 

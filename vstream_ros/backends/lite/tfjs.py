@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vstream_ros.backends.lite import onnx_cpu
+
 # weightsManifest dtypes -> numpy; int64 tensors are stored as int32 by the converter
 _STORED = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _QUANTISED = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
@@ -282,7 +284,7 @@ class GraphModel:
     """A TF.js graph model, evaluated node by node in an order worked out once at load."""
 
     def __init__(self, model_json: str | Path) -> None:
-        path = Path(model_json)
+        path = self.path = Path(model_json)
         spec = json.loads(path.read_text())
         self.nodes = {n["name"]: n for n in spec["modelTopology"]["node"]}
         unsupported = sorted({n["op"] for n in self.nodes.values()} - SUPPORTED_OPS)
@@ -353,6 +355,14 @@ class GraphModel:
                 if not i.startswith("^") and _ref(i)[0] not in done:
                     stack.append((_ref(i)[0], False))
         return [n for n in order if self.nodes[n]["op"] != "Const"]
+
+    def fast(self, name: str, outputs: list[str], example: torch.Tensor):
+        """The network to run for `outputs`: the graph's ONNX export in ONNX Runtime where that is wanted and
+        works (onnx_cpu.py; keyed by the model file, its weights and this executor's code), else the graph."""
+        if not onnx_cpu.wanted():
+            return self
+        key = onnx_cpu.digest(self.path, self.path.with_suffix(".bin"), Path(__file__))
+        return onnx_cpu.load(name, onnx_cpu.Outputs(self, outputs), example, outputs, key) or self
 
     @torch.inference_mode()
     def __call__(self, feeds: Mapping[str, torch.Tensor] | torch.Tensor) -> dict[str, torch.Tensor]:
