@@ -95,7 +95,7 @@ def test_memory_is_archived_before_a_new_stream_or_a_reset_clears_it(tmp_path):
             held[c["name"]] = c["state"]["frames_seen"]
         assert held == before                                      # nothing lost without a trace
         # ~/reset_memory archives every camera first and says where
-        res = obs.call(obs.reset, Trigger.Request())
+        res = obs.call(obs.reset, Trigger.Request(), resend_after=None)
         assert res.success and "archived to" in res.message, res.message
         [everything] = tmp_path.glob("memory.archive-*-reset.safetensors")
         assert {c["name"] for c in read_snapshot(everything)[1]["cameras"]} == {"cam0", "cam1"}
