@@ -371,6 +371,8 @@ def test_yes_needs_the_whole_subject_seen_not_only_the_person(composer, read):
     """A person box does not show a face, a hat or a police livery: "I cannot tell", with the person's spans."""
     for question, phrase in (("Did you see the man's face?", "a man's face"),
                              ("Was anyone wearing a hat?", "a person wearing a hat"),
+                             ("Did she wear a hat?", "a person wearing a hat"),     # not "yes, a person"
+                             ("Was he wearing a hat?", "a person wearing a hat"),   # never "a he wearing"
                              ("Did you see a police car?", "a police car")):
         c = answer(composer, read, question)
         assert c.text.startswith(f"I cannot tell whether I saw {phrase}: I saw a"), c.text

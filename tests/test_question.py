@@ -55,7 +55,7 @@ TABLE = [
     ("Where did I put the black wallet", Intent.WHERE, "black wallet", None, None),
     ("What did you see?", Intent.DESCRIBE, "", None, None),
     ("Describe what you saw.", Intent.DESCRIBE, "", None, None),
-    ("What was he doing?", Intent.DESCRIBE, "he", None, None),
+    ("What was he doing?", Intent.DESCRIBE, "person", None, None),
     ("What is the driver doing right now?", Intent.AT_TIME, "driver", TimeKind.NOW, None),
     ("What happened after the man walked by?", Intent.DESCRIBE, "", TimeKind.AFTER, None),
 ]

@@ -171,6 +171,11 @@ TABLE = [
     ('Did a cyclist ride by?', PRESENCE, 'cyclist', (), 'ride by', '', None),
     ('Did a dog run past?', PRESENCE, 'dog', (), 'run past', '', None),
     ('Did the man carry a box?', PRESENCE, 'man', (), 'carry', '', None),
+    ('Did she wear glasses?', PRESENCE, 'person', ('wearing glasses',), '', '', None),
+    ('Did the cyclist wear a helmet?', PRESENCE, 'cyclist', ('wearing helmet',), '', '', None),
+    ('Does the girl have a ball?', PRESENCE, 'girl', ('with ball',), '', '', None),
+    ('How many people wore hats?', COUNT, 'person', ('wearing hats',), '', '', None),
+    ('Was he wearing a hat?', PRESENCE, 'person', ('wearing hat',), '', '', None),
     ('Was the man carrying a bag?', PRESENCE, 'man', ('carrying bag',), '', '', None),
     ('Was someone holding a phone?', PRESENCE, 'person', ('holding phone',), '', '', None),
     ('Were there people carrying umbrellas?', PRESENCE, 'person', ('carrying umbrellas',), '', '', None),
@@ -381,6 +386,10 @@ def test_the_issue_examples_read_subject_apart_from_predicate():
     assert (q.subject, q.predicate, q.complement, q.action) == ("person", "cross", "hall", "action")
     q = parse("Did a man in a red jacket come by?")
     assert (q.subject, q.predicate, q.action) == ("man in a red jacket", "come by", "seen")
+    q = parse("Did she wear glasses?")          # what she wore describes her: not "was a person seen"
+    assert (q.subject, q.pronoun, q.predicate, q.action) == ("person wearing glasses", "she", "", "")
+    q = parse("Was he on the bed?")               # a person, never "a he on the bed"
+    assert q.subject == "person on the bed" and q.pronoun == "he"
     q = parse("when did she leave?")
     assert (q.intent, q.head, q.pronoun, q.action) == (Intent.LAST_SEEN, "person", "she", "leave")
     q = parse("Where was this?")

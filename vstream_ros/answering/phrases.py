@@ -40,6 +40,9 @@ _ADVERBS = frozenset(("anywhere", "somewhere", "here", "there", "yet", "again", 
 BARE_ADVERBS = _ADVERBS | frozenset(("long", "together", "home", "fast", "slowly", "quickly", "alone", "left", "right"))
 # participles that describe the subject rather than say what it did ("a woman wearing a hat")
 DESCRIBING = {"wearing": "wearing", "carrying": "carrying", "holding": "holding", "dressed": "in", "having": "with"}
+# the same said as the verb of a did/does question: "did she wear glasses" asks of "a person wearing glasses", not
+# whether a person was seen and something else besides; "does the girl have a ball", of "a girl with a ball"
+HAVING = {"wear": "wearing", "have": "with", "has": "with", "own": "with"}
 
 # the predicates an operator asks about, by what a video memory can tell of them:
 #   seen: being on camera is the predicate ("did a truck go by"); arrive / leave / return: a track's
@@ -221,9 +224,15 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
     cur: list[str] | None = None               # the modifier being collected ("in red jacket")
     predicate, end, pred_at = "", len(words), len(words)
     relative = False                           # inside a relative clause: its verb is not the predicate
+    reworded: dict[int, str] = {}              # words said otherwise in the phrase: "she wear glasses" -> "wearing"
     while i < len(words):
         w = words[i]
         if w in _ADVERBS and np_words and cur is None:
+            i += 1
+            continue
+        if do_support and w in HAVING and np_words and cur is None and not relative:
+            cur = [HAVING[w]]
+            reworded[i] = HAVING[w]
             i += 1
             continue
         if w in _AUX_WORDS and np_words:       # "the cups being shuffled", "the man was walking"
@@ -291,14 +300,18 @@ def analyse(text: str, do_support: bool = False) -> Phrase:
     head = re.sub(r"['’]s$", "", head)
     modifiers = tuple([*pre, *mods])
     # the noun phrase as asked (the caller's casing), without determiners, ordinal or predicate
-    keep = (said if len(said) == len(words) else words)[start:pred_at]
+    keep = [reworded.get(k, w) for k, w in enumerate(said if len(said) == len(words) else words)][start:pred_at]
     while predicate and keep and keep[-1].lower() in _AUX_WORDS:      # "the cups being" shuffled
         keep = keep[:-1]
     while len(keep) > 1 and keep[-1].lower() in _ADVERBS:               # "anyone here", "a taxi yet"
         keep = keep[:-1]
     text_out = " ".join(keep)
-    if pronoun in PERSON_INDEFINITES:
+    if pronoun in PERSON_INDEFINITES | PERSON_PRONOUNS:    # "he wearing a hat": a person, never "a he"
         text_out = re.sub(rf"^{pronoun}\b", "person", text_out, flags=re.I)
     elif pronoun in THING_PRONOUNS:
         text_out = re.sub(rf"^{pronoun}\b\s*", "", text_out, flags=re.I)
+    if predicate in HAVING and complement:     # "people who wore hats", "how many people wore hats": as "wearing hats"
+        modifiers = (*modifiers, f"{HAVING[predicate]} {complement}")
+        text_out = f"{text_out} {HAVING[predicate]} {' '.join(words[end:])}"
+        predicate, complement = "", ""
     return Phrase(text_out.strip(), head, modifiers, predicate, complement, pronoun, ordinal)
