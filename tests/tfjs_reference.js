@@ -28,11 +28,14 @@ async function main() {
   }
   const all = Buffer.concat(buffers);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  // the converter writes the signature at the top or (blazeface.json) in userDefinedMetadata
+  const signature = spec.signature || (spec.userDefinedMetadata || {}).signature;
   const model = await converter.loadGraphModel(tf.io.fromMemory({
     modelTopology: spec.modelTopology, weightSpecs, weightData, format: spec.format,
-    generatedBy: spec.generatedBy, convertedBy: spec.convertedBy, signature: spec.signature,
+    generatedBy: spec.generatedBy, convertedBy: spec.convertedBy, signature,
   }));
-  const names = Object.keys(spec.signature.outputs).sort();
+  // outputs by node name ("Identity_1:0"), whatever the signature's keys are ("output_faceflag")
+  const names = Object.entries(signature.outputs).map(([key, o]) => o.name || key).sort();
   const raw = fs.readFileSync(inputsBin);
   const size = shape.reduce((a, b) => a * b, 1);
   const doc = { backend: tf.getBackend(), version: tf.version_core, outputs: {}, ms: [] };

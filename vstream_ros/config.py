@@ -79,6 +79,8 @@ class BackendConfig:
     hands: bool = setting(True, "lite: see hands (MediaPipe's palm detector, confirmed by its hand landmark model): "
                           "about 0.05-0.09 of a core more per 30 Hz camera on a 2-core CPU; off for cameras that "
                           "never see hands")
+    faces: bool = setting(True, "lite: see faces (MediaPipe's BlazeFace, confirmed by its face mesh model), so "
+                          "that 'did you see anyone's face?' has an answer; off where faces must not be looked for")
 
     def __post_init__(self) -> None:
         validate(self)

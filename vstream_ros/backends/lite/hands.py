@@ -218,13 +218,3 @@ def _centre_in(a: tuple[float, float, float, float], b: tuple[float, float, floa
     cx, cy = centre(a)
     return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
 
-
-class WithHands:
-    """A COCO detector and the palm detector as one: each frame's boxes of every class, COCO's first."""
-
-    def __init__(self, coco, palms: PalmDetector) -> None:
-        self.coco, self.palms = coco, palms
-        self.id = f"{coco.id}+{palms.id}"
-
-    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
-        return [a + b for a, b in zip(self.coco.detect(frames), self.palms.detect(frames), strict=True)]

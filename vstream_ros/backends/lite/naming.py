@@ -12,7 +12,7 @@ import numpy as np
 
 from vstream_ros.backends.lite.calibration import Seen, Thresholds, group_probability, refuted
 from vstream_ros.backends.lite.layout import LAYOUT, Concept
-from vstream_ros.backends.lite.vocabulary import BOXED, COCO_WORD, CONCEPTS, GENERIC, NARROWER_THAN_BOX
+from vstream_ros.backends.lite.vocabulary import BOXED, COCO_WORD, CONCEPTS, GENERIC, NARROWER_THAN_BOX, UNLISTED
 
 
 class LiteRecognizer(Protocol):
@@ -62,7 +62,7 @@ def things(rec: LiteRecognizer, ann: np.ndarray, k: int = 4) -> list[tuple[str, 
     boxes, probs, counts = ann[LAYOUT.coco_score], ann[LAYOUT.imagenet], ann[LAYOUT.coco_count]
     listed = max(t.detector.yes, t.listed.yes)     # a box nobody asked about is listed from its own bound
     for i, s in enumerate(boxes):
-        if s >= listed:
+        if s >= listed and BOXED[i] not in UNLISTED:
             name = coco_name(i)
             score, n = out.get(name, (0.0, 0))
             out[name] = (max(score, t.detector.scale(float(s))), n + int(round(float(counts[i]))))

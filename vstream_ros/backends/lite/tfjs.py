@@ -132,9 +132,12 @@ def _conv2d(node: dict, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return _from_nchw(y, fmt)
 
 
-_ACTIVATIONS: dict[str, Callable[[dict, torch.Tensor], torch.Tensor]] = {
+# a fused activation's extra operand (prelu's alpha) is the fused node's input after the bias. TF.js's prelu: x
+# where positive, alpha * x elsewhere (alpha per channel, on the last axis)
+_ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
     "Relu": lambda n, x: F.relu(x), "Relu6": lambda n, x: F.relu6(x),
     "LeakyRelu": lambda n, x: F.leaky_relu(x, _attr(n, "leakyrelu_alpha", 0.2)),
+    "Prelu": lambda n, x, alpha: torch.where(x > 0, x, x * alpha),
 }
 
 
@@ -144,7 +147,7 @@ def _fused_conv2d(node: dict, x: torch.Tensor, w: torch.Tensor, *args: torch.Ten
     if not ops or ops[0] != "BiasAdd" or len(ops) > 2 or (len(ops) == 2 and ops[1] not in _ACTIVATIONS):
         raise ValueError(f"{node['name']}: fused ops {ops} are not supported")
     y = _conv2d(node, x, w) + args[0]                        # NHWC: the bias is on the last axis
-    return _ACTIVATIONS[ops[1]](node, y) if len(ops) == 2 else y
+    return _ACTIVATIONS[ops[1]](node, y, *args[1:]) if len(ops) == 2 else y
 
 
 def _fused_matmul(node: dict, a: torch.Tensor, b: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
@@ -155,7 +158,7 @@ def _fused_matmul(node: dict, a: torch.Tensor, b: torch.Tensor, *args: torch.Ten
     a = a.transpose(-1, -2) if _attr(node, "transpose_a", False) else a
     b = b.transpose(-1, -2) if _attr(node, "transpose_b", False) else b
     y = a @ b + args[0]
-    return _ACTIVATIONS[ops[1]](node, y) if len(ops) == 2 else y
+    return _ACTIVATIONS[ops[1]](node, y, *args[1:]) if len(ops) == 2 else y
 
 
 def _mean(node: dict, x: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
@@ -265,8 +268,7 @@ _OPS: dict[str, Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]] = {
     "DepthwiseConv2dNative": _depthwise_conv2d,
     "Conv2DBackpropInput": _conv2d_transpose,
     "Mul": lambda n, a, b: a * b,
-    "Relu": lambda n, x: F.relu(x),
-    "Relu6": lambda n, x: F.relu6(x),
+    **{op: _ACTIVATIONS[op] for op in ("Relu", "Relu6", "Prelu")},     # also as ops of their own
     "AddN": lambda n, *xs: torch.stack(torch.broadcast_tensors(*xs)).sum(0),
     "_FusedMatMul": _fused_matmul,
     "Mean": _mean,
@@ -295,8 +297,13 @@ class GraphModel:
         if missing:
             raise ValueError(f"{path}: Const nodes without weights: {missing[:5]}")
         self.inputs = [k for k, n in self.nodes.items() if n["op"] == "Placeholder"]
-        # output node name -> its signature entry (dtype, tensorShape), where the file has one
-        self.output_specs = {_ref(k)[0]: v for k, v in spec.get("signature", {}).get("outputs", {}).items()}
+        # output node name -> its signature entry (dtype, tensorShape), where the file has one; the entry's key is
+        # the node's name or an alias ("output_faceflag" for "Identity_1:0"): `aliases` maps it to the node
+        # (the converter writes the signature at the top, or in userDefinedMetadata as blazeface.json has it)
+        signature = spec.get("signature") or spec.get("userDefinedMetadata", {}).get("signature", {})
+        signature = signature.get("outputs", {})
+        self.aliases = {k: _ref(v.get("name", k))[0] for k, v in signature.items()}
+        self.output_specs = {self.aliases[k]: v for k, v in signature.items()}
         if self.output_specs:
             self.outputs = sorted(self.output_specs)
         else:                                              # graph sinks: nodes nobody reads

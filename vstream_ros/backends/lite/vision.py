@@ -112,8 +112,9 @@ def _colours(frac: np.ndarray, frames: int, chromatic_first: bool = True) -> tup
     return colours.dominant(frac / total, chromatic_first=chromatic_first), palette
 
 
-# boxes of a part of another thing (a hand in a person's box): measured only against boxes of their own class
-PARTS = frozenset({"hand"})
+# boxes of a part of another thing (a hand or a face in a person's box): measured only against boxes of their
+# own class
+PARTS = frozenset({"hand", "face"})
 
 
 def distinct(detections: list, same: float = 0.6) -> list:
@@ -222,6 +223,12 @@ class LiteRecognizer:
             i = next((k for k, c in enumerate(found) if c.person), 0) if part else len(found) - 1
             found[i] = replace(found[i], colour=colour or found[i].colour, part=part if found[i].person else "",
                                asked=asked or found[i].asked)
+        boxed_parts = [c for c in found if c.name in PARTS]
+        if boxed_parts and all(c.name in PARTS or (c.person and not c.narrower and not c.part) for c in found):
+            # "anyone's face", "the person's hand": the part's own box shows it and the person; a kind of person
+            # ("the woman's face") stays asked for, which a person box cannot tell
+            said = " ".join(c.asked or c.name for c in found)
+            found = [replace(c, asked=said) for c in boxed_parts]
         return found
 
     def _two_words(self, phrase: str) -> bool:

@@ -1,4 +1,4 @@
-"""Words for things: the detectors' classes (COCO's 80 and hands), ImageNet classes grouped under the
+"""Words for things: the detectors' classes (COCO's 80, hands and faces), ImageNet classes grouped under the
 words people use ("car" is a cab, a jeep, a minivan ...), and the nouns that mean a person. Data, no model."""
 
 from __future__ import annotations
@@ -17,14 +17,18 @@ COCO_NAMES = (
     "hair drier", "toothbrush",
 )
 # every class a detector boxes, in the order of the annotation's slots (layout.py): COCO's 80 (NanoDet,
-# detection.py) and hands (the palm detector, hands.py)
-BOXED = (*COCO_NAMES, "hand")
+# detection.py), hands (the palm detector, hands.py) and faces (the face detector, faces.py)
+BOXED = (*COCO_NAMES, "hand", "face")
+# boxed things a description does not list: a face is said by the person it belongs to ("what did you see?": a
+# person, not a person and a face); asked for, it is found ("did you see anyone's face?")
+UNLISTED = frozenset({"face"})
 
 # What a word asks for: COCO classes and ImageNet class names (first lemma, as in imagenet_classes.txt).
 # A word not here is looked up among the class names themselves, then by meaning (the answerer's model).
 CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "person": (("person",), ()),
     "hand": (("hand",), ()),
+    "face": (("face",), ()),
     "car": (("car",), ("sports car", "cab", "convertible", "jeep", "limousine", "minivan", "Model T", "racer",
                        "beach wagon", "police van", "ambulance", "pickup", "grille", "car wheel")),
     "taxi": (("car",), ("cab",)),
@@ -104,7 +108,7 @@ PERSON_WORDS = frozenset((
     "boys", "girl", "girls", "baby", "babies", "toddler", "someone", "somebody", "anyone", "anybody", "pedestrian",
     "pedestrians", "human", "humans", "adult", "adults", "player", "players", "driver", "drivers", "cyclist",
     "cyclists", "rider", "riders", "guy", "guys", "lady", "ladies", "he", "she", "him", "her", "they", "individual",
-    "passenger", "passengers", "father", "mother", "dad", "mom", "parent", "parents", "face", "faces", "crowd",
+    "passenger", "passengers", "father", "mother", "dad", "mom", "parent", "parents", "crowd",
     "his", "their", "hers",
 ))
 # person words that name a kind of person (age, sex, family role): a person box answers a question that

