@@ -361,6 +361,8 @@ def test_the_detectors_silence_is_fitted_per_thing_and_says_nothing_of_the_thing
                            "calibration it missed bicycles that were there"), said
     assert ask(frames, "Did you see a dog?", t).startswith("No, I have not seen a dog")
     assert ask(frames, "Did you see a bicycle?", replace(t, silence_not_no=frozenset())).startswith("No, I have not")
+    said = ask(frames, "Did you see anyone's face?", replace(t, silence_not_no=frozenset({"face"})))
+    assert said.startswith("I cannot tell whether I saw anyone's face: the face detector found no face"), said
     seen = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5             # a box: a sighting, whatever the silence
     assert ask(seen, "Did you see a bicycle?", t).startswith("Yes, I saw a bicycle")
 

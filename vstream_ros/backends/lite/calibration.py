@@ -131,7 +131,8 @@ class Doubt:
 
     def said(self) -> str:
         if self.source == "silent":      # Thresholds.silence_not_no
-            return (f"the object detector found no {self.what or 'such thing'}, and in calibration it missed "
+            detector = f"the {self.what} detector" if self.what in ("hand", "face") else "the object detector"
+            return (f"{detector} found no {self.what or 'such thing'}, and in calibration it missed "
                     f"{plural(self.what) if self.what else 'such things'} that were there")
         if self.source == "colour" and self.need >= 1.0:    # Bounds.states_nothing: no share was right often enough
             return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on pixels "
