@@ -361,8 +361,14 @@ def test_the_detectors_silence_is_fitted_per_thing_and_says_nothing_of_the_thing
                            "calibration it missed bicycles that were there"), said
     assert ask(frames, "Did you see a dog?", t).startswith("No, I have not seen a dog")
     assert ask(frames, "Did you see a bicycle?", replace(t, silence_not_no=frozenset())).startswith("No, I have not")
-    said = ask(frames, "Did you see anyone's face?", replace(t, silence_not_no=frozenset({"face"})))
+    # a face detector that misses small faces: beside a person, its silence is "I cannot tell"; where the
+    # detector's silence says no person was there (a fitted "no"), no face was either
+    faceless = replace(t, silence_not_no=frozenset({"face"}), silence_is_no=frozenset({"person"}))
+    said = ask(frames, "Did you see anyone's face?", faceless)
     assert said.startswith("I cannot tell whether I saw anyone's face: the face detector found no face"), said
+    assert ask([frame()] * 5, "Did you see anyone's face?", faceless).startswith("No, I have not seen anyone's face")
+    said = ask([frame()] * 5, "Did you see anyone's face?", replace(faceless, silence_is_no=frozenset()))
+    assert said.startswith("I cannot tell whether I saw anyone's face"), said       # nobody's silence fitted
     seen = [boxed(frame(person=0.9), "bicycle", 0.9)] * 5             # a box: a sighting, whatever the silence
     assert ask(seen, "Did you see a bicycle?", t).startswith("Yes, I saw a bicycle")
 

@@ -70,6 +70,7 @@ def load_detector(hands: bool = True, faces: bool = True):
                 log.warning("lite backend without the %s detector (%s): %s are not recognised", kind.label, e, what)
     return Combined(coco, *parts) if parts else coco
 
+
 class Thinned:
     """A detector run on every n-th frame only (the others get None: not looked at, which the tracker
     must not take for "nothing there"): a load-shedding step."""

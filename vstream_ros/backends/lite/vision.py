@@ -37,6 +37,7 @@ from vstream_ros.backends.lite.layout import (
 )
 from vstream_ros.backends.lite.vocabulary import (
     ALIASES,
+    BEARERS,
     BOXED,
     CONCEPTS,
     GENERIC,
@@ -334,7 +335,8 @@ class LiteRecognizer:
         elif score < 0.5 and boxed:      # a car box the classifier does not call a cab: perhaps a taxi, not "no"
             _, source, raw, b = traces[-1]
             doubt = Doubt(source, raw, b.yes, c.name)
-        elif score < 0.5 and silent and c.name in t.silence_not_no and not ann[LAYOUT.coco_score][list(c.coco)].any():
+        elif (score < 0.5 and silent and c.name in t.silence_not_no and not ann[LAYOUT.coco_score][list(c.coco)].any()
+              and not self._without_bearer(c, ann)):
             doubt = Doubt("silent", 0.0, t.detector.yes, c.name)     # no box, from a detector that misses these
         if c.colour and score >= 0.5:
             if not cols:
@@ -353,6 +355,12 @@ class LiteRecognizer:
     def kind(self, c: Concept, ann: np.ndarray) -> str:
         """What a broad word's sighting was ("vehicle": the car): naming.kind."""
         return naming.kind(self, c, ann)
+
+    def _without_bearer(self, c: Concept, ann: np.ndarray) -> bool:
+        """No box at all of what the part belongs to, from a detector whose silence of it is a fitted "no"."""
+        bearer = BEARERS.get(c.name)
+        return (bearer is not None and bearer in self.t.silence_is_no
+                and not ann[LAYOUT.coco_score.start + BOXED.index(bearer)] > 0)
 
     def _contradicted(self, c: Concept, ann: np.ndarray) -> bool:
         """The classifier is sure the frame shows another thing of the same kind (a cat, for a box called

@@ -22,6 +22,9 @@ BOXED = (*COCO_NAMES, "hand", "face")
 # boxed things a description does not list: a face is said by the person it belongs to ("what did you see?": a
 # person, not a person and a face); asked for, it is found ("did you see anyone's face?")
 UNLISTED = frozenset({"face"})
+# a boxed part seen only on its bearer: in frames where the detector's silence says the bearer was not there (a
+# fitted "no", calibration.json's detector_silence), the part was not there either: no person, no face
+BEARERS = {"face": "person"}
 
 # What a word asks for: COCO classes and ImageNet class names (first lemma, as in imagenet_classes.txt).
 # A word not here is looked up among the class names themselves, then by meaning (the answerer's model).
