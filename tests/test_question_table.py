@@ -172,6 +172,9 @@ TABLE = [
     ('Did a dog run past?', PRESENCE, 'dog', (), 'run past', '', None),
     ('Did the man carry a box?', PRESENCE, 'man', (), 'carry', '', None),
     ('Did she wear glasses?', PRESENCE, 'person', ('wearing glasses',), '', '', None),
+    ('Two white vans came down the road. When did the second one appear?', ORDINAL, 'van', ('white',), '', 'ordinal 2', None),
+    ('A red car parked. When did it leave?', LAST_SEEN, 'car', ('red',), 'leave', '', None),
+    ('Three people walked in. When did the third one leave?', ORDINAL, 'person', (), 'leave', 'ordinal 3', None),
     ('Did the cyclist wear a helmet?', PRESENCE, 'cyclist', ('wearing helmet',), '', '', None),
     ('Does the girl have a ball?', PRESENCE, 'girl', ('with ball',), '', '', None),
     ('How many people wore hats?', COUNT, 'person', ('wearing hats',), '', '', None),
@@ -390,6 +393,8 @@ def test_the_issue_examples_read_subject_apart_from_predicate():
     assert (q.subject, q.pronoun, q.predicate, q.action) == ("person wearing glasses", "she", "", "")
     q = parse("Was he on the bed?")               # a person, never "a he on the bed"
     assert q.subject == "person on the bed" and q.pronoun == "he"
+    q = parse("The sign's light changed twice. When did it change the second time?")   # a sentence that sets it up
+    assert (q.intent, q.subject, q.ordinal, q.predicate) == (Intent.ORDINAL, "sign's light", 2, "change")
     q = parse("when did she leave?")
     assert (q.intent, q.head, q.pronoun, q.action) == (Intent.LAST_SEEN, "person", "she", "leave")
     q = parse("Where was this?")

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from vstream_ros.answering.context import resolve
 from vstream_ros.answering.phrases import (
     ORDINALS,
     PARTICLES,
@@ -247,7 +248,7 @@ def parse(text: str) -> Question:
     raw = " ".join(text.split()) if "\n" not in text else text.strip()
     raw = re.sub(r"\b(what|who|where|when|how|there|that|it)['’]s\b", r"\1 is", raw, flags=re.I)
     stem, options = split_options(raw)
-    stem = _ANSWER_HINT.sub("", " ".join(stem.split())).strip()
+    stem = resolve(_ANSWER_HINT.sub("", " ".join(stem.split())).strip())     # "Two vans came. When did the second one"
     event = None
     time, rest = find_time(stem)
     if time is None:
