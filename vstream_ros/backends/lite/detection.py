@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -103,6 +104,52 @@ def letterbox(frame: np.ndarray, size: int, interpolation: int) -> tuple[np.ndar
     canvas = np.zeros((size, size, 3), np.uint8)
     canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(frame, (nw, nh), interpolation=interpolation)
     return canvas, scale, x0, y0
+
+
+@functools.cache
+def ssd_anchors(size: int, layers: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """MediaPipe's SSD anchors for a square input of `size` px and `layers` of (stride, anchors a cell): [N, 2],
+    each anchor's centre (x, y) as fractions of the input, row by row, centred on their cells (the palm and face
+    detectors' outputs come in this order)."""
+    out = []
+    for stride, per_cell in layers:
+        side = size // stride
+        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
+        out.append(np.repeat(centres, per_cell, axis=0))
+    return np.concatenate(out).astype(np.float32)
+
+
+def square_crop(frame: np.ndarray, box: tuple[float, float, float, float], scale: float,
+                size: int) -> tuple[np.ndarray, float, float, float]:
+    """A square about a box (fractions of the frame), its longer side times `scale`, resized to size x size (as
+    MediaPipe crops for its landmark models); and the square's side and centre in frame pixels."""
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = box
+    side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * scale))
+    cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+    crop = cv2.getRectSubPix(frame, (side, side), (cx, cy))
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), side, cx, cy
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou_threshold: float) -> list[int]:
+    """Indices of the boxes (x0, y0, x1, y1) that non-maximum suppression keeps, best first."""
+    b = boxes.astype(np.float64)
+    keep = cv2.dnn.NMSBoxes(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]).tolist(),
+                            scores.astype(np.float64).tolist(), score_threshold, iou_threshold)
+    return sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -scores[i])
+
+
+def unletterbox(box: np.ndarray, scale: float, x0: int, y0: int, w: int, h: int) -> tuple[float, ...]:
+    """A box in letterboxed input pixels -> fractions of the w x h frame (letterbox's scale and offsets undone),
+    clipped to the frame."""
+    bx0, by0, bx1, by1 = box
+    frac = ((bx0 - x0) / scale / w, (by0 - y0) / scale / h, (bx1 - x0) / scale / w, (by1 - y0) / scale / h)
+    return tuple(float(min(max(v, 0.0), 1.0)) for v in frac)
+
+
+def weights_present(folder: Path, files: tuple[str, ...]) -> bool:
+    return all((folder / f).is_file() for f in files)
 
 
 class Combined:

@@ -19,16 +19,25 @@ A confirmed face's score is the lower of the two.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, frame_batch, letterbox, model_dir
+from vstream_ros.backends.lite.detection import (
+    FETCH_HINT,
+    Detection,
+    frame_batch,
+    letterbox,
+    model_dir,
+    nms,
+    square_crop,
+    ssd_anchors,
+    unletterbox,
+    weights_present,
+)
 from vstream_ros.backends.lite.tfjs import GraphModel
-from vstream_ros.perception.boxes import centre
 
 INPUT_SIZE = 256
 LAYERS = ((16, 2), (32, 6))                  # (stride, anchors a cell): 16*16*2 + 8*8*6 = 896
@@ -42,16 +51,9 @@ CROP_SCALE = 1.5                             # the crop about a candidate: its b
 FILES = ("blazeface.json", "blazeface.bin", "facemesh.json", "facemesh.bin")
 
 
-@functools.cache
 def anchors() -> np.ndarray:
     """[896, 2]: each anchor's centre (x, y) as fractions of the input."""
-    out = []
-    for stride, per_cell in LAYERS:
-        side = INPUT_SIZE // stride
-        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
-        out.append(np.repeat(centres, per_cell, axis=0))
-    return np.concatenate(out).astype(np.float32)
+    return ssd_anchors(INPUT_SIZE, LAYERS)
 
 
 class FacePresence:
@@ -76,12 +78,7 @@ class FacePresence:
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> float:
         """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the face-presence probability."""
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = box
-        side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
-        cx, cy = centre(box)
-        crop = cv2.getRectSubPix(frame, (side, side), (cx * w, cy * h))
-        x = cv2.resize(crop, (MESH_SIZE, MESH_SIZE), interpolation=cv2.INTER_AREA)
+        x = square_crop(frame, box, CROP_SCALE, MESH_SIZE)[0]
         return float(self.network(torch.from_numpy(x).float().div_(255.0)[None])[self.output].reshape(-1)[0])
 
 
@@ -118,8 +115,7 @@ class FaceDetector:
 
     @staticmethod
     def available(folder: str | Path | None = None) -> bool:
-        folder = Path(folder) if folder else model_dir()
-        return all((folder / f).is_file() for f in FILES)
+        return weights_present(Path(folder) if folder else model_dir(), FILES)
 
     @staticmethod
     def decode(scores: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,13 +150,6 @@ class FaceDetector:
         kept = np.flatnonzero(probs >= self.score_threshold)
         if not len(kept):
             return []
-        b = boxes[kept].astype(np.float64)
-        keep = cv2.dnn.NMSBoxes(np.column_stack([b[:, :2], b[:, 2:] - b[:, :2]]).tolist(),
-                                probs[kept].astype(np.float64).tolist(), self.score_threshold, self.iou_threshold)
-        keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -probs[kept[i]])
-        out = []
-        for i in keep[:self.max_faces]:
-            bx0, by0, bx1, by1 = b[i]          # input pixels -> fractions of the frame: undo the letterbox
-            box = ((bx0 - x0) / scale / w, (by0 - y0) / scale / h, (bx1 - x0) / scale / w, (by1 - y0) / scale / h)
-            out.append(Detection(self.label, float(probs[kept[i]]), tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
-        return out
+        keep = nms(boxes[kept], probs[kept], self.score_threshold, self.iou_threshold)
+        return [Detection(self.label, float(probs[kept[i]]), unletterbox(boxes[kept[i]], scale, x0, y0, w, h))
+                for i in keep[:self.max_faces]]

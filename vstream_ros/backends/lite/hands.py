@@ -20,14 +20,24 @@ is the lower of the two, and its box is the one about its 21 landmarks.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite.detection import FETCH_HINT, Detection, frame_batch, letterbox, model_dir
+from vstream_ros.backends.lite.detection import (
+    FETCH_HINT,
+    Detection,
+    frame_batch,
+    letterbox,
+    model_dir,
+    nms,
+    square_crop,
+    ssd_anchors,
+    unletterbox,
+    weights_present,
+)
 from vstream_ros.backends.lite.tfjs import GraphModel
 from vstream_ros.perception.boxes import centre, iou
 
@@ -50,16 +60,9 @@ CROP_SCALE = 1.4                             # the crop about a candidate: its (
 FILES = ("handdetect.json", "handdetect.bin", "handlandmark-lite.json", "handlandmark-lite.bin")
 
 
-@functools.cache
 def anchors() -> np.ndarray:
     """[2944, 2]: each anchor's centre (x, y) as fractions of the input."""
-    out = []
-    for stride, per_cell in LAYERS:
-        side = INPUT_SIZE // stride
-        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
-        out.append(np.repeat(centres, per_cell, axis=0))
-    return np.concatenate(out).astype(np.float32)
+    return ssd_anchors(INPUT_SIZE, LAYERS)
 
 
 class HandPresence:
@@ -93,12 +96,7 @@ class HandPresence:
         """uint8 RGB [H, W, 3] and a box (fractions of the frame) -> the hand-presence probability and the box
         about the landmarks (fractions of the frame)."""
         h, w = frame.shape[:2]
-        x0, y0, x1, y1 = box
-        side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * CROP_SCALE))
-        cx, cy = centre(box)
-        cx, cy = cx * w, cy * h
-        crop = cv2.getRectSubPix(frame, (side, side), (cx, cy))
-        x = cv2.resize(crop, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=cv2.INTER_AREA)
+        x, side, cx, cy = square_crop(frame, box, CROP_SCALE, LANDMARK_SIZE)
         out = self.network(torch.from_numpy(x).float().div_(255.0)[None])
         points = out[self.landmarks].reshape(-1, 3)[:, :2].numpy() * (side / LANDMARK_SIZE) + (cx - side / 2,
                                                                                               cy - side / 2)
@@ -141,8 +139,7 @@ class PalmDetector:
 
     @staticmethod
     def available(folder: str | Path | None = None) -> bool:
-        folder = Path(folder) if folder else model_dir()
-        return all((folder / f).is_file() for f in FILES)
+        return weights_present(Path(folder) if folder else model_dir(), FILES)
 
     @staticmethod
     def _letterbox(frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
@@ -200,18 +197,10 @@ class PalmDetector:
         b = boxes[kept].astype(np.float64)
         centre, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * HAND_SCALE / 2
         grown = np.concatenate([centre - half, centre + half], 1)
-        keep = cv2.dnn.NMSBoxes(np.column_stack([grown[:, :2], 2 * half]).tolist(),
-                                scores[kept].astype(np.float64).tolist(), self.score_threshold, self.iou_threshold)
-        keep = sorted(np.asarray(keep, dtype=int).ravel().tolist(), key=lambda i: -scores[kept[i]])
+        keep = nms(grown, scores[kept], self.score_threshold, self.iou_threshold)
         keep = [i for i in keep if 2 * half[i].max() / scale / w >= MIN_HAND]      # the box's longer side
-        out = []
-        for i in keep[:self.max_hands]:
-            # input pixels -> fractions of the frame: undo the letterbox offset and scale
-            gx0, gy0, gx1, gy1 = grown[i]
-            box = ((gx0 - x0) / scale / w, (gy0 - y0) / scale / h, (gx1 - x0) / scale / w, (gy1 - y0) / scale / h)
-            out.append(Detection(self.label, float(scores[kept[i]]),
-                                 tuple(float(min(max(v, 0.0), 1.0)) for v in box)))
-        return out
+        return [Detection(self.label, float(scores[kept[i]]), unletterbox(grown[i], scale, x0, y0, w, h))
+                for i in keep[:self.max_hands]]
 
 
 def _centre_in(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
