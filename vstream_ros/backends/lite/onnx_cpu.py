@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -94,8 +95,10 @@ def export(name: str, module: torch.nn.Module, example: torch.Tensor, outputs: l
            batch_axis: bool = False) -> Path:
     """The network's ONNX file in the cache folder, exported on first use (written whole, then renamed, so
     that two processes starting together never read half a file)."""
-    # the outputs asked for are part of what the file is (one graph is exported with different heads)
-    path = cache_dir() / "onnx" / f"{name}-{digest(key, *outputs, str(batch_axis))}.onnx"
+    # the outputs asked for are part of what the file is (one graph is exported with different heads): `kind`
+    # names the network and its heads, the rest what they were made from
+    kind = f"{name}-{hashlib.sha256(repr((outputs, batch_axis)).encode()).hexdigest()[:6]}"
+    path = cache_dir() / "onnx" / f"{kind}-{digest(key, *outputs, str(batch_axis))}.onnx"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,20 @@ def export(name: str, module: torch.nn.Module, example: torch.Tensor, outputs: l
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+    _forget_older(path, name, kind)
     return path
+
+
+def _forget_older(path: Path, name: str, kind: str) -> None:
+    """Remove the exports of the same network and heads made from older weights or code (an upgrade's new key
+    left the old file behind: some 50 MB for lite's five networks each time), and the network's exports named
+    as before heads had a part of the name (`name-<key>.onnx`)."""
+    pattern = re.compile(rf"(?:{re.escape(kind)}|{re.escape(name)})-[0-9a-f]{{16}}\.onnx")
+    stale = [p for p in path.parent.iterdir() if p != path and pattern.fullmatch(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d older ONNX export(s) of %s from %s", len(stale), kind, path.parent)
 
 
 def load(name: str, module: torch.nn.Module, example: torch.Tensor, outputs: list[str], key: str,
