@@ -60,3 +60,46 @@ def test_demo_end_to_end(tmp_path):
     assert re.search(r"sightings index: \d+ sightings of this robot in .*sightings\.db", text)
     assert (tmp_path / "memory_timeline.png").stat().st_size > 10_000
     assert (tmp_path / "memory.safetensors").exists()
+
+
+def test_the_demo_asks_again_when_a_response_is_lost(monkeypatch):
+    """Fast DDS drops a response whose client reader the server has not yet matched: the demo sends the
+    question again while none has come, takes the first answer, and gives up at its timeout saying so."""
+    from vstream_ros.tools import demo
+
+    clock = [0.0]
+    monkeypatch.setattr(demo.time, "monotonic", lambda: clock[0])
+    client = demo.Client.__new__(demo.Client)            # no node: spinning is the fake clock's waiting
+
+    def spin_until(pred, timeout):
+        clock[0] += max(timeout, 0.0)
+        return pred()
+
+    client.spin_until = spin_until
+    sent = []
+
+    class Future:
+        def __init__(self, answered):
+            self.answered = answered
+
+        def done(self):
+            return self.answered
+
+        def result(self):
+            return "the answer"
+
+    class Service:
+        srv_name = "/vstream/query"
+
+        def __init__(self, lost):
+            self.lost = lost
+
+        def call_async(self, request):
+            sent.append(request)
+            return Future(len(sent) > self.lost)
+
+    assert client.call(Service(lost=1), "q", timeout=120, resend_after=20) == "the answer"
+    assert sent == ["q", "q"] and clock[0] == 40
+    sent.clear()
+    with pytest.raises(TimeoutError, match=r"/vstream/query did not answer in 60 s \(3 sent\)"):
+        client.call(Service(lost=99), "q", timeout=60, resend_after=20)

@@ -72,11 +72,17 @@ class Client:
             rclpy.spin_once(self.node, timeout_sec=0.05)
         return pred()
 
-    def call(self, client, req, timeout: float = 120.0):
-        fut = client.call_async(req)
-        if not self.spin_until(fut.done, timeout):
-            raise TimeoutError(f"{client.srv_name} did not answer in {timeout:.0f} s")
-        return fut.result()
+    def call(self, client, req, timeout: float = 120.0, resend_after: float = 20.0):
+        """The first response to `req`, sent again every `resend_after` s while none has come: Fast DDS drops a
+        response whose client reader the server has not yet matched (rmw_fastrtps #390/#467), and a question or
+        a save may be asked twice."""
+        end = time.monotonic() + timeout
+        futures = []
+        while not futures or time.monotonic() < end:
+            futures.append(client.call_async(req))
+            if self.spin_until(lambda: any(f.done() for f in futures), min(resend_after, end - time.monotonic())):
+                return next(f for f in futures if f.done()).result()
+        raise TimeoutError(f"{client.srv_name} did not answer in {timeout:.0f} s ({len(futures)} sent)")
 
     def close(self) -> None:
         self.node.destroy_node()
