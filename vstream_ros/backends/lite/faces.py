@@ -44,7 +44,7 @@ LAYERS = ((16, 2), (32, 6))                  # (stride, anchors a cell): 16*16*2
 # MediaPipe's face detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
 SCORE_THRESHOLD = 0.5
 IOU_THRESHOLD = 0.3
-MAX_FACES = 3                                # candidates confirmed a frame (the mesh model: ~10 ms each)
+MAX_FACES = 3                                # candidates confirmed a frame (the mesh model: ~5 ms each here)
 PRESENCE_THRESHOLD = 0.5                     # MediaPipe's face-presence bar
 MESH_SIZE = 192
 CROP_SCALE = 1.5                             # the crop about a candidate: its box's longer side, times this
