@@ -15,6 +15,8 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
+from vstream_ros.tools import calls
+
 PROCS = Path(__file__).resolve().parent / "procs"
 
 
@@ -83,22 +85,10 @@ class Client:
         return predicate()
 
     def call(self, client, request, timeout: float = 30.0, resend_after: float | None = 10.0):
-        """The first response to `request`, sent again every `resend_after` s while none has come.
-
-        Fast DDS drops a response when the server has not yet matched the client's response reader 100 ms
-        after the request came (rmw_fastrtps #390/#467; rclpy only warns "failed to send response
-        (timeout)"), which a loaded 2-core machine hits right after discovery: the request was served and
-        its answer will never come. Sending it again is what a DDS client must do. Pass None for requests
-        that must not run twice.
-        """
-        deadline = time.monotonic() + timeout
-        futures = []
-        while not futures or time.monotonic() < deadline:
-            futures.append(client.call_async(request))
-            wait = deadline - time.monotonic() if resend_after is None else resend_after
-            if self.spin_until(lambda: any(f.done() for f in futures), min(wait, deadline - time.monotonic())):
-                return next(f for f in futures if f.done()).result()
-        raise TimeoutError(f"no response from {client.srv_name} within {timeout} s ({len(futures)} sent)")
+        """The first response to `request`, sent again every `resend_after` s while none has come
+        (vstream_ros/tools/calls.py: Fast DDS may drop a response right after discovery). Pass None for
+        requests that must not run twice."""
+        return calls.call(client, request, self.spin_until, timeout, resend_after)
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -65,10 +65,10 @@ def test_demo_end_to_end(tmp_path):
 def test_the_demo_asks_again_when_a_response_is_lost(monkeypatch):
     """Fast DDS drops a response whose client reader the server has not yet matched: the demo sends the
     question again while none has come, takes the first answer, and gives up at its timeout saying so."""
-    from vstream_ros.tools import demo
+    from vstream_ros.tools import calls, demo
 
     clock = [0.0]
-    monkeypatch.setattr(demo.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(calls.time, "monotonic", lambda: clock[0])
     client = demo.Client.__new__(demo.Client)            # no node: spinning is the fake clock's waiting
 
     def spin_until(pred, timeout):

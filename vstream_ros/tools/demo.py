@@ -35,6 +35,7 @@ from vstream_ros.msg import MemoryState  # noqa: E402
 from vstream_ros.ros.evidence import evidence_record  # noqa: E402
 from vstream_ros.ros.stamps import to_seconds  # noqa: E402
 from vstream_ros.srv import Query  # noqa: E402
+from vstream_ros.tools import calls  # noqa: E402
 from vstream_ros.tools.bags import write_image_bag  # noqa: E402
 from vstream_ros.tools.photos import PHOTOS, photo_frames, schedule  # noqa: E402
 from vstream_ros.tools.replay import replay  # noqa: E402
@@ -73,16 +74,9 @@ class Client:
         return pred()
 
     def call(self, client, req, timeout: float = 120.0, resend_after: float = 20.0):
-        """The first response to `req`, sent again every `resend_after` s while none has come: Fast DDS drops a
-        response whose client reader the server has not yet matched (rmw_fastrtps #390/#467), and a question or
-        a save may be asked twice."""
-        end = time.monotonic() + timeout
-        futures = []
-        while not futures or time.monotonic() < end:
-            futures.append(client.call_async(req))
-            if self.spin_until(lambda: any(f.done() for f in futures), min(resend_after, end - time.monotonic())):
-                return next(f for f in futures if f.done()).result()
-        raise TimeoutError(f"{client.srv_name} did not answer in {timeout:.0f} s ({len(futures)} sent)")
+        """The first response to `req`, sent again every `resend_after` s while none has come (calls.py): a
+        question or a save may be asked twice."""
+        return calls.call(client, req, self.spin_until, timeout, resend_after)
 
     def close(self) -> None:
         self.node.destroy_node()
