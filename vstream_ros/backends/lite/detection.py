@@ -195,7 +195,7 @@ class CocoDetector:
     def load(cls, folder: str | Path | None = None, **kwargs) -> CocoDetector:
         folder = Path(folder) if folder else model_dir()
         model = folder / "nanodet.json"
-        if not (model.is_file() and (folder / "nanodet.bin").is_file()):
+        if not cls.available(folder):
             raise FileNotFoundError(f"the COCO detector's weights are not in {folder}: {FETCH_HINT}")
         detector = cls(GraphModel(model), **kwargs)
         detector.network = detector.graph.fast("nanodet", detector.output_names(),
@@ -204,8 +204,7 @@ class CocoDetector:
 
     @staticmethod
     def available(folder: str | Path | None = None) -> bool:
-        folder = Path(folder) if folder else model_dir()
-        return (folder / "nanodet.json").is_file() and (folder / "nanodet.bin").is_file()
+        return weights_present(Path(folder) if folder else model_dir(), ("nanodet.json", "nanodet.bin"))
 
     def _match_outputs(self) -> list[tuple[int, str, str]]:
         """(stride, score output, box output) per level, told apart by their shapes in the signature."""
@@ -290,7 +289,7 @@ def fetch(dest: Path | None = None, npm: str = "npm") -> Path:
     integrity; we check it against the pinned one too) and keep only MODEL_FILES (a folder fetched before a
     model was added to them is fetched again)."""
     dest = Path(dest) if dest else model_dir()
-    if all((dest / f).is_file() for f in MODEL_FILES):
+    if weights_present(dest, MODEL_FILES):
         log.info("the COCO detector is already in %s", dest)
         return dest
     exe = shutil.which(npm)
