@@ -3,7 +3,7 @@
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
                          [--batch-size 8,1] [--runtime onnxruntime,torch] [--hands on,off]
-                         [--faces on,off]
+                         [--faces on,off] [--executor inline,pool]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
@@ -27,7 +27,9 @@ with each `encoder_batch_size` given (frames of several cameras encoded together
 onnxruntime,torch` with lite's two networks in ONNX Runtime (its default on a CPU) and in torch
 (backends/lite/onnx_cpu.py), each run loading the backend afresh; `--hands on,off` with and without lite's
 hand detector (backends/lite/hands.py: the palm detector and the landmark model that confirms its palms),
-`--faces on,off` with and without its face detector (backends/lite/faces.py: BlazeFace and the face mesh model).
+`--faces on,off` with and without its face detector (backends/lite/faces.py: BlazeFace and the face mesh model),
+`--executor inline,pool` with the node's own executor (ros/executor.py: camera callbacks on the spin thread) and
+with rclpy's MultiThreadedExecutor (every callback through its thread pool).
 Prints one JSON document, then a table.
 """
 
@@ -146,12 +148,13 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
         frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8,
-        runtime: str = "onnxruntime", hands: bool = True, faces: bool = True) -> dict:
+        runtime: str = "onnxruntime", hands: bool = True, faces: bool = True, executor: str = "inline") -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
 
     from vstream_ros.backends.lite.onnx_cpu import RUNTIME_ENV
+    from vstream_ros.ros.executor import NodeExecutor
     from vstream_ros.ros.node import VStreamNode
     from vstream_ros.srv import Query
     from vstream_ros.tools.evaluate import pct
@@ -182,7 +185,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
             encoder.detector = encoder.seer.detector = detector.without(label)
             with_parts[label] = False
     node.trigger_activate()
-    ex = MultiThreadedExecutor(num_threads=8)
+    ex = (NodeExecutor if executor == "inline" else MultiThreadedExecutor)(num_threads=8)
     ex.add_node(node)
     spinner = threading.Thread(target=ex.spin, daemon=True)
     spinner.start()
@@ -239,7 +242,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": frames_kind, "tracker_and_ocr": observer is not None and observe, "hands": with_parts["hand"],
-        "faces": with_parts["face"],
+        "faces": with_parts["face"], "executor": executor,
         "torch_threads": used_threads, "encoder_batch_size": batch_size, "runtime": runtime,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
@@ -274,25 +277,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runtime", default="onnxruntime", help="lite's networks in onnxruntime, torch, or both")
     ap.add_argument("--hands", default="on", help="lite's hand detector on, off, or both (on,off)")
     ap.add_argument("--faces", default="on", help="lite's face detector on, off, or both (on,off)")
+    ap.add_argument("--executor", default="inline", help="the node's executor (inline), rclpy's MultiThreadedExecutor "
+                    "(pool), or both (inline,pool)")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
-                int(th), int(bs), rt, hd == "on", fc == "on")
+                int(th), int(bs), rt, hd == "on", fc == "on", ex)
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
             for bs in args.batch_size.split(",") for rt in args.runtime.split(",") for hd in args.hands.split(",")
-            for fc in args.faces.split(",")]
+            for fc in args.faces.split(",") for ex in args.executor.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
-    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands / faces | runtime "
-          "| torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
+    print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands / faces | executor "
+          "| runtime | torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
           "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
               f"{'on' if r['tracker_and_ocr'] else 'off'} | "
               f"{'on' if r['hands'] else 'off'} / {'on' if r['faces'] else 'off'} | "
-              f"{r['runtime']} | "
+              f"{r['executor']} | {r['runtime']} | "
               f"{r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "

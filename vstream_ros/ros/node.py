@@ -35,13 +35,14 @@ import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
 from vstream_ros.engine import EngineConfig, EngineSession, StreamEngine
 from vstream_ros.ros.diagnostics import Reports
+from vstream_ros.ros.executor import NodeExecutor
 from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded, say
 from vstream_ros.ros.lifecycle import FAILURE, SUCCESS, transition
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, bad_value, descriptor, unknown_parameters
@@ -221,7 +222,7 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = VStreamNode()
-    executor = MultiThreadedExecutor(num_threads=4 + node.p("answer_queue_size"))
+    executor = NodeExecutor(num_threads=4 + node.p("answer_queue_size"))
     executor.add_node(node)
     if node.p("autostart") and node.trigger_configure() == SUCCESS:
         node.trigger_activate()

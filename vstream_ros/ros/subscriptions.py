@@ -10,13 +10,13 @@ import functools
 
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import Odometry
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
 from vstream_ros.engine import CameraInput
 from vstream_ros.frames import FrameRejected
+from vstream_ros.ros.executor import InlineCallbackGroup
 from vstream_ros.ros.guard import guarded
 from vstream_ros.ros.image_codec import check_image, compressed_to_rgb, image_thumbnail, image_to_rgb
 from vstream_ros.ros.pose_msgs import ODOMETRY, POSE_TYPES, POSE_WITH_COVARIANCE, pose_type, unpack
@@ -66,7 +66,7 @@ class Subscriptions:
         for topic, name in self.cameras():
             resolved = self.resolve_topic_name(topic)
             compressed = is_compressed(resolved, known.get(resolved, []))
-            group = MutuallyExclusiveCallbackGroup()   # one camera's frames in order; cameras in parallel
+            group = InlineCallbackGroup()   # one camera's frames in order, on the spin thread (ros/executor.py)
             self._ingest_groups.append(group)
             cb = functools.partial(self._on_compressed if compressed else self._on_image, name)
             self._subs.append(self.create_subscription(CompressedImage if compressed else Image, topic, cb, qos,
@@ -148,7 +148,7 @@ class Subscriptions:
         kind = pose_type(resolved, on_graph)
         cls = {ODOMETRY: Odometry, POSE_WITH_COVARIANCE: PoseWithCovarianceStamped}.get(kind, PoseStamped)
         self._subs.append(self.create_subscription(cls, topic, self._on_pose, POSE_QOS,
-                                                   callback_group=MutuallyExclusiveCallbackGroup()))
+                                                   callback_group=InlineCallbackGroup()))
         self.get_logger().info(f"robot pose: {resolved} ({kind.rsplit('/', 1)[-1]}); frames more than "
                                f"{self.p('pose_max_gap_s')} s from a pose get none")
 
