@@ -151,8 +151,8 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
 
     for q in questions:
         pq = parse(q.question)
-        if not pq.subject or q.options or pq.intent is Intent.CHOICE:
-            continue
+        if not pq.subject or q.options or pq.intent is Intent.CHOICE or pq.besides:
+            continue       # "anyone else besides the woman": not whether a person was there
         if q.type == "presence":
             there = polarity(q.answer) >= 0
         elif q.type in THERE:

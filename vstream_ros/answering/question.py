@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from vstream_ros.answering import others
 from vstream_ros.answering.context import resolve
+from vstream_ros.answering.options import OPTION_LETTERS, split_options
 from vstream_ros.answering.phrases import (
     ORDINALS,
     PARTICLES,
@@ -78,6 +80,8 @@ class Question:
     distinct: bool = False         # COUNT: distinct things over time ("how many came in"), not most at once
     ego: str = ""                  # the viewer did the predicate to the subject ("did we drive under a bridge"):
     #                                who, as an answer says it ("we", "I", "the robot")
+    besides: str = ""              # who or what the question leaves out ("anyone else besides the woman": "the woman";
+    #                                others.UNNAMED where "else" names no one: "did someone else come in?")
 
     @property
     def action(self) -> str:
@@ -87,31 +91,6 @@ class Question:
 
     def with_intent(self, intent: Intent) -> Question:
         return replace(self, intent=intent)
-
-
-# ------------------------------------------------------------------ options
-OPTION_LETTERS = "ABCDEFGH"      # a multiple-choice question's options, in order
-_INLINE_OPTION = re.compile(
-    r"(?:^|\s|\n)(?:\(([A-H])\)|([A-H])[.):])\s+(.+?)(?=(?:\s|\n)(?:\([A-H]\)|[A-H][.):])\s|\n|$)", re.S)
-
-
-_LISTED_OPTIONS = re.compile(r"^((?:which|what)\b[^:?]*?)\s*[:,]\s*([^:?]+?\bor\b[^:?]+?)\s*\?*$", re.I)
-
-
-def split_options(text: str) -> tuple[str, tuple[str, ...]]:
-    """'Which ...? (A) x (B) y' -> ('Which ...?', ('x', 'y')); also 'A. x' lines."""
-    found = list(_INLINE_OPTION.finditer(text))
-    letters = [m.group(1) or m.group(2) for m in found]
-    if len(found) >= 2 and letters == list(OPTION_LETTERS[: len(found)]):
-        stem = text[: found[0].start()].strip()
-        stem = re.sub(r"\s*(?:options?|choices?)\s*:?\s*$", "", stem, flags=re.I)
-        return stem, tuple(m.group(3).strip().rstrip(".;,") for m in found)
-    m = _LISTED_OPTIONS.match(" ".join(text.split()))
-    if m:                                              # "Which of these did you see: a dog, a cat or a bird?"
-        items = [x.strip() for x in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", m.group(2)) if x.strip()]
-        if len(items) >= 2:
-            return m.group(1).strip(), tuple(items)
-    return text, ()
 
 
 # ------------------------------------------------------------------- intents
@@ -249,6 +228,12 @@ def parse(text: str) -> Question:
     raw = re.sub(r"\b(what|who|where|when|how|there|that|it)['’]s\b", r"\1 is", raw, flags=re.I)
     stem, options = split_options(raw)
     stem = resolve(_ANSWER_HINT.sub("", " ".join(stem.split())).strip())     # "Two vans came. When did the second one"
+    stem, besides = others.split(stem)                 # "anyone else besides the woman": who is left out
+    q = _parse_stem(text, stem, options)
+    return replace(q, besides=besides) if besides else q
+
+
+def _parse_stem(text: str, stem: str, options: tuple[str, ...]) -> Question:
     event = None
     time, rest = find_time(stem)
     if time is None:

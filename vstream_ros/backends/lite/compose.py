@@ -24,6 +24,7 @@ from vstream_ros.backends.lite.acts import Identities, asks_existence, carried, 
 from vstream_ros.backends.lite.calibration import Doubt, Thresholds, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.colour_and_choice import ColourAndChoice
+from vstream_ros.backends.lite.others import Others
 from vstream_ros.backends.lite.sightings import (
     SAME_SPAN,
     Composed,
@@ -57,7 +58,7 @@ class Recognizer(Protocol):
     def kind(self, concept: Concept, annotation: np.ndarray) -> str: ...
 
 
-class Composer(Identities, ColourAndChoice):
+class Composer(Identities, ColourAndChoice, Others):
     """Answers lite's questions from the memory. Holds no state of a call (one instance serves the
     answer worker and the locate callback at once): what a call needs travels in its `Call`."""
 
@@ -90,6 +91,8 @@ class Composer(Identities, ColourAndChoice):
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         if q.intent is Intent.WHERE and q.attribute == "place":
             return self._place(call)
+        if q.besides and q.subject and q.intent in (Intent.PRESENCE, Intent.COUNT):
+            return self._others(call)                  # "was anyone else there besides the woman?"
         handler = {
             Intent.PRESENCE: self._presence, Intent.WHEN: self._when, Intent.FIRST_SEEN: self._when,
             Intent.LAST_SEEN: self._when, Intent.WHERE: self._where, Intent.COUNT: self._count,
