@@ -15,6 +15,7 @@ from rclpy.event_handler import EventHandler
 from rclpy.lifecycle import TransitionCallbackReturn
 from std_srvs.srv import Trigger
 
+from vstream_ros.ros.executor import InlineCallbackGroup
 from vstream_ros.ros.node import VStreamNode
 from vstream_ros.srv import Query
 
@@ -117,3 +118,5 @@ def test_camera_subscriptions_carry_no_event_handlers(make_node):
     assert len(node._ingest_groups) == 2
     on_cameras = [w for w in node.waitables if isinstance(w, EventHandler) and w.callback_group in node._ingest_groups]
     assert on_cameras == []
+    # frames (and poses) run on the spin thread of the node's executor (ros/executor.py), not through its pool
+    assert all(isinstance(g, InlineCallbackGroup) for g in node._ingest_groups)

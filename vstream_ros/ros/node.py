@@ -42,7 +42,7 @@ from vstream_ros.cameras import camera_names
 from vstream_ros.config import BackendConfig, MemorySizes, runtime_names
 from vstream_ros.engine import EngineConfig, EngineSession, StreamEngine
 from vstream_ros.ros.diagnostics import Reports
-from vstream_ros.ros.executor import NodeExecutor
+from vstream_ros.ros.executor import InlineCallbackGroup, NodeExecutor
 from vstream_ros.ros.guard import CallbackGuard, RefusalLog, guarded, say
 from vstream_ros.ros.lifecycle import FAILURE, SUCCESS, transition
 from vstream_ros.ros.params import BY_NAME, PARAMS, SECTIONS, NodeConfig, bad_value, descriptor, unknown_parameters
@@ -67,7 +67,7 @@ class VStreamNode(Subscriptions, Adapters, Reports, LifecycleNode):
         self._active = False                      # ingest and questions; set and cleared by the transitions
         self._subs = []
         self._camera_topics: dict[str, tuple[str, str]] = {}
-        self._ingest_groups: list[MutuallyExclusiveCallbackGroup] = []
+        self._ingest_groups: list[InlineCallbackGroup] = []
         self._query_group = ReentrantCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
         self._max_pixels = self.p("max_image_pixels")
