@@ -116,6 +116,29 @@ def test_combined_detectors_give_each_frame_every_detectors_boxes():
     assert both.without("hand").labels == {"face"} and both.without("hand").without("face") is coco
 
 
+def test_a_part_with_a_bearer_looks_only_at_frames_with_its_bearers_box():
+    person, car = Detection("person", 0.9, (0, 0, 1, 1)), Detection("car", 0.8, (0, 0, 1, 1))
+    firsts = [[car], [person], [], [car, person]]
+    coco = SimpleNamespace(id="coco", detect=lambda f: [firsts[int(x[0, 0, 0])] for x in f])
+    looked: list[list[int]] = []
+
+    def face_search(f):
+        looked.append([int(x[0, 0, 0]) for x in f])
+        return [[Detection("face", 0.9, (0.4, 0.1, 0.6, 0.3))] for _ in f]
+
+    faces = SimpleNamespace(id="faces", label="face", bearer="person", detect=face_search)
+    palms = SimpleNamespace(id="palms", label="hand", detect=lambda f: [[Detection("hand", 0.7, (0.2, 0.2, 0.3, 0.3))]
+                                                                        for _ in f])
+    frames = np.stack([np.full((4, 4, 3), i, np.uint8) for i in range(4)])
+    got = Combined(coco, palms, faces).detect(frames)
+    assert looked == [[1, 3]]                                 # faces searched in the frames with a person only
+    assert [sorted(d.label for d in f) for f in got] == [["car", "hand"], ["face", "hand", "person"], ["hand"],
+                                                         ["car", "face", "hand", "person"]]
+    looked.clear()
+    assert [[d.label for d in f] for f in Combined(coco, faces).detect(frames[[0, 2]])] == [["car"], []]
+    assert looked == []                                       # no person in any frame: no face search at all
+
+
 # ------------------------------------------------------------------ the real network on real frames
 needs_weights = pytest.mark.skipif(not PalmDetector.available() or not (VIDEOS / "tabletop_cups.mp4").exists(),
                                    reason="palm detector weights not fetched (python -m "

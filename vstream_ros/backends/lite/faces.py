@@ -87,6 +87,7 @@ class FaceDetector:
     candidates that the face mesh model (`presence`) confirms. Frames are letterboxed to the square input."""
 
     label = "face"
+    bearer = "person"               # looked for only in frames with a person box (detection.Combined)
 
     def __init__(self, graph: GraphModel, presence: FacePresence | None = None,
                  score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
