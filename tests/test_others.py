@@ -28,6 +28,9 @@ read = script_read          # a person 0-9 s and 20-24 s (two at once at 22-23 s
     ("Aside from the driver, was anybody in the car?", Intent.PRESENCE, "person in the car", "", "the driver"),
     ("How many people were there besides the girl?", Intent.COUNT, "people", "", "the girl"),
     ("Did someone else come in?", Intent.PRESENCE, "person", "come in", UNNAMED),
+    ("When did anyone besides the man come in?", Intent.FIRST_SEEN, "person", "come in", "the man"),
+    ("Did anyone besides the woman leave?", Intent.PRESENCE, "person", "leave", "the woman"),
+    ("How many people besides the two children were there?", Intent.COUNT, "people", "", "the two children"),
     ("Did you see a dog?", Intent.PRESENCE, "dog", "", ""),
     ("Did the man leave the room?", Intent.PRESENCE, "man", "leave", ""),
 ])
@@ -88,3 +91,20 @@ def test_who_is_left_out_must_be_countable(composer, read):
     assert c.facts.get("abstained") and "how many people 'them' are" in c.text, c.text
     c = ask(composer, read, "Was there a car other than the red one?", TRACKS)
     assert c.facts.get("abstained") and "which ones you mean" in c.text, c.text
+
+
+def test_what_others_did_is_not_told_unless_no_one_else_was_there(composer, read):
+    c = ask(composer, read, "Did anyone besides the woman leave?", TRACKS)       # two people at once: one may have
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell whether anyone besides the woman left")
+    assert "does not recognise actions" in c.text, c.text
+    c = ask(composer, read, "Did anyone besides the two men leave?", TRACKS)     # no one else there to leave
+    assert c.text.startswith("No, no one besides the two men left") and c.facts["count"] == 0, c.text
+
+
+def test_when_or_what_of_the_others_is_never_told(composer, read):
+    c = ask(composer, read, "When did anyone besides the man come in?", TRACKS)
+    assert c.facts.get("abstained") and c.text == ("I cannot tell when anyone besides the man came in: I cannot "
+                                                   "tell which of the people I saw is the man."), c.text
+    c = ask(composer, read, "Where was anybody other than the two girls?", TRACKS)
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell where anyone besides the two girls was: ")
+    assert c.text.endswith("are the two girls."), c.text

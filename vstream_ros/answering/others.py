@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import re
 
+from vstream_ros.answering.phrases import analyse, verb_lemma
+
 UNNAMED = "someone"
+_AUXILIARIES = frozenset(("was", "were", "is", "are", "had", "has", "have", "did", "do", "does", "will", "would",
+                          "can", "could"))
+_DO = re.compile(r"^(?:\w+\s+)*?(?:did|do|does|will|would|can|could)\b", re.I)
 _WORDS = r"(?:besides|other\s+than|apart\s+from|aside\s+from|except(?:\s+for)?|in\s+addition\s+to)"
 _LEADING = re.compile(rf"^{_WORDS}\s+(?P<who>[^,]+?)\s*,\s*", re.I)
 _TRAILING = re.compile(rf"\s*,?\s+{_WORDS}\s+(?P<who>[^,?.!]+?)\s*(?=[,?.!]|$)", re.I)
@@ -31,10 +36,25 @@ def split(stem: str) -> tuple[str, str]:
         who, stem = m["who"], stem[m.end():]
         stem = stem[:1].upper() + stem[1:]
     elif m := _TRAILING.search(stem):
-        who, stem = m["who"], stem[:m.start()] + stem[m.end():]
+        who, rest = _noun_phrase(m["who"], bool(_DO.match(stem)))
+        stem = stem[:m.start()] + (f" {rest}" if rest else "") + stem[m.end():]
     if m := _ELSE.search(stem):
         stem = stem[:m.end(1)] + stem[m.end():]
         if not who and (j := _JOINED.search(stem)):
             who, stem = j["who"], stem[:j.start()] + "come" + stem[j.end():]
         who = who or UNNAMED
     return stem, who.strip()
+
+
+def _noun_phrase(words: str, do_support: bool) -> tuple[str, str]:
+    """'the man come in' (of "did anyone besides the man come in") -> ('the man', 'come in'): the left-out noun
+    phrase, and the predicate that followed it (the question's own)."""
+    said = words.split()
+    if aux := next((i for i, w in enumerate(said) if i and w.lower() in _AUXILIARIES), None):
+        return " ".join(said[:aux]), " ".join(said[aux:])          # "the two children were there"
+    ph = analyse(words, do_support)
+    if not ph.predicate:
+        return words, ""
+    verb = ph.predicate.split()[0]
+    at = next((i for i, w in enumerate(said) if i and verb_lemma(w.lower()) == verb), len(said))
+    return " ".join(said[:at]), " ".join(said[at:])

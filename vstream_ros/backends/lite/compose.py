@@ -91,7 +91,7 @@ class Composer(Identities, ColourAndChoice, Others):
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         if q.intent is Intent.WHERE and q.attribute == "place":
             return self._place(call)
-        if q.besides and q.subject and q.intent in (Intent.PRESENCE, Intent.COUNT):
+        if q.besides and q.subject and q.intent is not Intent.CHOICE:
             return self._others(call)                  # "was anyone else there besides the woman?"
         handler = {
             Intent.PRESENCE: self._presence, Intent.WHEN: self._when, Intent.FIRST_SEEN: self._when,

@@ -13,8 +13,8 @@ import re
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.others import UNNAMED
-from vstream_ros.answering.phrases import analyse, noun_lemma, plural
-from vstream_ros.answering.question import Intent
+from vstream_ros.answering.phrases import analyse, noun_lemma, past, plural
+from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import CARDINALS
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed
@@ -47,7 +47,7 @@ def people_named(besides: str) -> int | None:
 
 
 class Others:
-    """The handler of questions with `Question.besides`, for a person subject."""
+    """The handlers of questions with `Question.besides`, for a person subject."""
 
     def _others(self, call: Call) -> Composed:
         q = call.q
@@ -59,30 +59,36 @@ class Others:
         if not concept.person or len(concepts) > 1:
             return Composed(f"I cannot tell whether I saw {names} besides {who}: I cannot tell which ones you mean.",
                             [], {"abstained": True})
+        did = f" {past(q.predicate)}" if q.action not in ("", "seen") else ""   # "left", "came in": not only seen
+        if q.intent not in (Intent.PRESENCE, Intent.COUNT):
+            return self._which_other(q, who, names)
         found = self.sightings([concept], call.obs, None)
         most = max(found, key=lambda s: (s.count, -s.start), default=None)
         at_once = max(1, most.count) if most is not None else 0
-        most_seen = (f"{at_once} {name if at_once == 1 else names} at once at most "
-                     f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)})") if most is not None else ""
-        seen = f"I saw {most_seen}"
+        seen = (f"I saw {at_once} {name if at_once == 1 else names} at once at most "
+                f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)})") if most is not None else ""
         evidence = [most.evidence(name)] if most is not None else []
         named = people_named(who)
         count = q.intent is Intent.COUNT
-        unsure = f"I cannot tell {'how many ' + names if count else 'whether I saw anyone'} besides"
+        unsure = (f"I cannot tell how many {names} besides {who}{did}" if count else
+                  f"I cannot tell whether {'anyone' if did else 'I saw anyone'} besides {who}{did}")
         if named is None:
             said = "the question does not say who else" if who == UNNAMED else \
                 f"the question does not say how many people '{who}' are"
-            left_out = "them" if who == UNNAMED else who
-            return Composed(f"{unsure} {left_out}: {said}" + (f"; {seen}." if most_seen else "."), evidence,
+            return Composed(f"{unsure}: {said}" + (f"; {seen}." if seen else "."), evidence,
                             {"abstained": True, "count": None})
         if most is not None and at_once > named:
+            if did:                                    # more people, but whether one of them left is not shown
+                return Composed(f"{unsure}: {seen}, but this backend does not recognise actions.", evidence,
+                                {"abstained": True, "count": None})
             n = at_once - named
             text = f"{n} besides {who}: {seen}." if count else f"Yes, {seen}: more than {who}."
             return Composed(text, evidence, {"count": n, "seen": True})
-        none = f"0 besides {who}" if count else f"No, I saw no one besides {who}"
+        # no more people than are left out, so no one else was there to do anything
+        none = f"0 besides {who}" if count else f"No, {'no one' if did else 'I saw no one'} besides {who}{did}"
         if most is None:
             if (doubt := self._doubt([concept], call.obs)) is not None:
-                return Composed(f"{unsure} {who}: {doubt.said()}.", [],
+                return Composed(f"{unsure}: {doubt.said()}.", [],
                                 {"abstained": True, "doubt": doubt.source, "count": None})
             return Composed(f"{none}: I saw no {names} at all.", [], {"count": 0, "seen": False})
         tracks, why = self._tracks(call, concept)
@@ -92,4 +98,14 @@ class Others:
             return Composed(f"{none}: {seen}, and {followed}.", evidence,
                             {"count": 0, "seen": False, "tracks": [t.id for t in tracks]})
         why = why or f"my tracks tell {len(tracks)} {names} apart"
-        return Composed(f"{unsure} {who}: {seen}, but {why}.", evidence, {"abstained": True, "count": None})
+        return Composed(f"{unsure}: {seen}, but {why}.", evidence, {"abstained": True, "count": None})
+
+    @staticmethod
+    def _which_other(q: Question, who: str, names: str) -> Composed:
+        """'When did anyone besides the man come in?': which of the people seen the left-out ones are is not
+        told by anything lite keeps (a person box, a track), so nothing about the others can be said."""
+        asked = {Intent.WHEN: "when", Intent.FIRST_SEEN: "when", Intent.LAST_SEEN: "when", Intent.WHERE: "where",
+                 Intent.ATTRIBUTE: f"the {q.attribute or 'look'} of", Intent.ORDINAL: "which"}.get(q.intent, "what")
+        did = f" {past(q.predicate)}" if q.predicate else {"when": " was seen", "where": " was"}.get(asked, "")
+        return Composed(f"I cannot tell {asked} anyone besides {who}{did}: I cannot tell which of the {names} I saw "
+                        f"{'is' if people_named(who) == 1 else 'are'} {who}.", [], {"abstained": True})
