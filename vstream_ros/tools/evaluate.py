@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-path", default="")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--sample-rate", type=float, default=1.0, help="frames per second kept (the node's default)")
+    ap.add_argument("--sample-on-change", type=float, default=EngineConfig().sample_on_change,
+                    help="also keep a frame between due ones when the picture changed this much (the node's "
+                         "sample_on_change; 0: off)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--use-windows", action="store_true", help="restrict each question to its annotated span")
     ap.add_argument("--limit", type=int, help="at most this many questions")
@@ -320,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         require_input(args.input)          # before the backend loads: a mistyped path fails at once
         session = EngineSession(BackendConfig(args.backend, model_path=args.model_path, device=args.device),
                                 offline_config(args.sample_rate, answer_timeout_s=600,
+                                               sample_on_change=args.sample_on_change,
                                                max_new_tokens_limit=max(512, args.max_new_tokens)))
         with session as engine:      # the node's start-up: built, warmed up, started; closed before judging
             records, system = evaluate(args.input, questions, engine, args.max_new_tokens, args.use_windows,
@@ -333,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     meta = {"input": str(args.input), "questions_file": str(args.questions), "backend": args.backend,
             "judge": args.judge or "none (rule-based scoring only)",
-            "sample_rate_hz": args.sample_rate, "max_new_tokens": args.max_new_tokens,
+            "sample_rate_hz": args.sample_rate, "sample_on_change": args.sample_on_change,
+            "max_new_tokens": args.max_new_tokens,
             "use_windows": args.use_windows}
     report = write_report(args.out, meta, records, system, load_errors)
     s = report["summary"]
