@@ -3,7 +3,7 @@
     python bench/node.py [--backend lite|tiny] [--cameras 1,3,6] [--seconds 10] [--shedding off,on] [--index off]
                          [--frames noise|photos|video] [--observe on,off] [--torch-threads 0,1]
                          [--batch-size 8,1] [--runtime onnxruntime,torch] [--hands on,off]
-                         [--faces on,off] [--executor inline,pool]
+                         [--faces on,off] [--executor inline,pool] [--sample-on-change 12,0]
 
 Cameras run in another process: 640x480 rgb8 at 30 Hz each, stamped with the wall clock at publish,
 showing noise, or (`--frames photos`) the demo's photographs, a new one each second, or (`--frames video`) a
@@ -29,7 +29,8 @@ onnxruntime,torch` with lite's two networks in ONNX Runtime (its default on a CP
 hand detector (backends/lite/hands.py: the palm detector and the landmark model that confirms its palms),
 `--faces on,off` with and without its face detector (backends/lite/faces.py: BlazeFace and the face mesh model),
 `--executor inline,pool` with the node's own executor (ros/executor.py: camera callbacks on the spin thread) and
-with rclpy's MultiThreadedExecutor (every callback through its thread pool).
+with rclpy's MultiThreadedExecutor (every callback through its thread pool), `--sample-on-change 12,0` with each
+value of the node's change sampling (engine/ingest.py; 0: frames by stamp alone).
 Prints one JSON document, then a table.
 """
 
@@ -148,7 +149,8 @@ def due_encoded(engine) -> tuple[int, int, int]:
 
 def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index: bool = False,
         frames_kind: str = "noise", observe: bool = True, torch_threads: int = 0, batch_size: int = 8,
-        runtime: str = "onnxruntime", hands: bool = True, faces: bool = True, executor: str = "inline") -> dict:
+        runtime: str = "onnxruntime", hands: bool = True, faces: bool = True, executor: str = "inline",
+        sample_on_change: float | None = None) -> dict:
     import rclpy
     import torch
     from rclpy.executors import MultiThreadedExecutor
@@ -168,6 +170,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     rclpy.init(args=["--ros-args", "-p", f"backend:={backend}", "-p", "snapshot_path:=''", "-p", "sample_rate_hz:=1.0",
                      "-p", f"load_shedding:={str(shedding).lower()}", "-p", f"index_uri:={uri}",
                      "-p", f"encoder_batch_size:={batch_size}",
+                     *(["-p", f"sample_on_change:={float(sample_on_change)}"] if sample_on_change is not None else []),
                      "-p", f"camera_topics:={[f'/bench{i}/image_raw' for i in range(cameras)]}"])
     node = VStreamNode()
     node.trigger_configure()
@@ -195,6 +198,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     ready.wait(60)
     time.sleep(3.0)                               # warm-up: discovery settled, first frames encoded
     engine = node.engine
+    change = engine.config.sample_on_change
     if engine.sightings is not None:              # the index's warm-up (embedder, engine) is start-up's
         deadline = time.monotonic() + 120
         while not engine.sightings.index.writer.stats.connected and time.monotonic() < deadline:
@@ -242,7 +246,7 @@ def run(cameras: int, backend: str, seconds: float, shedding: bool = True, index
     return {
         "cameras": cameras, "backend": backend, "load_shedding": shedding, "index": index, "sightings": sightings,
         "frames": frames_kind, "tracker_and_ocr": observer is not None and observe, "hands": with_parts["hand"],
-        "faces": with_parts["face"], "executor": executor,
+        "faces": with_parts["face"], "executor": executor, "sample_on_change": change,
         "torch_threads": used_threads, "encoder_batch_size": batch_size, "runtime": runtime,
         "load_avg": os.getloadavg(), "window_s": wall,
         "frames_received_per_s": received / wall, "frames_due": due, "due_encoded": encoded,
@@ -277,27 +281,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runtime", default="onnxruntime", help="lite's networks in onnxruntime, torch, or both")
     ap.add_argument("--hands", default="on", help="lite's hand detector on, off, or both (on,off)")
     ap.add_argument("--faces", default="on", help="lite's face detector on, off, or both (on,off)")
+    ap.add_argument("--sample-on-change", default="", help="the node's sample_on_change per run, e.g. 12,0 (default: "
+                    "the node's own)")
     ap.add_argument("--executor", default="inline", help="the node's executor (inline), rclpy's MultiThreadedExecutor "
                     "(pool), or both (inline,pool)")
     args = ap.parse_args(argv)
     rows = [run(int(n), args.backend, args.seconds, shed == "on", ix == "on", args.frames, obs == "on",
-                int(th), int(bs), rt, hd == "on", fc == "on", ex)
+                int(th), int(bs), rt, hd == "on", fc == "on", ex, float(ch) if ch else None)
             for n in args.cameras.split(",") for shed in args.shedding.split(",") for ix in args.index.split(",")
             for obs in args.observe.split(",") for th in args.torch_threads.split(",")
             for bs in args.batch_size.split(",") for rt in args.runtime.split(",") for hd in args.hands.split(",")
-            for fc in args.faces.split(",") for ex in args.executor.split(",")]
+            for fc in args.faces.split(",") for ex in args.executor.split(",")
+            for ch in args.sample_on_change.split(",")]
     print(json.dumps({"benchmark": "node", "cpu_count": os.cpu_count(), "runs": rows}, indent=2))
     print("\n| cameras | shedding (level at end) | index (sightings written) | tracker+OCR | hands / faces | executor "
-          "| runtime | torch threads / batch | due encoded | changed frames held back | received/s | node CPU (cores) "
-          "| frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| change sampling | runtime | torch threads / batch | due encoded | changed frames held back | received/s "
+          "| node CPU (cores) | frame->memory p50 / p95 (ms) | query ROS / engine (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         frac = r["due_encoded_fraction"]
         ix = f"on ({r['sightings'].get('written', 0)})" if r["index"] else "off"
         print(f"| {r['cameras']} | {'on' if r['load_shedding'] else 'off'} ({r['load_level_at_end']}) | {ix} | "
               f"{'on' if r['tracker_and_ocr'] else 'off'} | "
               f"{'on' if r['hands'] else 'off'} / {'on' if r['faces'] else 'off'} | "
-              f"{r['executor']} | {r['runtime']} | "
+              f"{r['executor']} | {r['sample_on_change']} | {r['runtime']} | "
               f"{r['torch_threads']} / {r['encoder_batch_size']} | "
               f"{r['due_encoded']}/{r['frames_due']} ({100 * frac if frac is not None else 0:.0f} %) | "
               f"{r['change_frames_held_back']} | {r['frames_received_per_s']:.0f} | {r['node_cpu_cores']:.2f} | "

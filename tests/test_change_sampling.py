@@ -1,5 +1,6 @@
-"""Sampling that follows the picture (engine/ingest.py, `sample_on_change`): a thing that is on camera only
-between two due frames is kept when it comes; a busy picture costs at most one extra frame per period."""
+"""Sampling that follows the picture (engine/ingest.py, `sample_on_change`, off by default): a thing that is on
+camera only between two due frames is kept when it comes; a busy picture costs at most one extra frame per period.
+At the defaults (by stamp alone, 1 Hz) a thing on camera for 1.5 s is kept wherever its stretch falls."""
 
 import numpy as np
 import torch
@@ -43,22 +44,33 @@ def kept(shown, seconds=4.0, start=10.0, **cfg):
         engine.stop()
 
 
+ON = 12.0
+
+
 def test_a_thing_on_camera_between_two_due_frames_is_kept_when_it_comes():
     brief = [(10.2, 10.9)]                  # 0.7 s, between the due frames at 10 s and 11 s
-    assert not [t for t in kept(brief, sample_on_change=0.0) if 10.2 <= t < 10.9]     # by stamp alone: missed
-    stamps = kept(brief)
+    assert not [t for t in kept(brief) if 10.2 <= t < 10.9]           # by stamp alone (the default): missed
+    stamps = kept(brief, sample_on_change=ON)
     assert [t for t in stamps if 10.2 <= t < 10.9], stamps
     # its leaving is a change too: the frame after it is kept, so the stretch ends where it ended
-    longer = kept([(10.2, 11.7)])
+    longer = kept([(10.2, 11.7)], sample_on_change=ON)
     assert len([t for t in longer if 10.2 <= t < 11.7]) >= 2, longer
 
 
+def test_a_thing_on_camera_for_a_second_and_a_half_is_kept_at_the_defaults():
+    for k in range(10):                    # its stretch begins anywhere in a sampling period
+        start = 10.05 + 0.1 * k
+        stamps = kept([(start, start + 1.5)])
+        assert [t for t in stamps if start <= t < start + 1.5], (start, stamps)
+
+
 def test_a_still_picture_is_sampled_by_stamp_and_a_busy_one_at_most_twice_as_often():
-    assert len(kept(())) == 4
+    assert len(kept(())) == len(kept((), sample_on_change=ON)) == 4
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(8)]
-    busy = kept(lambda k: noise[k % 8], seconds=6.0)
+    busy = kept(lambda k: noise[k % 8], seconds=6.0, sample_on_change=ON)
     assert 6 < len(busy) <= 12 and min(np.diff(busy)) >= 0.5 - 1e-9, busy
+    assert len(kept(lambda k: noise[k % 8], seconds=6.0)) == 6                        # the default: by stamp
 
 
 def test_thumbnails_are_cheap_and_only_from_what_offers_one():
@@ -86,7 +98,7 @@ def test_a_raw_image_message_gives_its_thumbnail_in_place():
 def test_load_shedding_holds_change_frames_back_and_counts_them():
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(8)]
-    engine = engine_with(Backend("means", Means(), Mute(), MemoryConfig(temporal_slots=8)))
+    engine = engine_with(Backend("means", Means(), Mute(), MemoryConfig(temporal_slots=8)), sample_on_change=ON)
     try:
         engine.ingest.follow_changes = False       # what the shedder's first level does (engine/shedding.py)
         for k in range(int(6.0 * 30)):
@@ -118,7 +130,7 @@ class Gated(Means):
 
 def test_a_change_frame_and_the_due_frame_after_it_both_wait_for_a_busy_encoder():
     enc = Gated()
-    engine = engine_with(Backend("means", enc, Mute(), MemoryConfig(temporal_slots=8)))
+    engine = engine_with(Backend("means", enc, Mute(), MemoryConfig(temporal_slots=8)), sample_on_change=ON)
     try:
         engine.offer("cam", 10.0, scene(10.0))
         assert enc.busy.wait(30)                           # the encoder holds the 10 s frame

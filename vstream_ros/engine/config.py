@@ -12,9 +12,10 @@ class EngineConfig:
     sample_rate_hz: float = setting(1.0, "Frames kept per camera per second of header.stamp", range=(0.01, 120.0),
                                     runtime=True)
     sample_on_change: float = setting(
-        12.0, "Also keep a frame between two due ones when the picture changed this much since the last kept one "
-        "(mean absolute difference of 16x16 grey thumbnails, 0-255), at most once per sampling period and half a "
-        "period after the last kept frame; 0: off", range=(0.0, 255.0), runtime=True)
+        0.0, "Also keep a frame between two due ones when the picture changed this much since the last kept one "
+        "(mean absolute difference of 16x16 grey thumbnails, 0-255; 12 catches a thing on camera under a second), "
+        "at most once per sampling period and half a period after the last kept frame; 0: off, the default (on a "
+        "busy scene it nearly doubles the encoder's work)", range=(0.0, 255.0), runtime=True)
     on_stamp_jump_back: str = setting(
         "reset", "When a camera's stamps go back for good (a looping bag): archive and reset its memory, or "
         "refuse those frames", runtime=True, choices=("reset", "refuse"))
