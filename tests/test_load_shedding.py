@@ -108,6 +108,24 @@ def test_change_frames_are_held_back_first_and_given_back_only_when_they_would_f
     assert window(3, 0.2, 0.3) == 0 and s.state().doing == "full work"   # the scene calms down: back
 
 
+def test_the_change_frames_level_is_passed_over_while_change_sampling_is_off(backend):
+    clock = [0.0]
+    off = [True]
+    s = LoadShedder(ENGINE_LEVELS + LEVELS, clock=lambda: clock[0], holding=1,
+                    inert=lambda level: level == 1 and off[0])
+    assert windows(s, clock, 6, 0.2) == [2]                   # straight to the encoder's first step
+    assert windows(s, clock, 1, 0.1, n=2) == [0, None]        # and straight back to full work
+    off[0] = False
+    assert windows(s, clock, 6, 0.2) == [1]                   # change sampling on: its frames go first
+    # the engine's shedder knows its change frames' level is inert exactly while sample_on_change is 0
+    for change, inert in ((0.0, True), (12.0, False)):
+        e = engine_with(backend, sample_on_change=change)
+        try:
+            assert e.encoder.shedder.inert(1) is inert and not e.encoder.shedder.inert(2)
+        finally:
+            e.stop()
+
+
 class Counting:
     def __init__(self):
         self.seen = 0

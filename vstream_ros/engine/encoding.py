@@ -89,7 +89,8 @@ class EncoderWorker(Worker):
                  new_stream: Callable[[str], None] | None = None,
                  shedding: Callable[[], bool] = lambda: True,
                  observed: Callable[[str, float, object, object], None] | None = None,
-                 in_step: Callable[[], bool] = lambda: False) -> None:
+                 in_step: Callable[[], bool] = lambda: False,
+                 changes: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self.ingest, self.encoder, self.memory, self.poses = ingest, encoder, memory, poses
         self._batch_size = batch_size
@@ -98,7 +99,9 @@ class EncoderWorker(Worker):
         self._new_stream = new_stream or memory.reset
         self.frame_log = FrameLog()
         self._encoder_levels = shed_levels(encoder)
-        self.shedder = LoadShedder(ENGINE_LEVELS + self._encoder_levels, holding=len(ENGINE_LEVELS))
+        # the engine's levels hold change frames back: nothing to hold while change sampling is off (`changes`)
+        self.shedder = LoadShedder(ENGINE_LEVELS + self._encoder_levels, holding=len(ENGINE_LEVELS),
+                                   inert=lambda level: level <= len(ENGINE_LEVELS) and not changes())
         self._shedding = shedding
         self.observed = observed     # each frame the memory took (the sightings index's feed); must not block
         self._pairs = isinstance(encoder, PairingEncoder)

@@ -6,7 +6,8 @@ The engine's own step comes first (`ENGINE_LEVELS`): the sampler stops keeping f
 of picture between two due ones (ingest.py), so the encoder gets the sample rate it was promised and
 no more. Those extras are the cheapest work to give up: each is a whole encode, and they can double
 the frames a busy scene sends, while the rate's frames are what the memory is built on. Then the
-encoder's steps, which make each frame cheaper.
+encoder's steps, which make each frame cheaper. While change sampling is off (`sample_on_change: 0`, the
+default) that first step would hold nothing back, so it is passed over both ways (`inert`).
 
 The signal is the encoder's own, over windows of `WINDOW_S`: the share of wall time it was busy,
 whether sampled frames were overwritten (frames lost), and how long the frames waited from the offer
@@ -60,9 +61,10 @@ class LoadShedder:
     """Called by the encoder thread after each batch (and when idle); says when to change level."""
 
     def __init__(self, levels: tuple[str, ...], clock: Callable[[], float] = time.monotonic,
-                 holding: int = 0) -> None:
+                 holding: int = 0, inert: Callable[[int], bool] = lambda level: False) -> None:
         self.levels = levels
         self.holding = holding                  # the first `holding` levels hold frames back (ENGINE_LEVELS)
+        self.inert = inert                      # a level that would change nothing now: passed over both ways
         self.level = 0
         self.enabled = True
         self._clock = clock
@@ -104,14 +106,22 @@ class LoadShedder:
         lag, self._lag = self._lag, 0.0
         self._start, self._busy_s, self._frames, self._lost0, self._held0 = now, 0.0, 0, lost_total, held_total
         if (lost > 0 or busy > HIGH or lag > LAG_HIGH) and self.level < len(self.levels):
-            return self._set(self.level + 1)
+            return self._set(self._past_inert(self.level + 1, 1))
         cost = self._cost.get(self.level)
         if self.level > 0 and cost and lag <= LAG_HIGH / 2:
             # one level down: its cost per frame, for the frames it would get (the held ones too)
-            more = held if self.level <= self.holding else 0
-            if (frames + more) * self._cost.get(self.level - 1, 2 * cost) / span < TARGET:
-                return self._set(self.level - 1)
+            down = self._past_inert(self.level - 1, -1)
+            more = held if down < self.holding else 0
+            if (frames + more) * self._cost.get(down, 2 * cost) / span < TARGET:
+                return self._set(down)
         return None
+
+    def _past_inert(self, level: int, step: int) -> int:
+        """`level`, or the next one in the direction of `step` that is not inert (the change frames' level while
+        change sampling is off: no step is spent on it)."""
+        while 0 < level < len(self.levels) and self.inert(level):
+            level += step
+        return level
 
     def _set(self, level: int) -> int | None:
         if level == self.level:

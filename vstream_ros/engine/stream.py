@@ -69,7 +69,8 @@ class StreamEngine:
         self.encoder = EncoderWorker(self.ingest, enc, self.memory, lambda: self.config.encoder_batch_size,
                                      self.poses, new_stream=lambda camera: self.forget([camera], "new stream"),
                                      shedding=lambda: self.config.load_shedding, observed=self._observed,
-                                     in_step=lambda: self.config.observe_in_step)
+                                     in_step=lambda: self.config.observe_in_step,
+                                     changes=lambda: self.config.sample_on_change > 0)
         self.sightings: SightingsFeed | None = None       # the long-term index's feed (opened by start)
         self._warmed = False
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
