@@ -32,6 +32,7 @@ from vstream_ros.answering.question import Question
 from vstream_ros.backends.contract import Answer, Answerer, Backend, Located, Observation
 from vstream_ros.backends.lite import onnx_cpu
 from vstream_ros.backends.lite.compose import Composer
+from vstream_ros.backends.lite.detection import detect_some
 from vstream_ros.backends.lite.files import cache_dir, package_dir
 from vstream_ros.backends.lite.observing import Observer
 from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer, Seer
@@ -81,8 +82,7 @@ class Thinned:
     def detect(self, frames: np.ndarray) -> list:
         pick = [(self._n + b) % self.every == 0 for b in range(len(frames))]
         self._n += len(frames)
-        found = iter(self.detector.detect(frames[np.array(pick)]) if any(pick) else [])
-        return [next(found) if p else None for p in pick]
+        return detect_some(self.detector.detect, frames, pick, None)
 
 
 @contextlib.contextmanager

@@ -152,6 +152,21 @@ def weights_present(folder: Path, files: tuple[str, ...]) -> bool:
     return all((folder / f).is_file() for f in files)
 
 
+def signed_input(frame: np.ndarray, size: int) -> tuple[torch.Tensor, float, int, int]:
+    """RGB uint8 [H, W, 3] -> MediaPipe's detector input: letterboxed to [1, size, size, 3] in [-1, 1]; and
+    letterbox's scale and x, y offsets (for `unletterbox`)."""
+    canvas, scale, x0, y0 = letterbox(frame, size, cv2.INTER_AREA)
+    return torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None], scale, x0, y0
+
+
+def detect_some(detect, frames: np.ndarray | torch.Tensor, pick: list[bool], skipped) -> list:
+    """`detect` run on the frames `pick` marks only (none at all when it marks none); `skipped` in the place of
+    each other frame's detections."""
+    chosen = np.flatnonzero(pick)
+    found = iter(detect(frames[chosen]) if len(chosen) else [])
+    return [next(found) if p else skipped for p in pick]
+
+
 class Combined:
     """Detectors as one: each frame's boxes of every class, the first detector's (COCO's) first, then those of
     the detectors of one class each (hands.PalmDetector, faces.FaceDetector: their `label`). A part with a
@@ -179,8 +194,7 @@ class Combined:
         for part in self.parts:
             bearer = getattr(part, "bearer", None)
             look = [bearer is None or any(b.label == bearer for b in boxes) for boxes in first]
-            found = iter(part.detect(frames[np.flatnonzero(look)]) if any(look) else [])
-            per.append([next(found) if lo else [] for lo in look])
+            per.append(detect_some(part.detect, frames, look, ()))
         return [[box for boxes in frame for box in boxes] for frame in zip(*per, strict=True)]
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -29,9 +28,9 @@ from vstream_ros.backends.lite.detection import (
     FETCH_HINT,
     Detection,
     frame_batch,
-    letterbox,
     model_dir,
     nms,
+    signed_input,
     square_crop,
     ssd_anchors,
     unletterbox,
@@ -132,8 +131,8 @@ class FaceDetector:
         results = []
         for frame in frame_batch(frames):
             h, w = frame.shape[:2]
-            canvas, scale, x0, y0 = letterbox(frame, INPUT_SIZE, cv2.INTER_AREA)
-            out = self.network(torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None])
+            x, scale, x0, y0 = signed_input(frame, INPUT_SIZE)
+            out = self.network(x)
             logits = np.concatenate([out[o][0].numpy().reshape(-1) for o in self.scores])
             raw = np.concatenate([out[o][0].numpy() for o in self.boxes])
             boxes, probs = self.decode(logits, raw)

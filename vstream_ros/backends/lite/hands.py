@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -30,9 +29,9 @@ from vstream_ros.backends.lite.detection import (
     FETCH_HINT,
     Detection,
     frame_batch,
-    letterbox,
     model_dir,
     nms,
+    signed_input,
     square_crop,
     ssd_anchors,
     unletterbox,
@@ -144,8 +143,7 @@ class PalmDetector:
     @staticmethod
     def _letterbox(frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
         """RGB uint8 [H, W, 3] -> [1, 256, 256, 3] in [-1, 1], scale, x and y offsets."""
-        canvas, scale, x0, y0 = letterbox(frame, INPUT_SIZE, cv2.INTER_AREA)
-        return torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None], scale, x0, y0
+        return signed_input(frame, INPUT_SIZE)
 
     @staticmethod
     def decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
