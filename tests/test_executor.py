@@ -4,6 +4,7 @@ SingleThreadedExecutor's would. In-process, one context of its own; messages ove
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -34,6 +35,23 @@ def _spin_until(executor, done, limit=200) -> None:
     raise AssertionError("the callbacks did not all run")
 
 
+def _matched(executor, pub, subscriptions: int) -> None:
+    """Spin until the publisher has matched its subscriptions (a message sent before would be lost)."""
+    _spin_until(executor, lambda: pub.get_subscription_count() >= subscriptions)
+
+
+@contextlib.contextmanager
+def _running(ctx, node, executor_class=NodeExecutor):
+    """An executor of `executor_class` (two pool threads) spinning `node` in this thread; both closed after."""
+    executor = executor_class(num_threads=2, context=ctx)
+    executor.add_node(node)
+    try:
+        yield executor
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+
+
 def _publish_to_two_groups(ctx, executor_class):
     """One message to a subscription in an InlineCallbackGroup and to one in the default group; the threads
     each callback ran on, and the thread that spun."""
@@ -43,18 +61,10 @@ def _publish_to_two_groups(ctx, executor_class):
                              callback_group=InlineCallbackGroup())
     node.create_subscription(String, "chatter", lambda m: ran.setdefault("pool", threading.get_ident()), 10)
     pub = node.create_publisher(String, "chatter", 10)
-    executor = executor_class(num_threads=2, context=ctx)
-    executor.add_node(node)
-    try:
-        for _ in range(100):                      # until both subscriptions are matched
-            if pub.get_subscription_count() >= 2:
-                break
-            executor.spin_once(timeout_sec=0.05)
+    with _running(ctx, node, executor_class) as executor:
+        _matched(executor, pub, 2)
         pub.publish(String(data="hi"))
         _spin_until(executor, lambda: len(ran) == 2)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
     return ran, threading.get_ident()
 
 
@@ -76,17 +86,9 @@ def test_an_inline_callbacks_error_reaches_the_spin_loop(ctx):
 
     node.create_subscription(String, "boom", boom, 10, callback_group=InlineCallbackGroup())
     pub = node.create_publisher(String, "boom", 10)
-    executor = NodeExecutor(num_threads=2, context=ctx)
-    executor.add_node(node)
-    try:
-        for _ in range(100):
-            if pub.get_subscription_count():
-                break
-            executor.spin_once(timeout_sec=0.05)
+    with _running(ctx, node) as executor:
+        _matched(executor, pub, 1)
         pub.publish(String(data="x"))
         with pytest.raises(RuntimeError, match="frame callback failed"):
             for _ in range(100):
                 executor.spin_once(timeout_sec=0.1)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
