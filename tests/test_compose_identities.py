@@ -409,3 +409,20 @@ def test_the_nth_line_is_read_top_to_bottom(composer, read):
     assert c.text.startswith('The first line was "#BLACK"'), c.text
     c = ask(composer, read, "What was the second word on the sign?", texts=TEXTS)
     assert c.text.startswith('The second word was "LIVES"'), c.text
+
+
+def test_a_relation_between_two_seen_things_is_not_said_to_be_seen(read):
+    # the person and the swing are seen together at 0-5 s; "holding" is nothing the memory holds: the answer
+    # names the two things, never "I saw a man holding the swing" (hand-set bounds: the swing's 0.6 counts)
+    from vstream_ros.backends.lite.calibration import Thresholds
+
+    hand_set = Composer(LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds()))
+    for text, lead in (("Was the man holding the swing?", "I cannot tell whether the man was holding the swing: "),
+                       ("When was the man holding the swing?", "I cannot tell when the man was holding the swing: "),
+                       ("Did the man carrying the swing leave?", "I cannot tell whether the man carrying the swing "
+                                                                 "left: ")):
+        c = ask(hand_set, read, text)
+        assert c.text.startswith(lead + "I saw a person and a swing together "), c.text
+        assert c.facts["abstained"] and "saw a man holding" not in c.text and "saw a man carrying" not in c.text
+    c = ask(hand_set, read, "Was the person holding anything?")      # one thing: named as before
+    assert "together" not in c.text, c.text

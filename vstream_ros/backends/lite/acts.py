@@ -29,7 +29,7 @@ from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, unverified
 from vstream_ros.backends.lite.vision import LAYOUT
 from vstream_ros.backends.lite.vocabulary import SCENES
-from vstream_ros.backends.lite.wording import first_to_last, in_window, spans
+from vstream_ros.backends.lite.wording import first_to_last, in_window, seen_together, spans
 
 if TYPE_CHECKING:
     from vstream_ros.backends.lite.vision import Concept
@@ -237,7 +237,7 @@ class Identities:
             return Composed(f"No, I saw {a(name)} {spans(found, q)}, but never {a_phrase(thing)}{in_window(q)}.",
                             [s.evidence(name) for s in found], {"seen": False})
         if kind == "action" or carried(q):
-            return ids.unseen_action(q, name, found, spans(found, q))
+            return ids.unseen_action(q, name, found, spans(found, q), seen_together(concepts))
         if kind == "return":
             if len(found) > 1:
                 return Composed(f"Yes, I saw {a(name)} again after a gap: {first_to_last(found, q)}.",

@@ -36,7 +36,16 @@ from vstream_ros.backends.lite.sightings import (
 )
 from vstream_ros.backends.lite.vision import Concept, Seen
 from vstream_ros.backends.lite.vocabulary import PERSON_KINDS
-from vstream_ros.backends.lite.wording import first_to_last, in_window, span_of, spans, uncertain, window_words
+from vstream_ros.backends.lite.wording import (
+    concept_name,
+    first_to_last,
+    in_window,
+    seen_together,
+    span_of,
+    spans,
+    uncertain,
+    window_words,
+)
 from vstream_ros.memory import MemoryRead, TokenGroup
 from vstream_ros.memory.read import Run
 
@@ -131,9 +140,7 @@ class Composer(Identities, ColourAndChoice, Others):
         return concepts, None
 
     def _name(self, concepts: list[Concept], phrase: str) -> str:
-        first = concepts[0]
-        name = f"{first.colour} {first.name}" if first.colour else first.name
-        return name if len(concepts) == 1 else phrase.strip()
+        return concept_name(concepts[0]) if len(concepts) == 1 else phrase.strip()
 
     def locate(self, phrase: str, memory: MemoryRead, frame_interval: float,
                window: tuple[float, float] | None = None) -> Composed:
@@ -205,7 +212,7 @@ class Composer(Identities, ColourAndChoice, Others):
     def _when(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         q = call.q
         if q.action == "action" or carried(q):
-            return ids.unseen_action(q, name, found, first_to_last(found, q))
+            return ids.unseen_action(q, name, found, first_to_last(found, q), seen_together(concepts))
         if q.action == "return":                     # "when did the man come back": his second stretch
             return ids.nth_stretch(replace(q, ordinal=2), name, found)
         first, last = found[0], found[-1]

@@ -356,15 +356,22 @@ def _which_text(q: Question) -> list[str]:
 
 
 # ----------------------------------------------------- predicates unseen
-def unseen_action(q: Question, name: str, found: list[Sighting], where: str) -> Composed:
+def unseen_action(q: Question, name: str, found: list[Sighting], where: str, seen: str = "") -> Composed:
     """A predicate nothing in memory shows (crossing, carrying, pulling in): the subject's presence,
-    and that the action cannot be told; never a confident yes."""
+    and that the action cannot be told; never a confident yes. `seen` names what the sightings of a subject
+    of several things show (wording.together): "I saw a woman and a dog together", never the asked relation."""
     what = past(q.predicate) if q.predicate else "did that"
     rest = f" {the_complement(q.complement)}" if q.complement else ""
     carried = next((m for m in q.modifiers if m.startswith(("carrying ", "holding "))), "")
-    doing = f"was {carried}" if carried and not q.predicate else f"{what}{rest}"
+    who = name
+    if carried and not q.predicate:         # "was the woman holding the leash": the relation is what is asked
+        head = f"{q.head} "
+        relation = q.subject[len(head):] if q.head and q.subject.startswith(head) else carried
+        who, doing = (q.head if seen and q.head else name), f"was {relation}"
+    else:
+        doing = f"{what}{rest}"
     # "did we drive under a bridge": the viewer did it, and the bridge is what was seen
-    done = f"{q.ego} {what} the {name}" if q.ego else f"the {name} {doing}"
+    done = f"{q.ego} {what} the {name}" if q.ego else f"the {who} {doing}"
     lead = "when" if q.intent in (Intent.WHEN, Intent.FIRST_SEEN, Intent.LAST_SEEN) else "whether"
-    return Composed(f"I cannot tell {lead} {done}: I saw {a(name)} {where}, but this backend does not recognise "
-                    "actions.", [s.evidence(name) for s in found], {"seen": True, "abstained": True})
+    return Composed(f"I cannot tell {lead} {done}: I saw {seen or a(name)} {where}, but this backend does not "
+                    "recognise actions.", [s.evidence(name) for s in found], {"seen": True, "abstained": True})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Question, TimeKind
-from vstream_ros.answering.words import a_phrase
+from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite.calibration import Doubt
 from vstream_ros.backends.lite.sightings import Sighting
+from vstream_ros.backends.lite.vision import Concept
 
 MAX_SPANS = 4             # spans written out in a "when" answer; the evidence holds them all
 
@@ -75,3 +76,18 @@ def window_words(q: Question) -> str:
 def uncertain(phrase: str, doubt: Doubt, window: str = "") -> str:
     """The abstention: which thing, which source was unsure of it, and how weak its evidence was."""
     return f"I cannot tell whether I saw {a_phrase(phrase)}{window}: {doubt.said()}."
+
+
+def concept_name(c: Concept) -> str:
+    """A concept as an answer names it: "red car", "person"."""
+    return f"{c.colour} {c.name}" if c.colour else c.name
+
+
+def seen_together(concepts: list[Concept]) -> str:
+    """What the joint sightings of a subject of several things show: "a woman and a dog together"; "" for
+    one thing. Never the asked phrase ("the woman holding the dog's leash"): the relation between them is
+    nothing the memory holds."""
+    named = [a(n) for n in dict.fromkeys(concept_name(c) for c in concepts)]
+    if len(named) < 2:
+        return ""
+    return ", ".join(named[:-1]) + " and " + named[-1] + " together"
