@@ -359,3 +359,94 @@ def test_stopping_the_engine_waits_for_the_read_under_way_and_keeps_its_words():
     engine.stop()
     assert not [t for t in threading.enumerate() if t.name == "vstream-ocr" and t.is_alive()]
     assert [(s.text, s.first) for s in engine.read().texts] == [("EXIT", 1.0)]
+
+
+# ------------------------------------------------ text in view now: the newest frame read for a question
+def test_the_newest_frame_is_read_on_demand_once_and_only_when_it_changed():
+    """read_newest reads the camera's newest frame when no read saw it (the schedule read the first frame and
+    waits 10 s for the next); the same frame, or one unchanged since, is not read again; while a read is under
+    way it says so (False) and starts nothing."""
+    obs = gated_observer()
+    frames = {v: np.full((1, 48, 64, 3), v, np.uint8) for v in (90, 120, 121)}
+    assert obs.read_newest("a")                                   # no frame yet: nothing to read
+    obs.observe(["a"], [100.0], frames[90], [None])               # the schedule's first read
+    finish_read(obs)
+    obs.observe(["a"], [101.0], frames[120], [None])              # changed, but not due for 10 s
+    assert not obs._reader.busy()
+    assert obs.read_newest("a") and obs._reader.busy()            # read now
+    obs.observe(["b"], [101.0], frames[90], [None])               # b's first frame meets a's read under way
+    assert not obs.read_newest("b")                               # ... and waits its turn
+    finish_read(obs)
+    assert GatedReader.reads == [90, 120]
+    assert [(s.text, s.first) for _, o in obs.late() for s in o.texts] == [("EXIT", 100.0), ("EXIT", 101.0)]
+    assert obs.read_newest("a") and not obs._reader.busy()        # that frame was read
+    obs.observe(["a"], [102.0], frames[121], [None])              # a new frame, the same picture
+    assert obs.read_newest("a") and not obs._reader.busy()
+    assert obs.read_newest("b") and obs._reader.busy()            # b's turn now
+    finish_read(obs)
+    assert GatedReader.reads == [90, 120, 90]
+
+
+class ValueReader:
+    """Reads the frame's grey level as a word ("W40"), at once; `reads` lists the levels it read."""
+
+    reads: list = []
+
+    def read(self, frame):
+        ValueReader.reads.append(int(frame[0, 0, 0]))
+        return [SimpleNamespace(text=f"W{int(frame[0, 0, 0])}", score=0.9, box=(0.1, 0.1, 0.3, 0.2))]
+
+
+class ObservingEncoder(SeeingEncoder):
+    """Lite's Observer (text only) on a toy encoder: the schedule reads the first frame, then every 10 s."""
+
+    def __init__(self):
+        super().__init__()
+        from vstream_ros.backends.lite.observing import Observer
+        from vstream_ros.perception.ocr import BackgroundReader
+
+        self.observer = Observer(tracking=False, reader=BackgroundReader(make=ValueReader))
+
+    def observe(self, cameras, stamps, frames):
+        return self.observer.observe(cameras, stamps, np.asarray(frames), [None] * len(frames))
+
+    def observed_late(self):
+        return self.observer.late()
+
+    def observing(self):
+        return self.observer.pending()
+
+    def read_newest(self, camera):
+        return self.observer.read_newest(camera)
+
+
+class Reader(Mute):
+    """Answers with the words the memory holds, as read."""
+
+    def answer(self, memory, question, max_new_tokens, cancel=None):
+        from vstream_ros.backends.contract import Answer
+
+        return Answer(iter([" ".join(f"{s.text}@{s.first:g}" for s in memory.texts)]), [])
+
+
+@pytest.mark.parametrize("wait_s", [3.0, 0.0])
+def test_a_question_about_the_text_in_view_reads_the_newest_frame_first(wait_s):
+    engine = engine_with(Backend("reading", ObservingEncoder(), Reader(), MemoryConfig(temporal_slots=4)),
+                         observe_in_step=True, text_read_wait_s=wait_s)
+    try:
+        for t, v in ((1.0, 10), (2.0, 20), (3.0, 30), (4.0, 40)):
+            feed(engine, "cam", [t], value=v)
+        assert engine.flush()
+        ValueReader.reads = []
+        start = engine.ask("What did the sign say at the start?").wait(30)
+        assert ValueReader.reads == []                        # not about now: nothing read for it
+        now = engine.ask("What does the sign say?").wait(30)
+        assert ValueReader.reads == ([40] if wait_s else [])
+    finally:
+        engine.stop()
+    assert now.success and start.success, (now.error, start.error)
+    if wait_s:
+        assert now.answer == "W10@1 W40@4", now.answer        # the newest frame, read for the question
+    else:
+        assert now.answer == "W10@1", now.answer              # off: the schedule's read alone
+    assert start.answer == "W10@1", start.answer

@@ -185,7 +185,7 @@ def test_the_star_retrieval_setting_reaches_the_memory_through_the_one_assembly(
 def test_an_encoder_that_breaks_the_contract_is_refused_at_once_naming_what_it_lacks():
     from vstream_ros.engine import StreamEngine
 
-    class Old:          # written before `observed_late` and `observing` joined the contract
+    class Old:          # written before `observed_late`, `observing` and `read_newest` joined the contract
         id, dim, feature_grid = "toy:old", 3, (2, 2)
         device, dtype, annotation_names = torch.device("cpu"), torch.float32, ()
 
@@ -199,5 +199,6 @@ def test_an_encoder_that_breaks_the_contract_is_refused_at_once_naming_what_it_l
             return [NOTHING_OBSERVED] * len(frames)
 
     backend = Backend("old", Old(), ToyAnswerer(), MemoryConfig())
-    with pytest.raises(TypeError, match="its encoder lacks observed_late, observing of the FrameEncoder contract"):
+    with pytest.raises(TypeError, match="its encoder lacks observed_late, observing, read_newest of the "
+                                        "FrameEncoder contract"):
         StreamEngine(backend)

@@ -21,14 +21,29 @@ from rosproc import PROCS, Client, Proc, fresh_domain
 QA = REPO.parent / "shared" / "data" / "qa"
 
 
-def run_tool(module: str, *args, timeout=600, env_domain=None):
+def run_tool(module: str, *args, timeout=600, env_domain=None) -> subprocess.CompletedProcess:
+    """Run a tool to its end. One that has not ended by `timeout` is sent SIGABRT, on which Python's
+    faulthandler writes every thread's stack: the test fails showing where it hung."""
     import os
 
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
     if env_domain is not None:
         env["ROS_DOMAIN_ID"] = str(env_domain)
-    return subprocess.run([sys.executable, "-m", f"vstream_ros.tools.{module}", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    argv = [sys.executable, "-m", f"vstream_ros.tools.{module}", *map(str, args)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                          env=env) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            pytest.fail(f"vstream-{module} did not end within {timeout} s; its output and stacks:\n"
+                        f"{out[-2000:]}\n{err[-6000:]}")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def bag_stamps(bag: Path) -> dict[str, list[int]]:

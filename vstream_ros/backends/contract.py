@@ -71,6 +71,12 @@ class FrameEncoder(Protocol):
         """Whether work for `observed_late` is still under way (the engine's flush waits for it)."""
         ...
 
+    def read_newest(self, camera: str) -> bool:
+        """Start observing a camera's newest frame again now, for `observed_late` (a question about the text in
+        view: what is on the sign now, not what was read on the schedule). True when started or not needed;
+        False while other work is under way (the engine asks again once `observing` is over)."""
+        ...
+
 
 @runtime_checkable
 class PairingEncoder(Protocol):
@@ -104,6 +110,9 @@ class Unobserved:
 
     def observing(self) -> bool:
         return False
+
+    def read_newest(self, camera: str) -> bool:
+        return True
 
 
 def contract_gaps(encoder: object) -> list[str]:

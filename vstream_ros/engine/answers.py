@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from vstream_ros.answering.question import Question, parse
+from vstream_ros.answering.question import Intent, Question, parse
 from vstream_ros.backends.contract import Answerer
 from vstream_ros.engine import recall
 from vstream_ros.engine.config import EngineConfig
@@ -62,6 +62,8 @@ class AnswerService(Worker):
         self.yielded_s = 0.0              # time answers waited for the encoder, in total
         self._current: QuestionJob | None = None
         self.sightings: Callable[[], object] = lambda: None   # the long-term index's feed (engine/recall.py)
+        # a question about the text in view: the newest frames read first (EncoderWorker.read_now)
+        self.read_text: Callable[[list[str], float], None] = lambda cameras, deadline: None
 
     # ---------------------------------------------------------------- life
     def stop(self) -> None:
@@ -235,6 +237,9 @@ class AnswerService(Worker):
         if job.scope_error:
             return QueryResult(False, f"{job.scope_error}{why}", intent=question.intent,
                                frames_in_memory=self.memory.frames_seen)
+        wait = self._config().text_read_wait_s
+        if wait > 0 and question.intent is Intent.TEXT and (window is None or window[1] >= question.newest):
+            self.read_text(job.cameras or self.memory.cameras, min(deadline, time.monotonic() + wait))
         read = self.memory.read(job.cameras or None, window)
         if read.num_tokens == 0:
             return QueryResult(False, "nothing in memory for that time window and camera selection",

@@ -45,6 +45,11 @@ class EngineConfig:
     default_max_new_tokens: int = setting(128, "Answer length when a request asks for 0", range=(1, 8192),
                                           runtime=True)
     max_new_tokens_limit: int = setting(512, "Requests asking for more are clamped", range=(1, 8192), runtime=True)
+    text_read_wait_s: float = setting(
+        3.0, "A question about the text in view now (\"what does the sign say?\") first has the newest frame of "
+        "its cameras read, if no read saw it yet, and waits this long at most (a read takes 0.4-1 s of a core "
+        "here); 0: it answers from the reads of the schedule alone (one every 10 s at most)", range=(0.0, 60.0),
+        runtime=True)
     answer_queue_size: int = setting(4, "Questions waiting beyond this are refused", range=(1, 1024))
     answer_timeout_s: float = setting(120.0, "A question not answered by then fails", range=(0.1, 3600.0),
                                       runtime=True)

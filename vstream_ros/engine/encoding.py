@@ -143,6 +143,21 @@ class EncoderWorker(Worker):
             time.sleep(0.01)
         self._write_late()
 
+    def read_now(self, cameras: list[str], deadline: float) -> None:
+        """Have the encoder observe each camera's newest frame again (`read_newest`: a question about the text in
+        view) and write what it finds into the memory before returning; until `deadline` (monotonic) at most.
+        On the asking thread: one read at a time, so each camera waits for the reads before it."""
+        for camera in cameras:
+            while not self.encoder.read_newest(camera):
+                if time.monotonic() >= deadline:
+                    return
+                self._write_late()
+                time.sleep(0.01)
+        while self.observing() and time.monotonic() < deadline:
+            self._write_late()
+            time.sleep(0.01)
+        self._write_late()
+
     def _write_late(self) -> None:
         """Write what the encoder observed after its frames' batch (text read on its own thread)."""
         with self._late_lock:

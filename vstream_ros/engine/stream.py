@@ -75,6 +75,7 @@ class StreamEngine:
         self._warmed = False
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.answers.sightings = lambda: self.sightings    # where/when answers reach the index (recall.py)
+        self.answers.read_text = self.encoder.read_now      # "what does the sign say": the newest frames read
         self.persistence = Persistence(cfg, self.memory)
         self._health = HealthMonitor()
 

@@ -103,7 +103,7 @@ class OcrSchedule:
     """When to read a camera's text: reading costs about a second of one core per frame here, so not on
     every sampled frame. Read at most once per `period_s`, and only when the picture changed since the
     last read (mean absolute difference of a 32x24 grey thumbnail over `change`), so a still scene is
-    read once; `force` (a question about text) reads now."""
+    read once; `force` (a question about text: `unread` says whether it needs one) reads now."""
 
     def __init__(self, period_s: float = 10.0, change: float = 6.0) -> None:
         self.period_s, self.change = float(period_s), float(change)
@@ -130,6 +130,15 @@ class OcrSchedule:
                 return False
         self._last_stamp, self._last_thumb = stamp, thumb
         return True
+
+    def unread(self, stamp: float, frame: np.ndarray) -> bool:
+        """Whether a frame may show text no read has seen: it is not the frame last read, and the picture
+        changed since (as `due` measures it)."""
+        if self._last_stamp is None or self._last_thumb is None:
+            return True
+        if stamp == self._last_stamp:
+            return False
+        return float(np.abs(self.thumbnail(frame) - self._last_thumb).mean()) >= self.change
 
 
 

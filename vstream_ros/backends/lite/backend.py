@@ -175,6 +175,10 @@ class LiteEncoder:
     def observing(self) -> bool:
         return self.observer.pending()
 
+    def read_newest(self, camera: str) -> bool:
+        """Text in the camera's newest frame, read now (observing.Observer.read_newest)."""
+        return self.observer.read_newest(camera)
+
     @torch.inference_mode()
     def label(self, pooled: torch.Tensor, k: int = 3) -> list[list[tuple[str, float]]]:
         """pooled [N, 1280] -> the top-k (class name, probability) of each row, via the classifier head."""

@@ -22,6 +22,7 @@ Per camera: one Tracker and one OcrSchedule, fed in stamp order by the encoder w
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ class _Camera:
     schedule: object | None = None
     last_stamp: float | None = None
     gap_s: float | None = None                  # running mean of the gaps between its sampled frames
+    newest: tuple[float, np.ndarray, tuple] | None = None   # its newest frame (a copy) and boxes, for read_newest
 
 
 class Observer:
@@ -83,6 +85,7 @@ class Observer:
         self.detector_every = 1                 # load shedding: the detector looks at every n-th frame
         self._reader = reader                   # a perception.ocr.BackgroundReader (made on first use)
         self._cameras: dict[str, _Camera] = {}
+        self._reading = threading.Lock()        # schedules and submits: the encoder's thread and read_newest's
 
     def observe(self, cameras: Sequence[str], stamps: Sequence[float], frames: np.ndarray,
                 detections: Sequence[list | None]) -> list[Observation]:
@@ -134,8 +137,32 @@ class Observer:
         cam.last_stamp = stamp
         tracks = self._track(cam, stamp, frame, dets) if self.tracking and dets is not None else ()
         if self.ocr:
-            self._read(camera, cam, stamp, frame, dets or ())
+            boxes = tuple((d.label, tuple(d.box)) for d in dets or ())
+            cam.newest = (stamp, np.array(frame, copy=True), boxes)
+            self._read(camera, cam, stamp, frame, boxes)
         return Observation(tracks) if tracks else NOTHING_OBSERVED
+
+    def read_newest(self, camera: str) -> bool:
+        """Start reading the newest frame of a camera now (a question about the text in view), unless no read
+        is needed: text off, no frame yet, or the frame is the one last read or unchanged since. False while
+        another read is under way: ask again when `pending` is over (one read at a time)."""
+        from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
+
+        with self._reading:
+            cam = self._cameras.get(camera)
+            if not self.ocr or cam is None or cam.newest is None:
+                return True
+            stamp, frame, boxes = cam.newest
+            if cam.schedule is None:
+                cam.schedule = OcrSchedule(self.ocr_period_s)
+            if not cam.schedule.unread(stamp, frame):
+                return True
+            if self._reader is None:
+                self._reader = BackgroundReader()
+            if not self._reader.submit((camera, cam, boxes), stamp, frame):
+                return False
+            cam.schedule.due(stamp, frame, force=True)       # counts as read: the schedule's next is 10 s on
+            return True
 
     # ------------------------------------------------------------------ tracks
     def _track(self, cam: _Camera, stamp: float, frame: np.ndarray, dets: list) -> tuple[Track, ...]:
@@ -163,15 +190,16 @@ class Observer:
         return tuple(as_track(r) for r in out)
 
     # ------------------------------------------------------------------- text
-    def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray, dets: Sequence) -> None:
+    def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray, boxes: tuple) -> None:
         """Start a background read of this frame when the reader is free and the camera's schedule says; the
-        frame's boxes go with it, to tell what each word was read on."""
+        frame's boxes (label, box) go with it, to tell what each word was read on."""
         from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
 
-        if cam.schedule is None:
-            cam.schedule = OcrSchedule(self.ocr_period_s)
-        if self._reader is None:
-            self._reader = BackgroundReader()
-        if self._reader.busy() or not cam.schedule.due(stamp, frame):
-            return                              # another read is under way: this camera's turn comes later
-        self._reader.submit((camera, cam, tuple((d.label, tuple(d.box)) for d in dets)), stamp, frame)
+        with self._reading:
+            if cam.schedule is None:
+                cam.schedule = OcrSchedule(self.ocr_period_s)
+            if self._reader is None:
+                self._reader = BackgroundReader()
+            if self._reader.busy() or not cam.schedule.due(stamp, frame):
+                return                          # another read is under way: this camera's turn comes later
+            self._reader.submit((camera, cam, boxes), stamp, frame)
