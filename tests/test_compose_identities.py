@@ -388,7 +388,7 @@ def test_an_ordinal_of_a_thing_seen_but_never_followed_is_not_no(composer, read,
 def test_a_misread_of_the_same_place_is_not_more_text():
     # the sign clip's reads: "#BLAC K" and "MATIER" where "#BLACK" and "MATTER" were read over longer spans;
     # a counter that changed ("GATE 3", then "GATE 5") is two texts
-    from vstream_ros.backends.lite.identities import lines
+    from vstream_ros.backends.lite.scene_text import lines
 
     top, low, panel = (0.2, 0.1, 0.8, 0.3), (0.2, 0.6, 0.8, 0.8), (0.1, 0.1, 0.3, 0.2)
     reads = (TextSighting("#BLACK", T0, T0 + 20, 0.9, top), TextSighting("#BLAC K", T0 + 30, T0 + 30, 0.95, top),

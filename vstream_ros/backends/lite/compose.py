@@ -20,6 +20,7 @@ from vstream_ros.answering.phrases import past
 from vstream_ros.answering.question import Intent, Question, TimeKind
 from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
+from vstream_ros.backends.lite import scene_text
 from vstream_ros.backends.lite.acts import Identities, asks_existence, carried, on_sight
 from vstream_ros.backends.lite.calibration import Doubt, Thresholds, doubt_of
 from vstream_ros.backends.lite.call import Call
@@ -95,7 +96,7 @@ class Composer(Identities, ColourAndChoice, Others):
         obs = observations(memory, q.window, q.frame_interval)
         call = Call(q, obs, SAME_SPAN * q.frame_interval, frozenset(g.camera for g, _ in obs), memory)
         if q.intent is Intent.TEXT:
-            return ids.text_answer(q, ids.in_window(memory.texts, q))
+            return scene_text.text_answer(q, ids.in_window(memory.texts, q))
         if not obs:
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         if q.intent is Intent.WHERE and q.attribute == "place":
@@ -271,8 +272,8 @@ class Composer(Identities, ColourAndChoice, Others):
                 by_name.setdefault(name, []).append(Sighting(r.start, r.end, g.camera, score, g, r, count,
                                                              partial=throughout is not None and name not in throughout))
         texts = ids.in_window(call.memory.texts, q) if call.memory is not None else ()
-        words = ids.lines(texts)
-        read = ids.read_phrase(words, texts, q)      # words read in the scene are part of what was seen
+        words = scene_text.lines(texts)
+        read = scene_text.read_phrase(words, texts, q)      # words read in the scene are part of what was seen
         if not by_name:          # frames were there, but nothing in them was named: that says what cannot be told
             looked = merge([Sighting(r.start, r.end, g.camera, 0.0, g, r) for g, r in obs], gap)
             if read:

@@ -1,27 +1,23 @@
-"""Lite's answers that need identities or words: distinct counts, ordinals ("the second person"),
-arrivals and departures, a tracked thing's own colours (memory's `Track`s), and scene text (its
-`TextSighting`s); and the honest answer for a predicate nothing in memory shows ("crossed the hall").
+"""Lite's answers that need identities: distinct counts, ordinals ("the second person"), arrivals and
+departures, a tracked thing's own colours (memory's `Track`s); and the honest answer for a predicate nothing
+in memory shows ("crossed the hall"). Scene text is scene_text.py's.
 
-Only from memory: where the memory keeps no tracks or text for the time asked, the answer says what
-cannot be told instead of counting runs as people.
+Only from memory: where the memory keeps no tracks for the time asked, the answer says what cannot be told
+instead of counting runs as people.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-
 from vstream_ros.answering import timefmt
-from vstream_ros.answering.phrases import PREPOSITIONS, noun_lemma, past, plural
+from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
-from vstream_ros.answering.words import a, listed, the_complement, the_phrase
+from vstream_ros.answering.words import a, the_complement
 from vstream_ros.backends.lite.calibration import colour_withheld
-from vstream_ros.backends.lite.layout import PART_WORDS
 from vstream_ros.backends.lite.sightings import Composed, Sighting
-from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, CONCEPTS, PERSON_WORDS
-from vstream_ros.memory.tracks import TextSighting, Track
+from vstream_ros.backends.lite.vocabulary import BOXED
+from vstream_ros.memory.tracks import Track
 from vstream_ros.perception import motion
-from vstream_ros.perception.boxes import area, centre_distance, overlap
+from vstream_ros.perception.boxes import area, centre_distance
 from vstream_ros.perception.tracking import GROUPS, MOTION_GROUPS, at_border
 
 NO_IDENTITIES = "I keep no identities for this camera"
@@ -30,18 +26,12 @@ NO_IDENTITIES = "I keep no identities for this camera"
 # identity answers in 5; the other clips' tracks followed 0.75-1.08 of their boxes), once it had MIN_BOXES
 TRACK_COVERAGE = 0.5
 MIN_BOXES = 4
-NO_TEXT = "I have no text read in the scene"
 # A track that began in mid-frame within this long after another of its kind ended in mid-frame is likely the
 # same thing followed in pieces (the tracker's own lost budget, perception/tracking.py LOST_S)
 PIECES_S = 3.0
 # a track seen within this many frame intervals of the stream's first / newest frame was in view then
 END_SLACK = 1.5
-# things that bear text, and nothing more: "the sign", "the letters on the screen" single out no one text
-# among those read; any other word of the subject ("the alarm label", "the writing on his T-shirt") does
-TEXT_BEARERS = frozenset(("sign", "label", "screen", "display", "board", "notice", "poster", "banner", "plate",
-                          "placard", "billboard", "monitor", "text", "writing", "lettering", "letter", "word",
-                          "line", "message", "caption", "it", "this", "that"))
-_ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
+ORDINAL_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh",
                   8: "eighth", 9: "ninth", 10: "tenth", -1: "last"}
 
 
@@ -165,7 +155,7 @@ def _said(q: Question) -> str:
 
 
 def nth(q: Question) -> str:
-    return _ORDINAL_WORDS.get(q.ordinal, f"number {q.ordinal}")
+    return ORDINAL_WORDS.get(q.ordinal, f"number {q.ordinal}")
 
 
 def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: float) -> Composed:
@@ -215,144 +205,13 @@ def in_words(q: Question) -> str:
 
 def nth_stretch(q: Question, name: str, found: list[Sighting]) -> Composed:
     """'When did you see the man the second time?': the nth separate stretch of sightings."""
-    nth = _ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
+    nth = ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
     if len(found) < q.ordinal:
         return Composed(f"I saw {a(name)} only in {len(found)} separate stretch{'es' if len(found) != 1 else ''}, "
                         f"so there was no {nth} time.", [s.evidence(name) for s in found], {"seen": True})
     s = found[q.ordinal - 1]
     return Composed(f"The {nth} time I saw {a(name)} was {timefmt.span(s.start, s.end, q.origin)}.",
                     [s.evidence(name)], {"seen": True, "first": s.start, "last": s.end})
-
-
-# ------------------------------------------------------------------ text
-def lines(texts: tuple[TextSighting, ...]) -> list[str]:
-    """The distinct words read, in reading order: by first stamp, then top to bottom, left to right. A read
-    of the same place that spells nearly the same ("#BLAC K" where "#BLACK" was read, "MATIER" for "MATTER")
-    is that text misread: the one read over the longer span (then the surer) stands. Reads that differ in a
-    digit stay apart (a clock or a counter changes)."""
-    return [t.text.strip() for t in distinct_reads(texts)]
-
-
-def distinct_reads(texts: tuple[TextSighting, ...]) -> list[TextSighting]:
-    """The reads `lines` names, in its order."""
-    kept: list[TextSighting] = []
-    for t in sorted(texts, key=lambda t: (-(t.last - t.first), -t.score)):
-        if not any(_misread(t, k) for k in kept):
-            kept.append(t)
-    seen: dict[str, TextSighting] = {}
-    for t in sorted(kept, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
-        seen.setdefault(t.text.strip(), t)
-    return [t for k, t in seen.items() if k]
-
-
-def text_lines(texts: tuple[TextSighting, ...]) -> list[str]:
-    """The distinct reads as lines, top to bottom: a read whose box's middle lies within a line's height joins
-    it (left to right), else it starts the next line."""
-    rows: list[list[TextSighting]] = []
-    for t in sorted(distinct_reads(texts), key=lambda t: (t.box[1] + t.box[3]) / 2):
-        mid = (t.box[1] + t.box[3]) / 2
-        if rows and min(r.box[1] for r in rows[-1]) <= mid <= max(r.box[3] for r in rows[-1]):
-            rows[-1].append(t)
-        else:
-            rows.append([t])
-    return [" ".join(r.text.strip() for r in sorted(row, key=lambda r: r.box[0])) for row in rows]
-
-
-def _misread(a: TextSighting, b: TextSighting) -> bool:
-    """Two reads of one place (their boxes overlap by half the smaller) whose letters nearly agree."""
-    x, y = a.text.strip().lower(), b.text.strip().lower()
-    if x == y or re.sub(r"\D", "", x) != re.sub(r"\D", "", y):        # the same, or other digits
-        return False
-    return overlap(a.box, b.box) >= 0.5 and difflib.SequenceMatcher(None, x, y).ratio() >= NEAR_MISS
-
-
-def read_phrase(words: list[str], texts: tuple[TextSighting, ...], q: Question) -> str:
-    """'"#BLACK LIVES MATTER" (from 0.0 s to 30.0 s)': what was read (`words`: `lines(texts)`) and when, for a
-    description; "" for nothing."""
-    if not texts:
-        return ""
-    when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
-    return f'"{" ".join(words)}" ({when})'
-
-
-# a word read this close to the word asked (difflib's ratio) may be it misread: "EXlT" for "EXIT", "STOR" for "STOP"
-NEAR_MISS = 0.7
-
-
-def _near_miss(want: str, word: str) -> bool:
-    word = word.strip(".,:;!?\"'()#")
-    return bool(word) and difflib.SequenceMatcher(None, want, word).ratio() >= NEAR_MISS
-
-
-def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
-    """What the scene's text said, or whether a word was read (exact words, case aside)."""
-    if not texts:
-        return Composed(f"I cannot tell: {NO_TEXT}{in_words(q)}.", [], {"abstained": True, "texts": []})
-    read = lines(texts)
-    first, last = min(t.first for t in texts), max(t.last for t in texts)
-    when = timefmt.span(first, last, q.origin)
-    if q.yes_no and q.value:
-        want = q.value.lower()
-        hit = [t for t in texts if re.search(rf"(?<!\w){re.escape(want)}(?!\w)", t.text.lower())]
-        if hit:
-            h = min(hit, key=lambda t: t.first)
-            return Composed(f"Yes, I read \"{h.text}\" {timefmt.span(h.first, h.last, q.origin)}.", [],
-                            {"seen": True, "texts": [h.text]})
-        quoted = listed([f'"{x}"' for x in read])
-        if near := [w for x in read for w in x.split() if _near_miss(want, w.lower())]:
-            return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
-                            "misread.", [], {"abstained": True, "texts": read})
-        return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
-    said = {noun_lemma(w) for w in re.findall(r"[a-z][a-z-]*", " ".join(read).lower())}
-    on = ""
-    if (which := _which_text(q)) and not {noun_lemma(w) for w in which} & said:
-        # what bears the text asked: the detector's box each word was read inside ("the man's T-shirt": a person)
-        labels = [bearer_labels(w) for w in which]
-        texts = tuple(t for t in texts if all(labels) and any(t.bearer in ls for ls in labels))
-        if not texts:    # nothing read on such a thing: lite reads words, and knows only boxes that bear them
-            return Composed(f"I cannot tell what {the_phrase(q.subject)} said: I read \"{' '.join(read)}\" ({when}), "
-                            f"but {_on_what(which, labels)}.", [], {"abstained": True, "texts": read})
-        read = lines(texts)
-        when = timefmt.span(min(t.first for t in texts), max(t.last for t in texts), q.origin)
-        on = f", read on {a(texts[0].bearer)}"
-    if q.ordinal:
-        unit = "line" if q.attribute == "line" else "word"
-        words = text_lines(texts) if unit == "line" else " ".join(read).split()
-        k = q.ordinal - 1 if q.ordinal > 0 else len(words) - 1
-        if 0 <= k < len(words):
-            nth = _ORDINAL_WORDS.get(q.ordinal, str(q.ordinal))
-            return Composed(f"The {nth} {unit} was \"{words[k]}\" (I read \"{' '.join(read)}\" {when}).", [],
-                            {"texts": read, unit: words[k]})
-    thing = f"The {q.subject}" if q.subject else "The text"
-    return Composed(f"{thing} said \"{' '.join(read)}\" ({when}{on}).", [], {"texts": read})
-
-
-def bearer_labels(word: str) -> frozenset[str]:
-    """The detector labels a word of a text question may bear text on: a person for people and their clothes
-    ("man", "T-shirt"), the classes of a vehicle ("van": car or truck); empty for what the detector has no
-    class for (a sign, an alarm label)."""
-    w = noun_lemma(word)
-    if w in PERSON_WORDS or w in PART_WORDS or word in PART_WORDS:
-        return frozenset(("person",))
-    w = ALIASES.get(w, w)
-    if w in CONCEPTS:
-        return frozenset(CONCEPTS[w][0])
-    return frozenset((w,)) if w in BOXED else frozenset()
-
-
-def _on_what(which: list[str], labels: list[frozenset[str]]) -> str:
-    unknown = [w for w, ls in zip(which, labels, strict=True) if not ls]
-    if unknown:
-        return "cannot tell what it was written on"
-    return "none of it was read on " + " or ".join(a(x) for x in sorted(set().union(*labels)))
-
-
-def _which_text(q: Question) -> list[str]:
-    """The words of a text question's subject that single out what bears the text ("alarm" of "the alarm
-    label on the screen", "man", "t-shirt" of "the writing on the man's T-shirt"); [] for a bare text-bearer."""
-    words = re.findall(r"[a-z][a-z-]*", " ".join([q.head, *q.modifiers]).lower().replace("'s", ""))
-    return [w for w in words if w not in PREPOSITIONS and noun_lemma(w) not in TEXT_BEARERS
-            and w not in ("his", "her")]          # the other determiners analyse has dropped
 
 
 # ----------------------------------------------------- predicates unseen
