@@ -426,3 +426,30 @@ def test_a_relation_between_two_seen_things_is_not_said_to_be_seen(read):
         assert c.facts["abstained"] and "saw a man holding" not in c.text and "saw a man carrying" not in c.text
     c = ask(hand_set, read, "Was the person holding anything?")      # one thing: named as before
     assert "together" not in c.text, c.text
+
+
+READ_ONCE = (TextSighting("PAN", T0 + 0, T0 + 0, 0.9, (0.2, 0.1, 0.3, 0.2)),)
+
+
+def test_a_named_word_is_yes_when_read_and_no_only_where_the_text_was_read_alike_twice(composer, read):
+    c = ask(composer, read, "Did the sign say the word LIVES?", texts=TEXTS)
+    assert c.text.startswith('Yes, I read "LIVES MATTER" from 1.0 s to 9.0 s') and c.facts["seen"], c.text
+    c = ask(composer, read, "Did you see the BLACK LIVES sign?", texts=TEXTS)       # across two lines read
+    assert c.text.startswith('Yes, I read "#BLACK LIVES MATTER"'), c.text
+    c = ask(composer, read, "Did you see the word EXIT?", texts=TEXTS)              # read at 1 s and 9 s alike
+    assert c.text.startswith('No, I did not read "EXIT"') and c.facts["seen"] is False, c.text
+    c = ask(composer, read, "Did you see the word EXIT?", texts=READ_ONCE)          # one read: maybe part of it
+    assert c.text.startswith('I cannot tell whether "EXIT" was there') and c.facts["abstained"], c.text
+    assert "once" in c.text
+
+
+def test_when_a_named_word_was_read_comes_from_the_reads_that_hold_it(composer, read):
+    c = ask(composer, read, "When did you first see the word MATTER?", texts=TEXTS)
+    assert c.text == 'I first read "LIVES MATTER" at 1.0 s.' and c.facts["first"] == T0 + 1, c.text
+    c = ask(composer, read, "When did you last see the word BLACK?", texts=TEXTS)
+    assert c.text == 'I last read "#BLACK" at 9.0 s.', c.text
+    c = ask(composer, read, "When was the LIVES MATTER label on screen?", texts=TEXTS)
+    assert c.text == 'I read "LIVES MATTER" from 1.0 s to 9.0 s.', c.text
+    c = ask(composer, read, "When was the EXIT sign on screen?", texts=TEXTS)        # never "it was not there"
+    assert c.text.startswith('I cannot tell: I have not read "EXIT"; I read "#BLACK" and "LIVES MATTER"'), c.text
+    assert ask(composer, read, "When did you see the word EXIT?").facts["abstained"]

@@ -223,6 +223,14 @@ TABLE = [
     ('What was the last word on the sign?', TEXT, 'sign', (), '', 'ordinal -1', None),
     ('What was the text on the board?', TEXT, 'board', (), '', '', None),
     ('Was "SALE" written on the sign?', TEXT, 'sign', (), '', '', None),
+    ('Did the sign say the word LIVES?', TEXT, '', (), '', '', None),
+    ('Had the sign shown the word MATTER yet?', TEXT, '', (), '', '', None),
+    ('Did the letters spell the word PEACE?', TEXT, '', (), '', '', None),
+    ('Was the word EXIT written anywhere?', TEXT, '', (), '', '', None),
+    ('Did you see the BLACK LIVES MATTER sign?', TEXT, '', (), '', '', None),
+    ('When did you first see the word MATTER?', FIRST_SEEN, '', (), '', '', None),
+    ('When did you last see the word EXIT?', LAST_SEEN, '', (), '', '', None),
+    ('When was the "OPEN" sign on?', WHEN, '', (), '', '', None),
     ('What did the screen show?', TEXT, 'screen', (), '', '', None),
     ('Read the sign.', TEXT, 'sign', (), '', '', None),
     ('What was the message on the screen?', TEXT, 'screen', (), '', '', None),
@@ -411,6 +419,26 @@ def test_text_questions_keep_the_word_as_written():
     assert q.intent is Intent.TEXT and q.value == "EXIT" and q.yes_no
     q = parse('Did the sign say "Open"?')
     assert q.intent is Intent.TEXT and q.value == "Open" and q.subject == "sign"
+
+
+@pytest.mark.parametrize("text, intent, value, yes_no", [
+    ("Did the sign say the word LIVES?", TEXT, "LIVES", True),
+    ("Had the sign shown the word MATTER yet?", TEXT, "MATTER", True),
+    ('Was the word "exit" written on the door?', TEXT, "exit", True),
+    ("Did you see the STOP sign?", TEXT, "STOP", True),
+    ("When did you first see the word MATTER?", FIRST_SEEN, "MATTER", False),
+    ("When did the OPEN sign come on?", FIRST_SEEN, "OPEN", False),
+    ("When was the PEDESTRIAN ALARM label on screen?", WHEN, "PEDESTRIAN ALARM", False),
+    ("When did you last see the words BLACK LIVES?", LAST_SEEN, "BLACK LIVES", False),
+])
+def test_words_a_question_names_are_text_to_look_for_not_a_thing(text, intent, value, yes_no):
+    # "word MATTER" or "PEDESTRIAN ALARM label" is no thing to recognise: the words are looked for in what was read
+    q = parse(text)
+    assert (q.intent, q.value, q.yes_no, q.subject) == (intent, value, yes_no, ""), q
+    assert (q.attribute == "text") is (intent is not TEXT)
+    for plain in ("DID YOU SEE THE STOP SIGN?", "Did you see a TV?", "What colour was the T block?",
+                  "What did the EXIT sign say?"):        # capitals that name no word, or a question that is no when / yes-no
+        assert parse(plain).attribute != "text" and not (parse(plain).value and parse(plain).yes_no), plain
 
 
 @pytest.mark.parametrize("text", ["Which way did the two young men walk?", "In which direction did the cars drive?",

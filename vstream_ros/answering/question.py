@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from vstream_ros.answering import others
 from vstream_ros.answering.context import resolve
+from vstream_ros.answering.named_text import moment, named_text
 from vstream_ros.answering.options import OPTION_LETTERS, split_options
 from vstream_ros.answering.phrases import (
     ORDINALS,
@@ -249,6 +250,11 @@ def _parse_stem(text: str, stem: str, options: tuple[str, ...]) -> Question:
     if options:
         return Question(text, Intent.CHOICE, subject=_clean_subject(way.group("s") if way else core), options=options,
                         time=time, attribute="direction" if way else "")
+    if (named := named_text(core)) and re.match(rf"^(?:{_WHEN}|{_AUX})\b", core, re.I):   # "the word EXIT"
+        yes_no = not re.match(rf"^{_WHEN}\b", core, re.I)    # else when it was read: first, last or when
+        when = {"first": Intent.FIRST_SEEN, "last": Intent.LAST_SEEN}.get(moment(core), Intent.WHEN)
+        return Question(text, Intent.TEXT if yes_no else when, attribute="" if yes_no else "text", value=named,
+                        time=time, yes_no=yes_no)
     if way:                                            # "which way did the people walk?"
         subject = _ARTICLE.sub("", _clean_subject(way.group("s")))
         return _structure(Question(text, Intent.ATTRIBUTE, subject=subject, attribute="direction", time=time), core,

@@ -97,6 +97,8 @@ class Composer(Identities, ColourAndChoice, Others):
         call = Call(q, obs, SAME_SPAN * q.frame_interval, frozenset(g.camera for g, _ in obs), memory)
         if q.intent is Intent.TEXT:
             return scene_text.text_answer(q, ids.in_window(memory.texts, q))
+        if q.attribute == "text" and q.value:          # "when did you first see the word EXIT?"
+            return scene_text.when_read(q, ids.in_window(memory.texts, q))
         if not obs:
             return Composed("I have no annotated frames for that time and camera selection.", [], {"seen": None})
         if q.intent is Intent.WHERE and q.attribute == "place":

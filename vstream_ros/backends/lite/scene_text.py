@@ -12,7 +12,7 @@ import re
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import PREPOSITIONS, noun_lemma
-from vstream_ros.answering.question import Question
+from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, listed, the_phrase
 from vstream_ros.backends.lite.identities import ORDINAL_WORDS, in_words
 from vstream_ros.backends.lite.layout import PART_WORDS
@@ -95,17 +95,7 @@ def text_answer(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
     first, last = min(t.first for t in texts), max(t.last for t in texts)
     when = timefmt.span(first, last, q.origin)
     if q.yes_no and q.value:
-        want = q.value.lower()
-        hit = [t for t in texts if re.search(rf"(?<!\w){re.escape(want)}(?!\w)", t.text.lower())]
-        if hit:
-            h = min(hit, key=lambda t: t.first)
-            return Composed(f"Yes, I read \"{h.text}\" {timefmt.span(h.first, h.last, q.origin)}.", [],
-                            {"seen": True, "texts": [h.text]})
-        quoted = listed([f'"{x}"' for x in read])
-        if near := [w for x in read for w in x.split() if _near_miss(want, w.lower())]:
-            return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
-                            "misread.", [], {"abstained": True, "texts": read})
-        return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
+        return _was_read(q, texts, read, when)
     said = {noun_lemma(w) for w in re.findall(r"[a-z][a-z-]*", " ".join(read).lower())}
     on = ""
     if (which := _which_text(q)) and not {noun_lemma(w) for w in which} & said:
@@ -156,3 +146,57 @@ def _which_text(q: Question) -> list[str]:
     words = re.findall(r"[a-z][a-z-]*", " ".join([q.head, *q.modifiers]).lower().replace("'s", ""))
     return [w for w in words if w not in PREPOSITIONS and noun_lemma(w) not in TEXT_BEARERS
             and w not in ("his", "her")]          # the other determiners analyse has dropped
+
+
+def _words(text: str) -> str:
+    """Letters and digits only, lower case, one space between words: how a named word is looked for."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _holding(want: str, texts: tuple[TextSighting, ...]) -> list[TextSighting]:
+    """The reads that hold the words asked, on their own or as lines read together ("BLACK LIVES" across
+    "#BLACK" and "LIVES MATTER"); [] when they were not read."""
+    alone = [t for t in texts if f" {want} " in f" {_words(t.text)} "]
+    if alone or not want:
+        return alone
+    parts = [t for t in texts if set(_words(t.text).split()) & set(want.split())]
+    return parts if f" {want} " in f" {_words(' '.join(lines(tuple(parts))))} " else []
+
+
+def _was_read(q: Question, texts: tuple[TextSighting, ...], read: list[str], when: str) -> Composed:
+    """Whether the words asked were read: yes with when; no only where the scene's text was read alike twice
+    or more (a single read may have missed what is there), else what was read and that it cannot be told."""
+    hit = _holding(_words(q.value), texts)
+    if hit:
+        span = timefmt.span(min(t.first for t in hit), max(t.last for t in hit), q.origin)
+        return Composed(f"Yes, I read \"{' '.join(lines(tuple(hit)))}\" {span}.", [],
+                        {"seen": True, "texts": [t.text for t in hit]})
+    quoted = listed([f'"{x}"' for x in read])
+    if near := [w for x in read for w in x.split() if _near_miss(q.value.lower(), w.lower())]:
+        return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
+                        "misread.", [], {"abstained": True, "texts": read})
+    if not any(t.last > t.first for t in texts):
+        return Composed(f'I cannot tell whether "{q.value}" was there: I did not read it, but I read only {quoted} '
+                        f"{when}, once, and text I read once may be only part of what was there.", [],
+                        {"abstained": True, "texts": read})
+    return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
+
+
+def when_read(q: Question, texts: tuple[TextSighting, ...]) -> Composed:
+    """When the words asked ("when did you first see the word EXIT", "when was the ALARM label on screen")
+    were read: the reads that hold them, first, last or both. Text is read every few seconds at most (and for
+    questions about now), so a span runs from read to read; words not read are not "never there"."""
+    hit = _holding(_words(q.value), texts)
+    if not hit:
+        read = listed([f'"{x}"' for x in lines(texts)]) if texts else ""
+        return Composed(f'I cannot tell: I have not read "{q.value}"{in_words(q)}'
+                        + (f"; I read {read}." if read else "."), [], {"abstained": True, "texts": lines(texts)})
+    first, last = min(t.first for t in hit), max(t.last for t in hit)
+    said = " ".join(lines(tuple(hit)))
+    if q.intent is Intent.FIRST_SEEN:
+        text = f"I first read \"{said}\" {timefmt.span(first, first, q.origin)}."
+    elif q.intent is Intent.LAST_SEEN:
+        text = f"I last read \"{said}\" {timefmt.span(last, last, q.origin)}."
+    else:
+        text = f"I read \"{said}\" {timefmt.span(first, last, q.origin)}."
+    return Composed(text, [], {"texts": [t.text for t in hit], "first": first, "last": last})
