@@ -176,8 +176,9 @@ def _was_read(q: Question, texts: tuple[TextSighting, ...], read: list[str], whe
         return Composed(f'I cannot tell whether "{q.value}" was there: I read "{near[0]}" {when}, which may be it '
                         "misread.", [], {"abstained": True, "texts": read})
     if not any(t.last > t.first for t in texts):
+        each = "each " if len(read) > 1 else ""
         return Composed(f'I cannot tell whether "{q.value}" was there: I did not read it, but I read only {quoted} '
-                        f"{when}, once, and text I read once may be only part of what was there.", [],
+                        f"{when}, {each}once, and text read once may be only part of what was there.", [],
                         {"abstained": True, "texts": read})
     return Composed(f'No, I did not read "{q.value}"; I read {quoted} {when}.', [], {"seen": False, "texts": read})
 
