@@ -82,7 +82,7 @@ def test_candidates_whose_landmarks_gather_on_one_hand_are_one_hand():
              (0.0, 0.5, 0.1, 0.6): (0.84, (0.22, 0.36, 0.30, 0.52)),      # from its wrist: more of the same hand
              (0.5, 0.5, 0.6, 0.6): (0.90, (0.71, 0.39, 0.79, 0.59))}       # the right hand
     d.presence = lambda frame, box: boxes[box]
-    found = d._present(np.zeros((8, 8, 3), np.uint8), [Detection("hand", 0.99, b) for b in boxes])
+    found = d._confirm(np.zeros((8, 8, 3), np.uint8), [Detection("hand", 0.99, b) for b in boxes])
     assert [h.box for h in found] == [(0.219, 0.42, 0.243, 0.595), (0.71, 0.39, 0.79, 0.59)]
     assert [h.score for h in found] == [0.95, 0.90]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
 import hashlib
 import json
 import logging
@@ -106,32 +105,6 @@ def letterbox(frame: np.ndarray, size: int, interpolation: int) -> tuple[np.ndar
     return canvas, scale, x0, y0
 
 
-@functools.cache
-def ssd_anchors(size: int, layers: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """MediaPipe's SSD anchors for a square input of `size` px and `layers` of (stride, anchors a cell): [N, 2],
-    each anchor's centre (x, y) as fractions of the input, row by row, centred on their cells (the palm and face
-    detectors' outputs come in this order)."""
-    out = []
-    for stride, per_cell in layers:
-        side = size // stride
-        ys, xs = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-        centres = np.stack([(xs.ravel() + 0.5) / side, (ys.ravel() + 0.5) / side], 1)
-        out.append(np.repeat(centres, per_cell, axis=0))
-    return np.concatenate(out).astype(np.float32)
-
-
-def square_crop(frame: np.ndarray, box: tuple[float, float, float, float], scale: float,
-                size: int) -> tuple[np.ndarray, float, float, float]:
-    """A square about a box (fractions of the frame), its longer side times `scale`, resized to size x size (as
-    MediaPipe crops for its landmark models); and the square's side and centre in frame pixels."""
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = box
-    side = max(2, round(max((x1 - x0) * w, (y1 - y0) * h) * scale))
-    cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
-    crop = cv2.getRectSubPix(frame, (side, side), (cx, cy))
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), side, cx, cy
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou_threshold: float) -> list[int]:
     """Indices of the boxes (x0, y0, x1, y1) that non-maximum suppression keeps, best first."""
     b = boxes.astype(np.float64)
@@ -150,13 +123,6 @@ def unletterbox(box: np.ndarray, scale: float, x0: int, y0: int, w: int, h: int)
 
 def weights_present(folder: Path, files: tuple[str, ...]) -> bool:
     return all((folder / f).is_file() for f in files)
-
-
-def signed_input(frame: np.ndarray, size: int) -> tuple[torch.Tensor, float, int, int]:
-    """RGB uint8 [H, W, 3] -> MediaPipe's detector input: letterboxed to [1, size, size, 3] in [-1, 1]; and
-    letterbox's scale and x, y offsets (for `unletterbox`)."""
-    canvas, scale, x0, y0 = letterbox(frame, size, cv2.INTER_AREA)
-    return torch.from_numpy(canvas).float().div_(127.5).sub_(1.0)[None], scale, x0, y0
 
 
 def detect_some(detect, frames: np.ndarray | torch.Tensor, pick: list[bool], skipped) -> list:

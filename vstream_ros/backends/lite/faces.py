@@ -24,21 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite.detection import (
-    FETCH_HINT,
-    Detection,
-    frame_batch,
-    model_dir,
-    nms,
-    signed_input,
-    square_crop,
-    ssd_anchors,
-    unletterbox,
-    weights_present,
-)
+from vstream_ros.backends.lite.blaze import INPUT_SIZE, BlazeDetector, square_crop, ssd_anchors
+from vstream_ros.backends.lite.detection import Detection, nms, unletterbox
 from vstream_ros.backends.lite.tfjs import GraphModel
 
-INPUT_SIZE = 256
 LAYERS = ((16, 2), (32, 6))                  # (stride, anchors a cell): 16*16*2 + 8*8*6 = 896
 # MediaPipe's face detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
 SCORE_THRESHOLD = 0.5
@@ -81,12 +70,13 @@ class FacePresence:
         return float(self.network(torch.from_numpy(x).float().div_(255.0)[None])[self.output].reshape(-1)[0])
 
 
-class FaceDetector:
+class FaceDetector(BlazeDetector):
     """Faces in RGB frames: `detect` gives Detection("face", score, box) per frame, best first: BlazeFace's
     candidates that the face mesh model (`presence`) confirms. Frames are letterboxed to the square input."""
 
     label = "face"
     bearer = "person"               # looked for only in frames with a person box (detection.Combined)
+    FILES, NAME, WHAT, PRESENCE = FILES, "blazeface", "the face detector", FacePresence
 
     def __init__(self, graph: GraphModel, presence: FacePresence | None = None,
                  score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
@@ -100,22 +90,9 @@ class FaceDetector:
         # the 512 anchors (stride 16) come first, as anchors() lists them
         self.scores = [by_shape[(512, 1)], by_shape[(384, 1)]]
         self.boxes = [by_shape[(512, 16)], by_shape[(384, 16)]]
+        self.outputs = self.scores + self.boxes
         self.score_threshold, self.iou_threshold, self.max_faces = score_threshold, iou_threshold, max_faces
         self.id = "blazeface:256px:letterbox" + ("+faceflag" if presence is not None else "")
-
-    @classmethod
-    def load(cls, folder: str | Path | None = None, **kwargs) -> FaceDetector:
-        folder = Path(folder) if folder else model_dir()
-        if not cls.available(folder):
-            raise FileNotFoundError(f"the face detector's weights are not in {folder}: {FETCH_HINT}")
-        detector = cls(GraphModel(folder / FILES[0]), FacePresence.load(folder), **kwargs)
-        detector.network = detector.graph.fast("blazeface", detector.scores + detector.boxes,
-                                               torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3))
-        return detector
-
-    @staticmethod
-    def available(folder: str | Path | None = None) -> bool:
-        return weights_present(Path(folder) if folder else model_dir(), FILES)
 
     @staticmethod
     def decode(scores: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,28 +102,17 @@ class FaceDetector:
         probs = 1.0 / (1.0 + np.exp(-np.clip(scores, -80, 80)))
         return np.concatenate([centre_ - half, centre_ + half], 1), probs
 
-    @torch.inference_mode()
-    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
-        """uint8 RGB frames [B, H, W, 3] -> the faces of each frame, best first."""
-        results = []
-        for frame in frame_batch(frames):
-            h, w = frame.shape[:2]
-            x, scale, x0, y0 = signed_input(frame, INPUT_SIZE)
-            out = self.network(x)
-            logits = np.concatenate([out[o][0].numpy().reshape(-1) for o in self.scores])
-            raw = np.concatenate([out[o][0].numpy() for o in self.boxes])
-            boxes, probs = self.decode(logits, raw)
-            found = self._candidates(boxes, probs, scale, x0, y0, w, h)
-            if self.presence is not None:
-                found = [Detection(d.label, min(d.score, p), d.box) for d in found
-                         if (p := self.presence(frame, d.box)) >= PRESENCE_THRESHOLD]
-            results.append(sorted(found, key=lambda d: -d.score))
-        return results
+    def _confirm(self, frame: np.ndarray, found: list[Detection]) -> list[Detection]:
+        """The candidates the face mesh model says are faces, scored the lower of the two, best first."""
+        return sorted((Detection(d.label, min(d.score, p), d.box) for d in found
+                       if (p := self.presence(frame, d.box)) >= PRESENCE_THRESHOLD), key=lambda d: -d.score)
 
-    def _candidates(self, boxes: np.ndarray, probs: np.ndarray, scale: float, x0: int, y0: int, w: int,
+    def _candidates(self, out: dict[str, torch.Tensor], scale: float, x0: int, y0: int, w: int,
                     h: int) -> list[Detection]:
         """Boxes above the threshold, one a face (NMS), best first, at most `max_faces`, in fractions of the
         frame."""
+        logits = np.concatenate([out[o][0].numpy().reshape(-1) for o in self.scores])
+        boxes, probs = self.decode(logits, np.concatenate([out[o][0].numpy() for o in self.boxes]))
         kept = np.flatnonzero(probs >= self.score_threshold)
         if not len(kept):
             return []

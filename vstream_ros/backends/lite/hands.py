@@ -25,22 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vstream_ros.backends.lite.detection import (
-    FETCH_HINT,
-    Detection,
-    frame_batch,
-    model_dir,
-    nms,
-    signed_input,
-    square_crop,
-    ssd_anchors,
-    unletterbox,
-    weights_present,
-)
+from vstream_ros.backends.lite.blaze import INPUT_SIZE, BlazeDetector, signed_input, square_crop, ssd_anchors
+from vstream_ros.backends.lite.detection import Detection, nms, unletterbox
 from vstream_ros.backends.lite.tfjs import GraphModel
 from vstream_ros.perception.boxes import centre, iou
 
-INPUT_SIZE = 256
 LAYERS = ((8, 2), (16, 2), (32, 6))           # (stride, anchors a cell): 32*32*2 + 16*16*2 + 8*8*6 = 2944
 # MediaPipe's palm detection keeps boxes from a score of 0.5 and suppresses overlaps above an IoU of 0.3
 SCORE_THRESHOLD = 0.5
@@ -104,12 +93,13 @@ class HandPresence:
         return float(out[self.output].reshape(-1)[0]), tuple(float(min(max(v, 0.0), 1.0)) for v in hand)
 
 
-class PalmDetector:
+class PalmDetector(BlazeDetector):
     """Hands in RGB frames: `detect` gives Detection("hand", score, box) per frame, best first: the palm
     detector's candidates that the hand landmark model (`presence`) confirms. Frames are letterboxed to the
     square input (as MediaPipe does), not stretched."""
 
     label = "hand"
+    FILES, NAME, WHAT, PRESENCE = FILES, "blazepalm", "the palm detector", HandPresence
 
     def __init__(self, graph: GraphModel, presence: HandPresence | None = None,
                  score_threshold: float = SCORE_THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
@@ -119,26 +109,12 @@ class PalmDetector:
         if len(graph.inputs) != 1 or len(graph.outputs) != 1:
             raise ValueError(f"not the palm detector expected: inputs {graph.inputs}, outputs {graph.outputs}")
         self.output = graph.outputs[0]
+        self.outputs = [self.output]
         spec = graph.output_specs.get(self.output)
         if spec is not None and [int(d["size"]) for d in spec["tensorShape"]["dim"]][1:] != [len(anchors()), 19]:
             raise ValueError(f"not the palm detector expected: output shape {spec['tensorShape']}")
         self.score_threshold, self.iou_threshold, self.max_hands = score_threshold, iou_threshold, max_hands
         self.id = "blazepalm:256px:letterbox" + ("+handflag" if presence is not None else "")
-
-    @classmethod
-    def load(cls, folder: str | Path | None = None, **kwargs) -> PalmDetector:
-        folder = Path(folder) if folder else model_dir()
-        model = folder / FILES[0]
-        if not cls.available(folder):
-            raise FileNotFoundError(f"the palm detector's weights are not in {folder}: {FETCH_HINT}")
-        detector = cls(GraphModel(model), HandPresence.load(folder), **kwargs)
-        detector.network = detector.graph.fast("blazepalm", [detector.output],
-                                               torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3))
-        return detector
-
-    @staticmethod
-    def available(folder: str | Path | None = None) -> bool:
-        return weights_present(Path(folder) if folder else model_dir(), FILES)
 
     @staticmethod
     def _letterbox(frame: np.ndarray) -> tuple[torch.Tensor, float, int, int]:
@@ -153,21 +129,7 @@ class PalmDetector:
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 0], -80, 80)))
         return np.concatenate([centre - half, centre + half], 1), scores
 
-    @torch.inference_mode()
-    def detect(self, frames: np.ndarray | torch.Tensor) -> list[list[Detection]]:
-        """uint8 RGB frames [B, H, W, 3] -> the hands of each frame, best first."""
-        results = []
-        for frame in frame_batch(frames):
-            h, w = frame.shape[:2]
-            x, scale, x0, y0 = self._letterbox(frame)
-            boxes, scores = self.decode(self.network(x)[self.output][0].numpy())
-            found = self._hands(boxes, scores, scale, x0, y0, w, h)
-            if self.presence is not None:
-                found = self._present(frame, found)
-            results.append(found)
-        return results
-
-    def _present(self, frame: np.ndarray, found: list[Detection]) -> list[Detection]:
+    def _confirm(self, frame: np.ndarray, found: list[Detection]) -> list[Detection]:
         """The candidates the landmark model says are hands, each boxed about its landmarks, one per hand."""
         hands = []
         for d in found:
@@ -183,12 +145,13 @@ class PalmDetector:
                 kept.append(d)
         return kept
 
-    def _hands(self, boxes: np.ndarray, scores: np.ndarray, scale: float, x0: int, y0: int, w: int,
-               h: int) -> list[Detection]:
+    def _candidates(self, out: dict[str, torch.Tensor], scale: float, x0: int, y0: int, w: int,
+                    h: int) -> list[Detection]:
         """Palms above the threshold -> candidate hands, best first, at most `max_hands`: each palm's box grown
         to the hand's, one box per hand by NMS on those (two palm boxes of one hand, the palm's and the
         fingers', overlap as hands: on the cups clip at 3 s an IoU of 0.14 as palms, 0.31 as hands), none under
         MIN_HAND; in fractions of the frame."""
+        boxes, scores = self.decode(out[self.output][0].numpy())
         kept = np.flatnonzero(scores >= self.score_threshold)
         if not len(kept):
             return []
