@@ -442,9 +442,13 @@ def test_a_question_about_the_text_in_view_reads_the_newest_frame_first(wait_s):
         assert ValueReader.reads == []                        # not about now: nothing read for it
         now = engine.ask("What does the sign say?").wait(30)
         assert ValueReader.reads == ([40] if wait_s else [])
+        feed(engine, "cam", [5.0], value=50)
+        assert engine.flush()
+        last = engine.ask("When did you last see the word W50?").wait(30)     # when a named word was read
+        assert ValueReader.reads == ([40, 50] if wait_s else [])
     finally:
         engine.stop()
-    assert now.success and start.success, (now.error, start.error)
+    assert now.success and start.success and last.success, (now.error, start.error, last.error)
     if wait_s:
         assert now.answer == "W10@1 W40@4", now.answer        # the newest frame, read for the question
     else:

@@ -238,7 +238,8 @@ class AnswerService(Worker):
             return QueryResult(False, f"{job.scope_error}{why}", intent=question.intent,
                                frames_in_memory=self.memory.frames_seen)
         wait = self._config().text_read_wait_s
-        if wait > 0 and question.intent is Intent.TEXT and (window is None or window[1] >= question.newest):
+        about_text = question.intent is Intent.TEXT or question.attribute == "text"   # "when was EXIT on screen"
+        if wait > 0 and about_text and (window is None or window[1] >= question.newest):
             self.read_text(job.cameras or self.memory.cameras, min(deadline, time.monotonic() + wait))
         read = self.memory.read(job.cameras or None, window)
         if read.num_tokens == 0:
