@@ -437,7 +437,7 @@ def test_words_a_question_names_are_text_to_look_for_not_a_thing(text, intent, v
     assert (q.intent, q.value, q.yes_no, q.subject) == (intent, value, yes_no, ""), q
     assert (q.attribute == "text") is (intent is not TEXT)
     for plain in ("DID YOU SEE THE STOP SIGN?", "Did you see a TV?", "What colour was the T block?",
-                  "What did the EXIT sign say?"):        # capitals that name no word, or a question that is no when / yes-no
+                  "What did the EXIT sign say?", "Did you see the TV screen?", "Was there an LED sign?"):        # capitals that name no word, or a question that is no when / yes-no
         assert parse(plain).attribute != "text" and not (parse(plain).value and parse(plain).yes_no), plain
 
 

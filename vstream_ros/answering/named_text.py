@@ -18,13 +18,19 @@ _LABELLED = re.compile(rf"\b(?i:the|a|an|any)\s+(?:{_QUOTED}|(?P<l>#?[A-Z0-9][A-
                        rf"[A-Z0-9#&'’-]+)*))\s+(?i:{'|'.join(BEARERS)})s?\b")
 
 
+# capitals that name what a thing is, not what it says: "the TV screen", "an LED sign"
+KINDS = frozenset(("TV", "LED", "LCD", "OLED", "USB", "PC", "CD", "DVD", "GPS", "HD", "ID", "IT"))
+
+
 def named_text(question: str) -> str:
     """The words a question names, as written ("EXIT", "PEDESTRIAN ALARM"); "" when it names none."""
     shouting = question.upper() == question       # "DID YOU SEE A DOG": capitals name nothing
     for pattern in (_WORD, _LABELLED):
         m = pattern.search(question)
         if m and (m.group("q") or not shouting):
-            return " ".join((m.group("q") or m.group(pattern is _WORD and "c" or "l") or "").split())
+            words = " ".join((m.group("q") or m.group("c" if pattern is _WORD else "l") or "").split())
+            if m.group("q") or words not in KINDS:
+                return words
     return ""
 
 
