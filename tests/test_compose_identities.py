@@ -398,6 +398,12 @@ def test_a_misread_of_the_same_place_is_not_more_text():
     assert lines(reads) == ["GATE 3", "#BLACK", "MATTER", "GATE 5"]
     assert lines(reads[:2]) == ["#BLACK"] and lines(reads[1:2]) == ["#BLAC K"]
     assert lines((reads[1], replace(reads[0], box=low))) == ["#BLACK", "#BLAC K"]      # elsewhere: another text
+    # the split read the longer (read at 5 and 12 s for questions, the whole word once at 0 s): the word without
+    # the space stands, first in reading order as the place was first read at 0 s
+    sign = (TextSighting("#BLACK", T0, T0, 0.96, top), TextSighting("#BLAC K", T0 + 5, T0 + 12, 0.91, top),
+            TextSighting("LIVES", T0, T0 + 12, 0.98, (0.2, 0.35, 0.8, 0.55)),
+            TextSighting("MATTER", T0, T0 + 12, 0.97, low))
+    assert lines(sign) == ["#BLACK", "LIVES", "MATTER"]
 
 
 def test_the_nth_line_is_read_top_to_bottom(composer, read):

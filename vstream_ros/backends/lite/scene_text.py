@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import PREPOSITIONS, noun_lemma
@@ -31,8 +32,9 @@ TEXT_BEARERS = frozenset(("sign", "label", "screen", "display", "board", "notice
 def lines(texts: tuple[TextSighting, ...]) -> list[str]:
     """The distinct words read, in reading order: by first stamp, then top to bottom, left to right. A read
     of the same place that spells nearly the same ("#BLAC K" where "#BLACK" was read, "MATIER" for "MATTER")
-    is that text misread: the one read over the longer span (then the surer) stands. Reads that differ in a
-    digit stay apart (a clock or a counter changes)."""
+    is that text misread: the one read over the longer span (then the surer) stands, over the span of them all,
+    and of two that differ only in a space the one without it (spaced letters split a word, as on a lightbox).
+    Reads that differ in a digit stay apart (a clock or a counter changes)."""
     return [t.text.strip() for t in distinct_reads(texts)]
 
 
@@ -40,8 +42,13 @@ def distinct_reads(texts: tuple[TextSighting, ...]) -> list[TextSighting]:
     """The reads `lines` names, in its order."""
     kept: list[TextSighting] = []
     for t in sorted(texts, key=lambda t: (-(t.last - t.first), -t.score)):
-        if not any(_misread(t, k) for k in kept):
+        i = next((i for i, k in enumerate(kept) if _misread(t, k)), None)
+        if i is None:
             kept.append(t)
+            continue
+        k = kept[i]
+        text = t.text if "".join(t.text.split()) == "".join(k.text.split()) and len(t.text) < len(k.text) else k.text
+        kept[i] = replace(k, text=text, first=min(k.first, t.first), last=max(k.last, t.last))
     seen: dict[str, TextSighting] = {}
     for t in sorted(kept, key=lambda t: (round(t.first, 1), t.box[1], t.box[0])):
         seen.setdefault(t.text.strip(), t)
