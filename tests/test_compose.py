@@ -187,6 +187,17 @@ def test_a_surface_is_a_band_of_the_frame_only_for_its_colour(composer, read):
     assert c.facts["option"] == "B", c.text
 
 
+def test_a_misleading_imagenet_synonym_is_not_the_word(composer, read):
+    """ImageNet lists "light" among a lighter's names, and as the head of "traffic light": "the sign's light"
+    is neither; the classes' own names still stand."""
+    rec = LiteRecognizer(CLASSES, detector_available=True, thresholds=Thresholds())
+    assert rec.concept("light") is None and rec.concept("lights") is None
+    assert [c.name for c in rec.concept("sign's light")] == ["sign"]
+    assert [c.name for c in rec.concept("lighter")] == ["lighter"]
+    assert [c.name for c in rec.concept("traffic lights")] == ["traffic light"]
+    assert answer(composer, read, "Did you see a light?").text.startswith("I cannot tell: I do not recognise")
+
+
 def test_a_car_box_is_not_a_taxi_without_the_class(composer, read):
     """The script's red car is a COCO car box with no ImageNet "cab": not a taxi, and not "no taxi" either
     (the classifier misses most cabs): "I cannot tell", naming the classifier. A car box with a weak "cab"

@@ -42,6 +42,7 @@ from vstream_ros.backends.lite.vocabulary import (
     CONCEPTS,
     GENERIC,
     IMAGENET_RANGES,
+    MISLEADING_SYNONYMS,
     NARROWER,
     NARROWER_THAN_BOX,
     NOT_COUNTABLE,
@@ -150,11 +151,12 @@ class LiteRecognizer:
         self.lemmas = [n.split(",")[0].strip() for n in imagenet]
         self._by_lemma: dict[str, int] = {}
         for i, n in enumerate(imagenet):
-            for lemma in (x.strip().lower() for x in n.split(",")):
-                self._by_lemma.setdefault(lemma, i)
+            for k, lemma in enumerate(x.strip().lower() for x in n.split(",")):
+                if k == 0 or lemma not in MISLEADING_SYNONYMS:       # a class's own name always stands
+                    self._by_lemma.setdefault(lemma, i)
         for i, n in enumerate(imagenet):                       # "bench" for "park bench": the head noun
             for lemma in (x.strip().lower() for x in n.split(",")):
-                if " " in lemma:
+                if " " in lemma and lemma.rsplit(" ", 1)[1] not in MISLEADING_SYNONYMS:
                     self._by_lemma.setdefault(lemma.rsplit(" ", 1)[1], i)
         self.detector_available = detector_available
         self.similar = similar

@@ -143,6 +143,10 @@ NOT_NOUNS = frozenset((
     "any", "some", "all", "both", "each", "this", "that", "these", "those", "one", "two", "three", "many",
     "moving", "parked", "passing", "standing", "sitting", "walking", "running", "driving",
 ))
+# ImageNet synonyms and head nouns that mostly mean something else in a question: "light" is a lamp, a sign's
+# light or daylight far more often than ImageNet's "lighter, light, igniter" ("the sign's light came on") or the
+# head of its "traffic light"
+MISLEADING_SYNONYMS = frozenset(("light",))
 # ImageNet class-index ranges of groups the table above names by a range rather than by names
 IMAGENET_RANGES = {"dog": (151, 268), "bird": (7, 24), "animal": (0, 397)}
 # a COCO class's one name in answers: the word whose own class it is ("cell phone" is a "phone")
