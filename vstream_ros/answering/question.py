@@ -250,8 +250,9 @@ def _parse_stem(text: str, stem: str, options: tuple[str, ...]) -> Question:
     if options:
         return Question(text, Intent.CHOICE, subject=_clean_subject(way.group("s") if way else core), options=options,
                         time=time, attribute="direction" if way else "")
-    if (named := named_text(core)) and re.match(rf"^(?:{_WHEN}|{_AUX})\b", core, re.I):   # "the word EXIT"
-        yes_no = not re.match(rf"^{_WHEN}\b", core, re.I)    # else when it was read: first, last or when
+    if (named := named_text(core)) and ((asks_when := bool(re.match(rf"^{_WHEN}\b", core, re.I)))
+                                        or re.match(rf"^{_AUX}\b", core, re.I)):   # "the word EXIT"
+        yes_no = not asks_when                          # else when it was read: first, last or when
         when = {"first": Intent.FIRST_SEEN, "last": Intent.LAST_SEEN}.get(moment(core), Intent.WHEN)
         return Question(text, Intent.TEXT if yes_no else when, attribute="" if yes_no else "text", value=named,
                         time=time, yes_no=yes_no)

@@ -135,9 +135,10 @@ class EncoderWorker(Worker):
         super().stop()
         self._settle()
 
-    def _settle(self) -> None:
-        """Wait (LATE_WAIT_S at most) for what the encoder observes in the background, and write it."""
-        deadline = time.monotonic() + LATE_WAIT_S
+    def _settle(self, deadline: float | None = None) -> None:
+        """Wait for what the encoder observes in the background, until `deadline` (monotonic; default LATE_WAIT_S
+        from now) at most, and write it."""
+        deadline = time.monotonic() + LATE_WAIT_S if deadline is None else deadline
         while self.observing() and time.monotonic() < deadline:
             self._write_late()
             time.sleep(0.01)
@@ -153,10 +154,7 @@ class EncoderWorker(Worker):
                     return
                 self._write_late()
                 time.sleep(0.01)
-        while self.observing() and time.monotonic() < deadline:
-            self._write_late()
-            time.sleep(0.01)
-        self._write_late()
+        self._settle(deadline)
 
     def _write_late(self) -> None:
         """Write what the encoder observed after its frames' batch (text read on its own thread)."""

@@ -125,20 +125,21 @@ class OcrSchedule:
         if not force and self._last_stamp is not None and abs(stamp - self._last_stamp) < self.period_s:
             return False
         thumb = self.thumbnail(frame)
-        if not force and self._last_stamp is not None:
-            if self._last_thumb is not None and float(np.abs(thumb - self._last_thumb).mean()) < self.change:
-                return False
+        if not force and self._last_stamp is not None and not self._changed(thumb):
+            return False
         self._last_stamp, self._last_thumb = stamp, thumb
         return True
 
     def unread(self, stamp: float, frame: np.ndarray) -> bool:
         """Whether a frame may show text no read has seen: it is not the frame last read, and the picture
         changed since (as `due` measures it)."""
-        if self._last_stamp is None or self._last_thumb is None:
+        if self._last_stamp is None:
             return True
-        if stamp == self._last_stamp:
-            return False
-        return float(np.abs(self.thumbnail(frame) - self._last_thumb).mean()) >= self.change
+        return stamp != self._last_stamp and self._changed(self.thumbnail(frame))
+
+    def _changed(self, thumb: np.ndarray) -> bool:
+        """The picture changed since the last read (or there is no thumbnail of it to compare)."""
+        return self._last_thumb is None or float(np.abs(thumb - self._last_thumb).mean()) >= self.change
 
 
 

@@ -146,19 +146,14 @@ class Observer:
         """Start reading the newest frame of a camera now (a question about the text in view), unless no read
         is needed: text off, no frame yet, or the frame is the one last read or unchanged since. False while
         another read is under way: ask again when `pending` is over (one read at a time)."""
-        from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
-
         with self._reading:
             cam = self._cameras.get(camera)
             if not self.ocr or cam is None or cam.newest is None:
                 return True
             stamp, frame, boxes = cam.newest
-            if cam.schedule is None:
-                cam.schedule = OcrSchedule(self.ocr_period_s)
+            self._ready_to_read(cam)
             if not cam.schedule.unread(stamp, frame):
                 return True
-            if self._reader is None:
-                self._reader = BackgroundReader()
             if not self._reader.submit((camera, cam, boxes), stamp, frame):
                 return False
             cam.schedule.due(stamp, frame, force=True)       # counts as read: the schedule's next is 10 s on
@@ -190,16 +185,20 @@ class Observer:
         return tuple(as_track(r) for r in out)
 
     # ------------------------------------------------------------------- text
+    def _ready_to_read(self, cam: _Camera) -> None:
+        """The camera's text-reading schedule and the shared reader, made on first use (under `_reading`)."""
+        from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
+
+        if cam.schedule is None:
+            cam.schedule = OcrSchedule(self.ocr_period_s)
+        if self._reader is None:
+            self._reader = BackgroundReader()
+
     def _read(self, camera: str, cam: _Camera, stamp: float, frame: np.ndarray, boxes: tuple) -> None:
         """Start a background read of this frame when the reader is free and the camera's schedule says; the
         frame's boxes (label, box) go with it, to tell what each word was read on."""
-        from vstream_ros.perception.ocr import BackgroundReader, OcrSchedule
-
         with self._reading:
-            if cam.schedule is None:
-                cam.schedule = OcrSchedule(self.ocr_period_s)
-            if self._reader is None:
-                self._reader = BackgroundReader()
+            self._ready_to_read(cam)
             if self._reader.busy() or not cam.schedule.due(stamp, frame):
                 return                          # another read is under way: this camera's turn comes later
             self._reader.submit((camera, cam, boxes), stamp, frame)

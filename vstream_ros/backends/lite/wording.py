@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.question import Question, TimeKind
-from vstream_ros.answering.words import a, a_phrase
+from vstream_ros.answering.words import a, a_phrase, listed
 from vstream_ros.backends.lite.calibration import Doubt
 from vstream_ros.backends.lite.sightings import Sighting
 from vstream_ros.backends.lite.vision import Concept
@@ -88,6 +88,4 @@ def seen_together(concepts: list[Concept]) -> str:
     one thing. Never the asked phrase ("the woman holding the dog's leash"): the relation between them is
     nothing the memory holds."""
     named = [a(n) for n in dict.fromkeys(concept_name(c) for c in concepts)]
-    if len(named) < 2:
-        return ""
-    return ", ".join(named[:-1]) + " and " + named[-1] + " together"
+    return f"{listed(named)} together" if len(named) > 1 else ""
