@@ -12,8 +12,12 @@ Items, each a source's strongest value over the runs up to the question's time a
 - unasked labels (what "what did you see" would list): an ImageNet class or word group, and a detector
   class (source `listed`, its strongest box in the input), right when the gold answers of the input name it
   (a person: any word for one);
-- colours: the share of the colour an answer would name (or a presence question asks), right when the
-  gold answer's keywords hold it.
+- colours: the share of the colour an answer would name, right when the gold answer's keywords hold it;
+  and for a presence question that asks a colour ("did a red car pass?"), the largest share of that colour
+  over the runs where the thing was seen (its top box's, or any one counted box's), right when the gold
+  answer is yes (where it is no, its thing's detector and classifier items are left out: a car may have been
+  there all the same). A person's colours (their clothes, measured on parts of the person box) are their own
+  source, `clothes`.
 The detector's silence is also fitted per thing: a thing whose items without a box were there more than
 1 - PRECISION of the time (a cyclist's bicycle, a backpack) gets "I cannot tell" where the detector drew no box,
 not "no"; one with MIN_CUT items or more, at most 1 - PRECISION of them there (dogs), gets "no" even where the
@@ -38,6 +42,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,10 +170,21 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             continue       # "did the person drink from the mug? No" says nothing of whether the person was there
         concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
         concepts = [c for c in concepts or [] if not c.region]
+        upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
+        if pq.intent is not Intent.ATTRIBUTE and concepts and any(c.colour for c in concepts):
+            # "did a red car pass?": the share of red where a car was seen, not whether a car was there
+            for c in (c for c in concepts if c.colour):
+                bare = replace(c, colour="")
+                shares = [rec.seen(c, p, m, int(n)).colour_share for p, m, n in
+                          zip(peaks[upto], means[upto], runs["frames"][upto], strict=True)
+                          if rec.seen(bare, p, m, int(n)).score >= 0.5]
+                if shares:
+                    add("clothes" if c.person or c.part else "colour", max(shares), there, c.colour, q.id)
+            if not there:
+                continue   # no red car says nothing of whether a car was there
         if not concepts or (not there and (len(concepts) > 1 or coverage(pq.subject, concepts) < 1
                                            or concepts[0].person and concepts[0].asked not in GENERIC_PERSON)):
             continue       # not there, but what was not there (the hat, the adult, which thing) lite cannot see
-        upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
         for c in concepts:
             if c.coco:
                 add("detector", peaks[upto][:, LAYOUT.coco_score][:, list(c.coco)].max(initial=0.0), there, c.name,
@@ -184,7 +200,8 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             share = colour_share(rec, target, peaks[upto], means[upto], runs["frames"][upto])
             if share is not None:
                 named, value = share
-                add("colour", value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
+                add("clothes" if target.person or target.part else "colour", value,
+                    named in {colours.canonical(k) for k in q.keywords}, named, q.id)
     # unasked labels: what a description would list, right when the input's gold answers name it
     best: dict[tuple[str, str], float] = {}
     for p in peaks:

@@ -13,7 +13,7 @@ from vstream_ros.answering.question import parse
 from vstream_ros.answering.words import BASIC_COLOURS
 from vstream_ros.backends.lite.calibration import DEFAULTS, PATH, SOURCES, Bounds, Thresholds
 from vstream_ros.backends.lite.compose import Composer
-from vstream_ros.backends.lite.vision import LAYOUT, LiteRecognizer
+from vstream_ros.backends.lite.vision import LAYOUT, PERSON_PARTS, LiteRecognizer
 from vstream_ros.backends.lite.vocabulary import BOXED
 from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.memory import MemoryConfig, STARMemory
@@ -406,3 +406,74 @@ def test_the_fitted_bound_never_sits_above_the_lowest_item_it_means_to_admit():
     assert 0.357 <= fit["yes"] <= score, fit
     below = items + [{"source": "detector", "raw": 0.2, "there": False, "what": "cup"}]
     assert cal.fit(below, 0.9)["yes"] == round((round(score, 6) + 0.2) / 2, 4)     # halfway to the next item down
+
+
+def with_any_box(a: np.ndarray, name: str, **colour: float) -> np.ndarray:
+    """`a` with one counted box of `name` whose own pixels hold these colour fractions (not the best box)."""
+    a = a.copy()
+    k = BOXED.index(name)
+    for c, f in colour.items():
+        a[LAYOUT.any_box_colour.start + k * len(BASIC_COLOURS) + BASIC_COLOURS.index(c)] = f
+    return a
+
+
+def test_a_red_car_beside_a_more_confident_white_one_is_seen_by_its_own_box():
+    """The road from the bridge: the most confident car box is a white car, the red one is another box. Its
+    own share of red says yes; without it (only the best box's colours) the red car was not seen."""
+    earned = replace(FIXED, colour=Bounds(0.35, 0.02))
+    white = [car(white=0.7, grey=0.3)] * 5
+    assert ask(white, "Did a red car pass?", earned).startswith("No"), ask(white, "Did a red car pass?", earned)
+    both = [with_any_box(a, "car", red=0.6, black=0.3) for a in white]
+    text = ask(both, "Did a red car pass?", earned)
+    assert text.startswith("Yes") and "red car" in text, text
+    weak = ask([with_any_box(a, "car", red=0.2) for a in white], "Did a red car pass?", earned)
+    assert weak.startswith("I cannot tell whether I saw a red car: only 20% of its pixels were red"), weak
+
+
+def shirt(colour: str, share: float = 0.8) -> np.ndarray:
+    a = frame(person=0.9)
+    parts = np.zeros((len(PERSON_PARTS), len(BASIC_COLOURS)), np.float32)
+    parts[list(PERSON_PARTS).index("upper"), BASIC_COLOURS.index(colour)] = share
+    a[LAYOUT.person_colour] = parts.ravel()
+    return a
+
+
+def test_clothes_and_things_have_their_own_colour_bounds():
+    """A person's clothes are measured on fixed parts of a person box (skin, hair and background too): their
+    colours are stated from the clothes' own fitted bound, a car's from the colour bound."""
+    things_only = replace(FIXED, colour=Bounds(0.5, 0.1), clothes=Bounds(1.0, 0.0))
+    text = ask([shirt("red")] * 5, "What colour was the man's shirt?", things_only)
+    assert text.startswith("I cannot tell the colour of the man's shirt") and "measured on clothes" in text, text
+    assert ask([car(red=0.8)] * 5, "What colour was the car?", things_only).startswith("The car was red")
+    clothes_only = replace(FIXED, colour=Bounds(1.0, 0.0), clothes=Bounds(0.5, 0.1))
+    assert "red" in ask([shirt("red")] * 5, "What colour was the man's shirt?", clothes_only)
+    text = ask([car(red=0.8)] * 5, "What colour was the car?", clothes_only)
+    assert text.startswith("I cannot tell the colour of the car") and "measured on pixels" in text, text
+
+
+def test_a_presence_question_that_asks_a_colour_fits_the_colour_not_the_thing(tmp_path):
+    """"Did a yellow car pass? No" says nothing of whether a car was there: it is a colour item (the largest
+    share of yellow where a car was seen), not a "no car" item for the detector. A yes keeps both; a person's
+    colours are the clothes source."""
+    from types import SimpleNamespace
+
+    cal = calibrate_module()
+    peak = with_any_box(car(0.9, white=0.8), "car", red=0.5)
+    runs = {"start": np.zeros(1), "end": np.zeros(1), "peak": peak[None], "mean": peak[None], "frames": np.ones(1)}
+
+    def question(i, text, answer, type_="presence", keywords=()):
+        return SimpleNamespace(id=f"q{i}", question=text, answer=answer, type=type_, keywords=list(keywords),
+                               options=[], count=None, ask_at=None)
+
+    items = cal.items_of(LiteRecognizer(CLASSES, True), "clip", runs, [
+        question(1, "Did a yellow car pass?", "No."), question(2, "Did a red car pass?", "Yes, one.")])
+    asked = sorted((it["question"], it["source"], it["what"], it["raw"], it["there"]) for it in items
+                   if it["question"] != "(unasked)")
+    assert ("q1", "colour", "yellow", 0.0, False) in asked and ("q2", "colour", "red", 0.5, True) in asked, asked
+    assert not [a for a in asked if a[0] == "q1" and a[1] != "colour"], asked
+    assert [a for a in asked if a[:3] == ("q2", "detector", "car") and a[4]], asked
+    runs_p = {**runs, "peak": shirt("blue")[None], "mean": shirt("blue")[None]}
+    items = cal.items_of(LiteRecognizer(CLASSES, True), "clip", runs_p, [
+        question(3, "What colour was the man's shirt?", "Blue.", "attribute", ["blue"])])
+    assert [(it["source"], it["what"], it["there"]) for it in items if it["question"] == "q3"
+            and it["source"] in ("colour", "clothes")] == [("clothes", "blue", True)], items

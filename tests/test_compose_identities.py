@@ -459,3 +459,18 @@ def test_when_a_named_word_was_read_comes_from_the_reads_that_hold_it(composer, 
     c = ask(composer, read, "When was the EXIT sign on screen?", texts=TEXTS)        # never "it was not there"
     assert c.text.startswith('I cannot tell: I have not read "EXIT"; I read "#BLACK" and "LIVES MATTER"'), c.text
     assert ask(composer, read, "When did you see the word EXIT?").facts["abstained"]
+
+
+def test_a_tracks_colour_is_named_as_a_things_and_a_persons_from_the_clothes_bound(read):
+    """A car track's paint before its greys (windows, shadows, road), stated from the colour bound; a
+    person track's colours are clothes, stated from the clothes' bound (here: one that states nothing)."""
+    from vstream_ros.backends.lite.calibration import Bounds, Thresholds
+
+    composer = Composer(LiteRecognizer(CLASSES, detector_available=True,
+                                       thresholds=Thresholds(colour=Bounds(0.3, 0.02), clothes=Bounds(1.0, 0.0))))
+    grey_and_red = (*TRACKS, replace(TRACKS[2], id=4, first=T0 + 17, last=T0 + 19,
+                                     colours=(("grey", 0.5), ("red", 0.35), ("black", 0.15))))
+    c = ask(composer, read, "What colour was the second car?", grey_and_red)
+    assert c.text.startswith("The second car was red"), c.text
+    c = ask(composer, read, "What colour was the second person?", grey_and_red)
+    assert c.text.startswith("I cannot tell the colour of the second person") and "clothes" in c.text, c.text

@@ -10,7 +10,9 @@ says "I cannot tell", naming the source and how weak it was. Sources:
 - classifier: the ImageNet probability of a word's classes (its three likeliest together);
 - named: an ImageNet class named on its own in "what did you see" (no word asked for it);
 - scene: the ImageNet probability of a place's classes ("street", "kitchen");
-- colour: the share of a thing's pixels that have the colour asked or named.
+- colour: the share of a thing's pixels that have the colour asked or named;
+- clothes: the same of a person's clothes (a part of a person box: its fixed share of the box holds skin, hair
+  and background too, so it is fitted apart from the things' colours).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from vstream_ros.answering.phrases import plural
 log = logging.getLogger(__name__)
 
 PATH = Path(__file__).with_name("calibration.json")
-SOURCES = ("detector", "listed", "classifier", "named", "scene", "colour")
+SOURCES = ("detector", "listed", "classifier", "named", "scene", "colour", "clothes")
+COLOUR_SOURCES = ("colour", "clothes")
 SAID = {"detector": "the object detector", "listed": "the object detector", "classifier": "the image classifier",
         "named": "the image classifier",
-        "scene": "the image classifier", "colour": "the colour measured on its pixels"}
+        "scene": "the image classifier", "colour": "the colour measured on its pixels",
+        "clothes": "the colour measured on the clothes' pixels"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ SILENT_DETECTOR = 0.5
 
 # the hand-set constants used before the fit (and when calibration.json is missing)
 DEFAULTS = {"detector": Bounds(0.40, 0.40), "listed": Bounds(0.40, 0.40), "classifier": Bounds(0.30, 0.30),
-            "named": Bounds(0.50, 0.50), "scene": Bounds(0.30, 0.30), "colour": Bounds(0.15, 0.15)}
+            "named": Bounds(0.50, 0.50), "scene": Bounds(0.30, 0.30), "colour": Bounds(0.15, 0.15),
+            "clothes": Bounds(0.15, 0.15)}
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class Thresholds:
     named: Bounds = DEFAULTS["named"]
     scene: Bounds = DEFAULTS["scene"]
     colour: Bounds = DEFAULTS["colour"]
+    clothes: Bounds = DEFAULTS["clothes"]
     # things whose every box the detector missed while they were there, in more than the allowed share of the
     # tuning half's items (a cyclist's bicycle, a backpack, a tie): its silence says nothing of them
     silence_not_no: frozenset[str] = frozenset()
@@ -115,6 +121,10 @@ class Thresholds:
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path} is not a calibration file ({e!r}); fit it again with bench/calibrate.py") from e
 
+    def colour_of(self, person: bool) -> Bounds:
+        """The colour bounds of a person's clothes or of a thing."""
+        return self.clothes if person else self.colour
+
     def as_dict(self) -> dict[str, dict[str, float]]:
         return {f.name: {"yes": getattr(self, f.name).yes, "no": getattr(self, f.name).no} for f in fields(self)
                 if isinstance(getattr(self, f.name), Bounds)}
@@ -134,21 +144,23 @@ class Doubt:
             detector = f"the {self.what} detector" if self.what in ("hand", "face") else "the object detector"
             return (f"{detector} found no {self.what or 'such thing'}, and in calibration it missed "
                     f"{plural(self.what) if self.what else 'such things'} that were there")
-        if self.source == "colour" and self.need >= 1.0:    # Bounds.states_nothing: no share was right often enough
-            return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on pixels "
+        if self.source in COLOUR_SOURCES and self.need >= 1.0:    # Bounds.states_nothing: never right often enough
+            on = "clothes" if self.source == "clothes" else "pixels"
+            return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on {on} "
                     "were right too rarely in calibration to be stated")
-        if self.source == "colour":
+        if self.source in COLOUR_SOURCES:
             return (f"only {self.raw:.0%} of its pixels were {self.what or 'that colour'} (I need "
                     f"{self.need:.0%} to say so)")
         return f"{SAID[self.source]} gave {self.what or 'it'} only {self.raw:.2f} (a sighting needs {self.need:.2f})"
 
 
-def colour_withheld(measured: tuple[str, float] | None, need: float) -> str:
+def colour_withheld(measured: tuple[str, float] | None, need: float, source: str = "colour") -> str:
     """Why a measured colour (its name, its share of the thing's pixels) is not stated; "" when its share
-    reaches `need`, the fitted colour bound."""
+    reaches `need`, the fitted bound of its `source` (colour, or clothes)."""
     if measured is None:
         return "I measured none"
-    return "" if measured[1] >= need else Doubt("colour", measured[1], need, measured[0]).said()
+    stated = measured[1] >= need and need < 1.0       # a bound of 1 states nothing, not even a colour all pixels have
+    return "" if stated else Doubt(source, measured[1], need, measured[0]).said()
 
 
 @dataclass
@@ -162,6 +174,7 @@ class Seen:
     colours: list[str] = field(default_factory=list)
     palette: dict[str, float] = field(default_factory=dict)
     doubt: Doubt | None = None          # not a sighting, but too strong a trace to say it was not there
+    colour_share: float | None = None   # of the colour asked ("a red car"), where the thing was seen
 
 
 def group_probability(probs: np.ndarray, classes: tuple[int, ...]) -> float:

@@ -23,6 +23,8 @@ class ColourAndChoice:
         q, obs, gap = call.q, call.obs, call.gap
         if q.attribute == "direction":                 # "which way did the people walk?": tracks, not colours
             return self._direction(call)
+        if q.ordinal:       # "what colour was the second car?": that one track's colours, not every car's
+            return self._ordinal(call)
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
@@ -40,7 +42,8 @@ class ColourAndChoice:
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: {why}.", [],
                             {"abstained": True, "seen": False})
         measured = measured_colour(found, chromatic_first=not (target.part or target.region))
-        if why := colour_withheld(measured, self.rec.t.colour.yes):
+        clothes = target.person or bool(target.part)
+        if why := colour_withheld(measured, self.rec.t.colour_of(clothes).yes, "clothes" if clothes else "colour"):
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
                             [s.evidence(name) for s in found], {"abstained": True})
         colour = measured[0]

@@ -12,6 +12,7 @@ from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, the_complement
+from vstream_ros.backends.lite import colours
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import BOXED
@@ -158,10 +159,20 @@ def nth(q: Question) -> str:
     return ORDINAL_WORDS.get(q.ordinal, f"number {q.ordinal}")
 
 
-def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: float) -> Composed:
+def main_colour(t: Track, chromatic_first: bool) -> tuple[str, float] | None:
+    """A track's colour as a thing's colour is named (colours.dominant): its first chromatic colour covering
+    DOMINANT_SHARE of its boxes before the greys (a car's paint before its windows and shadows), or its largest."""
+    if not t.colours:
+        return None
+    chroma = [c for c in t.colours if c[0] not in colours.ACHROMATIC and c[1] >= colours.DOMINANT_SHARE]
+    return chroma[0] if chromatic_first and chroma else t.colours[0]
+
+
+def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: float,
+            colour_source: str = "colour") -> Composed:
     """The nth tracked thing of a kind, by its first stamp: when it came, left, was there, its colour (stated
-    from `colour_need` of its boxes' pixels up: the fitted colour bound). `why`: why the tracks cannot be
-    counted on ("" when they can)."""
+    from `colour_need` of its boxes' pixels up: the fitted bound of `colour_source`, colour or clothes). `why`:
+    why the tracks cannot be counted on ("" when they can)."""
     nth_ = nth(q)
     if why:
         return Composed(f"I cannot tell which was the {nth_} {name}: {why}.", [], {"abstained": True})
@@ -186,10 +197,11 @@ def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: 
         went = "left" if left(t, q) else "was last seen"
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
     elif asks is Intent.ATTRIBUTE:
-        if why := colour_withheld(t.colours[0] if t.colours else None, colour_need):
+        named = main_colour(t, chromatic_first=colour_source == "colour")
+        if why := colour_withheld(named, colour_need, colour_source):
             return Composed(f"I cannot tell the colour of the {nth_} {name} (seen {span(t, q)}): {why}.", [],
                             {"track": t.id, "abstained": True})
-        text = f"{the} was {t.colours[0][0]} (seen {span(t, q)})."
+        text = f"{the} was {named[0]} (seen {span(t, q)})."
     elif asks is Intent.PRESENCE:
         text = f"Yes, I saw a {nth_} {name} {span(t, q)}."
     else:

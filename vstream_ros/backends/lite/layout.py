@@ -34,7 +34,10 @@ class Layout:
     def __init__(self) -> None:
         sizes = {"imagenet": N_IMAGENET, "coco_score": N_BOXED, "coco_count": N_BOXED,
                  "coco_colour": N_BOXED * N_COLOUR, "person_colour": len(PERSON_PARTS) * N_COLOUR,
-                 "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR}
+                 "frame_colour": N_COLOUR, "band_colour": len(BANDS) * N_COLOUR,
+                 # per class, each colour's largest share of one of its counted boxes ("a red car" among white
+                 # ones: coco_colour holds the most confident box's colours only)
+                 "any_box_colour": N_BOXED * N_COLOUR}
         at = 0
         for name, n in sizes.items():
             setattr(self, name, slice(at, at + n))
@@ -47,7 +50,8 @@ class Layout:
                 *(f"colour:{n}:{c}" for n in BOXED for c in colours.NAMES),
                 *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
                 *(f"frame_colour:{c}" for c in colours.NAMES),
-                *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES))
+                *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES),
+                *(f"any_box_colour:{n}:{c}" for n in BOXED for c in colours.NAMES))
 
 
 LAYOUT = Layout()

@@ -5,7 +5,8 @@ Per frame, one annotation vector (its layout below) made of:
   to four corner windows of its 7x7 feature map (objects that fill part of the frame), max over them;
 - COCO detections (NanoDet, when its weights were fetched): per class the best score, how many
   boxes, and the colour names of the best box, weighted by its score (so that over a run of frames
-  the confident boxes say what colour a thing is, not one frame's doubtful box);
+  the confident boxes say what colour a thing is, not one frame's doubtful box), and per class each
+  colour's largest share of any one counted box (a red car among white ones);
 - the colour names of the whole frame (colours.py: measured on pixels).
 
 `LiteRecognizer` reads those vectors back for the answers: which words they support, how sure,
@@ -90,17 +91,23 @@ class Seer:
             out[b, LAYOUT.band_colour] = np.concatenate([colours.fractions(px[b], (0.0, top, 1.0, bottom))
                                                          for top, bottom in BANDS.values()])
             colour = out[b, LAYOUT.coco_colour].reshape(N_BOXED, N_COLOUR)
+            anybox = np.zeros((N_BOXED, N_COLOUR), np.float32)
             for d in sorted(detections[b], key=lambda d: -d.score):
                 k = BOXED.index(d.label)
-                if d.score > out[b, LAYOUT.coco_score][k]:
+                x0, y0, x1, y1 = d.box
+                counted = d.score >= COUNT_SCORE and (x1 - x0) * (y1 - y0) >= COUNT_AREA
+                best = d.score > out[b, LAYOUT.coco_score][k]
+                frac = colours.fractions(px[b], d.box, inner=0.6) if best or counted else None
+                if best:
                     out[b, LAYOUT.coco_score.start + k] = d.score
-                    colour[k] = colours.fractions(px[b], d.box, inner=0.6) * d.score
+                    colour[k] = frac * d.score
                     if d.label == "person":
                         out[b, LAYOUT.person_colour] = person_colours(px[b], d.box).ravel() * d.score
-                x0, y0, x1, y1 = d.box
-                if d.score >= COUNT_SCORE and (x1 - x0) * (y1 - y0) >= COUNT_AREA:
+                if counted:
                     out[b, LAYOUT.coco_count.start + k] += 1
+                    np.maximum(anybox[k], frac, out=anybox[k])
             out[b, LAYOUT.coco_colour] = colour.ravel()
+            out[b, LAYOUT.any_box_colour] = anybox.ravel()
         return torch.from_numpy(out)
 
 
@@ -340,15 +347,21 @@ class LiteRecognizer:
         elif (score < 0.5 and silent and c.name in t.silence_not_no and not ann[LAYOUT.coco_score][list(c.coco)].any()
               and not self._without_bearer(c, ann)):
             doubt = Doubt("silent", 0.0, t.detector.yes, c.name)     # no box, from a detector that misses these
+        share = None
         if c.colour and score >= 0.5:
             if not cols:
                 cols, palette = _colours(src[LAYOUT.frame_colour], frames)
             share = palette.get(c.colour, 0.0) / max(sum(palette.values()), 1e-9)
-            if c.colour not in cols or share < t.colour.yes:
+            if c.coco and not c.part:   # or one box of the kind ("a red car" beside the more confident white one)
+                any_box = ann[LAYOUT.any_box_colour].reshape(N_BOXED, N_COLOUR)[list(c.coco)]
+                if (one := float(any_box[:, colours.NAMES.index(c.colour)].max())) > share:
+                    share, cols = one, [c.colour, *(n for n in cols if n != c.colour)]
+            bounds = t.colour_of(c.person or bool(c.part))
+            if c.colour not in cols or share < bounds.yes or bounds.states_nothing:
                 score = min(score, 0.49)
-                doubt = (Doubt("colour", share, t.colour.yes, c.colour)
-                         if t.colour.weak(share) or t.colour.states_nothing else None)
-        return Seen(min(score, 1.0), count, cols, palette, doubt)
+                doubt = (Doubt("clothes" if bounds is t.clothes else "colour", share, bounds.yes, c.colour)
+                         if bounds.weak(share) or bounds.states_nothing else None)
+        return Seen(min(score, 1.0), count, cols, palette, doubt, share)
 
     def things(self, ann: np.ndarray, k: int = 4) -> list[tuple[str, float, int]]:
         """What is there (name, score with 0.5 at presence, count), best first: naming.things."""
