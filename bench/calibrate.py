@@ -17,7 +17,7 @@ Items, each a source's strongest value over the runs up to the question's time a
   over the runs where the thing was seen (its top box's, or any one counted box's), right when the gold
   answer is yes (where it is no, its thing's detector and classifier items are left out: a car may have been
   there all the same). A person's colours (their clothes, measured on parts of the person box) are their own
-  source, `clothes`.
+  source, `clothes`, and a band of the frame's (a floor, the grass) another, `surface`.
 The detector's silence is also fitted per thing: a thing whose items without a box were there more than
 1 - PRECISION of the time (a cyclist's bicycle, a backpack) gets "I cannot tell" where the detector drew no box,
 not "no"; one with MIN_CUT items or more, at most 1 - PRECISION of them there (dogs), gets "no" even where the
@@ -55,7 +55,7 @@ from vstream_ros.backends.lite import colours  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
 from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
-from vstream_ros.backends.lite.vision import LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
+from vstream_ros.backends.lite.vision import BANDS, LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
 from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, PERSON_WORDS, SCENES, UNLISTED  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
@@ -169,6 +169,11 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
         if not there and pq.action in ("action", "arrive", "leave", "return"):
             continue       # "did the person drink from the mug? No" says nothing of whether the person was there
         concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
+        bands = [c for c in concepts or [] if c.region]
+        if pq.intent is Intent.ATTRIBUTE and bands and any(colours.canonical(k) for k in q.keywords):
+            upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
+            named, value = band_share(bands[0], means[upto], runs["frames"][upto])
+            add("surface", value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
         concepts = [c for c in concepts or [] if not c.region]
         upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
         if pq.intent is not Intent.ATTRIBUTE and concepts and any(c.colour for c in concepts):
@@ -179,7 +184,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                           zip(peaks[upto], means[upto], runs["frames"][upto], strict=True)
                           if rec.seen(bare, p, m, int(n)).score >= 0.5]
                 if shares:
-                    add("clothes" if c.person or c.part else "colour", max(shares), there, c.colour, q.id)
+                    add(c.colour_source, max(shares), there, c.colour, q.id)
             if not there:
                 continue   # no red car says nothing of whether a car was there
         if not concepts or (not there and (len(concepts) > 1 or coverage(pq.subject, concepts) < 1
@@ -200,8 +205,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             share = colour_share(rec, target, peaks[upto], means[upto], runs["frames"][upto])
             if share is not None:
                 named, value = share
-                add("clothes" if target.person or target.part else "colour", value,
-                    named in {colours.canonical(k) for k in q.keywords}, named, q.id)
+                add(target.colour_source, value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
     # unasked labels: what a description would list, right when the input's gold answers name it
     best: dict[tuple[str, str], float] = {}
     for p in peaks:
@@ -232,6 +236,16 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
             add(source, raw, names_in(gold, words), words[0], "(unasked)")
             out[-1]["coco"] = source == "classifier" and bool(rec._groups[name].coco)
     return out
+
+
+def band_share(c, means, frames) -> tuple[str, float]:
+    """The colour an answer would name for a band of the frame (a floor, the grass) and its share."""
+    total = (means[:, LAYOUT.band_colour].reshape(len(means), len(BANDS), N_COLOUR)[:, list(BANDS).index(c.region)]
+             * frames[:, None]).sum(0)
+    share = total / max(float(total.sum()), 1e-9)
+    named = colours.dominant(share.astype(np.float32), k=1, chromatic_first=False)
+    name = named[0] if named else colours.NAMES[int(np.argmax(share))]
+    return name, float(share[colours.NAMES.index(name)])
 
 
 def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:

@@ -477,3 +477,24 @@ def test_a_presence_question_that_asks_a_colour_fits_the_colour_not_the_thing(tm
         question(3, "What colour was the man's shirt?", "Blue.", "attribute", ["blue"])])
     assert [(it["source"], it["what"], it["there"]) for it in items if it["question"] == "q3"
             and it["source"] in ("colour", "clothes")] == [("clothes", "blue", True)], items
+
+
+def test_a_band_of_the_frame_states_its_colour_only_from_its_own_fitted_bound():
+    """"What colour is the floor?" is the bottom band's pixels: neither a thing's box nor clothes. Its own
+    source (`surface`) states nothing until the tuning half holds enough such questions to fit it, whatever
+    the things' colour bound."""
+    from vstream_ros.backends.lite.vision import BANDS
+
+    a = frame(person=0.9)
+    bands = np.zeros((len(BANDS), len(BASIC_COLOURS)), np.float32)
+    bands[list(BANDS).index("bottom"), BASIC_COLOURS.index("green")] = 0.9
+    bands[list(BANDS).index("bottom"), BASIC_COLOURS.index("grey")] = 0.1
+    a[LAYOUT.band_colour] = bands.ravel()
+    things = replace(FIXED, colour=Bounds(0.3, 0.02))
+    assert Thresholds().surface.states_nothing and things.surface.states_nothing
+    text = ask([a] * 5, "What colour is the floor?", things)
+    assert text.startswith("I cannot tell the colour of the floor") and "parts of the frame" in text, text
+    assert ask([a] * 5, "What colour is the floor?", replace(things, surface=Bounds(0.5, 0.1))).startswith(
+        "The floor was green")
+    with pytest.raises(ValueError, match="no colour source"):
+        things.colour_of("detector")

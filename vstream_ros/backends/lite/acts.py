@@ -223,8 +223,8 @@ class Identities:
             return Composed(f"I cannot tell which was the {ids.nth(q)} {concepts[0].asked or kind}: my tracks are of "
                             f"{plural(name)}, and I cannot tell {a(kind)} from any other {name}.", [],
                             {"abstained": True, "narrower": kind})
-        clothes = concepts[0].person
-        return ids.ordinal(q, name, tracks, why, self.rec.t.colour_of(clothes).yes, "clothes" if clothes else "colour")
+        source = concepts[0].colour_source
+        return ids.ordinal(q, name, tracks, why, self.rec.t.colour_of(source).yes, source)
 
     def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         """A yes/no about what the subject did. Arrive / leave: the tracks' border flags when the memory

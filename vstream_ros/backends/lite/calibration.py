@@ -12,7 +12,9 @@ says "I cannot tell", naming the source and how weak it was. Sources:
 - scene: the ImageNet probability of a place's classes ("street", "kitchen");
 - colour: the share of a thing's pixels that have the colour asked or named;
 - clothes: the same of a person's clothes (a part of a person box: its fixed share of the box holds skin, hair
-  and background too, so it is fitted apart from the things' colours).
+  and background too, so it is fitted apart from the things' colours);
+- surface: the same of a band of the frame (a floor, the grass, the sky): states nothing until the tuning half
+  holds enough such questions to fit it.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from vstream_ros.answering.phrases import plural
 log = logging.getLogger(__name__)
 
 PATH = Path(__file__).with_name("calibration.json")
-SOURCES = ("detector", "listed", "classifier", "named", "scene", "colour", "clothes")
-COLOUR_SOURCES = ("colour", "clothes")
+SOURCES = ("detector", "listed", "classifier", "named", "scene", "colour", "clothes", "surface")
+COLOUR_SOURCES = ("colour", "clothes", "surface")
 SAID = {"detector": "the object detector", "listed": "the object detector", "classifier": "the image classifier",
         "named": "the image classifier",
         "scene": "the image classifier", "colour": "the colour measured on its pixels",
-        "clothes": "the colour measured on the clothes' pixels"}
+        "clothes": "the colour measured on the clothes' pixels", "surface": "the colour measured on that part of the frame"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ SILENT_DETECTOR = 0.5
 # the hand-set constants used before the fit (and when calibration.json is missing)
 DEFAULTS = {"detector": Bounds(0.40, 0.40), "listed": Bounds(0.40, 0.40), "classifier": Bounds(0.30, 0.30),
             "named": Bounds(0.50, 0.50), "scene": Bounds(0.30, 0.30), "colour": Bounds(0.15, 0.15),
-            "clothes": Bounds(0.15, 0.15)}
+            "clothes": Bounds(0.15, 0.15),
+            "surface": Bounds(1.0, 0.0)}      # never fitted yet (too few items): states nothing
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Thresholds:
     scene: Bounds = DEFAULTS["scene"]
     colour: Bounds = DEFAULTS["colour"]
     clothes: Bounds = DEFAULTS["clothes"]
+    surface: Bounds = DEFAULTS["surface"]
     # things whose every box the detector missed while they were there, in more than the allowed share of the
     # tuning half's items (a cyclist's bicycle, a backpack, a tie): its silence says nothing of them
     silence_not_no: frozenset[str] = frozenset()
@@ -121,9 +125,11 @@ class Thresholds:
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path} is not a calibration file ({e!r}); fit it again with bench/calibrate.py") from e
 
-    def colour_of(self, person: bool) -> Bounds:
-        """The colour bounds of a person's clothes or of a thing."""
-        return self.clothes if person else self.colour
+    def colour_of(self, source: str) -> Bounds:
+        """The bounds of a colour source (COLOUR_SOURCES: a thing's, clothes', a band of the frame's)."""
+        if source not in COLOUR_SOURCES:
+            raise ValueError(f"{source!r} is no colour source ({', '.join(COLOUR_SOURCES)})")
+        return getattr(self, source)
 
     def as_dict(self) -> dict[str, dict[str, float]]:
         return {f.name: {"yes": getattr(self, f.name).yes, "no": getattr(self, f.name).no} for f in fields(self)
@@ -145,7 +151,7 @@ class Doubt:
             return (f"{detector} found no {self.what or 'such thing'}, and in calibration it missed "
                     f"{plural(self.what) if self.what else 'such things'} that were there")
         if self.source in COLOUR_SOURCES and self.need >= 1.0:    # Bounds.states_nothing: never right often enough
-            on = "clothes" if self.source == "clothes" else "pixels"
+            on = {"clothes": "clothes", "surface": "parts of the frame"}.get(self.source, "pixels")
             return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on {on} "
                     "were right too rarely in calibration to be stated")
         if self.source in COLOUR_SOURCES:

@@ -42,8 +42,8 @@ class ColourAndChoice:
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: {why}.", [],
                             {"abstained": True, "seen": False})
         measured = measured_colour(found, chromatic_first=not (target.part or target.region))
-        clothes = target.person or bool(target.part)
-        if why := colour_withheld(measured, self.rec.t.colour_of(clothes).yes, "clothes" if clothes else "colour"):
+        source = target.colour_source
+        if why := colour_withheld(measured, self.rec.t.colour_of(source).yes, source):
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
                             [s.evidence(name) for s in found], {"abstained": True})
         colour = measured[0]

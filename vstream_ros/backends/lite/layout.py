@@ -72,3 +72,9 @@ class Concept:
     asked: str = ""                              # the words that asked for it ("T-shirt", "floor")
     needs_class: bool = False                    # a box of its COCO class is not enough ("taxi": "cab" too)
     narrower: str = ""                           # the word asked, narrower than this ("astronaut": a person)
+
+    @property
+    def colour_source(self) -> str:
+        """Whose fitted bound its colour is stated from (calibration.COLOUR_SOURCES): a band of the frame's,
+        a person's clothes', a thing's."""
+        return "surface" if self.region else "clothes" if self.person or self.part else "colour"

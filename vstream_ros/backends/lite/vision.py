@@ -356,10 +356,10 @@ class LiteRecognizer:
                 any_box = ann[LAYOUT.any_box_colour].reshape(N_BOXED, N_COLOUR)[list(c.coco)]
                 if (one := float(any_box[:, colours.NAMES.index(c.colour)].max())) > share:
                     share, cols = one, [c.colour, *(n for n in cols if n != c.colour)]
-            bounds = t.colour_of(c.person or bool(c.part))
+            bounds = t.colour_of(c.colour_source)
             if c.colour not in cols or share < bounds.yes or bounds.states_nothing:
                 score = min(score, 0.49)
-                doubt = (Doubt("clothes" if bounds is t.clothes else "colour", share, bounds.yes, c.colour)
+                doubt = (Doubt(c.colour_source, share, bounds.yes, c.colour)
                          if bounds.weak(share) or bounds.states_nothing else None)
         return Seen(min(score, 1.0), count, cols, palette, doubt, share)
 
