@@ -474,3 +474,10 @@ def test_a_tracks_colour_is_named_as_a_things_and_a_persons_from_the_clothes_bou
     assert c.text.startswith("The second car was red"), c.text
     c = ask(composer, read, "What colour was the second person?", grey_and_red)
     assert c.text.startswith("I cannot tell the colour of the second person") and "clothes" in c.text, c.text
+
+
+def test_a_colour_asked_of_the_nth_thing_names_the_ordinal_once(composer, read):
+    """"What colour was the second car that overtook us?" keeps its subject as asked for the colour; the
+    ordinal's answer says "the second car that overtook us", not "the second second car"."""
+    c = ask(composer, read, "What colour was the second car that overtook us?", TRACKS)
+    assert c.text.startswith("I cannot tell which was the second car that overtook us"), c.text

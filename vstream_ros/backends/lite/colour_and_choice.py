@@ -5,8 +5,10 @@ Composer (compose.py), whose `rec`, `sightings`, `_resolve` and `_doubt` they us
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from vstream_ros.answering import timefmt
+from vstream_ros.answering.phrases import ORDINALS
 from vstream_ros.answering.question import OPTION_LETTERS
 from vstream_ros.answering.words import the_phrase
 from vstream_ros.backends.lite import directions
@@ -24,7 +26,9 @@ class ColourAndChoice:
         if q.attribute == "direction":                 # "which way did the people walk?": tracks, not colours
             return self._direction(call)
         if q.ordinal:       # "what colour was the second car?": that one track's colours, not every car's
-            return self._ordinal(call)
+            first, _, rest = q.subject.partition(" ")          # the colour question kept "second car" as asked
+            subject = rest if first.lower() in ORDINALS and rest else q.subject
+            return self._ordinal(replace(call, q=replace(q, subject=subject)))
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
