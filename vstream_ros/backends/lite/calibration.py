@@ -36,7 +36,8 @@ COLOUR_SOURCES = ("colour", "clothes", "surface")
 SAID = {"detector": "the object detector", "listed": "the object detector", "classifier": "the image classifier",
         "named": "the image classifier",
         "scene": "the image classifier", "colour": "the colour measured on its pixels",
-        "clothes": "the colour measured on the clothes' pixels", "surface": "the colour measured on that part of the frame"}
+        "clothes": "the colour measured on the clothes' pixels",
+        "surface": "the colour measured on that part of the frame"}
 
 
 @dataclass(frozen=True)
