@@ -53,6 +53,7 @@ sys.path.insert(0, str(REPO))
 from vstream_ros.answering.question import Intent, parse  # noqa: E402
 from vstream_ros.backends.lite import colours  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
+from vstream_ros.backends.lite.layout import asked_thing  # noqa: E402
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
 from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
 from vstream_ros.backends.lite.vision import BANDS, LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
@@ -201,8 +202,9 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                 add("scene" if scene else "classifier", max(vals, default=0.0), there, c.name, q.id)
                 out[-1]["coco"] = bool(c.coco)
         if pq.intent is Intent.ATTRIBUTE and there and any(colours.canonical(k) for k in q.keywords):
-            target = next((c for c in concepts if c.part), concepts[0])
-            share = colour_share(rec, target, peaks[upto], means[upto], runs["frames"][upto])
+            target = asked_thing(concepts, pq.head, pq.subject)    # the answer's own choice of thing
+            share = None if target is None else colour_share(rec, target, peaks[upto], means[upto],
+                                                             runs["frames"][upto])
             if share is not None:
                 named, value = share
                 add(target.colour_source, value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)

@@ -424,3 +424,14 @@ def test_a_thing_in_part_of_a_merged_stretch_is_sometime_in_it_not_all_of_it(com
     assert "sometime" in ask("What did you see?").text.split("person")[1].split(")")[0]
     assert "(at least 20 seconds before" in ask("When did you last see a person?").text
     assert "at the end of that time" in ask("Where did you see the person?").text
+
+
+def test_a_colour_is_measured_on_the_thing_the_question_names(composer, read):
+    """"The dog's toy": the dog is recognised, the toy is not, so the dog's colour is no answer; "the car next
+    to the man" is the car's; "the bag of the man in the black shirt" is not his shirt's."""
+    c = answer(composer, read, "What colour was the man's toy?")
+    assert c.facts.get("abstained") and c.text == (
+        "I cannot tell the colour of the man's toy: I do not recognise a toy in what I see."), c.text
+    assert answer(composer, read, "What colour was the car next to the man?").facts["colour"] == "red"
+    c = answer(composer, read, "What colour was the bag of the man in the black shirt?")
+    assert c.facts.get("colour") != "black" and c.facts.get("abstained"), c.text

@@ -4,16 +4,16 @@ Composer (compose.py), whose `rec`, `sightings`, `_resolve` and `_doubt` they us
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import ORDINALS
 from vstream_ros.answering.question import OPTION_LETTERS
-from vstream_ros.answering.words import the_phrase
+from vstream_ros.answering.words import a_phrase, the_phrase
 from vstream_ros.backends.lite import directions
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.call import Call
+from vstream_ros.backends.lite.layout import asked_thing
 from vstream_ros.backends.lite.sightings import Composed, Sighting, coverage, measured_colour, unverified
 from vstream_ros.backends.lite.wording import in_window, spans
 
@@ -32,11 +32,10 @@ class ColourAndChoice:
         concepts, refusal = self._resolve(q, q.subject)
         if refusal:
             return refusal
-        # the thing whose colour is asked: a person's clothes; else what the others belong to ("the man's
-        # tie": the last thing named) or, without a possessive, the head noun ("the car next to the man")
-        possessive = re.search(r"\w(?:['’]s|s['’])(?:\s|$)|\b(?:his|her|their|its|my|your|our)\s",
-                               q.subject, re.IGNORECASE) is not None
-        target = next((c for c in concepts if c.part), None) or concepts[-1 if possessive else 0]
+        target = asked_thing(concepts, q.head, q.subject)
+        if target is None:          # "the dog's toy": the dog is recognised, the toy is not; not the dog's colour
+            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: I do not recognise "
+                            f"{a_phrase(q.head)} in what I see.", [], {"abstained": True})
         concepts = [target]
         found = self.sightings(concepts, obs, gap)
         name = target.name

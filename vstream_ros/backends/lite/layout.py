@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from vstream_ros.answering.phrases import noun_lemma
 from vstream_ros.backends.lite import colours
 from vstream_ros.backends.lite.vocabulary import BOXED
 
@@ -78,3 +80,16 @@ class Concept:
         """Whose fitted bound its colour is stated from (calibration.COLOUR_SOURCES): a band of the frame's,
         a person's clothes', a thing's."""
         return "surface" if self.region else "clothes" if self.person or self.part else "colour"
+
+
+def asked_thing(concepts: list[Concept], head: str, subject: str) -> Concept | None:
+    """The concept whose colour a question asks. With the subject's head noun, the concept it names ("the bag of
+    the woman in the white shirt": the bag, not her shirt; "the man's bow tie": the tie), or None when none does
+    (an unrecognised "toy" of "the dog's toy" is not the dog). Without one, a person's clothes, else the last
+    thing named after a possessive ("his car"), else the first ("the car next to the man")."""
+    if head:
+        lemma = noun_lemma(head)
+        return next((c for c in concepts if c.asked and noun_lemma(c.asked.split()[-1]) == lemma), None)
+    possessive = re.search(r"\w(?:['’]s|s['’])(?:\s|$)|\b(?:his|her|their|its|my|your|our)\s", subject,
+                           re.IGNORECASE) is not None
+    return next((c for c in concepts if c.part), None) or concepts[-1 if possessive else 0]
