@@ -435,3 +435,18 @@ def test_a_colour_is_measured_on_the_thing_the_question_names(composer, read):
     assert answer(composer, read, "What colour was the car next to the man?").facts["colour"] == "red"
     c = answer(composer, read, "What colour was the bag of the man in the black shirt?")
     assert c.facts.get("colour") != "black" and c.facts.get("abstained"), c.text
+
+
+def test_a_colour_asked_of_one_of_several_at_once_that_lite_cannot_single_out_is_not_told(composer):
+    """"The car in the left lane" while two cars were in view: the boxes' colours may be the other car's (the
+    overpass's red car in the left lane was measured on the dark SUV beside it); with one car in view, its colour."""
+    two = [dict(cars=2 if 3 <= t <= 6 else 0, car_colour="red") for t in range(10)]
+    r = scripted_read([annotation(**s) for s in two], [(False, s["cars"] > 0) for s in two], T0, temporal_slots=4)
+    c = answer(composer, r, "What colour was the car in the left lane?")
+    assert c.facts.get("abstained") and c.text.startswith("I cannot tell the colour of the car in the left lane: "
+                                                          "I saw 2 cars at once"), c.text
+    assert "cannot tell which were in the left lane" in c.text, c.text
+    assert answer(composer, r, "What colour was the car?").facts["colour"] == "red"
+    one = [dict(cars=1 if 3 <= t <= 6 else 0, car_colour="red") for t in range(10)]
+    r = scripted_read([annotation(**s) for s in one], [(False, s["cars"] > 0) for s in one], T0, temporal_slots=4)
+    assert answer(composer, r, "What colour was the car in the left lane?").facts["colour"] == "red"

@@ -60,7 +60,7 @@ def _past(q: Question) -> str:
     return f" {past(q.predicate)}" if q.predicate else ""
 
 
-def _restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
+def restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
     """What narrows a counted subject beyond the thing counted, as 'which ...' ends: 'went by in the
     right-hand lane', 'walked past the bicycle', 'were wearing hats' (tracks and counts are of the
     counted thing alone); "" when nothing does ("box trucks" are trucks, "people in the room" people)."""
@@ -167,7 +167,7 @@ class Identities:
                             f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)}), but cannot tell "
                             f"{a(counted.narrower)} from any other {name}.", [most.evidence(name)],
                             {"count": None, "abstained": True, "narrower": counted.narrower})
-        if found and (which := _restriction(q, concepts, counted)):   # "vehicles in the right lane": not the lane
+        if found and (which := restriction(q, concepts, counted)):   # "vehicles in the right lane": not the lane
             asked = f"{q.subject}{_past(q)}" + (f" {the_complement(q.complement)}" if q.complement else "")
             return Composed(f"I cannot tell how many {asked}{in_window(q)}: I saw {names}, but cannot tell which "
                             f"{which}.", [], {"count": None, "abstained": True})
@@ -208,7 +208,7 @@ class Identities:
         q = call.q
         if q.attribute == "occurrence":
             return ids.nth_stretch(q, name, found)
-        if which := _restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
+        if which := restriction(replace(q, complement=""), concepts, concepts[0]):   # "the 2nd car in the right lane"
             return Composed(f"I cannot tell which was the {ids.nth(q)} {q.subject}: I saw {plural(concepts[0].name)}, "
                             f"but cannot tell which {which}.", [], {"abstained": True})
         tracks, why = self._tracks(call, concepts[0])
