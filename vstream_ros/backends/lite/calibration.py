@@ -163,7 +163,7 @@ class Doubt:
 
 def colour_withheld(measured: tuple[str, float] | None, need: float, source: str = "colour") -> str:
     """Why a measured colour (its name, its share of the thing's pixels) is not stated; "" when its share
-    reaches `need`, the fitted bound of its `source` (colour, or clothes)."""
+    reaches `need`, the fitted bound of its `source` (one of COLOUR_SOURCES)."""
     if measured is None:
         return "I measured none"
     stated = measured[1] >= need and need < 1.0       # a bound of 1 states nothing, not even a colour all pixels have
