@@ -171,13 +171,13 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
         if not there and pq.action in ("action", "arrive", "leave", "return"):
             continue       # "did the person drink from the mug? No" says nothing of whether the person was there
         concepts = rec.concept(pq.subject, colour=pq.intent is Intent.ATTRIBUTE)
-        bands = [c for c in concepts or [] if c.region]
-        if pq.intent is Intent.ATTRIBUTE and bands and any(colours.canonical(k) for k in q.keywords):
-            upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
-            named, value = band_share(bands[0], means[upto], runs["frames"][upto])
-            add("surface", value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
-        concepts = [c for c in concepts or [] if not c.region]
         upto = np.ones(len(peaks), bool) if q.ask_at is None else runs["start"] <= q.ask_at
+        gold_colours = {colours.canonical(k) for k in q.keywords} - {None}     # what a colour answer must name
+        bands = [c for c in concepts or [] if c.region]
+        if pq.intent is Intent.ATTRIBUTE and bands and gold_colours:
+            named, value = band_share(bands[0], means[upto], runs["frames"][upto])
+            add("surface", value, named in gold_colours, named, q.id)
+        concepts = [c for c in concepts or [] if not c.region]
         if pq.intent is not Intent.ATTRIBUTE and concepts and any(c.colour for c in concepts):
             # "did a red car pass?": the share of red where a car was seen, not whether a car was there
             for c in (c for c in concepts if c.colour):
@@ -202,7 +202,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                         if scene or not refuted(c.coco, p[LAYOUT.coco_score], rec.detector_available, rec.t.detector)]
                 add("scene" if scene else "classifier", max(vals, default=0.0), there, c.name, q.id)
                 out[-1]["coco"] = bool(c.coco)
-        if pq.intent is Intent.ATTRIBUTE and there and any(colours.canonical(k) for k in q.keywords):
+        if pq.intent is Intent.ATTRIBUTE and there and gold_colours:
             target = asked_thing(concepts, pq.head, pq.subject)    # the answer's own choice of thing
             if target is not None and restriction(replace(pq, complement=""), concepts, target) and max(
                     (s.count for s in (rec.seen(target, p, m, int(n)) for p, m, n in
@@ -213,7 +213,7 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                                                              runs["frames"][upto])
             if share is not None:
                 named, value = share
-                add(target.colour_source, value, named in {colours.canonical(k) for k in q.keywords}, named, q.id)
+                add(target.colour_source, value, named in gold_colours, named, q.id)
     # unasked labels: what a description would list, right when the input's gold answers name it
     best: dict[tuple[str, str], float] = {}
     for p in peaks:
@@ -250,10 +250,7 @@ def band_share(c, means, frames) -> tuple[str, float]:
     """The colour an answer would name for a band of the frame (a floor, the grass) and its share."""
     total = (means[:, LAYOUT.band_colour].reshape(len(means), len(BANDS), N_COLOUR)[:, list(BANDS).index(c.region)]
              * frames[:, None]).sum(0)
-    share = total / max(float(total.sum()), 1e-9)
-    named = colours.dominant(share.astype(np.float32), k=1, chromatic_first=False)
-    name = named[0] if named else colours.NAMES[int(np.argmax(share))]
-    return name, float(share[colours.NAMES.index(name)])
+    return colours.main_colour((total / max(float(total.sum()), 1e-9)).astype(np.float32), chromatic_first=False)
 
 
 def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
@@ -269,10 +266,7 @@ def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
         total += frac * n
     if total.sum() <= 0:
         return None
-    share = total / total.sum()
-    named = colours.dominant(share.astype(np.float32), k=1, chromatic_first=not c.part)
-    name = named[0] if named else colours.NAMES[int(np.argmax(share))]
-    return name, float(share[colours.NAMES.index(name)])
+    return colours.main_colour((total / total.sum()).astype(np.float32), chromatic_first=not c.part)
 
 
 def precision_upper(right: int, n: int, alpha: float = 0.05) -> float:

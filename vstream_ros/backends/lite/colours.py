@@ -108,3 +108,11 @@ def dominant(frac: np.ndarray, k: int = 2, least: float = DOMINANT_SHARE, chroma
         chroma = [n for n in names if n not in ACHROMATIC]
         names = chroma + [n for n in names if n not in chroma]
     return names[:k]
+
+
+def main_colour(frac: np.ndarray, chromatic_first: bool = True) -> tuple[str, float]:
+    """The one colour an answer names for a fractions vector (summing to 1), and its share: `dominant`'s first,
+    else the largest."""
+    named = dominant(frac, k=1, chromatic_first=chromatic_first)
+    name = named[0] if named else NAMES[int(np.argmax(frac))]
+    return name, float(frac[_INDEX[name]])

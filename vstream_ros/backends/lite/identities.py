@@ -8,6 +8,8 @@ instead of counting runs as people.
 
 from __future__ import annotations
 
+import numpy as np
+
 from vstream_ros.answering import timefmt
 from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
@@ -160,12 +162,14 @@ def nth(q: Question) -> str:
 
 
 def main_colour(t: Track, chromatic_first: bool) -> tuple[str, float] | None:
-    """A track's colour as a thing's colour is named (colours.dominant): its first chromatic colour covering
-    DOMINANT_SHARE of its boxes before the greys (a car's paint before its windows and shadows), or its largest."""
+    """A track's colour as a thing's colour is named (colours.main_colour: a car's paint before its windows and
+    shadows), from the shares its memory keeps (its main colours)."""
     if not t.colours:
         return None
-    chroma = [c for c in t.colours if c[0] not in colours.ACHROMATIC and c[1] >= colours.DOMINANT_SHARE]
-    return chroma[0] if chromatic_first and chroma else t.colours[0]
+    frac = np.zeros(len(colours.NAMES), np.float32)
+    for name, share in t.colours:
+        frac[colours.NAMES.index(name)] = share
+    return colours.main_colour(frac, chromatic_first)
 
 
 def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: float,

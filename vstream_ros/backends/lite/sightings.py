@@ -142,10 +142,7 @@ def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, 
             total[c] = total.get(c, 0.0) + v
     if sum(total.values()) > 0:
         frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
-        frac /= frac.sum()
-        names = colours.dominant(frac, k=1, chromatic_first=chromatic_first)
-        name = names[0] if names else colours.NAMES[int(np.argmax(frac))]
-        return name, float(frac[colours.NAMES.index(name)])
+        return colours.main_colour(frac / frac.sum(), chromatic_first)
     votes: dict[str, float] = {}
     for s in found:
         for rank, c in enumerate(s.colours):
