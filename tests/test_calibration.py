@@ -231,6 +231,24 @@ def test_a_colour_source_that_states_nothing_does_not_say_not_red_either():
         "I have not seen a red car")
 
 
+def test_a_colour_measured_under_its_no_on_every_car_seen_is_no_beside_a_weak_car_trace():
+    """"Did you see a yellow car?" where the cars boxed held no yellow and other frames only a weak classifier
+    "car" (no box, so no colour measured): the fit's colour items are the shares measured where the thing was
+    seen, so its `no` stands; a share between the bounds is "I cannot tell" naming the colour, not the
+    classifier's car."""
+    grey = [car(grey=1.0)] * 3
+    weak_car = [frame(imagenet={"sports car": 0.3})] * 3
+    bounds = replace(FIXED, colour=Bounds(0.5, 0.1))
+    assert ask(weak_car, "Did you see a car?", bounds).startswith("I cannot tell whether I saw a car: the image")
+    text = ask(grey + weak_car, "Did you see a yellow car?", bounds)
+    assert text.startswith("No, I have not seen a yellow car"), text
+    some = [car(grey=0.8, yellow=0.2)] * 3 + weak_car
+    text = ask(some, "Did you see a yellow car?", bounds)
+    assert text.startswith("I cannot tell whether I saw a yellow car: only 20% of its pixels were yellow"), text
+    never = ask(grey + weak_car, "Did you see a yellow car?", replace(FIXED, colour=Bounds(1.0, 0.0)))
+    assert never.startswith("I cannot tell whether I saw a yellow car"), never
+
+
 def test_a_thing_whose_colour_is_asked_and_not_found_is_not_said_to_be_absent():
     """The question says it was there: not finding it gives "I cannot tell", never "I have not seen"."""
     text = ask([frame(person=0.9)] * 5, "What colour was the car?", replace(FIXED, colour=Bounds(0.5, 0.1)))

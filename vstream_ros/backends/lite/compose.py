@@ -22,7 +22,7 @@ from vstream_ros.answering.words import a, a_phrase
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite import scene_text
 from vstream_ros.backends.lite.acts import Identities, asks_existence, carried, on_sight
-from vstream_ros.backends.lite.calibration import Doubt, Thresholds, doubt_of
+from vstream_ros.backends.lite.calibration import COLOUR_SOURCES, Doubt, Thresholds, doubt_of
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.colour_and_choice import ColourAndChoice
 from vstream_ros.backends.lite.others import Others
@@ -190,9 +190,24 @@ class Composer(Identities, ColourAndChoice, Others):
         """The strongest trace of a thing that was not seen: evidence below a sighting but above "not
         there" (calibration.py), which makes the answer "I cannot tell" rather than "no"."""
         names = [c.name for c in concepts]
-        doubts = [d for _, r in obs if (d := doubt_of([self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts],
-                                                      names)) is not None]
+        seen = [[self.rec.seen(c, r.peak, r.mean, r.frames) for c in concepts] for _, r in obs]
+        if self._colour_ruled_out(concepts, seen):
+            return None
+        doubts = [d for s in seen if (d := doubt_of(s, names)) is not None]
+        # where the thing was seen and its colour measured, the colour is what is uncertain
+        doubts = [d for d in doubts if d.source in COLOUR_SOURCES] or doubts
         return max(doubts, key=lambda d: d.raw / d.need, default=None)
+
+    def _colour_ruled_out(self, concepts: list[Concept], seen: list[list[Seen]]) -> bool:
+        """A colour asked ("a yellow car") measured under its fitted `no` on every stretch where the thing was
+        seen: the fit's items of the kind are exactly these measures (bench/calibrate.py), so a weak trace of
+        the thing where nothing was measured (the classifier's "car" with no box) leaves the answer "no"."""
+        for i, c in enumerate(concepts):
+            bounds = self.rec.t.colour_of(c.colour_source)
+            shares = [s[i].colour_share for s in seen if s[i].colour_share is not None]
+            if c.colour and shares and not bounds.states_nothing and max(shares) < bounds.no:
+                return True
+        return False
 
     # --------------------------------------------------------------- intents
     def _presence(self, call: Call) -> Composed:
