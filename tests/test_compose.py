@@ -450,3 +450,24 @@ def test_a_colour_asked_of_one_of_several_at_once_that_lite_cannot_single_out_is
     one = [dict(cars=1 if 3 <= t <= 6 else 0, car_colour="red") for t in range(10)]
     r = scripted_read([annotation(**s) for s in one], [(False, s["cars"] > 0) for s in one], T0, temporal_slots=4)
     assert answer(composer, r, "What colour was the car in the left lane?").facts["colour"] == "red"
+
+
+def test_the_most_at_once_is_what_more_than_one_frame_showed(composer):
+    """One frame's extra box (the walkway's fifth person at 3 s where four walked, one of them boxed twice) is not
+    the count: the most at once is what two frames showed, and the one frame is said beside it; two frames of
+    it are the count."""
+    def read_of(people):
+        script = [dict(people=n) for n in people]
+        return scripted_read([annotation(**s) for s in script], [(True, False)] * len(script), T0,
+                             temporal_slots=len(script) + 2)
+
+    spike = read_of([1, 1, 1, 1, 1, 1, 2, 1, 1, 1])
+    c = answer(composer, spike, "How many people did you see?")
+    assert c.facts["count"] == 1 and c.text.startswith("I saw 1 person at once at most"), c.text
+    assert "2 were boxed in one frame only (at 6.0 s), too few to count on" in c.text, c.text
+    assert answer(composer, spike, "How many people were there at 6 s?").facts["count"] == 2   # the instant asked
+    held = read_of([1, 1, 1, 1, 1, 1, 2, 2, 1, 1])
+    c = answer(composer, held, "How many people did you see?")
+    assert c.facts["count"] == 2 and "one frame only" not in c.text, c.text
+    once = read_of([0, 0, 0, 0, 0, 0, 2, 0, 0, 0])            # seen in one frame at all: that frame is all there is
+    assert answer(composer, once, "How many people did you see?").facts["count"] == 2

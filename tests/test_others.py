@@ -6,7 +6,8 @@ people the left-out phrase names. Pure parsing and a scripted memory: fast."""
 from dataclasses import replace
 
 import pytest
-from test_compose import CLASSES, T0
+from scripted import scripted_read
+from test_compose import CLASSES, T0, annotation
 from test_compose import read as script_read
 from test_compose_identities import TRACKS
 
@@ -108,3 +109,17 @@ def test_when_or_what_of_the_others_is_never_told(composer, read):
     c = ask(composer, read, "Where was anybody other than the two girls?", TRACKS)
     assert c.facts.get("abstained") and c.text.startswith("I cannot tell where anyone besides the two girls was: ")
     assert c.text.endswith("are the two girls."), c.text
+
+
+def test_one_frame_with_an_extra_person_is_not_someone_else(composer):
+    """The woman alone all along, and one frame with a second person box (the walkway's fifth person where four
+    walked): no one else, since one frame only showed more; two frames of it are someone else."""
+    def read_of(people):
+        script = [annotation(people=n) for n in people]
+        return scripted_read(script, [(True, False)] * len(people), T0, temporal_slots=len(people) + 2)
+
+    woman = (replace(TRACKS[0], first=T0, last=T0 + 9),)
+    c = ask(composer, read_of([1, 1, 1, 1, 1, 1, 2, 1, 1, 1]), "Was anyone else there besides the woman?", woman)
+    assert c.text.startswith("No, I saw no one besides the woman: I saw 1 person at once at most"), c.text
+    c = ask(composer, read_of([1, 1, 1, 1, 1, 1, 2, 2, 1, 1]), "Was anyone else there besides the woman?", woman)
+    assert c.text.startswith("Yes, I saw 2 people at once at most"), c.text

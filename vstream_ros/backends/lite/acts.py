@@ -26,7 +26,7 @@ from vstream_ros.answering.words import a, a_phrase, listed, the_complement
 from vstream_ros.backends.lite import directions
 from vstream_ros.backends.lite import identities as ids
 from vstream_ros.backends.lite.call import Call
-from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, unverified
+from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, most_at_once, unverified
 from vstream_ros.backends.lite.vision import LAYOUT
 from vstream_ros.backends.lite.vocabulary import SCENES
 from vstream_ros.backends.lite.wording import first_to_last, in_window, seen_together, spans
@@ -160,7 +160,7 @@ class Identities:
                        concepts[-1])
         found = self.sightings([counted], obs, None)
         name, names = counted.name, plural(counted.name)
-        most = max(found, key=lambda s: (s.count, -s.start), default=None)    # the most at once, first
+        most, spike = most_at_once(found)      # the most at once, first, that more than one frame showed
         if counted.narrower and most:         # "how many children": the person boxes count people, of every kind
             return Composed(f"I cannot tell how many {counted.asked or counted.narrower} there were: I saw "
                             f"{max(1, most.count)} {names if most.count > 1 else name} at once at most "
@@ -194,6 +194,9 @@ class Identities:
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
         at_most = "at once at most " if moment is None else ""
         text = f"{yes}I saw {what} {at_most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
+        if moment is None and spike is not None:
+            text += (f" {spike.count} were boxed in one frame only ({timefmt.span(spike.start, spike.end, q.origin)}"
+                     f"{call.cam(spike)}), too few to count on.")
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
     @on_sight()

@@ -17,7 +17,7 @@ from vstream_ros.answering.phrases import analyse, noun_lemma, past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import CARDINALS
 from vstream_ros.backends.lite.call import Call
-from vstream_ros.backends.lite.sightings import Composed
+from vstream_ros.backends.lite.sightings import Composed, most_at_once
 from vstream_ros.backends.lite.vocabulary import PERSON_WORDS
 
 _PRONOUNS = {"him": 1, "her": 1, "me": 1, "us": None, "them": None}
@@ -63,7 +63,7 @@ class Others:
         if q.intent not in (Intent.PRESENCE, Intent.COUNT):
             return self._which_other(q, who, names)
         found = self.sightings([concept], call.obs, None)
-        most = max(found, key=lambda s: (s.count, -s.start), default=None)
+        most, _ = most_at_once(found)
         at_once = max(1, most.count) if most is not None else 0
         seen = (f"I saw {at_once} {name if at_once == 1 else names} at once at most "
                 f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)})") if most is not None else ""

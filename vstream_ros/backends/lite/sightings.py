@@ -132,6 +132,24 @@ _RELATIONS = frozenset(("wearing", "holding", "carrying", "having", "anywhere", 
                         "there", "here", "footage", "video", "camera", "room", "scene", "picture", "view", "area"))
 
 
+# the most at once is what this many sampled frames showed at least: one frame's extra box is as often a false
+# one (the walkway's fifth person at 3 s, where four walked: one of them boxed twice) as a thing seen once, and a
+# tracker confirms a track only after some hits for the same reason (SORT's min_hits)
+CONFIRM_FRAMES = 2
+
+
+def most_at_once(found: list[Sighting]) -> tuple[Sighting | None, Sighting | None]:
+    """The first sighting of the most at once that CONFIRM_FRAMES frames showed (the whole count where fewer
+    frames were seen at all), and the sighting of more that fewer frames showed (None when there is none)."""
+    if not found:
+        return None, None
+    top = max(found, key=lambda s: (s.count, -s.start))
+    counts = sorted((s.count for s in found for _ in range(max(1, s.run.frames))), reverse=True)
+    n = counts[min(CONFIRM_FRAMES, len(counts)) - 1]
+    best = min((s for s in found if s.count >= n), key=lambda s: (s.count, s.start))
+    return best, (top if top.count > best.count else None)
+
+
 def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:
     """The colour of what the sightings show and its share of their pixels: their palettes added up (every
     frame counts, as sure as its box was), named as one frame's colours are; without palettes, a vote of
