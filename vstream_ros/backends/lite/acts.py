@@ -29,7 +29,7 @@ from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, most_at_once, unverified
 from vstream_ros.backends.lite.vision import LAYOUT
 from vstream_ros.backends.lite.vocabulary import SCENES
-from vstream_ros.backends.lite.wording import first_to_last, in_window, seen_together, spans
+from vstream_ros.backends.lite.wording import first_to_last, in_window, one_frame, seen_together, spans
 
 if TYPE_CHECKING:
     from vstream_ros.backends.lite.vision import Concept
@@ -191,12 +191,14 @@ class Identities:
             best = min(found, key=lambda s: (max(s.start - moment, moment - s.end, 0.0), -s.count))
         n = max(1, best.count)
         what = f"1 {name}" if n == 1 else f"{n} {names}"
+        when = f"{timefmt.span(best.start, best.end, q.origin)}{call.cam(best)}"
+        if moment is None and spike is not None and (least is None or n < least <= spike.count):
+            return Composed(f"I cannot tell how many {names} there were at once{in_window(q)}: I saw {what} at once "
+                            f"({when}), and {spike.count} in {one_frame(spike, q, call.cam(spike))}.",
+                            [best.evidence(name), spike.evidence(name)], {"count": None, "abstained": True})
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
         at_most = "at once at most " if moment is None else ""
-        text = f"{yes}I saw {what} {at_most}({timefmt.span(best.start, best.end, q.origin)}{call.cam(best)})."
-        if moment is None and spike is not None:
-            text += (f" {spike.count} were boxed in one frame only ({timefmt.span(spike.start, spike.end, q.origin)}"
-                     f"{call.cam(spike)}), too few to count on.")
+        text = f"{yes}I saw {what} {at_most}({when})."
         return Composed(text[0].upper() + text[1:], [best.evidence(name)], {"count": n})
 
     @on_sight()

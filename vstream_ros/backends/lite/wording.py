@@ -89,3 +89,9 @@ def seen_together(concepts: list[Concept]) -> str:
     nothing the memory holds."""
     named = [a(n) for n in dict.fromkeys(concept_name(c) for c in concepts)]
     return f"{listed(named)} together" if len(named) > 1 else ""
+
+
+def one_frame(s: Sighting, q: Question, cam: str = "") -> str:
+    """'one frame only (at 6.0 s), too few to be sure': where one frame showed more of a thing at once than any
+    other (sightings.most_at_once)."""
+    return f"one frame only ({timefmt.span(s.start, s.end, q.origin)}{cam}), too few to be sure"
