@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pathlib import Path
 from vstream_ros.engine.config import EngineConfig
 from vstream_ros.engine.worker import Worker
 from vstream_ros.memory import MultiCameraMemory, SnapshotError, quarantine
+from vstream_ros.memory.annotations import relayout
 from vstream_ros.memory.snapshot import CHECKSUM_KEY, read_meta, read_snapshot, remove_stale_temp, write_snapshot
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,21 @@ class Persistence(Worker):
             return self.status
         try:
             tensors, meta = read_snapshot(p)
+            tensors, meta, moved = relayout(tensors, meta, self.memory.annotation_names)
+            if moved is not None and moved.dropped:      # parts the encoder no longer gives: keep the file as it was
+                kept = p.with_name(f"{p.stem}.archive-{datetime.now().strftime('%Y%m%dT%H%M%S.%f')}-relayout{p.suffix}")
+                shutil.copy2(p, kept)
             self.memory.load_state_dict(tensors, meta)
             self._saved_version = self.memory.version
             self.status = f"restored {self.memory.frames_seen} frames of {len(self.memory.cameras)} camera(s) from {p}"
             if CHECKSUM_KEY not in meta:
                 self.status += " (written before snapshots had checksums: its state was checked, its bytes not)"
+            if moved is not None:
+                self.status += (f" (its annotations were laid out by an older encoder: {len(moved.added)} parts it "
+                                "lacked are zero for the frames it holds")
+                self.status += (f"; {len(moved.dropped)} parts this encoder no longer gives were dropped, the file as "
+                                f"it was kept as {kept.name})" if moved.dropped else ")")
+                (log.warning if moved.dropped else log.info)(self.status)
         except SnapshotError as e:
             aside = quarantine(p)
             self.status = f"ERROR: {e}; moved it to {aside} and started with an empty memory"

@@ -20,7 +20,7 @@ import numpy as np
 
 from vstream_ros.answering import phrases
 from vstream_ros.answering.question import parse
-from vstream_ros.backends.contract import Backend, annotation_dim, contract_gaps
+from vstream_ros.backends.contract import Backend, contract_gaps
 from vstream_ros.backends.shared.tensors import device_memory_used
 from vstream_ros.config import runtime_names
 from vstream_ros.engine.answers import AnswerService
@@ -59,7 +59,7 @@ class StreamEngine:
                             "contract (backends/contract.py; inherit Unannotated / Unobserved for what it does not do)")
         self.memory = MultiCameraMemory(memory_config or backend.memory_config, enc.dim, enc.feature_grid,
                                         device=enc.device, dtype=enc.dtype, encoder_id=enc.id,
-                                        annotation_dim=annotation_dim(enc))
+                                        annotation_names=tuple(enc.annotation_names))
         self.poses = PoseBuffer(max_gap_s=self.config.pose_max_gap_s)
         self.memory.set_abstract_projections(*backend.answerer.abstract_projections())
         cfg = lambda: self.config   # noqa: E731  (parts see run-time changes of the config)

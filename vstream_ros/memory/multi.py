@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -48,10 +48,15 @@ class MultiCameraMemory:
 
     def __init__(self, config: MemoryConfig | FlashMemoryConfig, dim: int, grid: tuple[int, int],
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, encoder_id: str = "",
-                 annotation_dim: int = 0) -> None:
+                 annotation_dim: int = 0, annotation_names: Sequence[str] = ()) -> None:
         self.config, self.dim, self.grid = config, dim, (int(grid[0]), int(grid[1]))
         self.device, self.dtype, self.encoder_id = torch.device(device), dtype, encoder_id
-        self.annotation_dim = annotation_dim
+        if annotation_names and annotation_dim not in (0, len(annotation_names)):
+            raise ValueError(f"annotation_dim {annotation_dim} but {len(annotation_names)} annotation names")
+        # the names of the annotation's columns, kept in snapshots so that a later layout can take them
+        # (annotations.relayout); opaque here: what they mean is the encoder's
+        self.annotation_names = tuple(annotation_names)
+        self.annotation_dim = len(annotation_names) or annotation_dim
         self.kind = memory_kind(config)          # the memory class the config asks for, and its snapshot format
         self._memories: dict[str, STARMemory] = {}
         self._perceived: dict[str, Perceived] = {}
@@ -231,6 +236,8 @@ class MultiCameraMemory:
                     "config": self.config.to_dict(), "dim": self.dim, "grid": list(self.grid),
                     "encoder_id": self.encoder_id, "annotation_dim": self.annotation_dim,
                     "frames_seen": self.frames_seen, "cameras": cams}
+            if self.annotation_names:
+                meta["annotation_names"] = list(self.annotation_names)
             return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -239,6 +246,11 @@ class MultiCameraMemory:
         if fmt != self.kind.snapshot_format:
             raise SnapshotError(f"the snapshot holds a {fmt} memory; this model's memory is "
                                 f"{self.kind.snapshot_format}")
+        names = meta.get("annotation_names")
+        if self.annotation_names and names is not None and list(names) != list(self.annotation_names):
+            # the same number of columns may hold other things: never read them as this layout's
+            raise SnapshotError("the snapshot's annotations are laid out by other names than this encoder's "
+                                "(annotations.relayout moves them)")
         try:
             cams = meta["cameras"]
             restored, perceived = {}, {}
