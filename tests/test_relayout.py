@@ -5,6 +5,7 @@ layouts with the same number of columns are never read as one."""
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -75,10 +76,9 @@ def test_other_names_of_the_same_size_are_refused_unmoved(tmp_path):
     assert other.frames_seen == 0
 
 
-def test_the_engine_restores_an_older_layout_keeping_the_file_where_a_part_is_dropped(tmp_path, caplog):
-    """The toy encoder gives one column ("red toolbox"); a snapshot of an encoder that also gave "retired" before it
-    is restored with its toolbox column where the encoder has it now, a warning, and the file as it was archived."""
-    backend = toy_backend()
+def older_snapshot(tmp_path, backend) -> tuple[StreamEngine, Path]:
+    """An engine fed three toolbox frames, and its memory saved as if its encoder had also given a column
+    "retired" before "red toolbox"."""
     e = engine_with(backend)
     feed(e, "cam", [1.0, 2.0, 3.0], value=250)      # bright: a toolbox, so the column is not all zero
     assert e.flush()
@@ -91,7 +91,15 @@ def test_the_engine_restores_an_older_layout_keeping_the_file_where_a_part_is_dr
     meta["annotation_names"], meta["annotation_dim"] = ["retired", name], 2
     for cam in meta["cameras"]:
         cam["annotation_dim"] = 2
-    path = write_snapshot(tmp_path / "memory.safetensors", wider, meta)
+    return e, write_snapshot(tmp_path / "memory.safetensors", wider, meta)
+
+
+def test_the_engine_restores_an_older_layout_keeping_the_file_where_a_part_is_dropped(tmp_path, caplog):
+    """The toy encoder gives one column ("red toolbox"); a snapshot of an encoder that also gave "retired" before it
+    is restored with its toolbox column where the encoder has it now, a warning, and the file as it was archived."""
+    backend = toy_backend()
+    e, path = older_snapshot(tmp_path, backend)
+    name = e.memory.annotation_names[0]
     e2 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
     with caplog.at_level(logging.WARNING, logger="vstream_ros.engine.persistence"):
         status = e2.restore()
@@ -106,3 +114,19 @@ def test_the_engine_restores_an_older_layout_keeping_the_file_where_a_part_is_dr
     assert any(float(t.sum()) > 0 for k, t in restored.items() if k.endswith("run_mean"))   # toolboxes moved
     e2.save()
     assert read_snapshot(path)[1]["annotation_names"] == [name]
+
+
+def test_a_part_is_never_dropped_without_a_copy_kept(tmp_path, monkeypatch):
+    """No copy can be written (a full disk): the snapshot is set aside whole, as an unusable one is, not restored
+    with a column lost."""
+    backend = toy_backend()
+    _, path = older_snapshot(tmp_path, backend)
+
+    def full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("vstream_ros.engine.persistence.shutil.copy2", full)
+    e2 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
+    status = e2.restore()
+    assert status.startswith("ERROR") and "no copy could be kept" in status, status
+    assert e2.memory.frames_seen == 0 and list(tmp_path.glob("memory.safetensors.rejected-*"))

@@ -122,11 +122,6 @@ def contract_gaps(encoder: object) -> list[str]:
     return sorted(n for n in members if not hasattr(encoder, n))
 
 
-def annotation_dim(encoder: FrameEncoder) -> int:
-    """Length of the per-frame annotation an encoder gives; 0: none."""
-    return len(encoder.annotation_names)
-
-
 @dataclass
 class Answer:
     """An answer being produced: iterate `pieces` for the text as it is generated.
@@ -221,5 +216,5 @@ class Backend:
 
 
 __all__ = ["Answer", "Answerer", "Backend", "CANNOT_LOCATE", "CannotLocate", "Evidence", "FrameEncoder", "Located",
-           "NOTHING_OBSERVED", "Observation", "Question", "Unannotated", "Unobserved", "annotation_dim",
+           "NOTHING_OBSERVED", "Observation", "Question", "Unannotated", "Unobserved",
            "contract_gaps"]

@@ -65,7 +65,10 @@ class Persistence(Worker):
             tensors, meta, moved = relayout(tensors, meta, self.memory.annotation_names)
             if moved is not None and moved.dropped:      # parts the encoder no longer gives: keep the file as it was
                 kept = p.with_name(f"{p.stem}.archive-{datetime.now().strftime('%Y%m%dT%H%M%S.%f')}-relayout{p.suffix}")
-                shutil.copy2(p, kept)
+                try:
+                    shutil.copy2(p, kept)
+                except OSError as e:        # nothing is dropped without a copy: set the file aside whole instead
+                    raise SnapshotError(f"its annotations need parts dropped, and no copy could be kept ({e})") from e
             self.memory.load_state_dict(tensors, meta)
             self._saved_version = self.memory.version
             self.status = f"restored {self.memory.frames_seen} frames of {len(self.memory.cameras)} camera(s) from {p}"

@@ -18,7 +18,7 @@ import torch
 from vstream_ros.memory.snapshot import SnapshotError
 
 # the memories' tensors whose last axis is one frame's annotation (star.py, runs.py; the flash memory keeps
-# its runs too): tests/test_memory.py checks that every memory kind has no other
+# its runs too): tests/test_relayout.py checks that every memory kind has no other
 ANNOTATION_TENSORS = frozenset({"spatial_annotation", "run_mean", "run_peak"})
 
 
@@ -38,6 +38,8 @@ def relayout(tensors: dict[str, torch.Tensor], meta: dict,
     old = meta.get("annotation_names")
     if not names or old is None or list(old) == list(names):
         return tensors, meta, None
+    if not isinstance(old, list) or not all(isinstance(n, str) for n in old):
+        raise SnapshotError("the snapshot's annotation names are not a list of names")
     if len(set(old)) != len(old) or len(set(names)) != len(names):
         raise SnapshotError("annotation names repeat: the columns cannot be matched by name")
     where = {n: i for i, n in enumerate(old)}
