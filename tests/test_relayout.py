@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 from enginekit import engine_with, feed
-from toybackend import toy_backend
+from toybackend import LABEL, toy_backend
 
+from vstream_ros.backends.lite.layout import LAYOUT
+from vstream_ros.backends.lite.vocabulary import BOXED
+from vstream_ros.backends.shared.imagenet import imagenet_classes
 from vstream_ros.engine import EngineConfig, StreamEngine
 from vstream_ros.memory import MemoryConfig, MultiCameraMemory, SnapshotError
 from vstream_ros.memory.annotations import ANNOTATION_TENSORS, relayout
@@ -76,9 +79,9 @@ def test_other_names_of_the_same_size_are_refused_unmoved(tmp_path):
     assert other.frames_seen == 0
 
 
-def older_snapshot(tmp_path, backend) -> tuple[StreamEngine, Path]:
+def older_snapshot(tmp_path, backend, named: bool = True) -> tuple[StreamEngine, Path]:
     """An engine fed three toolbox frames, and its memory saved as if its encoder had also given a column
-    "retired" before "red toolbox"."""
+    "retired" before "red toolbox" (`named`: the snapshot says so; else it names no columns)."""
     e = engine_with(backend)
     feed(e, "cam", [1.0, 2.0, 3.0], value=250)      # bright: a toolbox, so the column is not all zero
     assert e.flush()
@@ -91,6 +94,8 @@ def older_snapshot(tmp_path, backend) -> tuple[StreamEngine, Path]:
     meta["annotation_names"], meta["annotation_dim"] = ["retired", name], 2
     for cam in meta["cameras"]:
         cam["annotation_dim"] = 2
+    if not named:
+        del meta["annotation_names"]
     return e, write_snapshot(tmp_path / "memory.safetensors", wider, meta)
 
 
@@ -130,3 +135,50 @@ def test_a_part_is_never_dropped_without_a_copy_kept(tmp_path, monkeypatch):
     status = e2.restore()
     assert status.startswith("ERROR") and "no copy could be kept" in status, status
     assert e2.memory.frames_seen == 0 and list(tmp_path.glob("memory.safetensors.rejected-*"))
+
+
+def test_a_snapshot_without_names_takes_the_earlier_layout_of_its_size():
+    """Written before snapshots named their columns: the encoder's earlier layout of the snapshot's size lays it
+    out; with none of that size, or two, it is left as it is (and refused for its size, as before)."""
+    tensors, meta = filled(OLD).state_dict()
+    del meta["annotation_names"]
+    wider = (*NEW, "w")
+    moved_tensors, moved_meta, moved = relayout(tensors, meta, wider, history=[("z", "y"), OLD])
+    assert moved.added == ("x", "w") and moved_meta["annotation_names"] == list(wider)
+    assert relayout(tensors, meta, wider, history=[("z", "y")])[2] is None
+    assert relayout(tensors, meta, wider, history=[OLD, ("p", "q", "r")])[2] is None
+    assert relayout(tensors, meta, NEW, history=[OLD])[2] is None      # today's size: no layout is guessed
+
+
+def test_lite_restores_a_memory_of_the_layout_before_any_box_colour():
+    """lite's annotation before the twelfth session on issue #20 (commit 3825170): the same blocks, 2154 columns,
+    without `any_box_colour`. Its snapshots named no columns; they restore with every column where it was and
+    the new block zero."""
+    classes = imagenet_classes()
+    names, (before, *_) = LAYOUT.names(classes), LAYOUT.earlier(classes)
+    assert len(before) == 2154 and len(names) == LAYOUT.size
+    mc = MultiCameraMemory(MemoryConfig(temporal_slots=3), 8, (2, 2), encoder_id="e", annotation_dim=len(before))
+    mc.update("cam", torch.randn(2, 2, 8), 1.0, torch.arange(1.0, len(before) + 1)[None])   # column i holds i + 1
+    tensors, meta = mc.state_dict()
+    tensors, meta, moved = relayout(tensors, meta, names, LAYOUT.earlier(classes))
+    assert moved.dropped == () and len(moved.added) == LAYOUT.size - len(before)
+    back = MultiCameraMemory(MemoryConfig(temporal_slots=3), 8, (2, 2), encoder_id="e", annotation_names=names)
+    back.load_state_dict(tensors, meta)
+    (run,) = [r for g in back.read().groups for r in g.runs]
+    car = LAYOUT.coco_score.start + BOXED.index("car")
+    assert run.mean[car] == car + 1 and run.mean[LAYOUT.band_colour.stop - 1] == LAYOUT.band_colour.stop
+    assert not run.mean[LAYOUT.any_box_colour].any()
+
+
+def test_the_engine_takes_the_encoders_earlier_layout_for_a_snapshot_that_names_no_columns(tmp_path):
+    """The encoder's `annotation_history` (lite: its layout before any_box_colour) reaches the restore: without it
+    the unnamed two-column snapshot is set aside for its size, with it restored."""
+    backend = toy_backend()
+    _, path = older_snapshot(tmp_path, backend, named=False)
+    status = StreamEngine(backend, EngineConfig(snapshot_path=str(path))).restore()
+    assert status.startswith("ERROR") and "annotation_dim" in status, status
+    (aside,) = tmp_path.glob("memory.safetensors.rejected-*")
+    aside.rename(path)
+    backend.encoder.annotation_history = (("retired", LABEL),)
+    e2 = StreamEngine(backend, EngineConfig(snapshot_path=str(path)))
+    assert e2.restore().startswith("restored 3 frames") and e2.memory.frames_seen == 3

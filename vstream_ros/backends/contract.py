@@ -46,6 +46,10 @@ class FrameEncoder(Protocol):
     device: torch.device
     dtype: torch.dtype
     annotation_names: Sequence[str]      # what `annotate` gives per frame, in order; empty: nothing
+    # optional, read with getattr (not a member `contract_gaps` asks for): the encoder's earlier layouts of
+    # `annotation_names`, newest first, so that a snapshot written before snapshots named their columns can
+    # still be moved to today's (memory/annotations.relayout picks the one of the snapshot's size)
+    # annotation_history: Sequence[Sequence[str]]
 
     def encode(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
         """uint8 [B, H, W, 3] RGB (any size) -> features [B, h, w, D] on `device`, in `dtype`."""

@@ -19,7 +19,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 class Persistence(Worker):
     thread_name = "vstream-autosave"
 
-    def __init__(self, config: Callable[[], EngineConfig], memory: MultiCameraMemory) -> None:
+    def __init__(self, config: Callable[[], EngineConfig], memory: MultiCameraMemory,
+                 annotation_history: Sequence[Sequence[str]] = ()) -> None:
         super().__init__()
         self._config = config
         self.memory = memory
+        self.annotation_history = annotation_history     # the encoder's earlier layouts (annotations.relayout)
         self.status = "no snapshot path"
         self._saved_version = memory.version
         self._last_save = time.monotonic()
@@ -62,7 +64,7 @@ class Persistence(Worker):
             return self.status
         try:
             tensors, meta = read_snapshot(p)
-            tensors, meta, moved = relayout(tensors, meta, self.memory.annotation_names)
+            tensors, meta, moved = relayout(tensors, meta, self.memory.annotation_names, self.annotation_history)
             if moved is not None and moved.dropped:      # parts the encoder no longer gives: keep the file as it was
                 kept = p.with_name(f"{p.stem}.archive-{datetime.now().strftime('%Y%m%dT%H%M%S.%f')}-relayout{p.suffix}")
                 try:

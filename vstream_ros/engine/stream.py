@@ -76,7 +76,7 @@ class StreamEngine:
         self.answers = AnswerService(cfg, self.memory, backend.answerer, self.ingest)
         self.answers.sightings = lambda: self.sightings    # where/when answers reach the index (recall.py)
         self.answers.read_text = self.encoder.read_now      # "what does the sign say": the newest frames read
-        self.persistence = Persistence(cfg, self.memory)
+        self.persistence = Persistence(cfg, self.memory, getattr(enc, "annotation_history", ()))
         self._health = HealthMonitor()
 
     # ---------------------------------------------------------------- life

@@ -30,12 +30,17 @@ class Relayout:
     dropped: tuple[str, ...]
 
 
-def relayout(tensors: dict[str, torch.Tensor], meta: dict,
-             names: Sequence[str]) -> tuple[dict[str, torch.Tensor], dict, Relayout | None]:
+def relayout(tensors: dict[str, torch.Tensor], meta: dict, names: Sequence[str],
+             history: Sequence[Sequence[str]] = ()) -> tuple[dict[str, torch.Tensor], dict, Relayout | None]:
     """The snapshot (tensors, meta) laid out by `names`, and what changed; unchanged with None where the
-    snapshot has the same names, or records none (older snapshots: their layout is not known, and the memory's
-    own check refuses one of another size). SnapshotError where an annotation tensor does not fit its names."""
+    snapshot has the same names. A snapshot that records no names (written before they were) takes the one
+    earlier layout of `history` of its size; with none of its size, or its size today's, it is left as it is
+    (the memory's own check refuses one of another size). SnapshotError where an annotation tensor does not fit
+    its names."""
     old = meta.get("annotation_names")
+    if old is None and meta.get("annotation_dim") not in (None, len(names)):
+        sized = [list(h) for h in history if len(h) == meta["annotation_dim"]]
+        old = sized[0] if len(sized) == 1 else None
     if not names or old is None or list(old) == list(names):
         return tensors, meta, None
     if not isinstance(old, list) or not all(isinstance(n, str) for n in old):

@@ -137,6 +137,7 @@ class LiteEncoder:
         self.detector = detector
         self.seer = Seer(lambda x: self.model._fc(x.to(self.device, torch.float32)), detector)
         self.annotation_names = LAYOUT.names(self.classes)
+        self.annotation_history = LAYOUT.earlier(self.classes)     # snapshots before names were kept
         self._windows = self.seer.windows
         # tracks of the detector's boxes and text in the scene, per camera (observing.py)
         self.observer = observer if observer is not None else Observer(tracking=detector is not None)

@@ -47,13 +47,19 @@ class Layout:
         self.size = at
 
     def names(self, imagenet: list[str]) -> tuple[str, ...]:
-        return (*(f"imagenet:{n}" for n in imagenet), *(f"coco:{n}" for n in BOXED),
+        """Each column's name, unique (snapshots match columns by them; ImageNet names "crane" twice)."""
+        return (*(f"imagenet:{i}:{n}" for i, n in enumerate(imagenet)), *(f"coco:{n}" for n in BOXED),
                 *(f"count:{n}" for n in BOXED),
                 *(f"colour:{n}:{c}" for n in BOXED for c in colours.NAMES),
                 *(f"person_colour:{p}:{c}" for p in PERSON_PARTS for c in colours.NAMES),
                 *(f"frame_colour:{c}" for c in colours.NAMES),
                 *(f"band_colour:{b}:{c}" for b in BANDS for c in colours.NAMES),
                 *(f"any_box_colour:{n}:{c}" for n in BOXED for c in colours.NAMES))
+
+    def earlier(self, imagenet: list[str]) -> tuple[tuple[str, ...], ...]:
+        """The layouts before this one, newest first, for snapshots written before they named their columns:
+        until any_box_colour came (the twelfth session on issue #20), the same blocks without it."""
+        return (tuple(n for n in self.names(imagenet) if not n.startswith("any_box_colour:")),)
 
 
 LAYOUT = Layout()
