@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO))
 
 from vstream_ros.answering.question import Intent, parse  # noqa: E402
 from vstream_ros.backends.lite import colours  # noqa: E402
-from vstream_ros.backends.lite.acts import restriction  # noqa: E402
+from vstream_ros.backends.lite.acts import one_of_several  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
 from vstream_ros.backends.lite.layout import asked_thing  # noqa: E402
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
@@ -204,10 +204,10 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                 out[-1]["coco"] = bool(c.coco)
         if pq.intent is Intent.ATTRIBUTE and there and gold_colours:
             target = asked_thing(concepts, pq.head, pq.subject)    # the answer's own choice of thing
-            if target is not None and restriction(replace(pq, complement=""), concepts, target) and max(
-                    (s.count for s in (rec.seen(target, p, m, int(n)) for p, m, n in
-                                       zip(peaks[upto], means[upto], runs["frames"][upto], strict=True))
-                     if s.score >= 0.5), default=0) > 1:
+            if target is not None and one_of_several(pq, concepts, target, (
+                    s.count for s in (rec.seen(target, p, m, int(n)) for p, m, n in
+                                      zip(peaks[upto], means[upto], runs["frames"][upto], strict=True))
+                    if s.score >= 0.5)):
                 target = None      # "the car in the left lane" among several at once: the answer names no colour
             share = None if target is None else colour_share(rec, target, peaks[upto], means[upto],
                                                              runs["frames"][upto])

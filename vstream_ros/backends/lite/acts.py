@@ -5,7 +5,7 @@ this?"). A mixin of `compose.Composer`: it uses the composer's recogniser and si
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,15 @@ def restriction(q: Question, concepts: list[Concept], counted: Concept) -> str:
     if narrowing:
         return f"were {' and '.join(the_complement(m) for m in narrowing)}"
     return " and ".join(_clause(m) for m in q.modifiers if _did(m))   # a relative clause: "the car that overtook us"
+
+
+def one_of_several(q: Question, concepts: list[Concept], target: Concept, counts: Iterable[int]) -> str:
+    """What narrows the thing a colour is asked of ("the car in the left lane") where lite cannot see it and more
+    than one of its kind was in view at once (`counts`: how many at once, per stretch where it was seen): the
+    boxes' colours are of any of them, so the answer names none, and the fit (bench/calibrate.py) asks nothing
+    of it; "" otherwise."""
+    narrowed = restriction(replace(q, complement=""), concepts, target)
+    return narrowed if narrowed and max(counts, default=0) > 1 else ""
 
 
 def _clause(modifier: str) -> str:

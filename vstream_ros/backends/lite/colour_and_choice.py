@@ -11,7 +11,7 @@ from vstream_ros.answering.phrases import ORDINALS, plural
 from vstream_ros.answering.question import OPTION_LETTERS
 from vstream_ros.answering.words import a_phrase, the_phrase
 from vstream_ros.backends.lite import directions
-from vstream_ros.backends.lite.acts import restriction
+from vstream_ros.backends.lite.acts import one_of_several
 from vstream_ros.backends.lite.calibration import colour_withheld
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.layout import asked_thing
@@ -37,16 +37,14 @@ class ColourAndChoice:
         if target is None:          # "the dog's toy": the dog is recognised, the toy is not; not the dog's colour
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: I do not recognise "
                             f"{a_phrase(q.head)} in what I see.", [], {"abstained": True})
-        narrowed = restriction(replace(q, complement=""), concepts, target)
-        concepts = [target]
-        found = self.sightings(concepts, obs, gap)
+        found = self.sightings([target], obs, gap)
         name = target.name
-        if narrowed and (most := max((s.count for s in found), default=0)) > 1:
-            # "the car in the left lane", "the trousers of the man with the backpack" among several at once:
-            # the boxes' colours are of any of them
-            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: I saw {most} {plural(name)} at "
-                            f"once ({spans(found, q)}), and cannot tell which {narrowed}.", [],
-                            {"abstained": True, "seen": True})
+        if narrowed := one_of_several(q, concepts, target, (s.count for s in found)):
+            # "the car in the left lane", "the trousers of the man with the backpack" among several at once
+            return Composed(f"I cannot tell the colour of {the_phrase(q.subject)}: I saw "
+                            f"{max(s.count for s in found)} {plural(name)} at once ({spans(found, q)}), and cannot "
+                            f"tell which {narrowed}.", [], {"abstained": True, "seen": True})
+        concepts = [target]
         if not found:   # the question says it was there: not finding it is no evidence that it was not
             doubt = self._doubt(concepts, obs)
             why = doubt.said() if doubt else f"I found no {name} I can be sure of{in_window(q)}"
