@@ -238,7 +238,7 @@ class Identities:
                             f"{plural(name)}, and I cannot tell {a(kind)} from any other {name}.", [],
                             {"abstained": True, "narrower": kind})
         source = concepts[0].colour_source
-        return ids.ordinal(q, name, tracks, why, self.rec.t.colour_of(source).yes, source)
+        return ids.ordinal(q, name, tracks, why, self.rec.t.colour_of(source), source)
 
     def _did(self, call: Call, concepts: list[Concept], found: list[Sighting], name: str) -> Composed:
         """A yes/no about what the subject did. Arrive / leave: the tracks' border flags when the memory

@@ -161,13 +161,14 @@ class Doubt:
         return f"{SAID[self.source]} gave {self.what or 'it'} only {self.raw:.2f} (a sighting needs {self.need:.2f})"
 
 
-def colour_withheld(measured: tuple[str, float] | None, need: float, source: str = "colour") -> str:
+def colour_withheld(measured: tuple[str, float] | None, bounds: Bounds, source: str = "colour") -> str:
     """Why a measured colour (its name, its share of the thing's pixels) is not stated; "" when its share
-    reaches `need`, the fitted bound of its `source` (one of COLOUR_SOURCES)."""
+    reaches `bounds.yes`, the fitted bound of its `source` (one of COLOUR_SOURCES), and the source states
+    anything at all (not even a colour every pixel has, where the fit earned none)."""
     if measured is None:
         return "I measured none"
-    stated = measured[1] >= need and need < 1.0       # a bound of 1 states nothing, not even a colour all pixels have
-    return "" if stated else Doubt(source, measured[1], need, measured[0]).said()
+    stated = measured[1] >= bounds.yes and not bounds.states_nothing
+    return "" if stated else Doubt(source, measured[1], bounds.yes, measured[0]).said()
 
 
 @dataclass

@@ -52,7 +52,7 @@ class ColourAndChoice:
                             {"abstained": True, "seen": False})
         measured = measured_colour(found, chromatic_first=not (target.part or target.region))
         source = target.colour_source
-        if why := colour_withheld(measured, self.rec.t.colour_of(source).yes, source):
+        if why := colour_withheld(measured, self.rec.t.colour_of(source), source):
             return Composed(f"I cannot tell the colour of {the_phrase(q.subject)} (seen {spans(found, q)}): {why}.",
                             [s.evidence(name) for s in found], {"abstained": True})
         colour = measured[0]

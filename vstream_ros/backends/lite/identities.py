@@ -15,7 +15,7 @@ from vstream_ros.answering.phrases import past, plural
 from vstream_ros.answering.question import Intent, Question
 from vstream_ros.answering.words import a, the_complement
 from vstream_ros.backends.lite import colours
-from vstream_ros.backends.lite.calibration import colour_withheld
+from vstream_ros.backends.lite.calibration import Bounds, colour_withheld
 from vstream_ros.backends.lite.sightings import Composed, Sighting
 from vstream_ros.backends.lite.vocabulary import BOXED
 from vstream_ros.memory.tracks import Track
@@ -172,10 +172,10 @@ def main_colour(t: Track, chromatic_first: bool) -> tuple[str, float] | None:
     return colours.main_colour(frac, chromatic_first)
 
 
-def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: float,
+def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_bounds: Bounds,
             colour_source: str = "colour") -> Composed:
     """The nth tracked thing of a kind, by its first stamp: when it came, left, was there, its colour (stated
-    from `colour_need` of its boxes' pixels up: the fitted bound of `colour_source`, colour or clothes). `why`:
+    from `colour_bounds.yes` of its boxes' pixels up: the fitted bounds of `colour_source`, colour or clothes). `why`:
     why the tracks cannot be counted on ("" when they can)."""
     nth_ = nth(q)
     if why:
@@ -202,7 +202,7 @@ def ordinal(q: Question, name: str, tracks: list[Track], why: str, colour_need: 
         text = f"{the} {went} {timefmt.span(t.last, t.last, q.origin)} ({timefmt.ago(t.last, q.newest)})."
     elif asks is Intent.ATTRIBUTE:
         named = main_colour(t, chromatic_first=colour_source == "colour")
-        if why := colour_withheld(named, colour_need, colour_source):
+        if why := colour_withheld(named, colour_bounds, colour_source):
             return Composed(f"I cannot tell the colour of the {nth_} {name} (seen {span(t, q)}): {why}.", [],
                             {"track": t.id, "abstained": True})
         text = f"{the} was {named[0]} (seen {span(t, q)})."
