@@ -40,6 +40,11 @@ SAID = {"detector": "the object detector", "listed": "the object detector", "cla
         "surface": "the colour measured on that part of the frame"}
 
 
+def states_nothing(yes: float) -> bool:
+    """A `yes` bound no value reaches with the certainty a sighting needs: 1, where the fit earned none."""
+    return yes >= 1.0
+
+
 @dataclass(frozen=True)
 class Bounds:
     """One source's bounds on its raw value (a score, a probability or a share)."""
@@ -63,7 +68,7 @@ class Bounds:
     def states_nothing(self) -> bool:
         """The fit found no value at which this source was right often enough: it never says yes, and so
         it cannot say "not that" either (a colour source that states nothing cannot say "not red")."""
-        return self.yes >= 1.0
+        return states_nothing(self.yes)
 
     @property
     def silence_is_no(self) -> bool:
@@ -151,7 +156,7 @@ class Doubt:
             detector = f"the {self.what} detector" if self.what in ("hand", "face") else "the object detector"
             return (f"{detector} found no {self.what or 'such thing'}, and in calibration it missed "
                     f"{plural(self.what) if self.what else 'such things'} that were there")
-        if self.source in COLOUR_SOURCES and self.need >= 1.0:    # Bounds.states_nothing: never right often enough
+        if self.source in COLOUR_SOURCES and states_nothing(self.need):    # never right often enough
             on = {"clothes": "clothes", "surface": "parts of the frame"}.get(self.source, "pixels")
             return (f"{self.raw:.0%} of its pixels were {self.what or 'one colour'}, but colours measured on {on} "
                     "were right too rarely in calibration to be stated")
