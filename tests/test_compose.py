@@ -474,3 +474,15 @@ def test_the_most_at_once_is_what_more_than_one_frame_showed(composer):
     assert c.facts["count"] == 2 and "one frame only" not in c.text, c.text
     once = read_of([0, 0, 0, 0, 0, 0, 2, 0, 0, 0])            # seen in one frame at all: that frame is all there is
     assert answer(composer, once, "How many people did you see?").facts["count"] == 2
+
+
+def test_a_higher_count_held_by_too_few_frames_says_how_many_frames(composer, monkeypatch):
+    """The doubt names the frames that showed the higher count, whatever number of frames a count needs."""
+    from vstream_ros.backends.lite import sightings
+
+    monkeypatch.setattr(sightings, "CONFIRM_FRAMES", 3)
+    script = [dict(people=n) for n in [1, 1, 1, 1, 1, 1, 2, 2, 1, 1]]
+    r = scripted_read([annotation(**s) for s in script], [(True, False)] * len(script), T0,
+                      temporal_slots=len(script) + 2)
+    c = answer(composer, r, "How many people did you see?")
+    assert c.facts["abstained"] and "and 2 in 2 frames only (the first at 6.0 s), too few to be sure" in c.text, c.text

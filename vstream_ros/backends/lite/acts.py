@@ -29,7 +29,7 @@ from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, Sighting, merge, most_at_once, unverified
 from vstream_ros.backends.lite.vision import LAYOUT
 from vstream_ros.backends.lite.vocabulary import SCENES
-from vstream_ros.backends.lite.wording import first_to_last, in_window, one_frame, seen_together, spans
+from vstream_ros.backends.lite.wording import few_frames, first_to_last, in_window, seen_together, spans
 
 if TYPE_CHECKING:
     from vstream_ros.backends.lite.vision import Concept
@@ -169,7 +169,7 @@ class Identities:
                        concepts[-1])
         found = self.sightings([counted], obs, None)
         name, names = counted.name, plural(counted.name)
-        most, spike = most_at_once(found)      # the most at once, first, that more than one frame showed
+        most, spike, shown = most_at_once(found)      # the most at once, first, that enough frames showed
         if counted.narrower and most:         # "how many children": the person boxes count people, of every kind
             return Composed(f"I cannot tell how many {counted.asked or counted.narrower} there were: I saw "
                             f"{max(1, most.count)} {names if most.count > 1 else name} at once at most "
@@ -203,7 +203,7 @@ class Identities:
         when = f"{timefmt.span(best.start, best.end, q.origin)}{call.cam(best)}"
         if moment is None and spike is not None and (least is None or n < least <= spike.count):
             return Composed(f"I cannot tell how many {names} there were at once{in_window(q)}: I saw {what} at once "
-                            f"({when}), and {spike.count} in {one_frame(spike, q, call.cam(spike))}.",
+                            f"({when}), and {spike.count} in {few_frames(spike, shown, q, call.cam(spike))}.",
                             [best.evidence(name), spike.evidence(name)], {"count": None, "abstained": True})
         yes = "" if least is None else ("Yes, " if n >= least else "No, ")
         at_most = "at once at most " if moment is None else ""

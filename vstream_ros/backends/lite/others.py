@@ -19,7 +19,7 @@ from vstream_ros.answering.words import CARDINALS
 from vstream_ros.backends.lite.call import Call
 from vstream_ros.backends.lite.sightings import Composed, most_at_once
 from vstream_ros.backends.lite.vocabulary import PERSON_WORDS
-from vstream_ros.backends.lite.wording import one_frame
+from vstream_ros.backends.lite.wording import few_frames
 
 _PRONOUNS = {"him": 1, "her": 1, "me": 1, "us": None, "them": None}
 
@@ -64,7 +64,7 @@ class Others:
         if q.intent not in (Intent.PRESENCE, Intent.COUNT):
             return self._which_other(q, who, names)
         found = self.sightings([concept], call.obs, None)
-        most, spike = most_at_once(found)
+        most, spike, shown = most_at_once(found)
         at_once = max(1, most.count) if most is not None else 0
         seen = (f"I saw {at_once} {name if at_once == 1 else names} at once at most "
                 f"({timefmt.span(most.start, most.end, q.origin)}{call.cam(most)})") if most is not None else ""
@@ -86,7 +86,7 @@ class Others:
             text = f"{n} besides {who}: {seen}." if count else f"Yes, {seen}: more than {who}."
             return Composed(text, evidence, {"count": n, "seen": True})
         if spike is not None and spike.count > named:         # more than them in one frame only
-            return Composed(f"{unsure}: {seen}, and {spike.count} in {one_frame(spike, q, call.cam(spike))}.",
+            return Composed(f"{unsure}: {seen}, and {spike.count} in {few_frames(spike, shown, q, call.cam(spike))}.",
                             evidence + [spike.evidence(name)], {"abstained": True, "count": None})
         # no more people than are left out, so no one else was there to do anything
         none = f"0 besides {who}" if count else f"No, {'no one' if did else 'I saw no one'} besides {who}{did}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -138,16 +139,28 @@ _RELATIONS = frozenset(("wearing", "holding", "carrying", "having", "anywhere", 
 CONFIRM_FRAMES = 2
 
 
-def most_at_once(found: list[Sighting]) -> tuple[Sighting | None, Sighting | None]:
+class AtOnce(NamedTuple):
+    """The most at once that CONFIRM_FRAMES frames showed (`most`), and more than that in fewer frames: the
+    first sighting of the most any frame showed (`spike`, None when no frame showed more) and how many frames
+    showed it (`spike_frames`: fewer than CONFIRM_FRAMES)."""
+
+    most: Sighting | None
+    spike: Sighting | None
+    spike_frames: int
+
+
+def most_at_once(found: list[Sighting]) -> AtOnce:
     """The first sighting of the most at once that CONFIRM_FRAMES frames showed (the whole count where fewer
-    frames were seen at all), and the sighting of more that fewer frames showed (None when there is none)."""
+    frames were seen at all), and the sighting of more that fewer frames showed (AtOnce)."""
     if not found:
-        return None, None
+        return AtOnce(None, None, 0)
     top = max(found, key=lambda s: (s.count, -s.start))
     counts = sorted((s.count for s in found for _ in range(max(1, s.run.frames))), reverse=True)
     n = counts[min(CONFIRM_FRAMES, len(counts)) - 1]
     best = min((s for s in found if s.count >= n), key=lambda s: (s.count, s.start))
-    return best, (top if top.count > best.count else None)
+    if top.count <= best.count:
+        return AtOnce(best, None, 0)
+    return AtOnce(best, top, sum(1 for c in counts if c >= top.count))
 
 
 def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:

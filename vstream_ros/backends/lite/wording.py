@@ -91,7 +91,9 @@ def seen_together(concepts: list[Concept]) -> str:
     return f"{listed(named)} together" if len(named) > 1 else ""
 
 
-def one_frame(s: Sighting, q: Question, cam: str = "") -> str:
-    """'one frame only (at 6.0 s), too few to be sure': where one frame showed more of a thing at once than any
-    other (sightings.most_at_once)."""
-    return f"one frame only ({timefmt.span(s.start, s.end, q.origin)}{cam}), too few to be sure"
+def few_frames(s: Sighting, frames: int, q: Question, cam: str = "") -> str:
+    """'one frame only (at 6.0 s), too few to be sure': where fewer frames showed more of a thing at once than
+    the most that enough frames showed (sightings.most_at_once)."""
+    when = f"{timefmt.span(s.start, s.end, q.origin)}{cam}"
+    shown = f"one frame only ({when})" if frames == 1 else f"{frames} frames only (the first {when})"
+    return f"{shown}, too few to be sure"
