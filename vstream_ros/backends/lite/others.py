@@ -85,7 +85,7 @@ class Others:
             n = at_once - named
             text = f"{n} besides {who}: {seen}." if count else f"Yes, {seen}: more than {who}."
             return Composed(text, evidence, {"count": n, "seen": True})
-        if spike is not None and spike.count > named:         # more than them in one frame only
+        if spike is not None and spike.count > named:         # more than them in too few frames
             return Composed(f"{unsure}: {seen}, and {spike.count} in {few_frames(spike, shown, q, call.cam(spike))}.",
                             evidence + [spike.evidence(name)], {"abstained": True, "count": None})
         # no more people than are left out, so no one else was there to do anything
