@@ -56,8 +56,8 @@ from vstream_ros.backends.lite.acts import one_of_several  # noqa: E402
 from vstream_ros.backends.lite.calibration import PATH, SOURCES, group_probability, refuted  # noqa: E402
 from vstream_ros.backends.lite.layout import asked_thing  # noqa: E402
 from vstream_ros.backends.lite.naming import coco_name  # noqa: E402
-from vstream_ros.backends.lite.sightings import coverage  # noqa: E402
-from vstream_ros.backends.lite.vision import BANDS, LAYOUT, N_BOXED, N_COLOUR, PERSON_PARTS  # noqa: E402
+from vstream_ros.backends.lite.sightings import coverage, palette_colour  # noqa: E402
+from vstream_ros.backends.lite.vision import LAYOUT, N_BOXED  # noqa: E402
 from vstream_ros.backends.lite.vocabulary import ALIASES, BOXED, PERSON_WORDS, SCENES, UNLISTED  # noqa: E402
 from vstream_ros.tools.questions import load_questions  # noqa: E402
 from vstream_ros.tools.scoring import polarity  # noqa: E402
@@ -175,8 +175,9 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
         gold_colours = {colours.canonical(k) for k in q.keywords} - {None}     # what a colour answer must name
         bands = [c for c in concepts or [] if c.region]
         if pq.intent is Intent.ATTRIBUTE and bands and gold_colours:
-            named, value = band_share(bands[0], means[upto], runs["frames"][upto])
-            add("surface", value, named in gold_colours, named, q.id)
+            share = seen_colour(rec, bands[0], peaks[upto], means[upto], runs["frames"][upto])
+            if share is not None:
+                add("surface", share[1], share[0] in gold_colours, share[0], q.id)
         concepts = [c for c in concepts or [] if not c.region]
         if pq.intent is not Intent.ATTRIBUTE and concepts and any(c.colour for c in concepts):
             # "did a red car pass?": the share of red where a car was seen, not whether a car was there
@@ -209,8 +210,8 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
                                       zip(peaks[upto], means[upto], runs["frames"][upto], strict=True))
                     if s.score >= 0.5)):
                 target = None      # "the car in the left lane" among several at once: the answer names no colour
-            share = None if target is None else colour_share(rec, target, peaks[upto], means[upto],
-                                                             runs["frames"][upto])
+            share = None if target is None else seen_colour(rec, target, peaks[upto], means[upto],
+                                                            runs["frames"][upto])
             if share is not None:
                 named, value = share
                 add(target.colour_source, value, named in gold_colours, named, q.id)
@@ -246,27 +247,12 @@ def items_of(rec, stem: str, runs: dict, questions: list) -> list[dict]:
     return out
 
 
-def band_share(c, means, frames) -> tuple[str, float]:
-    """The colour an answer would name for a band of the frame (a floor, the grass) and its share."""
-    total = (means[:, LAYOUT.band_colour].reshape(len(means), len(BANDS), N_COLOUR)[:, list(BANDS).index(c.region)]
-             * frames[:, None]).sum(0)
-    return colours.main_colour((total / max(float(total.sum()), 1e-9)).astype(np.float32), chromatic_first=False)
-
-
-def colour_share(rec, c, peaks, means, frames) -> tuple[str, float] | None:
-    """The colour an answer would name for a thing over the runs where it is seen, and its share."""
-    total = np.zeros(N_COLOUR)
-    for p, m, n in zip(peaks, means, frames, strict=True):
-        if rec.seen(c, p, m, int(n)).score < 0.5 or not c.coco:
-            continue
-        k = int(np.argmax(p[LAYOUT.coco_score][list(c.coco)]))
-        frac = m[LAYOUT.coco_colour].reshape(N_BOXED, N_COLOUR)[c.coco[k]]
-        if c.part:
-            frac = m[LAYOUT.person_colour].reshape(len(PERSON_PARTS), N_COLOUR)[list(PERSON_PARTS).index(c.part)]
-        total += frac * n
-    if total.sum() <= 0:
-        return None
-    return colours.main_colour((total / total.sum()).astype(np.float32), chromatic_first=not c.part)
+def seen_colour(rec, c, peaks, means, frames) -> tuple[str, float] | None:
+    """The colour an answer would name for a thing or a band of the frame (a floor, the grass) over the runs
+    where it is seen, and its share: each run as the answer reads it (`seen`), their palettes added up as the
+    answer adds them (sightings.palette_colour)."""
+    runs = (rec.seen(c, p, m, int(n)) for p, m, n in zip(peaks, means, frames, strict=True))
+    return palette_colour((s.palette for s in runs if s.score >= 0.5), chromatic_first=not (c.part or c.region))
 
 
 def precision_upper(right: int, n: int, alpha: float = 0.05) -> float:

@@ -516,3 +516,27 @@ def test_a_band_of_the_frame_states_its_colour_only_from_its_own_fitted_bound():
         "The floor was green")
     with pytest.raises(ValueError, match="no colour source"):
         things.colour_of("detector")
+
+
+def test_a_band_colour_item_names_what_the_answer_names():
+    """The fit's item for "what colour is the floor?" is the colour and share the answer would state (one
+    computation, sightings.palette_colour over the runs as `seen` reads them): grey over green, as for surfaces
+    the largest colour comes first, not a weaker chromatic one."""
+    from types import SimpleNamespace
+
+    from vstream_ros.backends.lite.vision import BANDS
+
+    cal = calibrate_module()
+    a = frame(person=0.9)
+    bands = np.zeros((len(BANDS), len(BASIC_COLOURS)), np.float32)
+    bands[list(BANDS).index("bottom"), BASIC_COLOURS.index("grey")] = 0.6
+    bands[list(BANDS).index("bottom"), BASIC_COLOURS.index("green")] = 0.4
+    a[LAYOUT.band_colour] = bands.ravel()
+    runs = {"start": np.zeros(1), "end": np.zeros(1), "peak": a[None], "mean": a[None], "frames": np.full(1, 3.0)}
+    q = SimpleNamespace(id="q1", question="What colour is the floor?", answer="Green.", type="attribute",
+                        keywords=["green"], options=[], count=None, ask_at=None)
+    items = [it for it in cal.items_of(LiteRecognizer(CLASSES, True), "clip", runs, [q]) if it["question"] == "q1"]
+    assert [(it["source"], it["what"], round(it["raw"], 3), it["there"]) for it in items] == [
+        ("surface", "grey", 0.6, False)], items
+    stated = ask([a] * 5, "What colour is the floor?", replace(FIXED, surface=Bounds(0.5, 0.1)))
+    assert stated.startswith("The floor was grey"), stated

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -163,17 +164,26 @@ def most_at_once(found: list[Sighting]) -> AtOnce:
     return AtOnce(best, top, sum(1 for c in counts if c >= top.count))
 
 
-def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:
-    """The colour of what the sightings show and its share of their pixels: their palettes added up (every
-    frame counts, as sure as its box was), named as one frame's colours are; without palettes, a vote of
-    their colour names (share: the winner's part of the votes)."""
+def palette_colour(palettes: Iterable[dict[str, float]], chromatic_first: bool) -> tuple[str, float] | None:
+    """The colour named for palettes added up (each a colour's mass over the frames of a stretch: every frame
+    counts, as sure as its box was) and its share of them; None when they hold no pixel. The answer's colour and
+    the calibration's colour items (bench/calibrate.py) are both this."""
     total: dict[str, float] = {}
-    for s in found:
-        for c, v in s.palette.items():
+    for palette in palettes:
+        for c, v in palette.items():
             total[c] = total.get(c, 0.0) + v
-    if sum(total.values()) > 0:
-        frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
-        return colours.main_colour(frac / frac.sum(), chromatic_first)
+    if sum(total.values()) <= 0:
+        return None
+    frac = np.array([total.get(n, 0.0) for n in colours.NAMES], np.float32)
+    return colours.main_colour(frac / frac.sum(), chromatic_first)
+
+
+def measured_colour(found: list[Sighting], chromatic_first: bool) -> tuple[str, float] | None:
+    """The colour of what the sightings show and its share of their pixels (palette_colour), named as one
+    frame's colours are; without palettes, a vote of their colour names (share: the winner's part of the
+    votes)."""
+    if (named := palette_colour((s.palette for s in found), chromatic_first)) is not None:
+        return named
     votes: dict[str, float] = {}
     for s in found:
         for rank, c in enumerate(s.colours):
