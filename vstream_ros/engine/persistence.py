@@ -66,7 +66,7 @@ class Persistence(Worker):
             tensors, meta = read_snapshot(p)
             tensors, meta, moved = relayout(tensors, meta, self.memory.annotation_names, self.annotation_history)
             if moved is not None and moved.dropped:      # parts the encoder no longer gives: keep the file as it was
-                kept = p.with_name(f"{p.stem}.archive-{datetime.now().strftime('%Y%m%dT%H%M%S.%f')}-relayout{p.suffix}")
+                kept = _archive_path(p, "relayout")
                 try:
                     shutil.copy2(p, kept)
                 except OSError as e:        # nothing is dropped without a copy: set the file aside whole instead
@@ -114,8 +114,7 @@ class Persistence(Worker):
             tensors, meta = _only(tensors, meta, cameras)
             if not meta["cameras"]:
                 return None
-            stamp = datetime.now().strftime("%Y%m%dT%H%M%S.%f")
-            out = p.with_name(f"{p.stem}.archive-{stamp}-{_slug(why)}{p.suffix}")
+            out = _archive_path(p, why)
             write_snapshot(out, tensors, {**meta, "archived": {"why": why, "time": time.time(),
                                                                "snapshot": str(p)}})
             self._prune(keep)
@@ -196,6 +195,13 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _archive_path(snapshot: Path, why: str) -> Path:
+    """Where an archive of the snapshot is written now: beside it, named by the time and why (`archives`
+    finds them by this pattern)."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S.%f")
+    return snapshot.with_name(f"{snapshot.stem}.archive-{stamp}-{_slug(why)}{snapshot.suffix}")
 
 
 def _slug(text: str) -> str:
